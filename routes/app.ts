@@ -1,0 +1,36 @@
+/** The HTTP app: mounts the routers and turns every error into `{ "error": … }` JSON in one place. */
+import { Hono } from "hono";
+import { HttpError } from "../runtime/errors.ts";
+import type { Platform } from "../runtime/platform.ts";
+import { requireApiKey } from "./auth.ts";
+import { deployRoutes } from "./deploy.ts";
+import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
+
+/** Builds the Hono app from the platform's parts; holds no state of its own. */
+export function createApp(platform: Platform): Hono {
+  const { config, deployments, functions } = platform;
+  const app = new Hono();
+
+  app.onError((error, c) => {
+    const requestId = (c.get as (key: string) => string | undefined)("requestId");
+    const headers: Record<string, string> = requestId ? { [REQUEST_ID_HEADER]: requestId } : {};
+    if (error instanceof HttpError) {
+      return c.json(
+        { error: error.message, ...error.details },
+        error.status as 400,
+        headers,
+      );
+    }
+    console.error("unexpected error:", error);
+    return c.json({ error: "internal server error" }, 500, headers);
+  });
+  app.notFound((c) =>
+    c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
+  );
+
+  app.get("/healthz", (c) => c.json({ ok: true }));
+  app.use("/v1/*", requireApiKey(config.apiKey));
+  app.route("/v1", deployRoutes(deployments));
+  app.route("/", functionRoutes(functions, config.baseDomain));
+  return app;
+}

@@ -1,0 +1,57 @@
+/** Platform configuration, read from environment variables (see README "Configuration"). */
+
+/** Everything the platform is configured with. */
+export interface Config {
+  /** TCP port to listen on (PORT, default 8000; 0 picks a free one). */
+  port: number;
+  /** Address to listen on (HOST, default 0.0.0.0). */
+  hostname: string;
+  /** Admin API key for /v1 (API_KEY); required. */
+  apiKey: string;
+  /** Folder for the embedded stores (DATA_DIR, default ./.data). */
+  dataDir: string;
+  /** Apps answer at `<appId>.<baseDomain>` (BASE_DOMAIN, default localhost). */
+  baseDomain: string;
+  /** Execution time limit per request, in ms (FUNCTION_TIMEOUT_MS, default 30000). */
+  timeoutMs: number;
+  /** V8 heap cap per function worker, in MB (FUNCTION_MEMORY_MB, default 128). */
+  memoryMb: number;
+  /** Request body limit for functions, in bytes (MAX_BODY_BYTES, default 1 MB). */
+  maxBodyBytes: number;
+}
+
+/** A configuration value that is missing or malformed. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+function integer(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const apiKey = env.API_KEY ?? "";
+  if (apiKey.length < 16) {
+    throw new ConfigError("API_KEY must be set to a secret of at least 16 characters");
+  }
+  return {
+    port: integer(env, "PORT", 8000),
+    hostname: env.HOST || "0.0.0.0",
+    apiKey,
+    dataDir: env.DATA_DIR || ".data",
+    baseDomain: (env.BASE_DOMAIN || "localhost").toLowerCase(),
+    timeoutMs: integer(env, "FUNCTION_TIMEOUT_MS", 30_000),
+    memoryMb: integer(env, "FUNCTION_MEMORY_MB", 128),
+    maxBodyBytes: integer(env, "MAX_BODY_BYTES", 1024 * 1024),
+  };
+}

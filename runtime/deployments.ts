@@ -1,0 +1,134 @@
+/**
+ * Deploying and serving deployments: compile, warm a worker, record, then switch the live
+ * pointer in one step. A retired deployment's worker is unloaded once its last request ends.
+ */
+import { compile, CompileError } from "./compile.ts";
+import type { DeployRequest } from "./deploy_request.ts";
+import { newId } from "./ids.ts";
+import { Router } from "./router.ts";
+import { LoadError } from "./sandbox/process.ts";
+import type { SandboxPool } from "./sandbox/pool.ts";
+import type { Deployment, DeploymentStore } from "./store/types.ts";
+
+/** A deployment being served, with its router and a count of the requests running on it. */
+export class LiveDeployment {
+  readonly router: Router;
+  #active = 0;
+  #retired = false;
+  #onIdle: () => void;
+
+  constructor(readonly deployment: Deployment, onIdle: () => void) {
+    this.router = new Router(deployment.routes);
+    this.#onIdle = onIdle;
+  }
+
+  /** Marks a request as running on this deployment; pair with `leave`. */
+  enter(): void {
+    this.#active++;
+  }
+
+  /** Marks a request as done; the last one out of a retired deployment unloads it. */
+  leave(): void {
+    this.#active--;
+    if (this.#retired && this.#active === 0) this.#onIdle();
+  }
+
+  /** Called when another deployment replaced this one. */
+  retire(): void {
+    this.#retired = true;
+    if (this.#active === 0) this.#onIdle();
+  }
+}
+
+/** Dependencies of the deployments service. */
+export interface DeploymentsOptions {
+  store: DeploymentStore;
+  pool: SandboxPool;
+}
+
+/** Deploys apps and answers which deployment serves an app's environment. */
+export class Deployments {
+  readonly #store: DeploymentStore;
+  readonly #pool: SandboxPool;
+  readonly #live = new Map<string, Promise<LiveDeployment | null>>();
+  /** Serialises the live switch of each app and environment: the last deploy to finish wins. */
+  readonly #switches = new Map<string, Promise<unknown>>();
+
+  constructor(options: DeploymentsOptions) {
+    this.#store = options.store;
+    this.#pool = options.pool;
+  }
+
+  /** Compiles, warms and records a deployment, then makes it live; throws CompileError (400). */
+  async deploy(appId: string, request: DeployRequest): Promise<Deployment> {
+    const code = await compile(request.files);
+    const deployment: Deployment = {
+      id: newId("dpl"),
+      appId,
+      environment: request.environment,
+      createdAt: new Date().toISOString(),
+      source: request.source,
+      bundleS3Key: request.bundleS3Key,
+      message: request.message,
+      files: request.files,
+      ...code,
+    };
+    try {
+      await this.#pool.load(appId, deployment);
+    } catch (error) {
+      if (!(error instanceof LoadError)) throw error;
+      throw new CompileError([{
+        file: error.failure.file || null,
+        line: null,
+        column: null,
+        message: error.failure.message,
+      }]);
+    }
+    await this.#store.put(deployment);
+    await this.#switchTo(deployment);
+    return deployment;
+  }
+
+  /** The deployment serving `appId` in `environment`, or null if it has none. */
+  live(appId: string, environment: string): Promise<LiveDeployment | null> {
+    const key = liveKey(appId, environment);
+    let live = this.#live.get(key);
+    if (!live) {
+      live = this.#loadLive(appId, environment);
+      this.#live.set(key, live);
+      // A miss is not cached: the app may be deployed by the next request.
+      live.then((found) => found ?? this.#live.delete(key), () => this.#live.delete(key));
+    }
+    return live;
+  }
+
+  async #loadLive(appId: string, environment: string): Promise<LiveDeployment | null> {
+    const id = await this.#store.getLive(appId, environment);
+    const deployment = id ? await this.#store.get(appId, id) : null;
+    return deployment ? this.#serve(deployment) : null;
+  }
+
+  #serve(deployment: Deployment): LiveDeployment {
+    return new LiveDeployment(
+      deployment,
+      () => this.#pool.unload(deployment.appId, deployment.id),
+    );
+  }
+
+  #switchTo(deployment: Deployment): Promise<void> {
+    const key = liveKey(deployment.appId, deployment.environment);
+    const previous = this.#switches.get(key) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      await this.#store.setLive(deployment.appId, deployment.environment, deployment.id);
+      const old = await this.#live.get(key)?.catch(() => null);
+      this.#live.set(key, Promise.resolve(this.#serve(deployment)));
+      if (old && old.deployment.id !== deployment.id) old.retire();
+    });
+    this.#switches.set(key, next.catch(() => {}));
+    return next;
+  }
+}
+
+function liveKey(appId: string, environment: string): string {
+  return `${appId}\u0000${environment}`;
+}

@@ -1,0 +1,30 @@
+/** Identifiers: what app and environment names may be, and how new ids are made. */
+import { badRequest } from "./errors.ts";
+
+/** App ids are DNS labels (they become host names): lower-case letters, digits, single hyphens. */
+export const APP_ID = /^[a-z0-9](?:[a-z0-9]|-(?!-)){0,61}$/;
+/** Environment names, e.g. `production`, `staging`, `pr-42`. */
+export const ENVIRONMENT = /^[a-z0-9-]{1,32}$/;
+
+/** Throws 400 unless `appId` is a valid app id. */
+export function checkAppId(appId: string): string {
+  if (!APP_ID.test(appId) || appId.endsWith("-")) {
+    throw badRequest(
+      `app id "${appId}" is invalid: use 1-62 lower-case letters, digits and single hyphens, ` +
+        "starting and ending with a letter or digit",
+    );
+  }
+  return appId;
+}
+
+function randomHex(bytes: number): string {
+  return Array.from(
+    crypto.getRandomValues(new Uint8Array(bytes)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
+
+/** A new id that sorts by creation time: `<prefix>_<time in ms, hex><random hex>`. */
+export function newId(prefix: string): string {
+  return `${prefix}_${Date.now().toString(16).padStart(12, "0")}${randomHex(6)}`;
+}

@@ -1,0 +1,58 @@
+/** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner. */
+import type { Config } from "./config.ts";
+import { Deployments } from "./deployments.ts";
+import { FunctionRunner } from "./invoke.ts";
+import { SqliteKv } from "./kv/sqlite.ts";
+import type { KvBackend } from "./kv/types.ts";
+import { SandboxPool } from "./sandbox/pool.ts";
+import { FileDeploymentStore } from "./store/file.ts";
+import type { DeploymentStore } from "./store/types.ts";
+
+/** The runtime parts the HTTP layer needs, plus how to shut them down. */
+export interface Platform {
+  config: Config;
+  deployments: Deployments;
+  functions: FunctionRunner;
+  kv: KvBackend;
+  pool: SandboxPool;
+  /** Stops sandboxes and closes stores. */
+  close(): Promise<void>;
+}
+
+/** Parts a caller may supply instead of the embedded defaults. */
+export interface PlatformParts {
+  store?: DeploymentStore;
+  kv?: KvBackend;
+}
+
+/** Builds the platform; the embedded stores live under `config.dataDir`. */
+export async function createPlatform(config: Config, parts: PlatformParts = {}): Promise<Platform> {
+  await Deno.mkdir(config.dataDir, { recursive: true });
+  const store = parts.store ?? new FileDeploymentStore(config.dataDir);
+  const kv = parts.kv ?? new SqliteKv(`${config.dataDir}/kv.sqlite`);
+  const pool = await SandboxPool.create({
+    memoryMb: config.memoryMb,
+    loadTimeoutMs: 10_000,
+    onEvent: () => {},
+  });
+  const deployments = new Deployments({ store, pool });
+  const functions = new FunctionRunner({
+    deployments,
+    pool,
+    kv,
+    timeoutMs: config.timeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
+    onLog: () => {},
+  });
+  return {
+    config,
+    deployments,
+    functions,
+    kv,
+    pool,
+    async close() {
+      await pool.close();
+      await kv.close();
+    },
+  };
+}

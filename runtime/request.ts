@@ -1,0 +1,106 @@
+/** Turns an HTTP request into the `ctx.req` a handler sees. */
+import { readBody } from "./body.ts";
+import { HttpError } from "./errors.ts";
+import { encodeBase64 } from "./sandbox/base64.ts";
+import type { FunctionRequest, WireBody } from "./sandbox/protocol.ts";
+
+/** Request headers a handler never sees: hop-by-hop headers and the platform's own `x-platform-*`. */
+export const INTERNAL_HEADERS = [
+  "connection",
+  "keep-alive",
+  "proxy-authorization",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+];
+const INTERNAL_PREFIX = "x-platform-";
+
+/** Deepest nesting accepted in a JSON or form body. */
+export const MAX_JSON_DEPTH = 64;
+
+/** `URLSearchParams` as an object; repeated keys become arrays. Safe for keys like `__proto__`. */
+export function paramsToObject(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [key, value] of params) {
+    const existing = out[key];
+    out[key] = existing === undefined
+      ? value
+      : Array.isArray(existing)
+      ? [...existing, value]
+      : [existing, value];
+  }
+  return out;
+}
+
+function headersOf(request: Request): Record<string, string> {
+  const out: Record<string, string> = Object.create(null);
+  for (const [name, value] of request.headers) {
+    if (INTERNAL_HEADERS.includes(name) || name.startsWith(INTERNAL_PREFIX)) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function depthOf(value: unknown): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth > deepest) deepest = depth;
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+function parseBody(bytes: Uint8Array, contentType: string): WireBody {
+  if (bytes.length === 0) return { type: "none" };
+  const mime = contentType.split(";")[0].trim().toLowerCase();
+  const isJson = mime === "application/json" || mime.endsWith("+json");
+  const isText = mime.startsWith("text/");
+  const isForm = mime === "application/x-www-form-urlencoded";
+  if (!isJson && !isText && !isForm) return { type: "bytes", base64: encodeBase64(bytes) };
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, `the request body is not valid UTF-8 (content-type ${mime})`);
+  }
+  if (isText) return { type: "value", value: text };
+  if (isForm) return { type: "value", value: paramsToObject(new URLSearchParams(text)) };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (depthOf(value) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return { type: "value", value };
+}
+
+/** Builds `ctx.req`; `path` is the function path (`/functions/...`). Throws 400/413 for bad bodies. */
+export async function toFunctionRequest(
+  request: Request,
+  path: string,
+  params: Record<string, string>,
+  maxBodyBytes: number,
+): Promise<FunctionRequest> {
+  const url = new URL(request.url);
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  const body = hasBody
+    ? parseBody(await readBody(request, maxBodyBytes), request.headers.get("content-type") ?? "")
+    : { type: "none" as const };
+  return {
+    method: request.method,
+    path,
+    query: paramsToObject(url.searchParams),
+    headers: headersOf(request),
+    params,
+    body,
+  };
+}

@@ -1,0 +1,182 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+/**
+ * The bootstrap of a deployment's Web Worker: bundled once at host start-up, loaded as a
+ * `data:` URL module with no permissions. It imports the deployment's route modules, runs
+ * handlers with `ctx`, and turns `kv`, `fetch` and `console` calls into messages to the host.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { decodeBase64 } from "./base64.ts";
+import type { FunctionRequest, LogLevel, SandboxMessage } from "./protocol.ts";
+import { BadResultError, toResult } from "./result.ts";
+
+type Handler = (ctx: unknown) => unknown;
+type WorkerInbound =
+  | { t: "load"; dep: string; modules: Record<string, string> }
+  | { t: "invoke"; id: string; file: string; req: FunctionRequest; env: Record<string, string> }
+  | { t: "reply"; cid: number; ok: boolean; value?: unknown; error?: string }
+  | { t: "ping" };
+
+// Captured before user code runs, so a handler cannot forge or intercept protocol messages.
+const post: (message: SandboxMessage | { t: "pong" }) => void = self.postMessage.bind(self);
+const handlers = new Map<string, Handler>();
+const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+const currentRequest = new AsyncLocalStorage<string>();
+let nextCall = 0;
+/** Invocations queued behind the load of a freshly restarted worker wait for it. */
+let loading: Promise<void> = Promise.resolve();
+
+function call(id: string, op: string, args: unknown[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const cid = ++nextCall;
+    try {
+      post({ t: "call", id, cid, op, args });
+      calls.set(cid, { resolve, reject });
+    } catch (error) {
+      reject(
+        new TypeError(`${op}: arguments must be strings or numbers (${(error as Error).message})`),
+      );
+    }
+  });
+}
+
+/** `ctx.kv`: a relay; the host checks every argument (runtime/kv/calls.ts). */
+function kvFor(id: string) {
+  const relay = (method: string) => (...args: unknown[]) => call(id, `kv.${method}`, args);
+  return Object.freeze({
+    get: relay("get"),
+    set: relay("set"),
+    del: relay("del"),
+    keys: relay("keys"),
+  });
+}
+
+function format(args: unknown[]): string {
+  return args.map((arg) => typeof arg === "string" ? arg : Deno.inspect(arg, { depth: 6 })).join(
+    " ",
+  );
+}
+
+function captureConsole(): void {
+  const levels: Record<string, LogLevel> = {
+    log: "info",
+    info: "info",
+    debug: "debug",
+    trace: "debug",
+    warn: "warn",
+    error: "error",
+    dir: "info",
+  };
+  for (const [method, level] of Object.entries(levels)) {
+    (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      post({ t: "log", id: currentRequest.getStore() ?? null, level, message: format(args) });
+    };
+  }
+}
+
+function lockDown(): void {
+  const refuse = (what: string) => () => {
+    throw new Error(`${what} is not available inside a function`);
+  };
+  Object.defineProperty(Deno, "exit", { value: refuse("Deno.exit()") });
+  Object.defineProperty(self, "close", { value: refuse("close()") });
+  Object.defineProperty(self, "postMessage", { value: refuse("postMessage()") });
+  // A function cannot take over the message channel of the sandbox.
+  self.addEventListener("message", onMessage);
+  Object.defineProperty(self, "onmessage", { value: null, writable: false });
+  self.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    const reason = event.reason as Error | undefined;
+    post({
+      t: "log",
+      id: null,
+      level: "error",
+      message: `unhandled promise rejection: ${reason?.stack ?? String(event.reason)}`,
+    });
+  });
+  self.addEventListener("error", (event) => {
+    event.preventDefault();
+    post({
+      t: "log",
+      id: null,
+      level: "error",
+      message: `uncaught error: ${(event.error as Error)?.stack ?? event.message}`,
+    });
+  });
+}
+
+async function load(dep: string, modules: Record<string, string>): Promise<void> {
+  for (const [file, code] of Object.entries(modules)) {
+    let handler: unknown;
+    try {
+      const mod = await import(`data:text/javascript;charset=utf-8,${encodeURIComponent(code)}`);
+      handler = mod.default;
+    } catch (error) {
+      const message = `${file} failed to load: ${(error as Error)?.message ?? String(error)}`;
+      post({ t: "load-failed", dep, error: { file, message } });
+      return;
+    }
+    if (typeof handler !== "function") {
+      const message = `${file}: the default export must be a function, got ${
+        handler === null ? "null" : typeof handler
+      }`;
+      post({ t: "load-failed", dep, error: { file, message } });
+      return;
+    }
+    handlers.set(file, handler as Handler);
+  }
+  post({ t: "loaded", dep });
+}
+
+function decodeBody(body: FunctionRequest["body"]): unknown {
+  if (body.type === "none") return undefined;
+  if (body.type === "bytes") return decodeBase64(body.base64);
+  return body.value;
+}
+
+async function invoke(message: Extract<WorkerInbound, { t: "invoke" }>): Promise<void> {
+  const { id, file, req, env } = message;
+  await loading;
+  const handler = handlers.get(file);
+  const ctx = Object.freeze({
+    req: Object.freeze({ ...req, body: decodeBody(req.body) }),
+    env: Object.freeze({ ...env }),
+    kv: kvFor(id),
+  });
+  try {
+    const out = await currentRequest.run(id, () => handler!(ctx));
+    post({ t: "result", id, result: toResult(out) });
+  } catch (error) {
+    const kind = error instanceof BadResultError ? "bad-result" : "threw";
+    const err = error as Error | undefined;
+    const message = err instanceof Error
+      ? `${err.name}: ${err.message}`
+      : `thrown: ${String(error)}`;
+    post({ t: "failed", id, error: { kind, message, stack: err?.stack } });
+  }
+}
+
+function onMessage(event: MessageEvent<WorkerInbound>): void {
+  const message = event.data;
+  switch (message.t) {
+    case "load":
+      loading = load(message.dep, message.modules);
+      break;
+    case "invoke":
+      void invoke(message);
+      break;
+    case "reply": {
+      const pending = calls.get(message.cid);
+      calls.delete(message.cid);
+      if (message.ok) pending?.resolve(message.value);
+      else pending?.reject(new Error(message.error));
+      break;
+    }
+    case "ping":
+      post({ t: "pong" });
+      break;
+  }
+}
+
+captureConsole();
+lockDown();
