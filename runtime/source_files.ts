@@ -29,7 +29,9 @@ function pathProblem(path: string): string | null {
   if (segments.some((s) => s === "." || s === "..")) {
     return "the path has a '.' or '..' segment, which would leave or bend the tree";
   }
-  if (/[\u0000-\u001f\u007f]/.test(path)) return "the path contains a control character";
+  if ([...path].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
+    return "the path contains a control character";
+  }
   if (segments[0] === "api" && segments.length > 1 && !path.match(/\.(ts|js)$/)) {
     return "files under api/ must be .ts or .js";
   }

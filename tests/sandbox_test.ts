@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { appId, json, serverTest } from "./helpers.ts";
+
+const attempt = (expr: string) =>
+  `export default async () => { try { const r = await (async () => ${expr})(); return { body: { ok: true, r: String(r) } }; } ` +
+  `catch (e) { return { body: { ok: false, name: e.name, message: e.message } }; } };`;
+
+for (
+  const [what, expr, pattern] of [
+    [
+      "reading a file",
+      `Deno.readTextFile("/etc/passwd")`,
+      /Requires read access to "\/etc\/passwd"/,
+    ],
+    [
+      "reading a file synchronously",
+      `Deno.readTextFileSync("/etc/hostname")`,
+      /Requires read access/,
+    ],
+    [
+      "writing a file",
+      `Deno.writeTextFile("/tmp/pwned", "x")`,
+      /Requires write access to "\/tmp\/pwned"/,
+    ],
+    ["listing a folder", `Array.fromAsync(Deno.readDir("/"))`, /Requires read access/],
+    ["reading the host environment", `Deno.env.get("HOME")`, /Requires env access to "HOME"/],
+    ["listing the host environment", `Deno.env.toObject()`, /Requires env access/],
+    [
+      "spawning a process",
+      `new Deno.Command("/usr/bin/id").output()`,
+      /Requires run access to "\/usr\/bin\/id"/,
+    ],
+    [
+      "spawning a process by name",
+      `new Deno.Command("sh").output()`,
+      /Failed to spawn|Requires run access/,
+    ],
+    ["loading a native library (FFI)", `Deno.dlopen("libc.so.6", {})`, /Requires ffi access/],
+    ["reading system info", `Deno.hostname()`, /Requires sys access to "hostname"/],
+    ["importing a local file", `import(["file:///etc/passwd"][0])`, /Requires read access/],
+    [
+      "importing a remote module",
+      `import(["https://example.com/x.js"][0])`,
+      /Requires import access/,
+    ],
+    [
+      "opening a TCP socket",
+      `Deno.connect({ hostname: "127.0.0.1", port: 6379 })`,
+      /Requires net access/,
+    ],
+    ["exiting the process", `Deno.exit(1)`, /Deno.exit\(\) is not available inside a function/],
+  ] as const
+) {
+  serverTest(`${what} inside a handler fails with a clear error`, async (s) => {
+    const app = appId();
+    await s.deployOk(app, { "api/try.ts": attempt(expr) });
+    const body = await json(await s.call(app, "/try"), 200);
+    assert.equal(body.ok, false, `expected ${what} to fail, got ${JSON.stringify(body)}`);
+    assert.match(String(body.message), pattern);
+  });
+}
+
+serverTest("a handler's worker is reused across requests", async (s) => {
+  const app = appId();
+  await s.deployOk(app, {
+    "api/count.ts": "let n = 0; export default () => ({ body: ++n });",
+  });
+  const seen = [];
+  for (let i = 0; i < 5; i++) seen.push(await json(await s.call(app, "/count"), 200));
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+});
+
+serverTest("one worker serves concurrent requests, each getting its own answer", async (s) => {
+  const app = appId();
+  await s.deployOk(app, {
+    "api/wait.ts":
+      "export default async (ctx) => { await new Promise((r) => setTimeout(r, 200)); return { body: ctx.req.query.i }; }",
+  });
+  const started = performance.now();
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, async (_, i) => await (await s.call(app, `/wait?i=${i}`)).text()),
+  );
+  assert.deepEqual(answers, Array.from({ length: 20 }, (_, i) => String(i)));
+  // Twenty 200 ms waits done one after another would take 4 s.
+  assert.ok(performance.now() - started < 3000);
+});
+
+serverTest(
+  "a deploy loads the modules before answering, so top-level code has already run",
+  async (s) => {
+    const app = appId();
+    await s.deployOk(app, {
+      "api/t.ts": "const loadedAt = Date.now(); export default () => ({ body: loadedAt });",
+    });
+    const deployedAt = Date.now();
+    const loadedAt = await json<number>(await s.call(app, "/t"), 200);
+    assert.ok(
+      loadedAt <= deployedAt,
+      `module loaded at ${loadedAt}, after the deploy answered at ${deployedAt}`,
+    );
+  },
+);
+
+serverTest("each app runs in its own sandbox process, so module state is not shared", async (s) => {
+  const [a, b] = [appId(), appId()];
+  const files = {
+    "api/g.ts":
+      "export default () => { globalThis.hits = (globalThis.hits ?? 0) + 1; return { body: globalThis.hits }; }",
+  };
+  await s.deployOk(a, files);
+  await s.deployOk(b, files);
+  assert.equal(await json(await s.call(a, "/g"), 200), 1);
+  assert.equal(await json(await s.call(a, "/g"), 200), 2);
+  assert.equal(await json(await s.call(b, "/g"), 200), 1);
+});
