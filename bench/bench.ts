@@ -1,0 +1,98 @@
+/**
+ * `deno task bench`: throughput and latency of deployed functions beside a bare `Deno.serve`
+ * answering the same JSON, measured in the same run, with load from a second process
+ * (bench/load.ts) on loopback.
+ */
+import { loadConfig } from "../runtime/config.ts";
+import { createPlatform } from "../runtime/platform.ts";
+import { createApp } from "../routes/app.ts";
+
+const CONNECTIONS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 50);
+const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
+const API_KEY = "bench-admin-key-0123456789";
+const LOAD = new URL("./load.ts", import.meta.url).pathname;
+
+interface Figures {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+async function load(url: string, seconds = SECONDS): Promise<Figures> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", LOAD, url, String(CONNECTIONS), String(seconds)],
+    stderr: "inherit",
+  }).output();
+  return JSON.parse(new TextDecoder().decode(output.stdout));
+}
+
+async function measure(name: string, url: string, rows: Array<[string, Figures]>): Promise<void> {
+  await load(url, 1); // warm-up: connections, JIT, caches
+  const figures = await load(url);
+  rows.push([name, figures]);
+  console.error(`measured ${name}`);
+}
+
+function print(rows: Array<[string, Figures]>): void {
+  const baseline = rows[0][1];
+  console.log(
+    `\n${CONNECTIONS} connections, ${SECONDS} s per scenario, load from a second process on loopback\n`,
+  );
+  console.log(
+    "scenario".padEnd(34) + "req/s".padStart(10) + "p50 ms".padStart(10) + "p99 ms".padStart(10) +
+      "errors".padStart(8) + "  vs baseline",
+  );
+  for (const [name, f] of rows) {
+    console.log(
+      name.padEnd(34) + f.rps.toFixed(0).padStart(10) + f.p50.toFixed(2).padStart(10) +
+        f.p99.toFixed(2).padStart(10) + String(f.errors).padStart(8) +
+        `  ${(100 * f.rps / baseline.rps).toFixed(0)}% req/s, +${
+          (f.p50 - baseline.p50).toFixed(2)
+        } ms p50`,
+    );
+  }
+}
+
+const rows: Array<[string, Figures]> = [];
+
+const bare = Deno.serve(
+  { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+  () => Response.json({ hello: "world" }),
+);
+await measure("bare Deno.serve (baseline)", `http://127.0.0.1:${bare.addr.port}/`, rows);
+await bare.shutdown();
+
+const dataDir = await Deno.makeTempDir({ prefix: "bench-" });
+const platform = await createPlatform(
+  loadConfig({ API_KEY, DATA_DIR: dataDir, PORT: "0" }),
+);
+const server = Deno.serve(
+  { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+  createApp(platform).fetch,
+);
+const base = `http://127.0.0.1:${server.addr.port}`;
+const deploy = await fetch(`${base}/v1/apps/bench/deploy`, {
+  method: "POST",
+  headers: { authorization: `Bearer ${API_KEY}` },
+  body: JSON.stringify({
+    source_files: {
+      "api/hello.ts": `export default async () => ({ body: { hello: "world" } });`,
+      "api/counter.ts": `export default async (ctx) => {
+        const n = Number(await ctx.kv.get("n") ?? 0) + 1;
+        await ctx.kv.set("n", String(n));
+        return { body: { n } };
+      };`,
+    },
+  }),
+});
+if (deploy.status !== 201) throw new Error(`deploy failed: ${await deploy.text()}`);
+
+await measure("hello function", `${base}/apps/bench/functions/hello`, rows);
+await measure("kv get+set (embedded SQLite)", `${base}/apps/bench/functions/counter`, rows);
+
+await server.shutdown();
+await platform.close();
+await Deno.remove(dataDir, { recursive: true });
+print(rows);
