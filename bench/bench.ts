@@ -6,6 +6,7 @@
 import { loadConfig } from "../runtime/config.ts";
 import { createPlatform } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
+import { startRedisStack } from "../tests/helpers.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 50);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -20,25 +21,29 @@ interface Figures {
   p99: number;
 }
 
-async function load(url: string, seconds = SECONDS): Promise<Figures> {
+async function load(url: string, connections: number, seconds = SECONDS): Promise<Figures> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", LOAD, url, String(CONNECTIONS), String(seconds)],
+    args: ["run", "-A", LOAD, url, String(connections), String(seconds)],
     stderr: "inherit",
   }).output();
   return JSON.parse(new TextDecoder().decode(output.stdout));
 }
 
-async function measure(name: string, url: string, rows: Array<[string, Figures]>): Promise<void> {
-  await load(url, 1); // warm-up: connections, JIT, caches
-  const figures = await load(url);
-  rows.push([name, figures]);
-  console.error(`measured ${name}`);
+async function measure(
+  name: string,
+  url: string,
+  rows: Array<[string, Figures]>,
+  connections = CONNECTIONS,
+): Promise<void> {
+  await load(url, connections, 1); // warm-up: connections, JIT, caches
+  rows.push([name, await load(url, connections)]);
+  console.error(`measured ${name} (${connections} connections)`);
 }
 
-function print(rows: Array<[string, Figures]>): void {
+function print(rows: Array<[string, Figures]>, connections: number): void {
   const baseline = rows[0][1];
   console.log(
-    `\n${CONNECTIONS} connections, ${SECONDS} s per scenario, load from a second process on loopback\n`,
+    `\n${connections} connection(s), ${SECONDS} s per scenario, load from a second process on loopback\n`,
   );
   console.log(
     "scenario".padEnd(34) + "req/s".padStart(10) + "p50 ms".padStart(10) + "p99 ms".padStart(10) +
@@ -55,44 +60,72 @@ function print(rows: Array<[string, Figures]>): void {
   }
 }
 
+const FILES = {
+  "api/hello.ts": `export default async () => ({ body: { hello: "world" } });`,
+  "api/counter.ts": `export default async (ctx) => {
+    const n = Number(await ctx.kv.get("n") ?? 0) + 1;
+    await ctx.kv.set("n", String(n));
+    return { body: { n } };
+  };`,
+};
+
+/** Starts the platform in this process with `env`, deploys the bench app, returns its base URL. */
+async function startPlatform(env: Record<string, string>) {
+  const dataDir = await Deno.makeTempDir({ prefix: "bench-" });
+  const platform = await createPlatform(
+    loadConfig({ API_KEY, DATA_DIR: dataDir, PORT: "0", ...env }),
+  );
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    createApp(platform).fetch,
+  );
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  const deploy = await fetch(`${base}/v1/apps/bench/deploy`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ source_files: FILES }),
+  });
+  if (deploy.status !== 201) throw new Error(`deploy failed: ${await deploy.text()}`);
+  return {
+    url: (path: string) => `${base}/apps/bench/functions${path}`,
+    async close() {
+      await server.shutdown();
+      await platform.close();
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
+
 const rows: Array<[string, Figures]> = [];
+const single: Array<[string, Figures]> = [];
 
 const bare = Deno.serve(
   { port: 0, hostname: "127.0.0.1", onListen: () => {} },
   () => Response.json({ hello: "world" }),
 );
-await measure("bare Deno.serve (baseline)", `http://127.0.0.1:${bare.addr.port}/`, rows);
+const bareUrl = `http://127.0.0.1:${bare.addr.port}/`;
+await measure("bare Deno.serve (baseline)", bareUrl, rows);
+await measure("bare Deno.serve (baseline)", bareUrl, single, 1);
 await bare.shutdown();
 
-const dataDir = await Deno.makeTempDir({ prefix: "bench-" });
-const platform = await createPlatform(
-  loadConfig({ API_KEY, DATA_DIR: dataDir, PORT: "0" }),
-);
-const server = Deno.serve(
-  { port: 0, hostname: "127.0.0.1", onListen: () => {} },
-  createApp(platform).fetch,
-);
-const base = `http://127.0.0.1:${server.addr.port}`;
-const deploy = await fetch(`${base}/v1/apps/bench/deploy`, {
-  method: "POST",
-  headers: { authorization: `Bearer ${API_KEY}` },
-  body: JSON.stringify({
-    source_files: {
-      "api/hello.ts": `export default async () => ({ body: { hello: "world" } });`,
-      "api/counter.ts": `export default async (ctx) => {
-        const n = Number(await ctx.kv.get("n") ?? 0) + 1;
-        await ctx.kv.set("n", String(n));
-        return { body: { n } };
-      };`,
-    },
-  }),
-});
-if (deploy.status !== 201) throw new Error(`deploy failed: ${await deploy.text()}`);
+const embedded = await startPlatform({});
+await measure("hello function", embedded.url("/hello"), rows);
+await measure("kv get+set, embedded SQLite", embedded.url("/counter"), rows);
+await measure("hello function", embedded.url("/hello"), single, 1);
+await measure("kv get+set, embedded SQLite", embedded.url("/counter"), single, 1);
+await embedded.close();
 
-await measure("hello function", `${base}/apps/bench/functions/hello`, rows);
-await measure("kv get+set (embedded SQLite)", `${base}/apps/bench/functions/counter`, rows);
+const redis = await startRedisStack();
+const onRedis = await startPlatform(redis.env);
+await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), rows);
+await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), single, 1);
+await onRedis.close();
 
-await server.shutdown();
-await platform.close();
-await Deno.remove(dataDir, { recursive: true });
-print(rows);
+print(rows, CONNECTIONS);
+print(single, 1);
+const p50 = (name: string) => single.find(([n]) => n === name)![1].p50;
+for (const backend of ["embedded SQLite", "Redis (Upstash REST)"]) {
+  const perCall = (p50(`kv get+set, ${backend}`) - p50("hello function")) / 2;
+  console.log(`KV cost per call, ${backend}: ${perCall.toFixed(3)} ms at p50 (one connection)`);
+}
+Deno.exit(0);

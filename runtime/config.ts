@@ -18,6 +18,11 @@ export interface Config {
   memoryMb: number;
   /** Request body limit for functions, in bytes (MAX_BODY_BYTES, default 1 MB). */
   maxBodyBytes: number;
+  /**
+   * Redis over the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN);
+   * null means the embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
+   */
+  redis: { url: string; token: string; timeoutMs: number } | null;
 }
 
 /** A configuration value that is missing or malformed. */
@@ -38,6 +43,18 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
   return value;
 }
 
+function redisConfig(env: Record<string, string | undefined>): Config["redis"] {
+  const url = env.UPSTASH_REDIS_REST_URL;
+  const token = env.UPSTASH_REDIS_REST_TOKEN;
+  if (!url && !token) return null;
+  if (!url || !token) {
+    throw new ConfigError(
+      "set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither for the embedded store",
+    );
+  }
+  return { url, token, timeoutMs: integer(env, "KV_TIMEOUT_MS", 3000) };
+}
+
 /** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const apiKey = env.API_KEY ?? "";
@@ -53,5 +70,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     timeoutMs: integer(env, "FUNCTION_TIMEOUT_MS", 30_000),
     memoryMb: integer(env, "FUNCTION_MEMORY_MB", 128),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 1024 * 1024),
+    redis: redisConfig(env),
   };
 }

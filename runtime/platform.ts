@@ -4,6 +4,7 @@ import { Deployments } from "./deployments.ts";
 import { FunctionRunner } from "./invoke.ts";
 import { SqliteKv } from "./kv/sqlite.ts";
 import type { KvBackend } from "./kv/types.ts";
+import { UpstashKv } from "./kv/upstash.ts";
 import { SandboxPool } from "./sandbox/pool.ts";
 import { FileDeploymentStore } from "./store/file.ts";
 import type { DeploymentStore } from "./store/types.ts";
@@ -29,7 +30,8 @@ export interface PlatformParts {
 export async function createPlatform(config: Config, parts: PlatformParts = {}): Promise<Platform> {
   await Deno.mkdir(config.dataDir, { recursive: true });
   const store = parts.store ?? new FileDeploymentStore(config.dataDir);
-  const kv = parts.kv ?? new SqliteKv(`${config.dataDir}/kv.sqlite`);
+  const kv = parts.kv ??
+    (config.redis ? new UpstashKv(config.redis) : new SqliteKv(`${config.dataDir}/kv.sqlite`));
   const pool = await SandboxPool.create({
     memoryMb: config.memoryMb,
     loadTimeoutMs: 10_000,

@@ -86,23 +86,29 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   };
 }
 
-let shared: Promise<TestServer> | undefined;
+/** Registers a test against a lazily started server shared by the tests of one file and suite. */
+export type SuiteTest = (name: string, fn: (server: TestServer) => Promise<void>) => void;
 
 /**
- * Registers a test that uses this file's shared server (started on first use, stopped when the
- * test process ends). Sanitizers are off because the server outlives each single test.
+ * A group of tests sharing one server, started by `start` on first use and left running until
+ * the test process ends. Sanitizers are off because the server outlives each single test.
  */
-export function serverTest(name: string, fn: (server: TestServer) => Promise<void>): void {
-  Deno.test({
-    name,
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      shared ??= startServer();
-      await fn(await shared);
-    },
-  });
+export function suite(start: () => Promise<TestServer>): SuiteTest {
+  let server: Promise<TestServer> | undefined;
+  return (name, fn) =>
+    Deno.test({
+      name,
+      sanitizeOps: false,
+      sanitizeResources: false,
+      async fn() {
+        server ??= start();
+        await fn(await server);
+      },
+    });
 }
+
+/** Registers a test that uses this file's shared server on the embedded stores. */
+export const serverTest: SuiteTest = suite(() => startServer());
 
 let counter = 0;
 /** A fresh app id per call, so tests never share state. */
@@ -163,4 +169,113 @@ export async function rawHttp(url: string, request: string | Uint8Array): Promis
   } finally {
     conn.close();
   }
+}
+
+/** Processes a test file started; killed when the test process ends, whatever happened. */
+const children = new Set<Deno.ChildProcess>();
+globalThis.addEventListener("unload", () => {
+  for (const child of children) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+});
+
+function spawn(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  const child = new Deno.Command(command, { args, env, stdout: "null", stderr: "null" }).spawn();
+  children.add(child);
+  child.status.then(() => children.delete(child));
+  return child;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${what} did not come up within ${timeoutMs} ms`);
+}
+
+/** Debian's redis-server on a free port, behind the Upstash REST server from npm. */
+export interface RedisStack {
+  /** UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN for a platform using this stack. */
+  env: Record<string, string>;
+  /** Runs one Redis command through the REST server, as a test fixture. */
+  command(...args: Array<string | number>): Promise<unknown>;
+  /** Stops redis-server (the REST server stays up and fails its calls). */
+  stopRedis(): Promise<void>;
+  /** Starts redis-server again on the same port. */
+  startRedis(): Promise<void>;
+}
+
+/** Starts redis-server and the Upstash REST server; both die with the test process. */
+export async function startRedisStack(): Promise<RedisStack> {
+  const redisPort = freePort();
+  const restPort = freePort();
+  const token = `test-token-${crypto.randomUUID()}`;
+  let redis: Deno.ChildProcess | undefined;
+  const startRedis = async () => {
+    redis = spawn("redis-server", [
+      "--port",
+      String(redisPort),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ]);
+    await waitFor("redis-server", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: redisPort });
+      conn.close();
+      return true;
+    });
+  };
+  await startRedis();
+  spawn(Deno.execPath(), ["run", "-A", "npm:@humanwhocodes/upstash-redis-server@1.0.0"], {
+    URS_TOKEN: token,
+    PORT: String(restPort),
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+  });
+  const url = `http://127.0.0.1:${restPort}`;
+  const command = async (...args: Array<string | number>) => {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(args),
+    });
+    const body = await response.json();
+    if (!response.ok || body.error) throw new Error(`redis ${args[0]}: ${JSON.stringify(body)}`);
+    return body.result;
+  };
+  await waitFor("the Upstash REST server", async () => (await command("PING")) === "PONG");
+  return {
+    env: { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token },
+    command,
+    async stopRedis() {
+      redis?.kill("SIGKILL");
+      await redis?.status;
+    },
+    startRedis,
+  };
+}
+
+let redisStack: Promise<RedisStack> | undefined;
+/** This test process's Redis stack, started on first use. */
+export function sharedRedis(): Promise<RedisStack> {
+  redisStack ??= startRedisStack();
+  return redisStack;
 }

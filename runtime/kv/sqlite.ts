@@ -1,10 +1,15 @@
 /**
  * The embedded KvBackend: SQLite (node:sqlite) in one local file, WAL mode. Keys are stored
  * under (app, key) columns, so no key text can reach another app's rows; expired rows are
- * never returned and are purged in the background.
+ * never returned and are purged in the background. Keys and values are UTF-8 BLOBs, because
+ * SQLite's TEXT would cut a string at its first NUL character.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import type { KvBackend } from "./types.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const bytes = (text: string) => encoder.encode(text);
 
 /** Rows read per page by `keys()`, which yields between pages so one big app cannot stall others. */
 const KEYS_PAGE = 1000;
@@ -27,7 +32,7 @@ export class SqliteKv implements KvBackend {
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS kv (
-        app TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, expires_at INTEGER NOT NULL,
+        app TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, expires_at INTEGER NOT NULL,
         PRIMARY KEY (app, key)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS kv_expiry ON kv (expires_at);
@@ -48,26 +53,28 @@ export class SqliteKv implements KvBackend {
   }
 
   get(appId: string, key: string): Promise<string | null> {
-    const row = this.#get.get(appId, key, Date.now()) as { value: string } | undefined;
-    return Promise.resolve(row ? row.value : null);
+    const row = this.#get.get(appId, bytes(key), Date.now()) as { value: Uint8Array } | undefined;
+    return Promise.resolve(row ? decoder.decode(row.value) : null);
   }
 
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    this.#set.run(appId, key, value, Date.now() + ttlSeconds * 1000);
+    this.#set.run(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000);
     return Promise.resolve();
   }
 
   del(appId: string, key: string): Promise<void> {
-    this.#del.run(appId, key);
+    this.#del.run(appId, bytes(key));
     return Promise.resolve();
   }
 
   async keys(appId: string): Promise<string[]> {
     const keys: string[] = [];
-    let after = "";
+    let after: Uint8Array = new Uint8Array(0);
     while (true) {
-      const rows = this.#page.all(appId, after, Date.now(), KEYS_PAGE) as Array<{ key: string }>;
-      for (const row of rows) keys.push(row.key);
+      const rows = this.#page.all(appId, after, Date.now(), KEYS_PAGE) as Array<
+        { key: Uint8Array }
+      >;
+      for (const row of rows) keys.push(decoder.decode(row.key));
       if (rows.length < KEYS_PAGE) return keys;
       after = rows[rows.length - 1].key;
       await new Promise((resolve) => setTimeout(resolve, 0));

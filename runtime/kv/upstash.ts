@@ -1,0 +1,104 @@
+/**
+ * The Redis KvBackend, over the Upstash REST protocol (`@upstash/redis`). Keys live at
+ * `kv:<appId>:<key>`; app ids cannot contain `:` or glob characters, so one app's prefix
+ * never matches another's keys. `keys()` walks SCAN, never KEYS.
+ */
+import { Redis } from "@upstash/redis";
+import type { KvBackend } from "./types.ts";
+
+/** Connection settings: the standard UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN. */
+export interface UpstashOptions {
+  url: string;
+  token: string;
+  /** How long one call may take before it fails as unavailable, in ms (default 3000). */
+  timeoutMs?: number;
+}
+
+/** The store could not be reached; the message is safe to show a handler (no address, no token). */
+export class KvUnavailableError extends Error {
+  constructor() {
+    super("the KV store is unavailable right now; try again shortly");
+    this.name = "KvUnavailableError";
+  }
+}
+
+const SCAN_COUNT = 1000;
+
+/** A KvBackend on Redis through the Upstash REST API. */
+export class UpstashKv implements KvBackend {
+  readonly #redis: Redis;
+
+  constructor(options: UpstashOptions) {
+    const timeoutMs = options.timeoutMs ?? 3000;
+    this.#redis = new Redis({
+      url: options.url,
+      token: options.token,
+      // Values are strings and must come back exactly as stored: "1" stays "1".
+      automaticDeserialization: false,
+      responseEncoding: false,
+      enableTelemetry: false,
+      retry: { retries: 1, backoff: () => 50 },
+      signal: () => AbortSignal.timeout(timeoutMs),
+    });
+  }
+
+  /** The client, for other Redis-backed stores sharing this connection setup. */
+  get redis(): Redis {
+    return this.#redis;
+  }
+
+  get(appId: string, key: string): Promise<string | null> {
+    return this.#call(() => this.#redis.get<string>(prefix(appId) + key));
+  }
+
+  async set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.#call(() => this.#redis.set(prefix(appId) + key, value, { ex: ttlSeconds }));
+  }
+
+  async del(appId: string, key: string): Promise<void> {
+    await this.#call(() => this.#redis.del(prefix(appId) + key));
+  }
+
+  async keys(appId: string): Promise<string[]> {
+    const start = prefix(appId);
+    const found = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, batch] = await this.#call(() =>
+        this.#redis.scan(cursor, { match: `${start}*`, count: SCAN_COUNT })
+      );
+      for (const key of batch) found.add(key.slice(start.length));
+      cursor = String(next);
+    } while (cursor !== "0");
+    return [...found];
+  }
+
+  async ping(): Promise<void> {
+    await this.#call(() => this.#redis.ping());
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (isUnavailable(error)) throw new KvUnavailableError();
+      throw error;
+    }
+  }
+}
+
+function prefix(appId: string): string {
+  return `kv:${appId}:`;
+}
+
+function isUnavailable(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return e?.name === "TimeoutError" || e?.name === "AbortError" || e?.name === "TypeError" ||
+    /fetch|connect|network|abort|timed out|ECONN|Connection is closed|Unauthorized|5\d\d/i.test(
+      e?.message ?? "",
+    );
+}
