@@ -5,10 +5,11 @@ import type { Platform } from "../runtime/platform.ts";
 import { requireApiKey } from "./auth.ts";
 import { deployRoutes } from "./deploy.ts";
 import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
+import { logRoutes } from "./logs.ts";
 
 /** Builds the Hono app from the platform's parts; holds no state of its own. */
 export function createApp(platform: Platform): Hono {
-  const { config, deployments, functions } = platform;
+  const { config, deployments, functions, logs } = platform;
   const app = new Hono();
 
   app.onError((error, c) => {
@@ -31,6 +32,7 @@ export function createApp(platform: Platform): Hono {
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.use("/v1/*", requireApiKey(config.apiKey));
   app.route("/v1", deployRoutes(deployments));
+  app.route("/v1", logRoutes(logs));
   app.route("/", functionRoutes(functions, config.baseDomain));
   return app;
 }

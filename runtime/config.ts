@@ -23,6 +23,13 @@ export interface Config {
    * null means the embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
    */
   redis: { url: string; token: string; timeoutMs: number } | null;
+  /** Runtime log entries kept per app, oldest dropped first (LOG_RETENTION_ENTRIES, default 10000). */
+  logRetention: number;
+  /**
+   * OTLP/HTTP log export, from the standard OTEL_EXPORTER_OTLP_LOGS_ENDPOINT or
+   * OTEL_EXPORTER_OTLP_ENDPOINT (+ `/v1/logs`), OTEL_EXPORTER_OTLP_HEADERS and OTEL_SERVICE_NAME.
+   */
+  otlp: { url: string; headers: Record<string, string>; serviceName: string } | null;
 }
 
 /** A configuration value that is missing or malformed. */
@@ -55,6 +62,23 @@ function redisConfig(env: Record<string, string | undefined>): Config["redis"] {
   return { url, token, timeoutMs: integer(env, "KV_TIMEOUT_MS", 3000) };
 }
 
+function otlpConfig(env: Record<string, string | undefined>): Config["otlp"] {
+  const base = env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const url = env.OTEL_EXPORTER_OTLP_LOGS_ENDPOINT ||
+    (base ? `${base.replace(/\/+$/, "")}/v1/logs` : "");
+  if (!url) return null;
+  const headers: Record<string, string> = {};
+  for (const pair of (env.OTEL_EXPORTER_OTLP_HEADERS ?? "").split(",")) {
+    const i = pair.indexOf("=");
+    if (i > 0) {
+      headers[decodeURIComponent(pair.slice(0, i).trim())] = decodeURIComponent(
+        pair.slice(i + 1).trim(),
+      );
+    }
+  }
+  return { url, headers, serviceName: env.OTEL_SERVICE_NAME || "server-functions" };
+}
+
 /** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const apiKey = env.API_KEY ?? "";
@@ -71,5 +95,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     memoryMb: integer(env, "FUNCTION_MEMORY_MB", 128),
     maxBodyBytes: integer(env, "MAX_BODY_BYTES", 1024 * 1024),
     redis: redisConfig(env),
+    logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
+    otlp: otlpConfig(env),
   };
 }

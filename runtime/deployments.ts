@@ -6,6 +6,7 @@ import { compile, CompileError } from "./compile.ts";
 import type { DeployRequest } from "./deploy_request.ts";
 import { newId } from "./ids.ts";
 import { Router } from "./router.ts";
+import { mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
 import { LoadError } from "./sandbox/process.ts";
 import type { SandboxPool } from "./sandbox/pool.ts";
 import type { Deployment, DeploymentStore } from "./store/types.ts";
@@ -16,6 +17,7 @@ export class LiveDeployment {
   #active = 0;
   #retired = false;
   #onIdle: () => void;
+  #maps = new Map<string, ParsedMap | null>();
 
   constructor(readonly deployment: Deployment, onIdle: () => void) {
     this.router = new Router(deployment.routes);
@@ -31,6 +33,17 @@ export class LiveDeployment {
   leave(): void {
     this.#active--;
     if (this.#retired && this.#active === 0) this.#onIdle();
+  }
+
+  /** Rewrites route-bundle stack frames in `text` to the user's original files and lines. */
+  mapStack(text: string): string {
+    return mapStack(text, (file) => {
+      if (!this.#maps.has(file)) {
+        const json = this.deployment.sourceMaps[file];
+        this.#maps.set(file, json ? parseSourceMap(json) : null);
+      }
+      return this.#maps.get(file)!;
+    });
   }
 
   /** Called when another deployment replaced this one. */

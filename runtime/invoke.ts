@@ -1,14 +1,14 @@
 /** Runs one HTTP request against an app's live deployment and answers it. */
-import type { Deployments } from "./deployments.ts";
+import type { Deployments, LiveDeployment } from "./deployments.ts";
 import { HttpError, notFound } from "./errors.ts";
 import { runKvCall } from "./kv/calls.ts";
 import type { KvBackend } from "./kv/types.ts";
+import type { Logs, RequestLog } from "./logs/logs.ts";
 import { toFunctionRequest } from "./request.ts";
 import { toResponse } from "./response.ts";
 import type { SandboxPool } from "./sandbox/pool.ts";
 import type { InvocationHooks } from "./sandbox/process.ts";
 import { SandboxFailure } from "./sandbox/process.ts";
-import type { LogLevel } from "./sandbox/protocol.ts";
 import { BadResultError } from "./sandbox/result.ts";
 
 /** Dependencies and limits of the function runner. */
@@ -16,12 +16,11 @@ export interface FunctionRunnerOptions {
   deployments: Deployments;
   pool: SandboxPool;
   kv: KvBackend;
+  logs: Logs;
   /** Execution time limit per request, in ms. */
   timeoutMs: number;
   /** Request body limit, in bytes. */
   maxBodyBytes: number;
-  /** Receives every console line of a handler, with the request it belongs to. */
-  onLog(entry: { appId: string; requestId: string; level: LogLevel; message: string }): void;
 }
 
 /** Which app, environment and function path a request addresses. */
@@ -58,36 +57,60 @@ export class FunctionRunner {
     const match = live.router.match(subpath);
     if (!match) throw notFound(`app "${appId}" has no function at /functions${subpath}`);
     const path = `/functions${subpath}`;
-    const req = await toFunctionRequest(request, path, match.params, this.#options.maxBodyBytes);
+    const started = performance.now();
+    const log = this.#options.logs.request({
+      appId,
+      environment,
+      deploymentId: live.deployment.id,
+      function: match.file,
+      requestId,
+    });
+    let status = 500;
     live.enter();
     try {
+      const req = await toFunctionRequest(request, path, match.params, this.#options.maxBodyBytes);
       const result = await this.#options.pool.invoke(
         appId,
         live.deployment,
         { id: requestId, file: match.file, req, env: {} },
-        this.#hooks(appId, requestId),
+        this.#hooks(appId, log, live),
         this.#options.timeoutMs,
       );
-      return toResponse(result);
+      const response = toResponse(result);
+      status = response.status;
+      return response;
     } catch (error) {
-      throw toHttpError(error, match.file);
+      const answer = toHttpError(error, match.file);
+      if (answer instanceof HttpError) status = answer.status;
+      log.log(status >= 500 ? "error" : "warn", failureLog(error, live));
+      throw answer;
     } finally {
       live.leave();
+      log.finish({ method: request.method, path, status, durationMs: performance.now() - started });
     }
   }
 
-  #hooks(appId: string, requestId: string): InvocationHooks {
-    const { kv, onLog } = this.#options;
+  #hooks(appId: string, log: RequestLog, live: LiveDeployment): InvocationHooks {
+    const { kv } = this.#options;
     return {
       call(op, args) {
         if (op.startsWith("kv.")) return runKvCall(kv, appId, op.slice(3), args);
         return Promise.reject(new Error(`${op} is not available`));
       },
       log(level, message) {
-        onLog({ appId, requestId, level, message });
+        log.log(level, live.mapStack(message));
       },
     };
   }
+}
+
+/** What the logs say about a failed invocation: the error with its stack where there is one. */
+function failureLog(error: unknown, live: LiveDeployment): string {
+  if (error instanceof SandboxFailure) {
+    const { failure } = error;
+    return "stack" in failure && failure.stack ? live.mapStack(failure.stack) : failure.message;
+  }
+  return error instanceof Error ? error.message : String(error);
 }
 
 function toHttpError(error: unknown, file: string): unknown {

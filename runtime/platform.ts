@@ -5,6 +5,10 @@ import { FunctionRunner } from "./invoke.ts";
 import { SqliteKv } from "./kv/sqlite.ts";
 import type { KvBackend } from "./kv/types.ts";
 import { UpstashKv } from "./kv/upstash.ts";
+import { Logs } from "./logs/logs.ts";
+import { MemoryLogStore } from "./logs/memory.ts";
+import { OtlpLogExporter } from "./logs/otlp.ts";
+import type { LogStore } from "./logs/types.ts";
 import { SandboxPool } from "./sandbox/pool.ts";
 import { FileDeploymentStore } from "./store/file.ts";
 import type { DeploymentStore } from "./store/types.ts";
@@ -15,6 +19,7 @@ export interface Platform {
   deployments: Deployments;
   functions: FunctionRunner;
   kv: KvBackend;
+  logs: Logs;
   pool: SandboxPool;
   /** Stops sandboxes and closes stores. */
   close(): Promise<void>;
@@ -24,6 +29,7 @@ export interface Platform {
 export interface PlatformParts {
   store?: DeploymentStore;
   kv?: KvBackend;
+  logStore?: LogStore;
 }
 
 /** Builds the platform; the embedded stores live under `config.dataDir`. */
@@ -32,28 +38,34 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const store = parts.store ?? new FileDeploymentStore(config.dataDir);
   const kv = parts.kv ??
     (config.redis ? new UpstashKv(config.redis) : new SqliteKv(`${config.dataDir}/kv.sqlite`));
+  const logs = new Logs({
+    store: parts.logStore ?? new MemoryLogStore(config.logRetention),
+    exporter: config.otlp ? new OtlpLogExporter(config.otlp) : undefined,
+  });
   const pool = await SandboxPool.create({
     memoryMb: config.memoryMb,
     loadTimeoutMs: 10_000,
-    onEvent: () => {},
+    onEvent: (appId, level, message) => logs.event(appId, level, message),
   });
   const deployments = new Deployments({ store, pool });
   const functions = new FunctionRunner({
     deployments,
     pool,
     kv,
+    logs,
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
-    onLog: () => {},
   });
   return {
     config,
     deployments,
     functions,
     kv,
+    logs,
     pool,
     async close() {
       await pool.close();
+      await logs.close();
       await kv.close();
     },
   };

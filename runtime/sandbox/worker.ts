@@ -22,6 +22,8 @@ const post: (message: SandboxMessage | { t: "pong" }) => void = self.postMessage
 const handlers = new Map<string, Handler>();
 const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
 const currentRequest = new AsyncLocalStorage<string>();
+/** Route module URL → route file, so stack frames can name the file they came from. */
+const routeFiles = new Map<string, string>();
 let nextCall = 0;
 /** Invocations queued behind the load of a freshly restarted worker wait for it. */
 let loading: Promise<void> = Promise.resolve();
@@ -74,6 +76,46 @@ function captureConsole(): void {
   }
 }
 
+interface CallSite {
+  getFileName(): string | undefined;
+  getFunctionName(): string | null;
+  getLineNumber(): number | null;
+  getColumnNumber(): number | null;
+  isAsync?(): boolean;
+}
+
+/**
+ * Formats stacks V8-style, but names route bundles as `bundle:<file>:<line>:<col>` for the host
+ * to map through source maps, and leaves out this bootstrap's own frames.
+ */
+function mapStackFrames(): void {
+  const self = import.meta.url;
+  (Error as unknown as { prepareStackTrace: unknown }).prepareStackTrace = (
+    error: unknown,
+    sites: CallSite[],
+  ) => {
+    let head: string;
+    try {
+      head = Error.prototype.toString.call(error);
+    } catch {
+      head = "Error";
+    }
+    const frames = sites.flatMap((site) => {
+      const url = site.getFileName() ?? "<anonymous>";
+      // The bootstrap and the AsyncLocalStorage wrapper around each handler are the platform's.
+      if (url === self || url.startsWith("ext:deno_node/async_hooks")) return [];
+      const file = routeFiles.get(url);
+      const where = `${
+        file ? `bundle:${file}` : url
+      }:${site.getLineNumber()}:${site.getColumnNumber()}`;
+      const name = site.getFunctionName();
+      const prefix = site.isAsync?.() ? "async " : "";
+      return [`    at ${prefix}${name ? `${name} (${where})` : where}`];
+    });
+    return [head, ...frames].join("\n");
+  };
+}
+
 function lockDown(): void {
   const refuse = (what: string) => () => {
     throw new Error(`${what} is not available inside a function`);
@@ -108,8 +150,10 @@ function lockDown(): void {
 async function load(dep: string, modules: Record<string, string>): Promise<void> {
   for (const [file, code] of Object.entries(modules)) {
     let handler: unknown;
+    const url = `data:text/javascript;charset=utf-8,${encodeURIComponent(code)}`;
+    routeFiles.set(url, file);
     try {
-      const mod = await import(`data:text/javascript;charset=utf-8,${encodeURIComponent(code)}`);
+      const mod = await import(url);
       handler = mod.default;
     } catch (error) {
       const message = `${file} failed to load: ${(error as Error)?.message ?? String(error)}`;
@@ -179,4 +223,5 @@ function onMessage(event: MessageEvent<WorkerInbound>): void {
 }
 
 captureConsole();
+mapStackFrames();
 lockDown();

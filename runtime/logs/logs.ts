@@ -1,0 +1,181 @@
+/**
+ * The runtime log pipeline: per-request capture with bounds, non-blocking batched writes to a
+ * LogStore, and an optional exporter (OTLP). A handler's console call never waits on storage.
+ */
+import type { LogLevel } from "../sandbox/protocol.ts";
+import type { LogEntry, LogStore, NewLogEntry } from "./types.ts";
+
+/** Most entries one request may write; past it one entry says how much was dropped. */
+export const MAX_ENTRIES_PER_REQUEST = 1000;
+/** Most bytes of log text one request may write (256 KB). */
+export const MAX_BYTES_PER_REQUEST = 256 * 1024;
+
+/** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
+export interface LogExporter {
+  export(entry: NewLogEntry): void;
+  /** Entries dropped so far because the destination could not keep up or was down. */
+  readonly dropped: number;
+  shutdown(): Promise<void>;
+}
+
+/** Where a request's entries belong. */
+export interface RequestContext {
+  appId: string;
+  environment: string;
+  deploymentId: string;
+  function: string;
+  requestId: string;
+}
+
+/** The log of one invocation: console lines under the bounds, then one request entry. */
+export class RequestLog {
+  readonly #logs: Logs;
+  readonly #context: RequestContext;
+  #entries = 0;
+  #bytes = 0;
+  #dropped = 0;
+  #droppedBytes = 0;
+
+  constructor(logs: Logs, context: RequestContext) {
+    this.#logs = logs;
+    this.#context = context;
+  }
+
+  /** Records one console line; past the per-request bounds it is counted, not kept. */
+  log(level: LogLevel, message: string): void {
+    const bytes = message.length;
+    if (this.#entries >= MAX_ENTRIES_PER_REQUEST || this.#bytes + bytes > MAX_BYTES_PER_REQUEST) {
+      this.#dropped++;
+      this.#droppedBytes += bytes;
+      return;
+    }
+    this.#entries++;
+    this.#bytes += bytes;
+    this.#logs.write(this.#entry("console", level, message));
+  }
+
+  /** Writes the dropped-lines summary (if any) and the request entry. */
+  finish(request: { method: string; path: string; status: number; durationMs: number }): void {
+    if (this.#dropped > 0) {
+      this.#logs.write(this.#entry(
+        "event",
+        "warn",
+        `${this.#dropped} log entries (${this.#droppedBytes} characters) were dropped: the limit ` +
+          `is ${MAX_ENTRIES_PER_REQUEST} entries and ${MAX_BYTES_PER_REQUEST} bytes per request`,
+      ));
+    }
+    const durationMs = Math.round(request.durationMs * 100) / 100;
+    const level: LogLevel = request.status >= 500
+      ? "error"
+      : request.status >= 400
+      ? "warn"
+      : "info";
+    this.#logs.write({
+      ...this.#entry(
+        "request",
+        level,
+        `${request.method} ${request.path} ${request.status} ${durationMs}ms`,
+      ),
+      method: request.method,
+      path: request.path,
+      status: request.status,
+      duration_ms: durationMs,
+    });
+  }
+
+  #entry(type: LogEntry["type"], level: LogLevel, message: string): NewLogEntry {
+    const c = this.#context;
+    return {
+      time: new Date().toISOString(),
+      level,
+      type,
+      app_id: c.appId,
+      environment: c.environment,
+      deployment_id: c.deploymentId,
+      function: c.function,
+      request_id: c.requestId,
+      message,
+    };
+  }
+}
+
+/** Dependencies of the log pipeline. */
+export interface LogsOptions {
+  store: LogStore;
+  exporter?: LogExporter;
+}
+
+/** The log pipeline of one server. */
+export class Logs {
+  readonly store: LogStore;
+  readonly #exporter?: LogExporter;
+  #queue: NewLogEntry[] = [];
+  #flushing: Promise<void> | null = null;
+  #storeFailed = false;
+
+  constructor(options: LogsOptions) {
+    this.store = options.store;
+    this.#exporter = options.exporter;
+  }
+
+  /** Entries the exporter dropped so far (0 without an exporter). */
+  get droppedExports(): number {
+    return this.#exporter?.dropped ?? 0;
+  }
+
+  /** Starts the log of one request. */
+  request(context: RequestContext): RequestLog {
+    return new RequestLog(this, context);
+  }
+
+  /** Records a platform event of an app (a crash, an error in a timer), not tied to a request. */
+  event(appId: string, level: LogLevel, message: string, requestId: string | null = null): void {
+    this.write({
+      time: new Date().toISOString(),
+      level,
+      type: "event",
+      app_id: appId,
+      environment: null,
+      deployment_id: null,
+      function: null,
+      request_id: requestId,
+      message,
+    });
+  }
+
+  /** Queues an entry; it reaches the store in the next batch, without anyone waiting on it. */
+  write(entry: NewLogEntry): void {
+    this.#queue.push(entry);
+    this.#exporter?.export(entry);
+    this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+      this.#flush()
+    );
+  }
+
+  /** Resolves once every entry written so far is in the store. */
+  async flush(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
+  }
+
+  /** Flushes and stops the exporter. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.#exporter?.shutdown();
+  }
+
+  async #flush(): Promise<void> {
+    const batch = this.#queue;
+    this.#queue = [];
+    try {
+      await this.store.append(batch);
+      this.#storeFailed = false;
+    } catch (error) {
+      if (!this.#storeFailed) {
+        console.error(`runtime logs: could not store ${batch.length} entries:`, error);
+      }
+      this.#storeFailed = true;
+    } finally {
+      this.#flushing = this.#queue.length > 0 ? this.#flush() : null;
+    }
+  }
+}
