@@ -5,6 +5,8 @@ import { FunctionRunner } from "./invoke.ts";
 import { SqliteKv } from "./kv/sqlite.ts";
 import type { KvBackend } from "./kv/types.ts";
 import { UpstashKv } from "./kv/upstash.ts";
+import { RedisLogStore } from "./logs/redis.ts";
+import { createRedis } from "./redis.ts";
 import { Logs } from "./logs/logs.ts";
 import { MemoryLogStore } from "./logs/memory.ts";
 import { OtlpLogExporter } from "./logs/otlp.ts";
@@ -36,10 +38,14 @@ export interface PlatformParts {
 export async function createPlatform(config: Config, parts: PlatformParts = {}): Promise<Platform> {
   await Deno.mkdir(config.dataDir, { recursive: true });
   const store = parts.store ?? new FileDeploymentStore(config.dataDir);
+  const redis = config.redis ? createRedis(config.redis) : null;
   const kv = parts.kv ??
-    (config.redis ? new UpstashKv(config.redis) : new SqliteKv(`${config.dataDir}/kv.sqlite`));
+    (redis ? new UpstashKv(redis) : new SqliteKv(`${config.dataDir}/kv.sqlite`));
   const logs = new Logs({
-    store: parts.logStore ?? new MemoryLogStore(config.logRetention),
+    store: parts.logStore ??
+      (redis
+        ? new RedisLogStore(redis, config.logRetention)
+        : new MemoryLogStore(config.logRetention)),
     exporter: config.otlp ? new OtlpLogExporter(config.otlp) : undefined,
   });
   const pool = await SandboxPool.create({

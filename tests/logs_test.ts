@@ -4,8 +4,10 @@ import {
   appId,
   freePort,
   json,
-  serverTest,
+  sharedRedis,
   startServer,
+  suite,
+  type SuiteTest,
   type TestServer,
 } from "./helpers.ts";
 import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
@@ -43,205 +45,218 @@ async function callForId(s: TestServer, app: string, path: string): Promise<stri
   return response.headers.get("x-request-id")!;
 }
 
-serverTest(
-  "console output and the request are logged with level, ids and inspected objects",
-  async (s) => {
-    const app = appId("logs");
-    const { id: deployment } = await s.deployOk(app, NOISY);
-    const requestId = await callForId(s, app, "/noisy");
-    const { entries } = await logs(s, app, `request_id=${requestId}`);
-    const consoleLines = entries.filter((e) => e.type === "console").reverse();
-    assert.deepEqual(consoleLines.map((e) => [e.level, e.message]), [
-      ["debug", "dbg"],
-      ["info", "hello { a: { b: [ 1, 2 ] } }"],
-      ["info", "info 42"],
-      ["warn", "careful"],
-      ["error", "bad"],
-    ]);
-    for (const entry of entries) {
-      assert.equal(entry.app_id, app);
-      assert.equal(entry.environment, "production");
-      assert.equal(entry.deployment_id, deployment);
-      assert.equal(entry.function, "api/noisy.ts");
-      assert.equal(entry.request_id, requestId);
-      assert.ok(Date.parse(entry.time) > Date.now() - 60_000);
-    }
-    const request = entries.find((e) => e.type === "request")!;
-    assert.equal(request.method, "GET");
-    assert.equal(request.path, "/functions/noisy");
-    assert.equal(request.status, 200);
-    assert.equal(typeof request.duration_ms, "number");
-    assert.equal(entries[0], entries.find((e) => e.id === entries[0].id), "newest first");
-    assert.equal(entries[0].type, "request");
-  },
-);
+const backends: Array<[string, SuiteTest]> = [
+  ["embedded", suite(() => startServer())],
+  ["redis", suite(async () => startServer({ env: (await sharedRedis()).env }))],
+];
 
-serverTest(
-  "a thrown error is logged at error with a stack naming the original .ts lines",
-  async (s) => {
-    const app = appId("logs");
-    await s.deployOk(app, NOISY);
-    const requestId = await callForId(s, app, "/noisy?throw=1");
-    const { entries } = await logs(s, app, `request_id=${requestId}&level=error`);
-    const stack = entries.find((e) => e.message.startsWith("Error: kaboom"));
-    assert.ok(stack, JSON.stringify(entries));
-    assert.match(stack.message, /at fail \(lib\/fail\.ts:4:9\)/);
-    assert.match(stack.message, /api\/noisy\.ts:8:\d+/);
-    assert.doesNotMatch(stack.message, /data:text|bundle:/);
-    assert.equal(entries.find((e) => e.type === "request")?.status, 500);
-  },
-);
+for (const [backend, test] of backends) {
+  test(
+    `[${backend}] console output and the request are logged with level, ids and inspected objects`,
+    async (s) => {
+      const app = appId("logs");
+      const { id: deployment } = await s.deployOk(app, NOISY);
+      const requestId = await callForId(s, app, "/noisy");
+      const { entries } = await logs(s, app, `request_id=${requestId}`);
+      const consoleLines = entries.filter((e) => e.type === "console").reverse();
+      assert.deepEqual(consoleLines.map((e) => [e.level, e.message]), [
+        ["debug", "dbg"],
+        ["info", "hello { a: { b: [ 1, 2 ] } }"],
+        ["info", "info 42"],
+        ["warn", "careful"],
+        ["error", "bad"],
+      ]);
+      for (const entry of entries) {
+        assert.equal(entry.app_id, app);
+        assert.equal(entry.environment, "production");
+        assert.equal(entry.deployment_id, deployment);
+        assert.equal(entry.function, "api/noisy.ts");
+        assert.equal(entry.request_id, requestId);
+        assert.ok(Date.parse(entry.time) > Date.now() - 60_000);
+      }
+      const request = entries.find((e) => e.type === "request")!;
+      assert.equal(request.method, "GET");
+      assert.equal(request.path, "/functions/noisy");
+      assert.equal(request.status, 200);
+      assert.equal(typeof request.duration_ms, "number");
+      assert.equal(entries[0], entries.find((e) => e.id === entries[0].id), "newest first");
+      assert.equal(entries[0].type, "request");
+    },
+  );
 
-serverTest(
-  "a request may log at most 1,000 entries; one more entry says how many were dropped",
-  async (s) => {
+  test(
+    `[${backend}] a thrown error is logged at error with a stack naming the original .ts lines`,
+    async (s) => {
+      const app = appId("logs");
+      await s.deployOk(app, NOISY);
+      const requestId = await callForId(s, app, "/noisy?throw=1");
+      const { entries } = await logs(s, app, `request_id=${requestId}&level=error`);
+      const stack = entries.find((e) => e.message.startsWith("Error: kaboom"));
+      assert.ok(stack, JSON.stringify(entries));
+      assert.match(stack.message, /at fail \(lib\/fail\.ts:4:9\)/);
+      assert.match(stack.message, /api\/noisy\.ts:8:\d+/);
+      assert.doesNotMatch(stack.message, /data:text|bundle:/);
+      assert.equal(entries.find((e) => e.type === "request")?.status, 500);
+    },
+  );
+
+  test(
+    `[${backend}] a request may log at most 1,000 entries; one more entry says how many were dropped`,
+    async (s) => {
+      const app = appId("logs");
+      await s.deployOk(app, {
+        "api/flood.ts":
+          "export default () => { for (let i = 0; i < 1500; i++) console.log('line', i); return {}; }",
+      });
+      const requestId = await callForId(s, app, "/flood");
+      const first = await logs(s, app, `request_id=${requestId}&limit=1000`);
+      const second = await logs(
+        s,
+        app,
+        `request_id=${requestId}&limit=1000&cursor=${first.next_cursor}`,
+      );
+      const all = [...first.entries, ...second.entries];
+      assert.equal(all.filter((e) => e.type === "console").length, 1000);
+      const dropped = all.find((e) => e.message.includes("were dropped"));
+      assert.match(
+        dropped!.message,
+        /^500 log entries .* dropped: the limit is 1000 entries and 262144 bytes per request/,
+      );
+    },
+  );
+
+  test(`[${backend}] a request may log at most 256 KB of text`, async (s) => {
     const app = appId("logs");
     await s.deployOk(app, {
-      "api/flood.ts":
-        "export default () => { for (let i = 0; i < 1500; i++) console.log('line', i); return {}; }",
+      "api/big.ts":
+        "export default () => { for (let i = 0; i < 10; i++) console.log('x'.repeat(30000)); return {}; }",
     });
-    const requestId = await callForId(s, app, "/flood");
-    const first = await logs(s, app, `request_id=${requestId}&limit=1000`);
-    const second = await logs(
-      s,
-      app,
-      `request_id=${requestId}&limit=1000&cursor=${first.next_cursor}`,
-    );
-    const all = [...first.entries, ...second.entries];
-    assert.equal(all.filter((e) => e.type === "console").length, 1000);
-    const dropped = all.find((e) => e.message.includes("were dropped"));
+    const requestId = await callForId(s, app, "/big");
+    const { entries } = await logs(s, app, `request_id=${requestId}`);
+    assert.equal(entries.filter((e) => e.type === "console").length, 8);
     assert.match(
-      dropped!.message,
-      /^500 log entries .* dropped: the limit is 1000 entries and 262144 bytes per request/,
+      entries.find((e) => e.message.includes("dropped"))!.message,
+      /^2 log entries \(60000 characters\)/,
     );
-  },
-);
-
-serverTest("a request may log at most 256 KB of text", async (s) => {
-  const app = appId("logs");
-  await s.deployOk(app, {
-    "api/big.ts":
-      "export default () => { for (let i = 0; i < 10; i++) console.log('x'.repeat(30000)); return {}; }",
   });
-  const requestId = await callForId(s, app, "/big");
-  const { entries } = await logs(s, app, `request_id=${requestId}`);
-  assert.equal(entries.filter((e) => e.type === "console").length, 8);
-  assert.match(
-    entries.find((e) => e.message.includes("dropped"))!.message,
-    /^2 log entries \(60000 characters\)/,
-  );
-});
 
-serverTest("filters: function, minimum level, deployment, substring, time window", async (s) => {
-  const app = appId("logs");
-  const first = await s.deployOk(app, NOISY);
-  await callForId(s, app, "/noisy");
-  await callForId(s, app, "/other");
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  const between = new Date().toISOString();
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  const second = await s.deployOk(app, NOISY);
-  await callForId(s, app, "/noisy");
+  test(`[${backend}] filters: function, minimum level, deployment, substring, time window`, async (s) => {
+    const app = appId("logs");
+    const first = await s.deployOk(app, NOISY);
+    await callForId(s, app, "/noisy");
+    await callForId(s, app, "/other");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const between = new Date().toISOString();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await s.deployOk(app, NOISY);
+    await callForId(s, app, "/noisy");
 
-  const other = (await logs(s, app, "function=api/other.ts")).entries;
-  assert.ok(other.length >= 2 && other.every((e) => e.function === "api/other.ts"));
-  const warnings = (await logs(s, app, "level=warn")).entries;
-  assert.ok(
-    warnings.length > 0 && warnings.every((e) => e.level === "warn" || e.level === "error"),
-  );
-  const onFirst = (await logs(s, app, `deployment=${first.id}&function=api/noisy.ts`)).entries;
-  assert.ok(onFirst.length > 0 && onFirst.every((e) => e.deployment_id === first.id));
-  const onSecond = (await logs(s, app, `deployment=${second.id}`)).entries;
-  assert.ok(onSecond.length > 0 && onSecond.every((e) => e.deployment_id === second.id));
-  assert.deepEqual((await logs(s, app, "q=SAYS HI")).entries.map((e) => e.message), [
-    "other says hi",
-  ]);
-  const after = (await logs(s, app, `since=${encodeURIComponent(between)}`)).entries;
-  assert.ok(after.every((e) => e.deployment_id === second.id));
-  const before = (await logs(s, app, `until=${encodeURIComponent(between)}`)).entries;
-  assert.ok(before.length > 0 && before.every((e) => e.deployment_id === first.id));
-});
-
-serverTest("paging with limit and cursor walks every entry once, newest first", async (s) => {
-  const app = appId("logs");
-  await s.deployOk(app, {
-    "api/count.ts":
-      "export default () => { for (let i = 0; i < 25; i++) console.log('item-' + i); return {}; }",
+    const other = (await logs(s, app, "function=api/other.ts")).entries;
+    assert.ok(other.length >= 2 && other.every((e) => e.function === "api/other.ts"));
+    const warnings = (await logs(s, app, "level=warn")).entries;
+    assert.ok(
+      warnings.length > 0 && warnings.every((e) => e.level === "warn" || e.level === "error"),
+    );
+    const onFirst = (await logs(s, app, `deployment=${first.id}&function=api/noisy.ts`)).entries;
+    assert.ok(onFirst.length > 0 && onFirst.every((e) => e.deployment_id === first.id));
+    const onSecond = (await logs(s, app, `deployment=${second.id}`)).entries;
+    assert.ok(onSecond.length > 0 && onSecond.every((e) => e.deployment_id === second.id));
+    assert.deepEqual((await logs(s, app, "q=SAYS HI")).entries.map((e) => e.message), [
+      "other says hi",
+    ]);
+    const after = (await logs(s, app, `since=${encodeURIComponent(between)}`)).entries;
+    assert.ok(after.every((e) => e.deployment_id === second.id));
+    const before = (await logs(s, app, `until=${encodeURIComponent(between)}`)).entries;
+    assert.ok(before.length > 0 && before.every((e) => e.deployment_id === first.id));
   });
-  await callForId(s, app, "/count");
-  const seen: LogEntry[] = [];
-  let cursor: string | null = "";
-  while (cursor !== null) {
-    const page: LogPage = await logs(s, app, `q=item-&limit=7${cursor ? `&cursor=${cursor}` : ""}`);
-    assert.ok(page.entries.length <= 7);
-    seen.push(...page.entries);
-    cursor = page.next_cursor;
+
+  test(`[${backend}] paging with limit and cursor walks every entry once, newest first`, async (s) => {
+    const app = appId("logs");
+    await s.deployOk(app, {
+      "api/count.ts":
+        "export default () => { for (let i = 0; i < 25; i++) console.log('item-' + i); return {}; }",
+    });
+    await callForId(s, app, "/count");
+    const seen: LogEntry[] = [];
+    let cursor: string | null = "";
+    while (cursor !== null) {
+      const page: LogPage = await logs(
+        s,
+        app,
+        `q=item-&limit=7${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      assert.ok(page.entries.length <= 7);
+      seen.push(...page.entries);
+      cursor = page.next_cursor;
+    }
+    assert.deepEqual(
+      seen.map((e) => e.message),
+      Array.from({ length: 25 }, (_, i) => `item-${24 - i}`),
+    );
+  });
+
+  for (
+    const [param, value] of [
+      ["level", "loud"],
+      ["limit", "0"],
+      ["limit", "1001"],
+      ["limit", "ten"],
+      ["since", "yesterday"],
+      ["until", "not-a-time"],
+      ["cursor", "abc"],
+      ["function", ""],
+    ] as const
+  ) {
+    test(
+      `[${backend}] a log query with a bad ${param} (${
+        JSON.stringify(value)
+      }) is refused naming it`,
+      async (s) => {
+        const response = await fetch(`${s.url}/v1/apps/${appId()}/logs?${param}=${value}`, {
+          headers: { authorization: `Bearer ${API_KEY}` },
+        });
+        const body = await json(response, 400);
+        assert.match(String(body.error), new RegExp(`^${param} `));
+      },
+    );
   }
-  assert.deepEqual(
-    seen.map((e) => e.message),
-    Array.from({ length: 25 }, (_, i) => `item-${24 - i}`),
-  );
-});
 
-for (
-  const [param, value] of [
-    ["level", "loud"],
-    ["limit", "0"],
-    ["limit", "1001"],
-    ["limit", "ten"],
-    ["since", "yesterday"],
-    ["until", "not-a-time"],
-    ["cursor", "abc"],
-    ["function", ""],
-  ] as const
-) {
-  serverTest(
-    `a log query with a bad ${param} (${JSON.stringify(value)}) is refused naming it`,
+  test(`[${backend}] reading logs needs the API key`, async (s) => {
+    await json(await fetch(`${s.url}/v1/apps/${appId()}/logs`), 401);
+    await json(await fetch(`${s.url}/v1/apps/${appId()}/logs/stream`), 401);
+  });
+
+  test(
+    `[${backend}] the live tail streams entries as Server-Sent Events as handlers print them`,
     async (s) => {
-      const response = await fetch(`${s.url}/v1/apps/${appId()}/logs?${param}=${value}`, {
+      const app = appId("logs");
+      await s.deployOk(app, NOISY);
+      const abort = new AbortController();
+      const response = await fetch(`${s.url}/v1/apps/${app}/logs/stream?level=warn`, {
         headers: { authorization: `Bearer ${API_KEY}` },
+        signal: abort.signal,
       });
-      const body = await json(response, 400);
-      assert.match(String(body.error), new RegExp(`^${param} `));
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("event: ready")) text += (await reader.read()).value;
+      const requestId = await callForId(s, app, "/noisy");
+      const deadline = Date.now() + 5000;
+      while (!text.includes('"message":"bad"') && Date.now() < deadline) {
+        text += (await reader.read()).value;
+      }
+      const events = text.split("\n\n").filter((e) => e.includes("event: log"));
+      const entries = events.map((e) =>
+        JSON.parse(e.split("\n").find((l) => l.startsWith("data: "))!.slice(6)) as LogEntry
+      );
+      assert.deepEqual(entries.map((e) => e.message), ["careful", "bad"]);
+      assert.ok(entries.every((e) => e.request_id === requestId));
+      abort.abort();
+      await reader.cancel().catch(() => {});
     },
   );
 }
-
-serverTest("reading logs needs the API key", async (s) => {
-  await json(await fetch(`${s.url}/v1/apps/${appId()}/logs`), 401);
-  await json(await fetch(`${s.url}/v1/apps/${appId()}/logs/stream`), 401);
-});
-
-serverTest(
-  "the live tail streams entries as Server-Sent Events as handlers print them",
-  async (s) => {
-    const app = appId("logs");
-    await s.deployOk(app, NOISY);
-    const abort = new AbortController();
-    const response = await fetch(`${s.url}/v1/apps/${app}/logs/stream?level=warn`, {
-      headers: { authorization: `Bearer ${API_KEY}` },
-      signal: abort.signal,
-    });
-    assert.equal(response.status, 200);
-    assert.match(response.headers.get("content-type") ?? "", /text\/event-stream/);
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-    let text = "";
-    while (!text.includes("event: ready")) text += (await reader.read()).value;
-    const requestId = await callForId(s, app, "/noisy");
-    const deadline = Date.now() + 5000;
-    while (!text.includes('"message":"bad"') && Date.now() < deadline) {
-      text += (await reader.read()).value;
-    }
-    const events = text.split("\n\n").filter((e) => e.includes("event: log"));
-    const entries = events.map((e) =>
-      JSON.parse(e.split("\n").find((l) => l.startsWith("data: "))!.slice(6)) as LogEntry
-    );
-    assert.deepEqual(entries.map((e) => e.message), ["careful", "bad"]);
-    assert.ok(entries.every((e) => e.request_id === requestId));
-    abort.abort();
-    await reader.cancel().catch(() => {});
-  },
-);
 
 Deno.test({
   name: "entries are exported as OTLP logs to a collector, with app, function and request id",
@@ -367,4 +382,46 @@ Deno.test("log storage per app is bounded: the oldest entries are dropped first"
   } finally {
     await s.close();
   }
+});
+
+Deno.test({
+  name: "[redis] two server instances sharing Redis show one merged log, live tail included",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const env = (await sharedRedis()).env;
+    const [a, b] = [await startServer({ env }), await startServer({ env })];
+    const abort = new AbortController();
+    try {
+      const app = appId("merged");
+      await a.deployOk(app, NOISY);
+      await b.deployOk(app, NOISY);
+      const response = await fetch(`${a.url}/v1/apps/${app}/logs/stream?q=other`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+        signal: abort.signal,
+      });
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("event: ready")) text += (await reader.read()).value;
+      const fromA = await callForId(a, app, "/other");
+      const fromB = await callForId(b, app, "/other");
+      const deadline = Date.now() + 5000;
+      while (!(text.includes(fromA) && text.includes(fromB)) && Date.now() < deadline) {
+        text += (await reader.read()).value;
+      }
+      assert.ok(text.includes(fromA) && text.includes(fromB), "the tail on A shows both instances");
+      for (const server of [a, b]) {
+        const ids = new Set(
+          (await logs(server, app, "limit=100")).entries.map((e) => e.request_id),
+        );
+        assert.ok(ids.has(fromA) && ids.has(fromB), "each instance's API shows both requests");
+      }
+      abort.abort();
+      await reader.cancel().catch(() => {});
+    } finally {
+      abort.abort();
+      await a.close();
+      await b.close();
+    }
+  },
 });

@@ -3,16 +3,8 @@
  * `kv:<appId>:<key>`; app ids cannot contain `:` or glob characters, so one app's prefix
  * never matches another's keys. `keys()` walks SCAN, never KEYS.
  */
-import { Redis } from "@upstash/redis";
+import type { Redis } from "@upstash/redis";
 import type { KvBackend } from "./types.ts";
-
-/** Connection settings: the standard UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN. */
-export interface UpstashOptions {
-  url: string;
-  token: string;
-  /** How long one call may take before it fails as unavailable, in ms (default 3000). */
-  timeoutMs?: number;
-}
 
 /** The store could not be reached; the message is safe to show a handler (no address, no token). */
 export class KvUnavailableError extends Error {
@@ -28,23 +20,9 @@ const SCAN_COUNT = 1000;
 export class UpstashKv implements KvBackend {
   readonly #redis: Redis;
 
-  constructor(options: UpstashOptions) {
-    const timeoutMs = options.timeoutMs ?? 3000;
-    this.#redis = new Redis({
-      url: options.url,
-      token: options.token,
-      // Values are strings and must come back exactly as stored: "1" stays "1".
-      automaticDeserialization: false,
-      responseEncoding: false,
-      enableTelemetry: false,
-      retry: { retries: 1, backoff: () => 50 },
-      signal: () => AbortSignal.timeout(timeoutMs),
-    });
-  }
-
-  /** The client, for other Redis-backed stores sharing this connection setup. */
-  get redis(): Redis {
-    return this.#redis;
+  /** Uses a client from runtime/redis.ts (strings as stored, short timeouts). */
+  constructor(redis: Redis) {
+    this.#redis = redis;
   }
 
   get(appId: string, key: string): Promise<string | null> {

@@ -1,0 +1,24 @@
+/** The one place a Redis client (Upstash REST protocol) is configured, for every Redis-backed store. */
+import { Redis } from "@upstash/redis";
+
+/** Connection settings: UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN and a per-call timeout. */
+export interface RedisOptions {
+  url: string;
+  token: string;
+  /** How long one call may take before it fails, in ms. */
+  timeoutMs: number;
+}
+
+/** A client that returns strings exactly as stored and fails fast when Redis is unreachable. */
+export function createRedis(options: RedisOptions): Redis {
+  return new Redis({
+    url: options.url,
+    token: options.token,
+    // Values are strings and must come back exactly as stored: "1" stays "1".
+    automaticDeserialization: false,
+    responseEncoding: false,
+    enableTelemetry: false,
+    retry: { retries: 1, backoff: () => 50 },
+    signal: () => AbortSignal.timeout(options.timeoutMs),
+  });
+}
