@@ -1,21 +1,24 @@
 /** Reads request bodies under a byte limit, refusing early from Content-Length and counting otherwise. */
 import { HttpError } from "./errors.ts";
 
-/** Reads the whole body, or throws 413 as soon as it is known to exceed `limit` bytes. */
-export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  if (!request.body) return new Uint8Array(0);
+/**
+ * Reads a byte stream whole, or returns null (having cancelled it) as soon as it exceeds
+ * `limit` bytes, so no more than the limit is ever buffered.
+ */
+export async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<Uint8Array | null> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = request.body.getReader();
+  const reader = stream.getReader();
   while (true) {
     const { done, value } = await reader.read();
     if (done) break;
     size += value.length;
     if (size > limit) {
       await reader.cancel().catch(() => {});
-      throw tooLarge(limit);
+      return null;
     }
     chunks.push(value);
   }
@@ -26,6 +29,16 @@ export async function readBody(request: Request, limit: number): Promise<Uint8Ar
     body.set(chunk, offset);
     offset += chunk.length;
   }
+  return body;
+}
+
+/** Reads the whole request body, or throws 413 as soon as it is known to exceed `limit` bytes. */
+export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (!request.body) return new Uint8Array(0);
+  const body = await readLimited(request.body, limit);
+  if (body === null) throw tooLarge(limit);
   return body;
 }
 

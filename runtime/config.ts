@@ -1,3 +1,5 @@
+import type { EgressRule } from "./egress/fetch.ts";
+
 /** Platform configuration, read from environment variables (see README "Configuration"). */
 
 /** Everything the platform is configured with. */
@@ -30,6 +32,8 @@ export interface Config {
    * OTEL_EXPORTER_OTLP_ENDPOINT (+ `/v1/logs`), OTEL_EXPORTER_OTLP_HEADERS and OTEL_SERVICE_NAME.
    */
   otlp: { url: string; headers: Record<string, string>; serviceName: string } | null;
+  /** Outbound credential rules (EGRESS_RULES, a JSON array; see README "Outbound fetch"). */
+  egressRules: EgressRule[];
 }
 
 /** A configuration value that is missing or malformed. */
@@ -79,6 +83,30 @@ function otlpConfig(env: Record<string, string | undefined>): Config["otlp"] {
   return { url, headers, serviceName: env.OTEL_SERVICE_NAME || "server-functions" };
 }
 
+function egressRules(raw: string | undefined): EgressRule[] {
+  if (!raw) return [];
+  let rules: unknown;
+  try {
+    rules = JSON.parse(raw);
+  } catch {
+    throw new ConfigError("EGRESS_RULES must be a JSON array of rules");
+  }
+  if (!Array.isArray(rules)) throw new ConfigError("EGRESS_RULES must be a JSON array of rules");
+  return rules.map((rule, i) => {
+    const { host, headers = {}, allowPrivate = false } = rule ?? {};
+    if (typeof host !== "string" || !/^[a-z0-9.\-\[\]:]+$/i.test(host)) {
+      throw new ConfigError(`EGRESS_RULES[${i}].host must be a host name or host:port`);
+    }
+    const valid = typeof headers === "object" && headers !== null &&
+      Object.values(headers).every((v) => typeof v === "string");
+    if (!valid) throw new ConfigError(`EGRESS_RULES[${i}].headers must be an object of strings`);
+    if (typeof allowPrivate !== "boolean") {
+      throw new ConfigError(`EGRESS_RULES[${i}].allowPrivate must be true or false`);
+    }
+    return { host: host.toLowerCase(), headers, allowPrivate };
+  });
+}
+
 /** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const apiKey = env.API_KEY ?? "";
@@ -97,5 +125,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     redis: redisConfig(env),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
     otlp: otlpConfig(env),
+    egressRules: egressRules(env.EGRESS_RULES),
   };
 }

@@ -1,5 +1,6 @@
 /** Runs one HTTP request against an app's live deployment and answers it. */
 import type { Deployments, LiveDeployment } from "./deployments.ts";
+import type { Egress, WireFetchRequest } from "./egress/fetch.ts";
 import { HttpError, notFound } from "./errors.ts";
 import { runKvCall } from "./kv/calls.ts";
 import type { KvBackend } from "./kv/types.ts";
@@ -17,6 +18,7 @@ export interface FunctionRunnerOptions {
   pool: SandboxPool;
   kv: KvBackend;
   logs: Logs;
+  egress: Egress;
   /** Execution time limit per request, in ms. */
   timeoutMs: number;
   /** Request body limit, in bytes. */
@@ -73,7 +75,7 @@ export class FunctionRunner {
         appId,
         live.deployment,
         { id: requestId, file: match.file, req, env: {} },
-        this.#hooks(appId, log, live),
+        this.#hooks(appId, log, live, {}, started + this.#options.timeoutMs),
         this.#options.timeoutMs,
       );
       const response = toResponse(result);
@@ -90,11 +92,22 @@ export class FunctionRunner {
     }
   }
 
-  #hooks(appId: string, log: RequestLog, live: LiveDeployment): InvocationHooks {
-    const { kv } = this.#options;
+  /** What a handler can call back for; `deadline` (performance.now() ms) bounds outbound fetches. */
+  #hooks(
+    appId: string,
+    log: RequestLog,
+    live: LiveDeployment,
+    env: Record<string, string>,
+    deadline: number,
+  ): InvocationHooks {
+    const { kv, egress } = this.#options;
     return {
       call(op, args) {
         if (op.startsWith("kv.")) return runKvCall(kv, appId, op.slice(3), args);
+        if (op === "fetch") {
+          const signal = AbortSignal.timeout(Math.max(1, deadline - performance.now()));
+          return egress.fetch(args[0] as WireFetchRequest, env, signal);
+        }
         return Promise.reject(new Error(`${op} is not available`));
       },
       log(level, message) {

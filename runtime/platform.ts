@@ -1,6 +1,7 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner. */
 import type { Config } from "./config.ts";
 import { Deployments } from "./deployments.ts";
+import { Egress } from "./egress/fetch.ts";
 import { FunctionRunner } from "./invoke.ts";
 import { SqliteKv } from "./kv/sqlite.ts";
 import type { KvBackend } from "./kv/types.ts";
@@ -34,6 +35,22 @@ export interface PlatformParts {
   logStore?: LogStore;
 }
 
+/** Largest response body a function's fetch may receive, in bytes (10 MB). */
+export const MAX_FETCH_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+/** The platform's own services, which functions may never fetch, whatever their address. */
+function ownHosts(config: Config): string[] {
+  const hosts = [`127.0.0.1:${config.port}`, `localhost:${config.port}`];
+  if (config.redis) {
+    const url = new URL(config.redis.url);
+    hosts.push(
+      url.hostname,
+      `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`,
+    );
+  }
+  return hosts;
+}
+
 /** Builds the platform; the embedded stores live under `config.dataDir`. */
 export async function createPlatform(config: Config, parts: PlatformParts = {}): Promise<Platform> {
   await Deno.mkdir(config.dataDir, { recursive: true });
@@ -59,6 +76,11 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     pool,
     kv,
     logs,
+    egress: new Egress({
+      rules: config.egressRules,
+      blockedHosts: ownHosts(config),
+      maxResponseBytes: MAX_FETCH_RESPONSE_BYTES,
+    }),
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
   });

@@ -6,7 +6,8 @@
  * handlers with `ctx`, and turns `kv`, `fetch` and `console` calls into messages to the host.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { decodeBase64 } from "./base64.ts";
+import type { WireFetchRequest, WireFetchResponse } from "../egress/fetch.ts";
+import { decodeBase64, encodeBase64 } from "./base64.ts";
 import type { FunctionRequest, LogLevel, SandboxMessage } from "./protocol.ts";
 import { BadResultError, toResult } from "./result.ts";
 
@@ -51,6 +52,45 @@ function kvFor(id: string) {
     del: relay("del"),
     keys: relay("keys"),
   });
+}
+
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | null | undefined): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+    promise.then(resolve, reject);
+  });
+}
+
+/**
+ * `fetch` for handlers: the worker has no network permission, so the request goes to the host,
+ * which applies the egress policy (no loopback, private or link-local targets) and credentials.
+ */
+async function proxiedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  const id = currentRequest.getStore();
+  if (!id) throw new TypeError("fetch can only be called while a request is being handled");
+  const request = new Request(input, init);
+  const wire: WireFetchRequest = {
+    url: request.url,
+    method: request.method,
+    headers: [...request.headers],
+    body: request.body ? encodeBase64(new Uint8Array(await request.arrayBuffer())) : null,
+  };
+  const answer = await abortable(call(id, "fetch", [wire]), request.signal) as WireFetchResponse;
+  const body = answer.body === null || NULL_BODY_STATUSES.has(answer.status)
+    ? null
+    : decodeBase64(answer.body);
+  const response = new Response(body, {
+    status: answer.status,
+    statusText: answer.statusText,
+    headers: answer.headers,
+  });
+  Object.defineProperty(response, "url", { value: answer.url });
+  Object.defineProperty(response, "redirected", { value: answer.redirected });
+  return response;
 }
 
 function format(args: unknown[]): string {
@@ -120,6 +160,7 @@ function lockDown(): void {
   const refuse = (what: string) => () => {
     throw new Error(`${what} is not available inside a function`);
   };
+  Object.defineProperty(globalThis, "fetch", { value: proxiedFetch, writable: false });
   Object.defineProperty(Deno, "exit", { value: refuse("Deno.exit()") });
   Object.defineProperty(self, "close", { value: refuse("close()") });
   Object.defineProperty(self, "postMessage", { value: refuse("postMessage()") });

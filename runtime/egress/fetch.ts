@@ -1,0 +1,186 @@
+/**
+ * A function's outbound `fetch`, performed by the host: the worker has no network permission.
+ * Each hop (redirects included, followed here, at most 5) must resolve only to public
+ * addresses and must not be one of the platform's own services; credential rules add headers
+ * whose values come from the app's secrets, so a secret never enters the worker.
+ */
+import { lookup } from "node:dns/promises";
+import { readLimited } from "../body.ts";
+import { decodeBase64, encodeBase64 } from "../sandbox/base64.ts";
+import { blockedReason, isIpLiteral } from "./address.ts";
+
+/** An outbound credential rule: requests to `host` get `headers`, `{NAME}` replaced by the app's secret NAME. */
+export interface EgressRule {
+  /** `hostname` or `hostname:port`, lower-case. */
+  host: string;
+  headers: Record<string, string>;
+  /** Lets this exact host reach a private or loopback address (for an internal data API). */
+  allowPrivate?: boolean;
+}
+
+/** A request as the worker sends it. Bodies are base64. */
+export interface WireFetchRequest {
+  url: string;
+  method: string;
+  headers: Array<[string, string]>;
+  body: string | null;
+}
+
+/** A response as the worker receives it. */
+export interface WireFetchResponse {
+  url: string;
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: string | null;
+  redirected: boolean;
+}
+
+/** An outbound request the platform refuses; its message reaches the handler. */
+export class EgressError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "EgressError";
+  }
+}
+
+/** Settings of the egress proxy. */
+export interface EgressOptions {
+  rules: EgressRule[];
+  /** `host` or `host:port` of the platform's own services (Redis, the API), always refused. */
+  blockedHosts: string[];
+  /** Largest response body passed back to a function, in bytes. */
+  maxResponseBytes: number;
+  /** Resolves a host name to addresses; the default uses the system resolver, like fetch. */
+  resolve?: (hostname: string) => Promise<string[]>;
+}
+
+const MAX_REDIRECTS = 5;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+async function systemResolve(hostname: string): Promise<string[]> {
+  return (await lookup(hostname, { all: true, verbatim: true })).map((a) => a.address);
+}
+
+/** Performs functions' outbound requests under the egress policy. */
+export class Egress {
+  readonly #options: EgressOptions;
+  readonly #resolve: (hostname: string) => Promise<string[]>;
+
+  constructor(options: EgressOptions) {
+    this.#options = options;
+    this.#resolve = options.resolve ?? systemResolve;
+  }
+
+  /** Fetches for a function; throws EgressError when policy refuses a hop. */
+  async fetch(
+    request: WireFetchRequest,
+    secrets: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<WireFetchResponse> {
+    let url = parseUrl(request.url);
+    let method = request.method.toUpperCase();
+    let body: Uint8Array | null = request.body === null ? null : decodeBase64(request.body);
+    const headers = new Headers(request.headers);
+    const origin = url.origin;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const rule = await this.#check(url);
+      const hopHeaders = new Headers(headers);
+      if (url.origin !== origin) hopHeaders.delete("authorization");
+      for (const [name, template] of Object.entries(rule?.headers ?? {})) {
+        hopHeaders.set(name, fillSecrets(template, secrets, rule!.host));
+      }
+      const response = await fetch(url, {
+        method,
+        headers: hopHeaders,
+        body: body as BodyInit | null,
+        redirect: "manual",
+        signal,
+      });
+      const location = response.headers.get("location");
+      if (REDIRECTS.has(response.status) && location) {
+        await response.body?.cancel();
+        url = parseUrl(new URL(location, url).href);
+        if (response.status === 303 || (response.status < 307 && method === "POST")) {
+          method = "GET";
+          body = null;
+          headers.delete("content-type");
+        }
+        continue;
+      }
+      const limit = this.#options.maxResponseBytes;
+      const bytes = response.body ? await readLimited(response.body, limit) : new Uint8Array(0);
+      if (bytes === null) {
+        throw new EgressError(`fetch: the response body is over the limit of ${limit} bytes`);
+      }
+      return {
+        url: url.href,
+        status: response.status,
+        statusText: response.statusText,
+        headers: [...response.headers],
+        body: response.body ? encodeBase64(bytes) : null,
+        redirected: hop > 0,
+      };
+    }
+    throw new EgressError(`fetch ${request.url}: more than ${MAX_REDIRECTS} redirects`);
+  }
+
+  /** Refuses URLs that reach the platform or a non-public address; returns the matching rule. */
+  async #check(url: URL): Promise<EgressRule | undefined> {
+    const hostname = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+    const port = url.port || (url.protocol === "https:" ? "443" : "80");
+    const hostPort = `${hostname}:${port}`;
+    if (this.#options.blockedHosts.some((h) => h === hostname || h === hostPort)) {
+      throw new EgressError(
+        `fetch to ${url.host} refused: it is one of the platform's own services`,
+      );
+    }
+    const rule = this.#options.rules.find((r) => r.host === hostPort || r.host === hostname);
+    if (rule?.allowPrivate) return rule;
+    if (hostname === "localhost" || hostname.endsWith(".localhost")) {
+      throw new EgressError(`fetch to ${url.host} refused: loopback addresses are not reachable`);
+    }
+    let addresses: string[];
+    try {
+      addresses = isIpLiteral(hostname) ? [hostname] : await this.#resolve(hostname);
+    } catch {
+      throw new EgressError(`fetch to ${url.host} failed: the host name could not be resolved`);
+    }
+    if (addresses.length === 0) {
+      throw new EgressError(`fetch to ${url.host} failed: the host name has no address`);
+    }
+    for (const address of addresses) {
+      const reason = blockedReason(address);
+      if (reason) {
+        throw new EgressError(
+          `fetch to ${url.host} refused: it resolves to ${address}, ${reason}, which functions cannot reach`,
+        );
+      }
+    }
+    return rule;
+  }
+}
+
+function parseUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new EgressError(`fetch: invalid URL ${JSON.stringify(text)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new EgressError(`fetch: only http: and https: URLs can be fetched, not ${url.protocol}`);
+  }
+  return url;
+}
+
+function fillSecrets(template: string, secrets: Record<string, string>, host: string): string {
+  return template.replace(/\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
+    if (!Object.hasOwn(secrets, name)) {
+      throw new EgressError(
+        `fetch to ${host}: the platform's credential rule needs the secret ${name}, which this app has not set`,
+      );
+    }
+    return secrets[name];
+  });
+}
