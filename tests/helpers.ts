@@ -2,6 +2,7 @@
 import { loadConfig } from "../runtime/config.ts";
 import { createPlatform, type Platform, type PlatformParts } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
+import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
 
 /** The admin API key every test server uses. */
 export const API_KEY = "test-admin-key-0123456789";
@@ -25,7 +26,18 @@ export interface TestServer {
   ): Promise<DeployBody>;
   /** Calls `/apps/<appId>/functions<path>`. */
   call(appId: string, path: string, init?: RequestInit): Promise<Response>;
+  /** Calls the `/v1` API at `path` with the admin key (or `key`); a `json` value is sent as the body. */
+  api(path: string, init?: ApiInit): Promise<Response>;
+  /** The app's runtime log entries matching the query string `params`, newest first. */
+  logs(appId: string, params?: string): Promise<LogEntry[]>;
   close(): Promise<void>;
+}
+
+/** Options of `TestServer.api`. */
+export interface ApiInit {
+  method?: string;
+  json?: unknown;
+  key?: string;
 }
 
 /** What a successful deploy answers. */
@@ -79,6 +91,21 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       return body;
     },
     call: (appId, path, init) => fetch(`${url}/apps/${appId}/functions${path}`, init),
+    api: (path, init = {}) =>
+      fetch(`${url}/v1${path}`, {
+        method: init.method ?? (init.json === undefined ? "GET" : "POST"),
+        headers: {
+          authorization: `Bearer ${init.key ?? API_KEY}`,
+          ...(init.json === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: init.json === undefined ? undefined : JSON.stringify(init.json),
+      }),
+    async logs(appId, params = "") {
+      const response = await fetch(`${url}/v1/apps/${appId}/logs?${params}`, {
+        headers: { authorization: `Bearer ${API_KEY}` },
+      });
+      return (await json<LogPage>(response, 200)).entries;
+    },
     async close() {
       await server.shutdown();
       await platform.close();
@@ -200,7 +227,12 @@ export function freePort(): number {
   return port;
 }
 
-async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 20_000) {
+/** Polls `probe` every 50 ms until it answers true; fails after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await probe().catch(() => false)) return;

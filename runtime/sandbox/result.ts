@@ -87,5 +87,9 @@ function describe(value: unknown): string {
   if (typeof value === "function") return "a function";
   if (typeof value === "symbol") return "a symbol";
   if (typeof value === "object") return "an object";
-  return `${typeof value} ${String(value)}`;
+  const text = String(value);
+  // A user's value can be megabytes long; the error names it, it does not echo it.
+  return `${typeof value} ${
+    text.length > 80 ? `${text.slice(0, 80)}… (${text.length} chars)` : text
+  }`;
 }
