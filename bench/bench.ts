@@ -73,7 +73,13 @@ const FILES = {
 async function startPlatform(env: Record<string, string>) {
   const dataDir = await Deno.makeTempDir({ prefix: "bench-" });
   const platform = await createPlatform(
-    loadConfig({ API_KEY, DATA_DIR: dataDir, PORT: "0", ...env }),
+    loadConfig({
+      API_KEY,
+      SECRETS_KEY: btoa("b".repeat(32)),
+      DATA_DIR: dataDir,
+      PORT: "0",
+      ...env,
+    }),
   );
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen: () => {} },

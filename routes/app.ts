@@ -2,10 +2,12 @@
 import { Hono } from "hono";
 import { HttpError } from "../runtime/errors.ts";
 import type { Platform } from "../runtime/platform.ts";
-import { requireApiKey } from "./auth.ts";
+import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
 import { deployRoutes } from "./deploy.ts";
 import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
+import { keyRoutes } from "./keys.ts";
 import { logRoutes } from "./logs.ts";
+import { varRoutes } from "./vars.ts";
 
 /** Builds the Hono app from the platform's parts; holds no state of its own. */
 export function createApp(platform: Platform): Hono {
@@ -29,10 +31,19 @@ export function createApp(platform: Platform): Hono {
     c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
   );
 
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  app.use("/v1/*", requireApiKey(config.apiKey));
-  app.route("/v1", deployRoutes(deployments));
-  app.route("/v1", logRoutes(logs));
+  app.get("/healthz", async (c) => {
+    const problem = await platform.unhealthy();
+    return problem ? c.json({ ok: false, error: problem }, 503) : c.json({ ok: true });
+  });
+
+  const api = new Hono<AuthEnv>();
+  api.use("*", authenticate(platform.keys));
+  api.use("/apps/:appId/*", requireAppAccess);
+  api.route("/", deployRoutes(deployments));
+  api.route("/", logRoutes(logs));
+  api.route("/", varRoutes(platform.vars));
+  api.route("/", keyRoutes(platform.keys));
+  app.route("/v1", api);
   app.route("/", functionRoutes(functions, config.baseDomain));
   return app;
 }

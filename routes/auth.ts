@@ -1,28 +1,51 @@
-/** Bearer-key authentication for the /v1 API. */
-import { timingSafeEqual } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+/**
+ * Authentication of the /v1 API: `Authorization: Bearer <key>`, the admin key or a per-app key.
+ * A per-app key acts on its own app only (403 elsewhere); managing keys needs the admin key.
+ */
+import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "../runtime/errors.ts";
+import type { ApiKeys, Principal } from "../runtime/keys.ts";
 
-async function digest(text: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
+/** Variables set on the Hono context of authenticated requests. */
+export type AuthEnv = { Variables: { principal: Principal } };
 
-/** Compares two secrets in constant time (their SHA-256 digests, so length leaks nothing either). */
-export async function secretsEqual(a: string, b: string): Promise<boolean> {
-  return timingSafeEqual(await digest(a), await digest(b));
-}
-
-/** Requires `Authorization: Bearer <apiKey>`; answers 401 otherwise. */
-export function requireApiKey(apiKey: string): MiddlewareHandler {
+/** Requires a valid key and records who it is; answers 401 otherwise. */
+export function authenticate(keys: ApiKeys): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
-    const header = c.req.header("authorization") ?? "";
-    const match = header.match(/^Bearer\s+(.+)$/i);
+    const match = (c.req.header("authorization") ?? "").match(/^Bearer\s+(.+)$/i);
     if (!match) {
       throw new HttpError(401, "missing API key: send Authorization: Bearer <API key>");
     }
-    if (!(await secretsEqual(match[1].trim(), apiKey))) {
-      throw new HttpError(401, "invalid API key");
-    }
+    const principal = await keys.authenticate(match[1].trim());
+    if (!principal) throw new HttpError(401, "invalid API key");
+    c.set("principal", principal);
     await next();
   };
+}
+
+/** Lets the admin key and the key of the app in the path through; 403 for another app's key. */
+export const requireAppAccess: MiddlewareHandler<AuthEnv> = async (c, next) => {
+  const principal = c.get("principal");
+  const appId = c.req.param("appId");
+  if (principal.kind === "app" && principal.appId !== appId) {
+    throw new HttpError(
+      403,
+      `this API key belongs to app "${principal.appId}" and cannot act on app "${appId}"`,
+    );
+  }
+  await next();
+};
+
+/** Lets only the admin key through; 403 for per-app keys. */
+export const requireAdmin: MiddlewareHandler<AuthEnv> = async (c, next) => {
+  if (c.get("principal").kind !== "admin") {
+    throw new HttpError(403, "only the admin API key can manage API keys");
+  }
+  await next();
+};
+
+/** Who made the call, as recorded on deployments: `admin` or the per-app key's id. */
+export function actor(c: Context<AuthEnv>): string {
+  const principal = c.get("principal");
+  return principal.kind === "admin" ? "admin" : principal.keyId;
 }

@@ -34,6 +34,13 @@ export interface Config {
   otlp: { url: string; headers: Record<string, string>; serviceName: string } | null;
   /** Outbound credential rules (EGRESS_RULES, a JSON array; see README "Outbound fetch"). */
   egressRules: EgressRule[];
+  /**
+   * AES-256 key for variables at rest (SECRETS_KEY, base64 of 32 bytes). Required with Redis;
+   * the embedded store generates one into DATA_DIR when it is unset.
+   */
+  secretsKey: string | null;
+  /** How often an instance checks the shared store for changes by others, in ms (SYNC_INTERVAL_MS, default 250). */
+  syncIntervalMs: number;
 }
 
 /** A configuration value that is missing or malformed. */
@@ -107,6 +114,24 @@ function egressRules(raw: string | undefined): EgressRule[] {
   });
 }
 
+function secretsKey(raw: string | undefined, shared: boolean): string | null {
+  if (!raw) {
+    if (shared) {
+      throw new ConfigError(
+        "SECRETS_KEY must be set when Redis is configured, the same on every instance " +
+          "(base64 of 32 random bytes: openssl rand -base64 32)",
+      );
+    }
+    return null;
+  }
+  let bytes = 0;
+  try {
+    bytes = atob(raw).length;
+  } catch { /* reported below */ }
+  if (bytes !== 32) throw new ConfigError("SECRETS_KEY must be base64 of 32 bytes");
+  return raw;
+}
+
 /** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const apiKey = env.API_KEY ?? "";
@@ -126,5 +151,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
     otlp: otlpConfig(env),
     egressRules: egressRules(env.EGRESS_RULES),
+    secretsKey: secretsKey(env.SECRETS_KEY, Boolean(env.UPSTASH_REDIS_REST_URL)),
+    syncIntervalMs: integer(env, "SYNC_INTERVAL_MS", 250),
   };
 }

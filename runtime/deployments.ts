@@ -4,12 +4,18 @@
  */
 import { compile, CompileError } from "./compile.ts";
 import type { DeployRequest } from "./deploy_request.ts";
+import { badRequest, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { Router } from "./router.ts";
 import { mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
 import { LoadError } from "./sandbox/process.ts";
 import type { SandboxPool } from "./sandbox/pool.ts";
-import type { Deployment, DeploymentStore } from "./store/types.ts";
+import type {
+  Deployment,
+  DeploymentListQuery,
+  DeploymentPage,
+  DeploymentStore,
+} from "./store/types.ts";
 
 /** A deployment being served, with its router and a count of the requests running on it. */
 export class LiveDeployment {
@@ -72,8 +78,11 @@ export class Deployments {
     this.#pool = options.pool;
   }
 
-  /** Compiles, warms and records a deployment, then makes it live; throws CompileError (400). */
-  async deploy(appId: string, request: DeployRequest): Promise<Deployment> {
+  /**
+   * Compiles, warms and records a deployment, then makes it live; throws CompileError (400).
+   * `deployedBy` is who asked: `admin` or a per-app key's id.
+   */
+  async deploy(appId: string, request: DeployRequest, deployedBy: string): Promise<Deployment> {
     const code = await compile(request.files);
     const deployment: Deployment = {
       id: newId("dpl"),
@@ -83,6 +92,7 @@ export class Deployments {
       source: request.source,
       bundleS3Key: request.bundleS3Key,
       message: request.message,
+      deployedBy,
       files: request.files,
       ...code,
     };
@@ -98,8 +108,50 @@ export class Deployments {
       }]);
     }
     await this.#store.put(deployment);
-    await this.#switchTo(deployment);
+    await this.#switchTo(deployment, true);
     return deployment;
+  }
+
+  /** Makes an earlier deployment of this environment live again, from its stored compiled code. */
+  async rollback(appId: string, environment: string, id: string): Promise<Deployment> {
+    const deployment = await this.get(appId, id);
+    if (deployment.environment !== environment) {
+      throw badRequest(
+        `deployment ${id} belongs to environment "${deployment.environment}", not "${environment}"`,
+      );
+    }
+    await this.#pool.load(appId, deployment);
+    await this.#switchTo(deployment, true);
+    return deployment;
+  }
+
+  /** One deployment of an app; throws 404 if there is none with this id. */
+  async get(appId: string, id: string): Promise<Deployment> {
+    const deployment = /^dpl_[0-9a-f]{24}$/.test(id) ? await this.#store.get(appId, id) : null;
+    if (!deployment) throw notFound(`app "${appId}" has no deployment ${id}`);
+    return deployment;
+  }
+
+  /** A page of an app's deployments, newest first. */
+  list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage> {
+    return this.#store.list(appId, query);
+  }
+
+  /**
+   * Re-reads the live pointer of every environment served here and switches those another
+   * instance changed; called when the store's version moves.
+   */
+  async refresh(): Promise<void> {
+    await Promise.all([...this.#live.entries()].map(async ([key, entry]) => {
+      const current = await entry.catch(() => null);
+      const [appId, environment] = key.split("\u0000");
+      const id = await this.#store.getLive(appId, environment);
+      if (!id || id === current?.deployment.id) return;
+      const deployment = await this.#store.get(appId, id);
+      if (!deployment) return;
+      await this.#pool.load(appId, deployment).catch(() => {});
+      await this.#switchTo(deployment, false);
+    }));
   }
 
   /** The deployment serving `appId` in `environment`, or null if it has none. */
@@ -128,11 +180,15 @@ export class Deployments {
     );
   }
 
-  #switchTo(deployment: Deployment): Promise<void> {
+  /** Swaps the served deployment; `record` also moves the stored live pointer. */
+  #switchTo(deployment: Deployment, record: boolean): Promise<void> {
     const key = liveKey(deployment.appId, deployment.environment);
     const previous = this.#switches.get(key) ?? Promise.resolve();
     const next = previous.then(async () => {
-      await this.#store.setLive(deployment.appId, deployment.environment, deployment.id);
+      const { appId, environment, id } = deployment;
+      if (record) await this.#store.setLive(appId, environment, id);
+      // A refresh may have read a pointer that a later switch has since moved: check again.
+      else if (await this.#store.getLive(appId, environment) !== id) return;
       const old = await this.#live.get(key)?.catch(() => null);
       this.#live.set(key, Promise.resolve(this.#serve(deployment)));
       if (old && old.deployment.id !== deployment.id) old.retire();

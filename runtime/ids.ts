@@ -17,6 +17,16 @@ export function checkAppId(appId: string): string {
   return appId;
 }
 
+/** Throws 400 unless `environment` is a valid environment name. */
+export function checkEnvironment(environment: string): string {
+  if (!ENVIRONMENT.test(environment)) {
+    throw badRequest(
+      `environment "${environment.slice(0, 64)}" is invalid: use 1-32 characters of a-z, 0-9 and -`,
+    );
+  }
+  return environment;
+}
+
 function randomHex(bytes: number): string {
   return Array.from(
     crypto.getRandomValues(new Uint8Array(bytes)),

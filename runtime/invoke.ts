@@ -11,6 +11,7 @@ import type { SandboxPool } from "./sandbox/pool.ts";
 import type { InvocationHooks } from "./sandbox/process.ts";
 import { SandboxFailure } from "./sandbox/process.ts";
 import { BadResultError } from "./sandbox/result.ts";
+import { type EnvVars, redactSecrets, type RequestEnv } from "./vars.ts";
 
 /** Dependencies and limits of the function runner. */
 export interface FunctionRunnerOptions {
@@ -19,6 +20,7 @@ export interface FunctionRunnerOptions {
   kv: KvBackend;
   logs: Logs;
   egress: Egress;
+  vars: EnvVars;
   /** Execution time limit per request, in ms. */
   timeoutMs: number;
   /** Request body limit, in bytes. */
@@ -68,23 +70,28 @@ export class FunctionRunner {
       requestId,
     });
     let status = 500;
+    let vars: RequestEnv = { env: {}, secrets: {} };
     live.enter();
     try {
+      vars = await this.#options.vars.forRequest(appId, environment);
       const req = await toFunctionRequest(request, path, match.params, this.#options.maxBodyBytes);
       const result = await this.#options.pool.invoke(
         appId,
         live.deployment,
-        { id: requestId, file: match.file, req, env: {} },
-        this.#hooks(appId, log, live, {}, started + this.#options.timeoutMs),
+        { id: requestId, file: match.file, req, env: vars.env },
+        this.#hooks(appId, log, live, vars.secrets, started + this.#options.timeoutMs),
         this.#options.timeoutMs,
       );
       const response = toResponse(result);
       status = response.status;
       return response;
     } catch (error) {
-      const answer = toHttpError(error, match.file);
+      const answer = toHttpError(error, match.file, vars.secrets);
       if (answer instanceof HttpError) status = answer.status;
-      log.log(status >= 500 ? "error" : "warn", failureLog(error, live));
+      log.log(
+        status >= 500 ? "error" : "warn",
+        redactSecrets(failureLog(error, live), vars.secrets),
+      );
       throw answer;
     } finally {
       live.leave();
@@ -92,12 +99,15 @@ export class FunctionRunner {
     }
   }
 
-  /** What a handler can call back for; `deadline` (performance.now() ms) bounds outbound fetches. */
+  /**
+   * What a handler can call back for. `secrets` feed the egress proxy and are redacted from
+   * log lines; `deadline` (performance.now() ms) bounds outbound fetches.
+   */
   #hooks(
     appId: string,
     log: RequestLog,
     live: LiveDeployment,
-    env: Record<string, string>,
+    secrets: Record<string, string>,
     deadline: number,
   ): InvocationHooks {
     const { kv, egress } = this.#options;
@@ -106,12 +116,12 @@ export class FunctionRunner {
         if (op.startsWith("kv.")) return runKvCall(kv, appId, op.slice(3), args);
         if (op === "fetch") {
           const signal = AbortSignal.timeout(Math.max(1, deadline - performance.now()));
-          return egress.fetch(args[0] as WireFetchRequest, env, signal);
+          return egress.fetch(args[0] as WireFetchRequest, secrets, signal);
         }
         return Promise.reject(new Error(`${op} is not available`));
       },
       log(level, message) {
-        log.log(level, live.mapStack(message));
+        log.log(level, redactSecrets(live.mapStack(message), secrets));
       },
     };
   }
@@ -126,12 +136,14 @@ function failureLog(error: unknown, live: LiveDeployment): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function toHttpError(error: unknown, file: string): unknown {
+function toHttpError(error: unknown, file: string, secrets: Record<string, string>): unknown {
   if (error instanceof BadResultError) {
-    return new HttpError(500, `${file} returned a value that cannot be sent: ${error.message}`);
+    const reason = redactSecrets(error.message, secrets);
+    return new HttpError(500, `${file} returned a value that cannot be sent: ${reason}`);
   }
   if (!(error instanceof SandboxFailure)) return error;
-  const { kind, message } = error.failure;
+  const { kind } = error.failure;
+  const message = redactSecrets(error.failure.message, secrets);
   const text = kind === "threw"
     ? `${file} threw ${message}`
     : kind === "bad-result"

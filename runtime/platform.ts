@@ -1,8 +1,9 @@
-/** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner. */
+/** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
 import type { Config } from "./config.ts";
 import { Deployments } from "./deployments.ts";
-import { Egress } from "./egress/fetch.ts";
+import { Egress, type EgressRule } from "./egress/fetch.ts";
 import { FunctionRunner } from "./invoke.ts";
+import { ApiKeys } from "./keys.ts";
 import { SqliteKv } from "./kv/sqlite.ts";
 import type { KvBackend } from "./kv/types.ts";
 import { UpstashKv } from "./kv/upstash.ts";
@@ -13,8 +14,12 @@ import { MemoryLogStore } from "./logs/memory.ts";
 import { OtlpLogExporter } from "./logs/otlp.ts";
 import type { LogStore } from "./logs/types.ts";
 import { SandboxPool } from "./sandbox/pool.ts";
-import { FileDeploymentStore } from "./store/file.ts";
-import type { DeploymentStore } from "./store/types.ts";
+import { Cipher } from "./secrets.ts";
+import { FileStore } from "./store/file.ts";
+import { RedisStore } from "./store/redis.ts";
+import type { PlatformStore } from "./store/types.ts";
+import { startSync } from "./sync.ts";
+import { EnvVars } from "./vars.ts";
 
 /** The runtime parts the HTTP layer needs, plus how to shut them down. */
 export interface Platform {
@@ -24,19 +29,26 @@ export interface Platform {
   kv: KvBackend;
   logs: Logs;
   pool: SandboxPool;
+  vars: EnvVars;
+  keys: ApiKeys;
+  /** Null when every dependency answers, else which one fails and how. */
+  unhealthy(): Promise<string | null>;
   /** Stops sandboxes and closes stores. */
   close(): Promise<void>;
 }
 
-/** Parts a caller may supply instead of the embedded defaults. */
+/** Parts a caller may supply instead of the ones the config selects. */
 export interface PlatformParts {
-  store?: DeploymentStore;
+  store?: PlatformStore;
   kv?: KvBackend;
   logStore?: LogStore;
 }
 
 /** Largest response body a function's fetch may receive, in bytes (10 MB). */
 export const MAX_FETCH_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+/** How long a health check waits for a dependency, in ms. */
+const HEALTH_TIMEOUT_MS = 2000;
 
 /** The platform's own services, which functions may never fetch, whatever their address. */
 function ownHosts(config: Config): string[] {
@@ -51,11 +63,35 @@ function ownHosts(config: Config): string[] {
   return hosts;
 }
 
+/** Variable names that egress rules insert into headers: only the proxy may see them. */
+function proxySecrets(rules: EgressRule[]): Set<string> {
+  const names = new Set<string>();
+  for (const rule of rules) {
+    for (const template of Object.values(rule.headers)) {
+      for (const [, name] of template.matchAll(/\{([A-Z_][A-Z0-9_]*)\}/g)) names.add(name);
+    }
+  }
+  return names;
+}
+
+/** The embedded store's key, generated on first start and kept beside its data. */
+async function embeddedSecretsKey(dataDir: string): Promise<string> {
+  const path = `${dataDir}/secrets.key`;
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  const key = Cipher.generateKey();
+  await Deno.writeTextFile(path, key, { mode: 0o600, createNew: true });
+  return key;
+}
+
 /** Builds the platform; the embedded stores live under `config.dataDir`. */
 export async function createPlatform(config: Config, parts: PlatformParts = {}): Promise<Platform> {
   await Deno.mkdir(config.dataDir, { recursive: true });
-  const store = parts.store ?? new FileDeploymentStore(config.dataDir);
   const redis = config.redis ? createRedis(config.redis) : null;
+  const store = parts.store ?? (redis ? new RedisStore(redis) : new FileStore(config.dataDir));
   const kv = parts.kv ??
     (redis ? new UpstashKv(redis) : new SqliteKv(`${config.dataDir}/kv.sqlite`));
   const logs = new Logs({
@@ -65,6 +101,10 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
         : new MemoryLogStore(config.logRetention)),
     exporter: config.otlp ? new OtlpLogExporter(config.otlp) : undefined,
   });
+  const cipher = await Cipher.fromBase64(
+    config.secretsKey ?? await embeddedSecretsKey(config.dataDir),
+  );
+  const vars = new EnvVars({ store, cipher, withheld: proxySecrets(config.egressRules) });
   const pool = await SandboxPool.create({
     memoryMb: config.memoryMb,
     loadTimeoutMs: 10_000,
@@ -76,6 +116,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     pool,
     kv,
     logs,
+    vars,
     egress: new Egress({
       rules: config.egressRules,
       blockedHosts: ownHosts(config),
@@ -84,6 +125,14 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
   });
+  const sync = startSync({
+    store,
+    intervalMs: config.syncIntervalMs,
+    async onChange() {
+      vars.invalidate();
+      await deployments.refresh();
+    },
+  });
   return {
     config,
     deployments,
@@ -91,10 +140,28 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     kv,
     logs,
     pool,
+    vars,
+    keys: new ApiKeys(store, config.apiKey),
+    async unhealthy() {
+      if (!redis) return null;
+      try {
+        await Promise.race([
+          Promise.all([kv.ping(), store.version()]),
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error("no answer")), HEALTH_TIMEOUT_MS)
+          ),
+        ]);
+        return null;
+      } catch (error) {
+        return `redis is unreachable at ${config.redis!.url}: ${(error as Error).message}`;
+      }
+    },
     async close() {
+      sync.stop();
       await pool.close();
       await logs.close();
       await kv.close();
+      await store.close();
     },
   };
 }

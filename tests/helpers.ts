@@ -6,6 +6,8 @@ import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
 
 /** The admin API key every test server uses. */
 export const API_KEY = "test-admin-key-0123456789";
+/** The variables encryption key every test server uses, so instances sharing Redis agree. */
+export const SECRETS_KEY = btoa("k".repeat(32));
 
 /** A running server and shortcuts to its API. */
 export interface TestServer {
@@ -60,6 +62,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "fn-test-" });
   const config = loadConfig({
     API_KEY,
+    SECRETS_KEY,
     DATA_DIR: dataDir,
     PORT: "0",
     HOST: "127.0.0.1",

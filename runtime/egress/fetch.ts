@@ -152,8 +152,9 @@ export class Egress {
     for (const address of addresses) {
       const reason = blockedReason(address);
       if (reason) {
+        const what = isIpLiteral(hostname) ? `${address} is` : `it resolves to ${address},`;
         throw new EgressError(
-          `fetch to ${url.host} refused: it resolves to ${address}, ${reason}, which functions cannot reach`,
+          `fetch to ${url.host} refused: ${what} ${reason}, which functions cannot reach`,
         );
       }
     }

@@ -71,6 +71,13 @@ export class SandboxPool {
     return this.#processes.size;
   }
 
+  /** Number of workers across all sandbox processes (one per loaded deployment). */
+  get workers(): number {
+    let total = 0;
+    for (const process of this.#processes.values()) total += process.workers;
+    return total;
+  }
+
   /** Stops every sandbox process and closes the socket. */
   async close(): Promise<void> {
     this.#listener.close();

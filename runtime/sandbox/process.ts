@@ -89,6 +89,11 @@ export class SandboxProcess {
     return this.#exited;
   }
 
+  /** Number of deployments loaded, each in its own worker. */
+  get workers(): number {
+    return this.#loads.size;
+  }
+
   /** Attaches the child's socket, sends `init`, and starts reading its messages. */
   connect(conn: Deno.Conn, frames: AsyncGenerator<unknown>, bootstrap: string): void {
     this.#writer = conn.writable.getWriter();

@@ -1,16 +1,30 @@
 /**
- * The embedded DeploymentStore: JSON files under a data folder, written atomically
- * (temp file + rename), so a restarted server serves what was deployed.
+ * The embedded PlatformStore: JSON files under a data folder, each written atomically
+ * (temp file + rename), so a restarted server serves what was deployed. One server owns a
+ * data folder; several instances share state through the Redis store instead.
  *
- * Layout: `<dir>/apps/<appId>/deployments/<id>.json` and `<dir>/apps/<appId>/live.json`.
+ * Layout under `<dir>/apps/<appId>/`: `deployments/<id>.json`, `deployments.jsonl` (one summary
+ * per line, the listing index), `live.json` (environment → id), `vars/<env>.json`; and
+ * `<dir>/keys.json` (key id → stored key).
  */
-import type { Deployment, DeploymentStore } from "./types.ts";
+import {
+  type Deployment,
+  type DeploymentListQuery,
+  type DeploymentPage,
+  type DeploymentSummary,
+  pageOf,
+  type PlatformStore,
+  type StoredKey,
+  type StoredVar,
+  summarize,
+} from "./types.ts";
 
-/** A DeploymentStore on the local disk; app and deployment ids must be path-safe (checked upstream). */
-export class FileDeploymentStore implements DeploymentStore {
+/** A PlatformStore on the local disk; app ids, environments and ids must be path-safe (checked upstream). */
+export class FileStore implements PlatformStore {
   readonly #dir: string;
-  /** Serialises read-modify-write of each app's live.json. */
-  #liveWrites = new Map<string, Promise<void>>();
+  /** Serialises read-modify-write of each JSON file. */
+  readonly #writes = new Map<string, Promise<unknown>>();
+  #version = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -20,23 +34,37 @@ export class FileDeploymentStore implements DeploymentStore {
     const folder = `${this.#appDir(deployment.appId)}/deployments`;
     await Deno.mkdir(folder, { recursive: true });
     await writeAtomic(`${folder}/${deployment.id}.json`, JSON.stringify(deployment));
+    const index = `${this.#appDir(deployment.appId)}/deployments.jsonl`;
+    await this.#serial(
+      index,
+      () =>
+        Deno.writeTextFile(index, JSON.stringify(summarize(deployment)) + "\n", { append: true }),
+    );
   }
 
   async get(appId: string, id: string): Promise<Deployment | null> {
     return await readJson<Deployment>(`${this.#appDir(appId)}/deployments/${id}.json`);
   }
 
-  setLive(appId: string, environment: string, id: string): Promise<void> {
-    const previous = this.#liveWrites.get(appId) ?? Promise.resolve();
-    const next = previous.then(async () => {
-      const path = `${this.#appDir(appId)}/live.json`;
-      const live = await readJson<Record<string, string>>(path) ?? {};
+  async list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage> {
+    let text = "";
+    try {
+      text = await Deno.readTextFile(`${this.#appDir(appId)}/deployments.jsonl`);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const all = text.split("\n").filter(Boolean).map((line) =>
+      JSON.parse(line) as DeploymentSummary
+    );
+    all.sort((a, b) => (a.id < b.id ? 1 : -1));
+    return pageOf(all, query);
+  }
+
+  async setLive(appId: string, environment: string, id: string): Promise<void> {
+    await this.#update<string>(`${this.#appDir(appId)}/live.json`, (live) => {
       live[environment] = id;
-      await Deno.mkdir(this.#appDir(appId), { recursive: true });
-      await writeAtomic(path, JSON.stringify(live));
     });
-    this.#liveWrites.set(appId, next.catch(() => {}));
-    return next;
+    this.#version++;
   }
 
   async getLive(appId: string, environment: string): Promise<string | null> {
@@ -44,8 +72,83 @@ export class FileDeploymentStore implements DeploymentStore {
     return live && Object.hasOwn(live, environment) ? live[environment] : null;
   }
 
+  async listVars(appId: string, environment: string): Promise<Record<string, StoredVar>> {
+    const vars = await readJson<Record<string, StoredVar>>(this.#varsPath(appId, environment));
+    return Object.assign(Object.create(null), vars ?? {});
+  }
+
+  async putVar(appId: string, environment: string, name: string, value: StoredVar) {
+    await this.#update<StoredVar>(this.#varsPath(appId, environment), (vars) => {
+      vars[name] = value;
+    });
+    this.#version++;
+  }
+
+  async deleteVar(appId: string, environment: string, name: string): Promise<boolean> {
+    let found = false;
+    await this.#update<StoredVar>(this.#varsPath(appId, environment), (vars) => {
+      found = Object.hasOwn(vars, name);
+      delete vars[name];
+    });
+    this.#version++;
+    return found;
+  }
+
+  async putKey(key: StoredKey): Promise<void> {
+    await this.#update<StoredKey>(`${this.#dir}/keys.json`, (keys) => {
+      keys[key.id] = key;
+    });
+  }
+
+  async getKey(id: string): Promise<StoredKey | null> {
+    const keys = await readJson<Record<string, StoredKey>>(`${this.#dir}/keys.json`);
+    return keys && Object.hasOwn(keys, id) ? keys[id] : null;
+  }
+
+  async listKeys(appId: string): Promise<StoredKey[]> {
+    const keys = await readJson<Record<string, StoredKey>>(`${this.#dir}/keys.json`) ?? {};
+    return Object.values(keys).filter((k) => k.appId === appId);
+  }
+
+  async deleteKey(appId: string, id: string): Promise<boolean> {
+    let found = false;
+    await this.#update<StoredKey>(`${this.#dir}/keys.json`, (keys) => {
+      found = Object.hasOwn(keys, id) && keys[id].appId === appId;
+      if (found) delete keys[id];
+    });
+    return found;
+  }
+
+  version(): Promise<number> {
+    return Promise.resolve(this.#version);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   #appDir(appId: string): string {
     return `${this.#dir}/apps/${appId}`;
+  }
+
+  #varsPath(appId: string, environment: string): string {
+    return `${this.#appDir(appId)}/vars/${environment}.json`;
+  }
+
+  /** Reads a JSON object file, lets `change` edit it, and writes it back atomically. */
+  #update<T>(path: string, change: (object: Record<string, T>) => void): Promise<void> {
+    return this.#serial(path, async () => {
+      const object = Object.assign(Object.create(null), await readJson(path) ?? {});
+      change(object);
+      await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+      await writeAtomic(path, JSON.stringify(object));
+    });
+  }
+
+  #serial(path: string, task: () => Promise<void>): Promise<void> {
+    const next = (this.#writes.get(path) ?? Promise.resolve()).then(task);
+    this.#writes.set(path, next.catch(() => {}));
+    return next;
   }
 }
 

@@ -1,4 +1,9 @@
-/** The seam between the platform and wherever deployments are kept. */
+/**
+ * The seams between the platform and wherever its state is kept: deployments and live
+ * pointers, environment variables (stored encrypted), and per-app API keys. The embedded
+ * store (store/file.ts) and the Redis one (store/redis.ts) implement all three and pass one
+ * shared test suite.
+ */
 import type { Route } from "../router.ts";
 
 /** An immutable, successful deployment with everything needed to serve it again. */
@@ -11,6 +16,8 @@ export interface Deployment {
   source: string | null;
   bundleS3Key: string | null;
   message: string | null;
+  /** Who deployed it: `admin` or the id of a per-app API key. */
+  deployedBy: string;
   /** The deployed source files, path → text. */
   files: Record<string, string>;
   routes: Route[];
@@ -20,14 +27,97 @@ export interface Deployment {
   sourceMaps: Record<string, string>;
 }
 
+/** A deployment without its files and code, as listings show it. */
+export type DeploymentSummary = Omit<Deployment, "files" | "modules" | "sourceMaps">;
+
+/** A query over an app's deployments, newest first. */
+export interface DeploymentListQuery {
+  environment?: string;
+  /** Page size. */
+  limit: number;
+  /** Return deployments older than this id (the previous page's `nextCursor`). */
+  before?: string;
+}
+
+/** One page of deployments, newest first. */
+export interface DeploymentPage {
+  deployments: DeploymentSummary[];
+  /** Pass as `before` for the next page; null on the last one. */
+  nextCursor: string | null;
+}
+
 /** Keeps deployments and which one is live per app and environment. */
 export interface DeploymentStore {
   /** Records a new deployment; it is never changed afterwards. */
   put(deployment: Deployment): Promise<void>;
   /** Reads a deployment of an app, or null. */
   get(appId: string, id: string): Promise<Deployment | null>;
-  /** Makes `id` the live deployment of `appId` in `environment`. */
+  /** Lists an app's deployments, newest first. */
+  list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage>;
+  /** Makes `id` the live deployment of `appId` in `environment`, and bumps `version`. */
   setLive(appId: string, environment: string, id: string): Promise<void>;
   /** The live deployment id of `appId` in `environment`, or null. */
   getLive(appId: string, environment: string): Promise<string | null>;
+}
+
+/** An environment variable as stored: its value encrypted (runtime/secrets.ts). */
+export interface StoredVar {
+  /** base64 of IV + AES-GCM ciphertext. */
+  sealed: string;
+  /** ISO 8601 time of the last change. */
+  updatedAt: string;
+}
+
+/** Keeps each app environment's variables. */
+export interface VarStore {
+  /** Every variable of an app's environment, name → stored value. */
+  listVars(appId: string, environment: string): Promise<Record<string, StoredVar>>;
+  /** Sets one variable, and bumps `version`. */
+  putVar(appId: string, environment: string, name: string, value: StoredVar): Promise<void>;
+  /** Deletes one variable, and bumps `version`; false if it did not exist. */
+  deleteVar(appId: string, environment: string, name: string): Promise<boolean>;
+}
+
+/** A per-app API key as stored: only a hash of its secret part. */
+export interface StoredKey {
+  id: string;
+  appId: string;
+  /** hex SHA-256 of the key's secret part. */
+  hash: string;
+  createdAt: string;
+}
+
+/** Keeps per-app API keys. */
+export interface KeyStore {
+  putKey(key: StoredKey): Promise<void>;
+  getKey(id: string): Promise<StoredKey | null>;
+  listKeys(appId: string): Promise<StoredKey[]>;
+  /** Deletes an app's key; false if the app has no such key. */
+  deleteKey(appId: string, id: string): Promise<boolean>;
+}
+
+/** Everything the platform keeps; instances sharing one store share all of it. */
+export interface PlatformStore extends DeploymentStore, VarStore, KeyStore {
+  /** A number that changes whenever a live pointer or a variable changes, on any instance. */
+  version(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Drops the files and code of a deployment, for listings. */
+export function summarize(deployment: Deployment): DeploymentSummary {
+  const { files: _files, modules: _modules, sourceMaps: _maps, ...summary } = deployment;
+  return summary;
+}
+
+/** Pages summaries already sorted newest first (ids sort by creation time). */
+export function pageOf(all: DeploymentSummary[], query: DeploymentListQuery): DeploymentPage {
+  const matching = all.filter((d) =>
+    (!query.environment || d.environment === query.environment) &&
+    (!query.before || d.id < query.before)
+  );
+  const deployments = matching.slice(0, query.limit);
+  return {
+    deployments,
+    nextCursor: matching.length > query.limit ? deployments.at(-1)!.id : null,
+  };
 }

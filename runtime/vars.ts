@@ -1,0 +1,149 @@
+/**
+ * Environment variables of each app environment: checked, sealed with the Cipher before they
+ * are stored, masked when listed, and opened into `ctx.env` for requests (cached until any
+ * instance changes a variable). Values are never echoed in errors.
+ */
+import { badRequest, notFound } from "./errors.ts";
+import type { Cipher } from "./secrets.ts";
+import type { VarStore } from "./store/types.ts";
+
+/** What a variable name may be. */
+export const VAR_NAME = /^[A-Z_][A-Z0-9_]{0,255}$/;
+/** Largest value, in UTF-8 bytes (64 KB). */
+export const MAX_VAR_BYTES = 64 * 1024;
+/** Most variables per app environment. */
+export const MAX_VARS = 100;
+
+/** A variable as listings show it: never its value. */
+export interface VarInfo {
+  name: string;
+  /** `••••` plus the last 4 characters for values of 16 characters or more, else `••••`. */
+  preview: string;
+  updated_at: string;
+}
+
+/** What a request gets: `env` for the handler, `secrets` (all of them) for the egress proxy. */
+export interface RequestEnv {
+  env: Record<string, string>;
+  secrets: Record<string, string>;
+}
+
+/** Dependencies of the variables service. */
+export interface EnvVarsOptions {
+  store: VarStore;
+  cipher: Cipher;
+  /** Names kept from `ctx.env` because only the egress proxy may use them. */
+  withheld: Set<string>;
+}
+
+/** Sets, lists and deletes variables, and serves them to requests. */
+export class EnvVars {
+  readonly #options: EnvVarsOptions;
+  readonly #cache = new Map<string, Promise<RequestEnv>>();
+
+  constructor(options: EnvVarsOptions) {
+    this.#options = options;
+  }
+
+  /** Sets a variable; true if it is new. Throws 400 naming what is wrong (never the value). */
+  async set(appId: string, environment: string, name: string, value: unknown): Promise<boolean> {
+    checkName(name);
+    if (typeof value !== "string") throw badRequest(`value of ${name} must be a string`);
+    const bytes = new TextEncoder().encode(value).length;
+    if (bytes > MAX_VAR_BYTES) {
+      throw badRequest(`value of ${name} is ${bytes} bytes, over the limit of ${MAX_VAR_BYTES}`);
+    }
+    const existing = await this.#options.store.listVars(appId, environment);
+    const isNew = !Object.hasOwn(existing, name);
+    if (isNew && Object.keys(existing).length >= MAX_VARS) {
+      throw badRequest(`environment ${environment} already has ${MAX_VARS} variables, the limit`);
+    }
+    const sealed = await this.#options.cipher.seal(value, context(appId, environment, name));
+    await this.#options.store.putVar(appId, environment, name, {
+      sealed,
+      updatedAt: new Date().toISOString(),
+    });
+    this.invalidate();
+    return isNew;
+  }
+
+  /** Deletes a variable; throws 404 if it does not exist. */
+  async delete(appId: string, environment: string, name: string): Promise<void> {
+    checkName(name);
+    const found = await this.#options.store.deleteVar(appId, environment, name);
+    this.invalidate();
+    if (!found) throw notFound(`environment ${environment} has no variable ${name}`);
+  }
+
+  /** Lists an environment's variables with masked previews, by name. */
+  async list(appId: string, environment: string): Promise<VarInfo[]> {
+    const stored = await this.#options.store.listVars(appId, environment);
+    const infos: VarInfo[] = [];
+    for (const name of Object.keys(stored).sort()) {
+      const value = await this.#options.cipher.open(
+        stored[name].sealed,
+        context(appId, environment, name),
+      );
+      infos.push({ name, preview: mask(value), updated_at: stored[name].updatedAt });
+    }
+    return infos;
+  }
+
+  /** The variables a request of this app environment sees; cached until `invalidate`. */
+  forRequest(appId: string, environment: string): Promise<RequestEnv> {
+    const key = `${appId}\u0000${environment}`;
+    let entry = this.#cache.get(key);
+    if (!entry) {
+      entry = this.#open(appId, environment);
+      this.#cache.set(key, entry);
+      entry.catch(() => this.#cache.delete(key));
+    }
+    return entry;
+  }
+
+  /** Forgets cached values; called after a change here or on another instance. */
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  async #open(appId: string, environment: string): Promise<RequestEnv> {
+    const stored = await this.#options.store.listVars(appId, environment);
+    const env: Record<string, string> = {};
+    const secrets: Record<string, string> = {};
+    for (const [name, { sealed }] of Object.entries(stored)) {
+      secrets[name] = await this.#options.cipher.open(sealed, context(appId, environment, name));
+      if (!this.#options.withheld.has(name)) env[name] = secrets[name];
+    }
+    return { env, secrets };
+  }
+}
+
+function checkName(name: string): void {
+  if (!VAR_NAME.test(name)) {
+    throw badRequest(
+      `variable name "${name.slice(0, 100)}" is invalid: use A-Z, 0-9 and _, ` +
+        "not starting with a digit, at most 256 characters",
+    );
+  }
+}
+
+function context(appId: string, environment: string, name: string): string {
+  return `${appId}/${environment}/${name}`;
+}
+
+function mask(value: string): string {
+  return value.length >= 16 ? `••••${value.slice(-4)}` : "••••";
+}
+
+/** Shortest value that is redacted from logs and errors; shorter ones would mangle ordinary text. */
+export const MIN_REDACTED_LENGTH = 8;
+
+/** Replaces every occurrence of a variable's value in `text` with `[redacted NAME]`. */
+export function redactSecrets(text: string, secrets: Record<string, string>): string {
+  for (const [name, value] of Object.entries(secrets)) {
+    if (value.length >= MIN_REDACTED_LENGTH && text.includes(value)) {
+      text = text.replaceAll(value, `[redacted ${name}]`);
+    }
+  }
+  return text;
+}

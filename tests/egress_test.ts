@@ -1,0 +1,243 @@
+import assert from "node:assert/strict";
+import { lookup } from "node:dns/promises";
+import { blockedReason } from "../runtime/egress/address.ts";
+import { appId, json, serverTest, startServer, suite, type TestServer } from "./helpers.ts";
+
+/** A handler that fetches `?url=` and reports what happened, so the test sees the error text. */
+const FETCHER = {
+  "api/get.ts": `export default async (ctx) => {
+    try {
+      const response = await fetch(ctx.req.query.url, { headers: { authorization: "Bearer mine" } });
+      return { body: { status: response.status, text: await response.text(), url: response.url, redirected: response.redirected } };
+    } catch (error) {
+      return { status: 502, body: { error: String(error.message ?? error) } };
+    }
+  };`,
+};
+
+/** A loopback upstream that records what reached it; `/to?u=` redirects to `u`. */
+function startUpstream() {
+  const seen: Array<{ path: string; authorization: string | null; apiKey: string | null }> = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const url = new URL(req.url);
+    seen.push({
+      path: url.pathname,
+      authorization: req.headers.get("authorization"),
+      apiKey: req.headers.get("x-api-key"),
+    });
+    if (url.pathname === "/to") {
+      return new Response(null, { status: 302, headers: { location: url.searchParams.get("u")! } });
+    }
+    return new Response(`upstream ${url.pathname}`);
+  });
+  return { seen, port: server.addr.port, close: () => server.shutdown() };
+}
+
+const upstream = startUpstream();
+const second = startUpstream();
+const hostAddresses = (await lookup(Deno.hostname(), { all: true })).map((a) => a.address);
+
+/** What the FETCHER handler answers: the upstream's answer (200) or the fetch error (502). */
+interface Fetched {
+  error?: string;
+  status?: number;
+  text?: string;
+  redirected?: boolean;
+}
+
+async function fetchVia(s: TestServer, app: string, url: string): Promise<Fetched> {
+  const response = await s.call(app, `/get?url=${encodeURIComponent(url)}`);
+  return await json<Fetched>(response, response.status === 502 ? 502 : 200);
+}
+
+const refused: Array<[string, string, RegExp]> = [
+  ["loopback", `http://127.0.0.1:${upstream.port}/secret`, /refused: 127\.0\.0\.1 is loopback/],
+  ["localhost", `http://localhost:${upstream.port}/secret`, /loopback addresses are not reachable/],
+  ["IPv6 loopback", `http://[::1]:${upstream.port}/secret`, /loopback/],
+  ["IPv4-mapped IPv6 loopback", `http://[::ffff:127.0.0.1]:${upstream.port}/`, /loopback/],
+  ["the unspecified address", `http://0.0.0.0:${upstream.port}/`, /refused/],
+  ["a decimal-encoded loopback", `http://2130706433:${upstream.port}/`, /loopback/],
+  ["a hex-encoded loopback", `http://0x7f.1:${upstream.port}/`, /loopback/],
+  ["10/8", "http://10.1.2.3/", /10\.1\.2\.3 is a private network \(10\/8\)/],
+  ["172.16/12", "http://172.20.0.1/", /private/],
+  ["192.168/16", "http://192.168.1.1/", /private/],
+  ["169.254.169.254 (cloud metadata)", "http://169.254.169.254/latest/meta-data/", /link-local/],
+  ["fc00::/7", "http://[fd12:3456::1]/", /unique-local network \(fc00::\/7\)/],
+  ["fe80::/10", "http://[fe80::1]/", /link-local/],
+  ["a non-HTTP scheme", "file:///etc/passwd", /only http: and https: URLs/],
+];
+
+for (const [what, url, pattern] of refused) {
+  serverTest(`fetch to ${what} fails inside a handler with a clear error`, async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, FETCHER);
+    const before = upstream.seen.length;
+    const body = await fetchVia(s, app, url);
+    assert.match(String(body.error), pattern);
+    assert.equal(upstream.seen.length, before, "nothing reached the loopback upstream");
+  });
+}
+
+serverTest("fetch to a host name that resolves to a loopback address is refused", async (s) => {
+  // This machine's own host name resolves through /etc/hosts to a non-public address.
+  assert.ok(hostAddresses.length > 0 && hostAddresses.every((a) => blockedReason(a) !== null));
+  const app = appId("egress");
+  await s.deployOk(app, FETCHER);
+  const body = await fetchVia(s, app, `http://${Deno.hostname()}:${upstream.port}/secret`);
+  assert.match(String(body.error), /refused: it resolves to .*, which functions cannot reach/);
+});
+
+serverTest("fetch to the platform's own API address is refused", async (s) => {
+  const app = appId("egress");
+  await s.deployOk(app, FETCHER);
+  const body = await fetchVia(s, app, `${s.url}/healthz`);
+  assert.match(String(body.error), /refused/);
+});
+
+/** A server whose egress rule lets functions reach the loopback upstream, with a credential. */
+const allowed = suite(() =>
+  startServer({
+    env: {
+      EGRESS_RULES: JSON.stringify([{
+        host: `127.0.0.1:${upstream.port}`,
+        headers: { "x-api-key": "{UPSTREAM_KEY}" },
+        allowPrivate: true,
+      }, { host: `127.0.0.1:${second.port}`, allowPrivate: true }]),
+    },
+  })
+);
+
+allowed(
+  "an explicitly allowed upstream is reachable and a redirect within it is followed",
+  async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, FETCHER);
+    await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
+      method: "PUT",
+      json: { value: "k-123" },
+    });
+    const target = `http://127.0.0.1:${upstream.port}/to?u=/final`;
+    const body = await fetchVia(s, app, target);
+    assert.equal(body.text, "upstream /final");
+    assert.equal(body.redirected, true);
+  },
+);
+
+allowed(
+  "a redirect from an allowed upstream to a private or loopback address is refused",
+  async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, FETCHER);
+    await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
+      method: "PUT",
+      json: { value: "k-123" },
+    });
+    for (
+      const [location, pattern] of [
+        ["http://169.254.169.254/latest/meta-data/", /link-local/],
+        ["http://10.0.0.7/", /private/],
+        [`http://localhost:${upstream.port}/secret`, /loopback/],
+        [`http://[::1]:${upstream.port}/secret`, /loopback/],
+      ] as const
+    ) {
+      const before = upstream.seen.length;
+      const body = await fetchVia(
+        s,
+        app,
+        `http://127.0.0.1:${upstream.port}/to?u=${encodeURIComponent(location)}`,
+      );
+      assert.match(String(body.error), pattern, location);
+      assert.equal(upstream.seen.length, before + 1, "only the redirecting hop reached loopback");
+    }
+  },
+);
+
+allowed(
+  "a credential rule adds the header from the app's secret on the host side, never in the worker",
+  async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, {
+      ...FETCHER,
+      "api/env.ts": "export default (ctx) => ({ body: { keys: Object.keys(ctx.env) } })",
+    });
+    await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
+      method: "PUT",
+      json: { value: "k-secret-42" },
+    });
+    await s.api(`/apps/${app}/environments/production/vars/VISIBLE`, {
+      method: "PUT",
+      json: { value: "v" },
+    });
+    const before = upstream.seen.length;
+    const body = await fetchVia(s, app, `http://127.0.0.1:${upstream.port}/data`);
+    assert.equal(body.text, "upstream /data");
+    const hit = upstream.seen[before];
+    assert.equal(hit.apiKey, "k-secret-42");
+    assert.equal(hit.authorization, "Bearer mine");
+    // The secret a rule uses is withheld from ctx.env; other variables are there.
+    assert.deepEqual(await json(await s.call(app, "/env"), 200), { keys: ["VISIBLE"] });
+  },
+);
+
+allowed(
+  "a credential rule whose secret is not set fails the fetch naming the secret",
+  async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, FETCHER);
+    const before = upstream.seen.length;
+    const body = await fetchVia(s, app, `http://127.0.0.1:${upstream.port}/data`);
+    assert.match(String(body.error), /needs the secret UPSTREAM_KEY, which this app has not set/);
+    assert.equal(upstream.seen.length, before);
+  },
+);
+
+allowed("credentials are not carried when a redirect leaves the origin", async (s) => {
+  const app = appId("egress");
+  await s.deployOk(app, FETCHER);
+  await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
+    method: "PUT",
+    json: { value: "k" },
+  });
+  const before = upstream.seen.length;
+  const elsewhere = `http://127.0.0.1:${second.port}/next`;
+  const body = await fetchVia(
+    s,
+    app,
+    `http://127.0.0.1:${upstream.port}/to?u=${encodeURIComponent(elsewhere)}`,
+  );
+  assert.equal(body.text, "upstream /next");
+  assert.deepEqual(upstream.seen[before], {
+    path: "/to",
+    authorization: "Bearer mine",
+    apiKey: "k",
+  });
+  assert.deepEqual(second.seen.at(-1), { path: "/next", authorization: null, apiKey: null });
+});
+
+Deno.test("an outbound fetch shares the request's time budget", async () => {
+  const slow = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    return new Response("late");
+  });
+  const s = await startServer({
+    env: {
+      FUNCTION_TIMEOUT_MS: "500",
+      EGRESS_RULES: JSON.stringify([{ host: `127.0.0.1:${slow.addr.port}`, allowPrivate: true }]),
+    },
+  });
+  try {
+    const app = appId("egress");
+    await s.deployOk(app, FETCHER);
+    const started = performance.now();
+    const response = await s.call(
+      app,
+      `/get?url=${encodeURIComponent(`http://127.0.0.1:${slow.addr.port}/`)}`,
+    );
+    await response.body?.cancel();
+    assert.ok([502, 504].includes(response.status), `status ${response.status}`);
+    assert.ok(performance.now() - started < 1200, "the fetch did not outlive the budget");
+  } finally {
+    await s.close();
+    await slow.shutdown();
+  }
+});
