@@ -59,8 +59,9 @@ export class RedisStore implements PlatformStore {
     );
     if (ids.length === 0) return { deployments: [], nextCursor: null };
     const page = ids.slice(0, query.limit);
-    const texts = await this.#redis.hmget<Record<string, string>>(`${base}:summaries`, ...page);
-    const deployments = page.map((id) => JSON.parse(texts![id]) as DeploymentSummary);
+    // Without automatic deserialisation the client answers HMGET with the raw array.
+    const texts = await this.#redis.hmget(`${base}:summaries`, ...page) as unknown as string[];
+    const deployments = texts.map((text) => JSON.parse(text) as DeploymentSummary);
     return { deployments, nextCursor: ids.length > query.limit ? page.at(-1)! : null };
   }
 
