@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import {
+  appId,
+  json,
+  sharedRedis,
+  startRedisStack,
+  startServer,
+  type TestServer,
+  waitFor,
+} from "./helpers.ts";
+
+function versioned(n: number): Record<string, string> {
+  return {
+    "api/v.ts": `export default (ctx) => ({ body: { v: ${n}, mode: ctx.env.MODE ?? null } })`,
+    "api/kv.ts": `export default async (ctx) => {
+      if (ctx.req.method === "POST") await ctx.kv.set("shared", ctx.req.body);
+      return { body: await ctx.kv.get("shared") };
+    }`,
+  };
+}
+
+async function served(s: TestServer, app: string): Promise<{ v: number; mode: string | null }> {
+  return await json(await s.call(app, "/v"), 200);
+}
+
+/** Waits until `probe` holds on an instance and returns how long that took, in ms. */
+async function within(what: string, probe: () => Promise<boolean>): Promise<number> {
+  const started = performance.now();
+  await waitFor(what, probe, 3000);
+  return performance.now() - started;
+}
+
+async function twoInstances(): Promise<[TestServer, TestServer]> {
+  const env = (await sharedRedis()).env;
+  return await Promise.all([startServer({ env }), startServer({ env })]);
+}
+
+Deno.test("two instances on one Redis share deploys, rollbacks, variables, keys and KV", async () => {
+  const [a, b] = await twoInstances();
+  try {
+    assert.notEqual(a.url, b.url);
+    const app = appId("scale");
+    const first = await a.deployOk(app, versioned(1));
+    assert.equal((await served(b, app)).v, 1);
+
+    await a.deployOk(app, versioned(2));
+    const deployLag = await within(
+      "B serves A's deploy",
+      async () => (await served(b, app)).v === 2,
+    );
+    assert.ok(deployLag < 1000, `B took ${deployLag} ms`);
+
+    await json(
+      await b.api(`/apps/${app}/environments/production/rollback`, {
+        json: { deployment_id: first.id },
+      }),
+      200,
+    );
+    const rollbackLag = await within(
+      "A serves B's rollback",
+      async () => (await served(a, app)).v === 1,
+    );
+    assert.ok(rollbackLag < 1000, `A took ${rollbackLag} ms`);
+
+    const put = await a.api(`/apps/${app}/environments/production/vars/MODE`, {
+      method: "PUT",
+      json: { value: "shared" },
+    });
+    assert.equal(put.status, 201);
+    const varLag = await within(
+      "B sees A's variable",
+      async () => (await served(b, app)).mode === "shared",
+    );
+    assert.ok(varLag < 1000, `B took ${varLag} ms`);
+
+    const posted = await a.call(app, "/kv", {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body: "from A",
+    });
+    assert.equal(await posted.text(), "from A");
+    assert.equal(await (await b.call(app, "/kv")).text(), "from A");
+
+    const { key } = await json<{ key: string }>(
+      await a.api(`/apps/${app}/keys`, { method: "POST" }),
+      201,
+    );
+    await json(await b.api(`/apps/${app}/deployments`, { key }), 200);
+
+    // Both instances list the same history.
+    const listA = await json<{ deployments: Array<{ id: string }> }>(
+      await a.api(`/apps/${app}/deployments`),
+      200,
+    );
+    const listB = await json<{ deployments: Array<{ id: string }> }>(
+      await b.api(`/apps/${app}/deployments`),
+      200,
+    );
+    assert.deepEqual(listA, listB);
+    assert.equal(listA.deployments.length, 2);
+  } finally {
+    await Promise.all([a.close(), b.close()]);
+  }
+});
+
+Deno.test("/healthz answers 200, and 503 naming Redis while it is down", async () => {
+  const stack = await startRedisStack();
+  const s = await startServer({ env: stack.env });
+  try {
+    assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });
+    await stack.stopRedis();
+    const down = await json(await fetch(`${s.url}/healthz`), 503);
+    assert.equal(down.ok, false);
+    assert.match(String(down.error), /redis is unreachable/);
+    await stack.startRedis();
+    await waitFor(
+      "health to come back",
+      async () => (await fetch(`${s.url}/healthz`)).status === 200,
+      10_000,
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("/healthz on the embedded stores answers 200", async () => {
+  const s = await startServer();
+  try {
+    assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });
+  } finally {
+    await s.close();
+  }
+});
