@@ -34,11 +34,22 @@ export function paramsToObject(params: URLSearchParams): Record<string, string |
   return out;
 }
 
+/** Largest total size of the request headers a function receives, in bytes (32 KB). */
+export const MAX_HEADER_BYTES = 32 * 1024;
+
 function headersOf(request: Request): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
+  let size = 0;
   for (const [name, value] of request.headers) {
+    size += name.length + value.length + 4;
     if (INTERNAL_HEADERS.includes(name) || name.startsWith(INTERNAL_PREFIX)) continue;
     out[name] = value;
+  }
+  if (size > MAX_HEADER_BYTES) {
+    throw new HttpError(
+      431,
+      `the request headers are ${size} bytes, over the limit of ${MAX_HEADER_BYTES} bytes`,
+    );
   }
   return out;
 }
@@ -91,6 +102,7 @@ export async function toFunctionRequest(
   maxBodyBytes: number,
 ): Promise<FunctionRequest> {
   const url = new URL(request.url);
+  const headers = headersOf(request);
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   const body = hasBody
     ? parseBody(await readBody(request, maxBodyBytes), request.headers.get("content-type") ?? "")
@@ -99,7 +111,7 @@ export async function toFunctionRequest(
     method: request.method,
     path,
     query: paramsToObject(url.searchParams),
-    headers: headersOf(request),
+    headers,
     params,
     body,
   };
