@@ -22,3 +22,12 @@ export function createRedis(options: RedisOptions): Redis {
     signal: () => AbortSignal.timeout(options.timeoutMs),
   });
 }
+
+/** Whether a client error means Redis (or its REST front) could not be reached in time. */
+export function isUnavailable(error: unknown): boolean {
+  const e = error as { name?: string; message?: string };
+  return e?.name === "TimeoutError" || e?.name === "AbortError" || e?.name === "TypeError" ||
+    /fetch|connect|network|abort|timed out|ECONN|Connection is closed|Unauthorized|5\d\d/i.test(
+      e?.message ?? "",
+    );
+}

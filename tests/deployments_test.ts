@@ -227,6 +227,23 @@ for (const [backend, test, backendEnv] of backends) {
     },
   );
 
+  test(`[${backend}] a request running during a deploy finishes on the old code`, async (s) => {
+    const app = appId("inflight");
+    const slow = (n: number) => ({
+      ...versioned(n),
+      "api/slow.ts": `export default async () => {
+        await new Promise((r) => setTimeout(r, 500));
+        return { body: { v: ${n} } };
+      };`,
+    });
+    await s.deployOk(app, slow(1));
+    const running = s.call(app, "/slow");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await s.deployOk(app, slow(2));
+    assert.equal(await version(s, app), 2, "new requests run the new code at once");
+    assert.deepEqual(await json(await running, 200), { v: 1 });
+  });
+
   test(`[${backend}] concurrent deploys all land and the last to finish is live`, async (s) => {
     const app = appId("race");
     const finished: number[] = [];

@@ -103,25 +103,38 @@ Deno.test("two instances on one Redis share deploys, rollbacks, variables, keys 
   }
 });
 
-Deno.test("/healthz answers 200, and 503 naming Redis while it is down", async () => {
-  const stack = await startRedisStack();
-  const s = await startServer({ env: stack.env });
-  try {
-    assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });
-    await stack.stopRedis();
-    const down = await json(await fetch(`${s.url}/healthz`), 503);
-    assert.equal(down.ok, false);
-    assert.match(String(down.error), /redis is unreachable/);
-    await stack.startRedis();
-    await waitFor(
-      "health to come back",
-      async () => (await fetch(`${s.url}/healthz`)).status === 200,
-      10_000,
-    );
-  } finally {
-    await s.close();
-  }
-});
+Deno.test(
+  "while Redis is down: /healthz answers 503 naming it, deploys get 503, served apps keep answering",
+  async () => {
+    const stack = await startRedisStack();
+    const s = await startServer({ env: stack.env });
+    try {
+      const app = appId("outage");
+      await s.deployOk(app, versioned(1));
+      assert.equal((await served(s, app)).v, 1);
+      assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });
+
+      await stack.stopRedis();
+      const down = await json(await fetch(`${s.url}/healthz`), 503);
+      assert.equal(down.ok, false);
+      assert.match(String(down.error), /redis is unreachable/);
+      const refused = await json(await s.deploy(app, versioned(2)), 503);
+      assert.match(String(refused.error), /store \(Redis\) is unreachable/);
+      assert.equal((await served(s, app)).v, 1, "the live deployment is still served");
+
+      await stack.startRedis();
+      await waitFor(
+        "health to come back",
+        async () => (await fetch(`${s.url}/healthz`)).status === 200,
+        10_000,
+      );
+      await s.deployOk(app, versioned(2));
+      assert.equal((await served(s, app)).v, 2);
+    } finally {
+      await s.close();
+    }
+  },
+);
 
 Deno.test("/healthz on the embedded stores answers 200", async () => {
   const s = await startServer();

@@ -4,6 +4,7 @@
  * never matches another's keys. `keys()` walks SCAN, never KEYS.
  */
 import type { Redis } from "@upstash/redis";
+import { isUnavailable } from "../redis.ts";
 import type { KvBackend } from "./types.ts";
 
 /** The store could not be reached; the message is safe to show a handler (no address, no token). */
@@ -71,12 +72,4 @@ export class UpstashKv implements KvBackend {
 
 function prefix(appId: string): string {
   return `kv:${appId}:`;
-}
-
-function isUnavailable(error: unknown): boolean {
-  const e = error as { name?: string; message?: string };
-  return e?.name === "TimeoutError" || e?.name === "AbortError" || e?.name === "TypeError" ||
-    /fetch|connect|network|abort|timed out|ECONN|Connection is closed|Unauthorized|5\d\d/i.test(
-      e?.message ?? "",
-    );
 }

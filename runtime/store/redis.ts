@@ -8,6 +8,8 @@
  * JSON) and `fn:version` (bumped on every live or variable change, polled by instances).
  */
 import type { Redis } from "@upstash/redis";
+import { HttpError } from "../errors.ts";
+import { isUnavailable } from "../redis.ts";
 import {
   type Deployment,
   type DeploymentListQuery,
@@ -23,6 +25,19 @@ const VERSION = "fn:version";
 const KEYS = "fn:keys";
 const app = (appId: string) => `fn:app:${appId}`;
 
+/** Runs store calls, turning an unreachable Redis into a 503 that says so (no address, no token). */
+async function guard<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (!isUnavailable(error)) throw error;
+    throw new HttpError(
+      503,
+      "the platform's store (Redis) is unreachable right now; try again shortly",
+    );
+  }
+}
+
 /** A PlatformStore in Redis; build the client with runtime/redis.ts. */
 export class RedisStore implements PlatformStore {
   readonly #redis: Redis;
@@ -32,95 +47,121 @@ export class RedisStore implements PlatformStore {
   }
 
   async put(deployment: Deployment): Promise<void> {
-    const base = app(deployment.appId);
-    const member = { score: 0, member: deployment.id };
-    // The deployment is written before it is indexed, so a listing never names a missing one.
-    await this.#redis.set(`${base}:dep:${deployment.id}`, JSON.stringify(deployment));
-    await this.#redis.pipeline()
-      .hset(`${base}:summaries`, { [deployment.id]: JSON.stringify(summarize(deployment)) })
-      .zadd(`${base}:deps`, member)
-      .zadd(`${base}:deps:${deployment.environment}`, member)
-      .exec();
+    return await guard(async () => {
+      const base = app(deployment.appId);
+      const member = { score: 0, member: deployment.id };
+      // The deployment is written before it is indexed, so a listing never names a missing one.
+      await this.#redis.set(`${base}:dep:${deployment.id}`, JSON.stringify(deployment));
+      await this.#redis.pipeline()
+        .hset(`${base}:summaries`, { [deployment.id]: JSON.stringify(summarize(deployment)) })
+        .zadd(`${base}:deps`, member)
+        .zadd(`${base}:deps:${deployment.environment}`, member)
+        .exec();
+    });
   }
 
   async get(appId: string, id: string): Promise<Deployment | null> {
-    const text = await this.#redis.get<string>(`${app(appId)}:dep:${id}`);
-    return text === null ? null : JSON.parse(text) as Deployment;
+    return await guard(async () => {
+      const text = await this.#redis.get<string>(`${app(appId)}:dep:${id}`);
+      return text === null ? null : JSON.parse(text) as Deployment;
+    });
   }
 
   async list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage> {
-    const base = app(appId);
-    const index = query.environment ? `${base}:deps:${query.environment}` : `${base}:deps`;
-    const ids = await this.#redis.zrange<string[]>(
-      index,
-      query.before ? `(${query.before}` : "+",
-      "-",
-      { byLex: true, rev: true, offset: 0, count: query.limit + 1 },
-    );
-    if (ids.length === 0) return { deployments: [], nextCursor: null };
-    const page = ids.slice(0, query.limit);
-    // Without automatic deserialisation the client answers HMGET with the raw array.
-    const texts = await this.#redis.hmget(`${base}:summaries`, ...page) as unknown as string[];
-    const deployments = texts.map((text) => JSON.parse(text) as DeploymentSummary);
-    return { deployments, nextCursor: ids.length > query.limit ? page.at(-1)! : null };
+    return await guard(async () => {
+      const base = app(appId);
+      const index = query.environment ? `${base}:deps:${query.environment}` : `${base}:deps`;
+      const ids = await this.#redis.zrange<string[]>(
+        index,
+        query.before ? `(${query.before}` : "+",
+        "-",
+        { byLex: true, rev: true, offset: 0, count: query.limit + 1 },
+      );
+      if (ids.length === 0) return { deployments: [], nextCursor: null };
+      const page = ids.slice(0, query.limit);
+      // Without automatic deserialisation the client answers HMGET with the raw array.
+      const texts = await this.#redis.hmget(`${base}:summaries`, ...page) as unknown as string[];
+      const deployments = texts.map((text) => JSON.parse(text) as DeploymentSummary);
+      return { deployments, nextCursor: ids.length > query.limit ? page.at(-1)! : null };
+    });
   }
 
   async setLive(appId: string, environment: string, id: string): Promise<void> {
-    await this.#redis.pipeline().hset(`${app(appId)}:live`, { [environment]: id }).incr(VERSION)
-      .exec();
+    return await guard(async () => {
+      await this.#redis.pipeline().hset(`${app(appId)}:live`, { [environment]: id }).incr(VERSION)
+        .exec();
+    });
   }
 
   async getLive(appId: string, environment: string): Promise<string | null> {
-    return await this.#redis.hget<string>(`${app(appId)}:live`, environment);
+    return await guard(async () => {
+      return await this.#redis.hget<string>(`${app(appId)}:live`, environment);
+    });
   }
 
   async listVars(appId: string, environment: string): Promise<Record<string, StoredVar>> {
-    const all = await this.#redis.hgetall<Record<string, string>>(
-      `${app(appId)}:vars:${environment}`,
-    );
-    const vars: Record<string, StoredVar> = Object.create(null);
-    for (const [name, text] of Object.entries(all ?? {})) vars[name] = JSON.parse(text);
-    return vars;
+    return await guard(async () => {
+      const all = await this.#redis.hgetall<Record<string, string>>(
+        `${app(appId)}:vars:${environment}`,
+      );
+      const vars: Record<string, StoredVar> = Object.create(null);
+      for (const [name, text] of Object.entries(all ?? {})) vars[name] = JSON.parse(text);
+      return vars;
+    });
   }
 
   async putVar(appId: string, environment: string, name: string, value: StoredVar) {
-    await this.#redis.pipeline()
-      .hset(`${app(appId)}:vars:${environment}`, { [name]: JSON.stringify(value) })
-      .incr(VERSION)
-      .exec();
+    return await guard(async () => {
+      await this.#redis.pipeline()
+        .hset(`${app(appId)}:vars:${environment}`, { [name]: JSON.stringify(value) })
+        .incr(VERSION)
+        .exec();
+    });
   }
 
   async deleteVar(appId: string, environment: string, name: string): Promise<boolean> {
-    const [deleted] = await this.#redis.pipeline()
-      .hdel(`${app(appId)}:vars:${environment}`, name)
-      .incr(VERSION)
-      .exec<[number, number]>();
-    return Number(deleted) > 0;
+    return await guard(async () => {
+      const [deleted] = await this.#redis.pipeline()
+        .hdel(`${app(appId)}:vars:${environment}`, name)
+        .incr(VERSION)
+        .exec<[number, number]>();
+      return Number(deleted) > 0;
+    });
   }
 
   async putKey(key: StoredKey): Promise<void> {
-    await this.#redis.hset(KEYS, { [key.id]: JSON.stringify(key) });
+    return await guard(async () => {
+      await this.#redis.hset(KEYS, { [key.id]: JSON.stringify(key) });
+    });
   }
 
   async getKey(id: string): Promise<StoredKey | null> {
-    const text = await this.#redis.hget<string>(KEYS, id);
-    return text === null ? null : JSON.parse(text) as StoredKey;
+    return await guard(async () => {
+      const text = await this.#redis.hget<string>(KEYS, id);
+      return text === null ? null : JSON.parse(text) as StoredKey;
+    });
   }
 
   async listKeys(appId: string): Promise<StoredKey[]> {
-    const all = await this.#redis.hgetall<Record<string, string>>(KEYS);
-    return Object.values(all ?? {}).map((text) => JSON.parse(text) as StoredKey)
-      .filter((key) => key.appId === appId);
+    return await guard(async () => {
+      const all = await this.#redis.hgetall<Record<string, string>>(KEYS);
+      return Object.values(all ?? {}).map((text) => JSON.parse(text) as StoredKey)
+        .filter((key) => key.appId === appId);
+    });
   }
 
   async deleteKey(appId: string, id: string): Promise<boolean> {
-    const key = await this.getKey(id);
-    if (!key || key.appId !== appId) return false;
-    return Number(await this.#redis.hdel(KEYS, id)) > 0;
+    return await guard(async () => {
+      const key = await this.getKey(id);
+      if (!key || key.appId !== appId) return false;
+      return Number(await this.#redis.hdel(KEYS, id)) > 0;
+    });
   }
 
   async version(): Promise<number> {
-    return Number(await this.#redis.get<string>(VERSION) ?? 0);
+    return await guard(async () => {
+      return Number(await this.#redis.get<string>(VERSION) ?? 0);
+    });
   }
 
   close(): Promise<void> {
