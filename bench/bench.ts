@@ -7,6 +7,7 @@ import { loadConfig } from "../runtime/config.ts";
 import { createPlatform } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { startRedisStack } from "../tests/helpers.ts";
+import { startInProcess } from "./in_process.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 50);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -114,6 +115,11 @@ await measure("bare Deno.serve (baseline)", bareUrl, rows);
 await measure("bare Deno.serve (baseline)", bareUrl, single, 1);
 await bare.shutdown();
 
+const inProcess = await startInProcess(FILES);
+await measure("hello, in-process worker (unsafe)", inProcess.url("/hello"), rows);
+await measure("hello, in-process worker (unsafe)", inProcess.url("/hello"), single, 1);
+await inProcess.close();
+
 const embedded = await startPlatform({});
 await measure("hello function", embedded.url("/hello"), rows);
 await measure("kv get+set, embedded SQLite", embedded.url("/counter"), rows);
@@ -130,6 +136,11 @@ await onRedis.close();
 print(rows, CONNECTIONS);
 print(single, 1);
 const p50 = (name: string) => single.find(([n]) => n === name)![1].p50;
+const containment = p50("hello function") - p50("hello, in-process worker (unsafe)");
+console.log(
+  `containment cost (sandbox process vs in-process worker): ${containment.toFixed(3)} ms at p50 ` +
+    "(one connection)",
+);
 for (const backend of ["embedded SQLite", "Redis (Upstash REST)"]) {
   const perCall = (p50(`kv get+set, ${backend}`) - p50("hello function")) / 2;
   console.log(`KV cost per call, ${backend}: ${perCall.toFixed(3)} ms at p50 (one connection)`);
