@@ -1,12 +1,10 @@
 import assert from "node:assert/strict";
 import {
   appId,
+  backends,
   json,
   rawHttp,
-  sharedRedis,
   startServer,
-  suite,
-  type SuiteTest,
   type TestServer,
   waitFor,
 } from "./helpers.ts";
@@ -44,16 +42,7 @@ interface Listing {
   next_cursor: string | null;
 }
 
-const backends: Array<[string, SuiteTest, () => Promise<Record<string, string>>]> = [
-  ["embedded", suite(() => startServer()), () => Promise.resolve({})],
-  [
-    "redis",
-    suite(async () => startServer({ env: (await sharedRedis()).env })),
-    async () => (await sharedRedis()).env,
-  ],
-];
-
-for (const [backend, test, backendEnv] of backends) {
+for (const [backend, test, backendEnv] of backends()) {
   test(`[${backend}] every deploy is recorded, listed newest first with who deployed it`, async (s) => {
     const app = appId("hist");
     const ids: string[] = [];

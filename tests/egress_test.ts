@@ -112,10 +112,7 @@ allowed(
   async (s) => {
     const app = appId("egress");
     await s.deployOk(app, FETCHER);
-    await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
-      method: "PUT",
-      json: { value: "k-123" },
-    });
+    await s.setVar(app, "production", "UPSTREAM_KEY", "k-123");
     const target = `http://127.0.0.1:${upstream.port}/to?u=/final`;
     const body = await fetchVia(s, app, target);
     assert.equal(body.text, "upstream /final");
@@ -128,10 +125,7 @@ allowed(
   async (s) => {
     const app = appId("egress");
     await s.deployOk(app, FETCHER);
-    await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
-      method: "PUT",
-      json: { value: "k-123" },
-    });
+    await s.setVar(app, "production", "UPSTREAM_KEY", "k-123");
     for (
       const [location, pattern] of [
         ["http://169.254.169.254/latest/meta-data/", /link-local/],
@@ -160,14 +154,8 @@ allowed(
       ...FETCHER,
       "api/env.ts": "export default (ctx) => ({ body: { keys: Object.keys(ctx.env) } })",
     });
-    await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
-      method: "PUT",
-      json: { value: "k-secret-42" },
-    });
-    await s.api(`/apps/${app}/environments/production/vars/VISIBLE`, {
-      method: "PUT",
-      json: { value: "v" },
-    });
+    await s.setVar(app, "production", "UPSTREAM_KEY", "k-secret-42");
+    await s.setVar(app, "production", "VISIBLE", "v");
     const before = upstream.seen.length;
     const body = await fetchVia(s, app, `http://127.0.0.1:${upstream.port}/data`);
     assert.equal(body.text, "upstream /data");
@@ -194,10 +182,7 @@ allowed(
 allowed("credentials are not carried when a redirect leaves the origin", async (s) => {
   const app = appId("egress");
   await s.deployOk(app, FETCHER);
-  await s.api(`/apps/${app}/environments/production/vars/UPSTREAM_KEY`, {
-    method: "PUT",
-    json: { value: "k" },
-  });
+  await s.setVar(app, "production", "UPSTREAM_KEY", "k");
   const before = upstream.seen.length;
   const elsewhere = `http://127.0.0.1:${second.port}/next`;
   const body = await fetchVia(

@@ -30,6 +30,8 @@ export interface TestServer {
   call(appId: string, path: string, init?: RequestInit): Promise<Response>;
   /** Calls the `/v1` API at `path` with the admin key (or `key`); a `json` value is sent as the body. */
   api(path: string, init?: ApiInit): Promise<Response>;
+  /** PUTs an environment variable with the admin key; answers the raw response. */
+  setVar(appId: string, environment: string, name: string, value: unknown): Promise<Response>;
   /** The app's runtime log entries matching the query string `params`, newest first. */
   logs(appId: string, params?: string): Promise<LogEntry[]>;
   close(): Promise<void>;
@@ -103,6 +105,13 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
         },
         body: init.json === undefined ? undefined : JSON.stringify(init.json),
       }),
+    setVar(appId, environment, name, value) {
+      return fetch(`${url}/v1/apps/${appId}/environments/${environment}/vars/${name}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+        body: JSON.stringify({ value }),
+      });
+    },
     async logs(appId, params = "") {
       const response = await fetch(`${url}/v1/apps/${appId}/logs?${params}`, {
         headers: { authorization: `Bearer ${API_KEY}` },
@@ -306,6 +315,26 @@ export async function startRedisStack(): Promise<RedisStack> {
     },
     startRedis,
   };
+}
+
+/** A store backend that shared suites run on: its name, a suite with one shared server, its env. */
+export type Backend = [
+  name: string,
+  test: SuiteTest,
+  env: () => Promise<Record<string, string>>,
+];
+
+/**
+ * The embedded stores and Redis, each with a suite sharing one server, so a test file runs the
+ * same tests on both; `extra` is added to both servers' environment.
+ */
+export function backends(extra: Record<string, string> = {}): Backend[] {
+  const embeddedEnv = () => Promise.resolve({ ...extra });
+  const redisEnv = async () => ({ ...(await sharedRedis()).env, ...extra });
+  return [
+    ["embedded", suite(async () => startServer({ env: await embeddedEnv() })), embeddedEnv],
+    ["redis", suite(async () => startServer({ env: await redisEnv() })), redisEnv],
+  ];
 }
 
 let redisStack: Promise<RedisStack> | undefined;

@@ -1,13 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  appId,
-  json,
-  sharedRedis,
-  startServer,
-  suite,
-  type SuiteTest,
-  type TestServer,
-} from "./helpers.ts";
+import { appId, backends, json, startServer, type TestServer } from "./helpers.ts";
 
 const HELLO = { "api/hello.ts": "export default () => ({ body: 'hi' })" };
 
@@ -22,12 +14,7 @@ async function createKey(s: TestServer, app: string): Promise<CreatedKey> {
   return await json<CreatedKey>(await s.api(`/apps/${app}/keys`, { method: "POST" }), 201);
 }
 
-const backends: Array<[string, SuiteTest]> = [
-  ["embedded", suite(() => startServer())],
-  ["redis", suite(async () => startServer({ env: (await sharedRedis()).env }))],
-];
-
-for (const [backend, test] of backends) {
+for (const [backend, test] of backends()) {
   test(`[${backend}] a per-app key deploys, reads logs and manages vars of its app`, async (s) => {
     const app = appId("keys");
     const created = await createKey(s, app);

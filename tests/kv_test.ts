@@ -1,14 +1,6 @@
 /** The shared KV suite: every test runs on the embedded store and on Redis (Upstash REST). */
 import assert from "node:assert/strict";
-import {
-  appId,
-  json,
-  sharedRedis,
-  startServer,
-  suite,
-  type SuiteTest,
-  type TestServer,
-} from "./helpers.ts";
+import { appId, backends, json, sharedRedis, startServer, type TestServer } from "./helpers.ts";
 
 /** A handler that runs `kv[op](...args)` from the JSON body and answers the outcome. */
 const KV_OP = `export default async (ctx) => {
@@ -43,13 +35,10 @@ async function kvApp(s: TestServer): Promise<string> {
   return app;
 }
 
-const backends: Array<[string, SuiteTest, () => Promise<TestServer>]> = [];
-const embedded = () => startServer();
-const redis = async () =>
-  startServer({ env: { ...(await sharedRedis()).env, KV_TIMEOUT_MS: "1000" } });
-backends.push(["embedded", suite(embedded), embedded], ["redis", suite(redis), redis]);
+const kvBackends = backends({ KV_TIMEOUT_MS: "1000" });
+const [[, onEmbedded], [, onRedis]] = kvBackends;
 
-for (const [backend, test] of backends) {
+for (const [backend, test] of kvBackends) {
   test(`[${backend}] get, set, del and keys work from a handler`, async (s) => {
     const app = await kvApp(s);
     assert.deepEqual(await kv(s, app, "get", "a"), { ok: true, value: null });
@@ -172,7 +161,7 @@ for (const [backend, test] of backends) {
   });
 }
 
-suite(embedded)(
+onEmbedded(
   "[embedded] keys() lists 100,000 keys while other apps keep being served",
   async (s) => {
     const app = await kvApp(s);
@@ -181,7 +170,7 @@ suite(embedded)(
   },
 );
 
-suite(redis)(
+onRedis(
   "[redis] keys() lists 100,000 keys (SCAN) while other apps keep being served",
   async (s) => {
     const app = await kvApp(s);
@@ -207,7 +196,7 @@ async function assertBigKeys(s: TestServer, app: string) {
   assert.ok(keys.includes("key-0") && keys.includes("key-99999"));
 }
 
-suite(redis)(
+onRedis(
   "[redis] a key is written with a 30-day TTL by default, and the given one otherwise",
   async (s) => {
     const app = await kvApp(s);

@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import {
   API_KEY,
   appId,
+  backends,
   freePort,
   json,
   sharedRedis,
   startServer,
-  suite,
-  type SuiteTest,
   type TestServer,
 } from "./helpers.ts";
 import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
@@ -45,12 +44,7 @@ async function callForId(s: TestServer, app: string, path: string): Promise<stri
   return response.headers.get("x-request-id")!;
 }
 
-const backends: Array<[string, SuiteTest]> = [
-  ["embedded", suite(() => startServer())],
-  ["redis", suite(async () => startServer({ env: (await sharedRedis()).env }))],
-];
-
-for (const [backend, test] of backends) {
+for (const [backend, test] of backends()) {
   test(
     `[${backend}] console output and the request are logged with level, ids and inspected objects`,
     async (s) => {

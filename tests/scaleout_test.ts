@@ -62,10 +62,7 @@ Deno.test("two instances on one Redis share deploys, rollbacks, variables, keys 
     );
     assert.ok(rollbackLag < 1000, `A took ${rollbackLag} ms`);
 
-    const put = await a.api(`/apps/${app}/environments/production/vars/MODE`, {
-      method: "PUT",
-      json: { value: "shared" },
-    });
+    const put = await a.setVar(app, "production", "MODE", "shared");
     assert.equal(put.status, 201);
     const varLag = await within(
       "B sees A's variable",

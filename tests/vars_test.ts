@@ -1,14 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  appId,
-  json,
-  sharedRedis,
-  startServer,
-  suite,
-  type SuiteTest,
-  type TestServer,
-  waitFor,
-} from "./helpers.ts";
+import { appId, backends, json, sharedRedis, startServer, waitFor } from "./helpers.ts";
 
 const ENV_ECHO = {
   "api/env.ts": "export default (ctx) => ({ body: ctx.env })",
@@ -20,26 +11,14 @@ const ENV_ECHO = {
 
 const SECRET = "sk_live_abcdefghijklmnop1234";
 
-function putVar(s: TestServer, app: string, env: string, name: string, value: unknown) {
-  return s.api(`/apps/${app}/environments/${env}/vars/${name}`, {
-    method: "PUT",
-    json: { value },
-  });
-}
-
-const backends: Array<[string, SuiteTest]> = [
-  ["embedded", suite(() => startServer())],
-  ["redis", suite(async () => startServer({ env: (await sharedRedis()).env }))],
-];
-
-for (const [backend, test] of backends) {
+for (const [backend, test] of backends()) {
   test(`[${backend}] a variable set over the API reaches ctx.env without a redeploy`, async (s) => {
     const app = appId("vars");
     await s.deployOk(app, ENV_ECHO);
     assert.deepEqual(await json(await s.call(app, "/env"), 200), {});
-    assert.equal((await putVar(s, app, "production", "GREETING", "hello")).status, 201);
+    assert.equal((await s.setVar(app, "production", "GREETING", "hello")).status, 201);
     assert.deepEqual(await json(await s.call(app, "/env"), 200), { GREETING: "hello" });
-    assert.equal((await putVar(s, app, "production", "GREETING", "bonjour")).status, 200);
+    assert.equal((await s.setVar(app, "production", "GREETING", "bonjour")).status, 200);
     assert.deepEqual(await json(await s.call(app, "/env"), 200), { GREETING: "bonjour" });
     const deleted = await s.api(`/apps/${app}/environments/production/vars/GREETING`, {
       method: "DELETE",
@@ -52,8 +31,8 @@ for (const [backend, test] of backends) {
     const app = appId("vars");
     await s.deployOk(app, ENV_ECHO);
     await s.deployOk(app, ENV_ECHO, { environment: "staging" });
-    await putVar(s, app, "production", "MODE", "prod");
-    await putVar(s, app, "staging", "MODE", "stage");
+    await s.setVar(app, "production", "MODE", "prod");
+    await s.setVar(app, "staging", "MODE", "stage");
     assert.deepEqual(await json(await s.call(app, "/env"), 200), { MODE: "prod" });
     assert.deepEqual(
       await json(await fetch(`${s.url}/apps/${app}/env/staging/functions/env`), 200),
@@ -63,8 +42,8 @@ for (const [backend, test] of backends) {
 
   test(`[${backend}] listing shows names and a masked preview, never the value`, async (s) => {
     const app = appId("vars");
-    await putVar(s, app, "production", "TOKEN", SECRET);
-    await putVar(s, app, "production", "SHORT", "abc");
+    await s.setVar(app, "production", "TOKEN", SECRET);
+    await s.setVar(app, "production", "SHORT", "abc");
     const response = await s.api(`/apps/${app}/environments/production/vars`);
     const text = await response.text();
     assert.equal(response.status, 200);
@@ -91,7 +70,7 @@ for (const [backend, test] of backends) {
       ],
     ];
     for (const [name, value, pattern] of cases) {
-      const response = await putVar(s, app, "production", name, value);
+      const response = await s.setVar(app, "production", name, value);
       const text = await response.text();
       assert.equal(response.status, 400, text);
       assert.match(JSON.parse(text).error, pattern);
@@ -102,7 +81,7 @@ for (const [backend, test] of backends) {
       json: { val: "x" },
     });
     assert.match(String((await json(noValue, 400)).error), /like \{"value": "..."\}/);
-    const badEnv = await putVar(s, app, "Prod!", "A", "x");
+    const badEnv = await s.setVar(app, "Prod!", "A", "x");
     assert.match(String((await json(badEnv, 400)).error), /environment "Prod!" is invalid/);
     const missing = await s.api(`/apps/${app}/environments/production/vars/NOPE`, {
       method: "DELETE",
@@ -117,7 +96,7 @@ for (const [backend, test] of backends) {
   test(`[${backend}] a variable's value never appears in logs or error responses`, async (s) => {
     const app = appId("vars");
     await s.deployOk(app, ENV_ECHO);
-    await putVar(s, app, "production", "TOKEN", SECRET);
+    await s.setVar(app, "production", "TOKEN", SECRET);
     const response = await s.call(app, "/leak");
     const requestId = response.headers.get("x-request-id")!;
     const text = await response.text();
@@ -138,7 +117,7 @@ Deno.test("[embedded] variables are encrypted at rest", async () => {
   const s = await startServer();
   try {
     const app = appId("vars");
-    await putVar(s, app, "production", "TOKEN", SECRET);
+    await s.setVar(app, "production", "TOKEN", SECRET);
     const found: string[] = [];
     for await (const entry of Deno.readDir(`${s.dataDir}/apps/${app}/vars`)) {
       const text = await Deno.readTextFile(`${s.dataDir}/apps/${app}/vars/${entry.name}`);
@@ -156,7 +135,7 @@ Deno.test("[redis] variables are encrypted at rest", async () => {
   const s = await startServer({ env: redis.env });
   try {
     const app = appId("vars");
-    await putVar(s, app, "production", "TOKEN", SECRET);
+    await s.setVar(app, "production", "TOKEN", SECRET);
     const stored = await redis.command("HGET", `fn:app:${app}:vars:production`, "TOKEN");
     assert.equal(typeof stored, "string");
     assert.ok(!String(stored).includes(SECRET));
