@@ -138,13 +138,14 @@ export class Deployments {
   }
 
   /**
-   * Re-reads the live pointer of every environment served here and switches those another
-   * instance changed; called when the store's version moves.
+   * Re-reads the live pointers of the given apps' environments served here and switches those
+   * another instance changed; called when the store says these apps changed.
    */
-  async refresh(): Promise<void> {
+  async refresh(appIds: Set<string>): Promise<void> {
     await Promise.all([...this.#live.entries()].map(async ([key, entry]) => {
-      const current = await entry.catch(() => null);
       const [appId, environment] = key.split("\u0000");
+      if (!appIds.has(appId)) return;
+      const current = await entry.catch(() => null);
       const id = await this.#store.getLive(appId, environment);
       if (!id || id === current?.deployment.id) return;
       const deployment = await this.#store.get(appId, id);

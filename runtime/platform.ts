@@ -108,7 +108,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const pool = await SandboxPool.create({
     memoryMb: config.memoryMb,
     loadTimeoutMs: 10_000,
-    onEvent: (appId, level, message) => logs.event(appId, level, message),
+    onEvent: (appId, level, message) => logs.event(appId, level, vars.redactForApp(appId, message)),
   });
   const deployments = new Deployments({ store, pool });
   const functions = new FunctionRunner({
@@ -128,9 +128,9 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const sync = startSync({
     store,
     intervalMs: config.syncIntervalMs,
-    async onChange() {
-      vars.invalidate();
-      await deployments.refresh();
+    async onChange(appIds) {
+      for (const appId of appIds) vars.invalidate(appId);
+      await deployments.refresh(appIds);
     },
   });
   return {

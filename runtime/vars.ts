@@ -40,6 +40,8 @@ export interface EnvVarsOptions {
 export class EnvVars {
   readonly #options: EnvVarsOptions;
   readonly #cache = new Map<string, Promise<RequestEnv>>();
+  /** The last values opened per app environment, kept past invalidation for redacting events. */
+  readonly #opened = new Map<string, Record<string, string>>();
 
   constructor(options: EnvVarsOptions) {
     this.#options = options;
@@ -63,7 +65,7 @@ export class EnvVars {
       sealed,
       updatedAt: new Date().toISOString(),
     });
-    this.invalidate();
+    this.invalidate(appId);
     return isNew;
   }
 
@@ -71,7 +73,7 @@ export class EnvVars {
   async delete(appId: string, environment: string, name: string): Promise<void> {
     checkName(name);
     const found = await this.#options.store.deleteVar(appId, environment, name);
-    this.invalidate();
+    this.invalidate(appId);
     if (!found) throw notFound(`environment ${environment} has no variable ${name}`);
   }
 
@@ -96,14 +98,30 @@ export class EnvVars {
     if (!entry) {
       entry = this.#open(appId, environment);
       this.#cache.set(key, entry);
-      entry.catch(() => this.#cache.delete(key));
+      entry.then(
+        ({ secrets }) => this.#opened.set(key, secrets),
+        () => this.#cache.delete(key),
+      );
     }
     return entry;
   }
 
-  /** Forgets cached values; called after a change here or on another instance. */
-  invalidate(): void {
-    this.#cache.clear();
+  /** Forgets an app's cached values; called after a change here or on another instance. */
+  invalidate(appId: string): void {
+    for (const key of this.#cache.keys()) {
+      if (key.startsWith(`${appId}\u0000`)) this.#cache.delete(key);
+    }
+  }
+
+  /**
+   * Redacts the app's variables (those opened so far on this instance, in any environment) from
+   * a log line that belongs to no request, e.g. an error thrown in a timer.
+   */
+  redactForApp(appId: string, text: string): string {
+    for (const [key, secrets] of this.#opened) {
+      if (key.startsWith(`${appId}\u0000`)) text = redactSecrets(text, secrets);
+    }
+    return text;
   }
 
   async #open(appId: string, environment: string): Promise<RequestEnv> {

@@ -3,6 +3,10 @@ import { appId, backends, json, sharedRedis, startServer, waitFor } from "./help
 
 const ENV_ECHO = {
   "api/env.ts": "export default (ctx) => ({ body: ctx.env })",
+  "api/late.ts": `export default (ctx) => {
+    setTimeout(() => { throw new Error("late " + ctx.env.TOKEN); }, 10);
+    return { body: "ok" };
+  };`,
   "api/leak.ts": `export default (ctx) => {
     console.log("the token is", ctx.env.TOKEN);
     throw new Error("failed with " + ctx.env.TOKEN);
@@ -107,6 +111,11 @@ for (const [backend, test] of backends()) {
       const entries = await s.logs(app, `request_id=${requestId}`);
       return entries.some((e) => e.level === "error") &&
         entries.some((e) => e.message === "the token is [redacted TOKEN]");
+    }, 3000);
+    assert.equal(await (await s.call(app, "/late")).text(), "ok");
+    await waitFor("the timer's error entry", async () => {
+      const entries = await s.logs(app, "level=error");
+      return entries.some((e) => /late \[redacted TOKEN\]/.test(e.message));
     }, 3000);
     const all = JSON.stringify(await s.logs(app));
     assert.ok(!all.includes(SECRET));

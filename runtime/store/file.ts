@@ -25,6 +25,7 @@ export class FileStore implements PlatformStore {
   /** Serialises read-modify-write of each JSON file. */
   readonly #writes = new Map<string, Promise<unknown>>();
   #version = 0;
+  readonly #appVersions: Record<string, number> = Object.create(null);
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -64,7 +65,7 @@ export class FileStore implements PlatformStore {
     await this.#update<string>(`${this.#appDir(appId)}/live.json`, (live) => {
       live[environment] = id;
     });
-    this.#version++;
+    this.#bump(appId);
   }
 
   async getLive(appId: string, environment: string): Promise<string | null> {
@@ -81,7 +82,7 @@ export class FileStore implements PlatformStore {
     await this.#update<StoredVar>(this.#varsPath(appId, environment), (vars) => {
       vars[name] = value;
     });
-    this.#version++;
+    this.#bump(appId);
   }
 
   async deleteVar(appId: string, environment: string, name: string): Promise<boolean> {
@@ -90,7 +91,7 @@ export class FileStore implements PlatformStore {
       found = Object.hasOwn(vars, name);
       delete vars[name];
     });
-    this.#version++;
+    this.#bump(appId);
     return found;
   }
 
@@ -121,6 +122,15 @@ export class FileStore implements PlatformStore {
 
   version(): Promise<number> {
     return Promise.resolve(this.#version);
+  }
+
+  appVersions(): Promise<Record<string, number>> {
+    return Promise.resolve({ ...this.#appVersions });
+  }
+
+  #bump(appId: string): void {
+    this.#version++;
+    this.#appVersions[appId] = (this.#appVersions[appId] ?? 0) + 1;
   }
 
   close(): Promise<void> {

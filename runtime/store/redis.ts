@@ -5,7 +5,8 @@
  * `fn:app:<app>:deps:<env>` (sorted sets of ids, ordered by id, i.e. by time),
  * `fn:app:<app>:summaries` (hash id → summary JSON), `fn:app:<app>:live` (hash env → id),
  * `fn:app:<app>:vars:<env>` (hash name → stored var JSON), `fn:keys` (hash id → stored key
- * JSON) and `fn:version` (bumped on every live or variable change, polled by instances).
+ * JSON), `fn:version` (bumped on every live or variable change, polled by instances) and
+ * `fn:app-versions` (hash app → counter, bumped with it, to tell which apps changed).
  */
 import type { Redis } from "@upstash/redis";
 import { HttpError } from "../errors.ts";
@@ -22,6 +23,7 @@ import {
 } from "./types.ts";
 
 const VERSION = "fn:version";
+const APP_VERSIONS = "fn:app-versions";
 const KEYS = "fn:keys";
 const app = (appId: string) => `fn:app:${appId}`;
 
@@ -88,7 +90,11 @@ export class RedisStore implements PlatformStore {
 
   async setLive(appId: string, environment: string, id: string): Promise<void> {
     return await guard(async () => {
-      await this.#redis.pipeline().hset(`${app(appId)}:live`, { [environment]: id }).incr(VERSION)
+      await this.#redis.pipeline().hset(`${app(appId)}:live`, { [environment]: id }).hincrby(
+        APP_VERSIONS,
+        appId,
+        1,
+      ).incr(VERSION)
         .exec();
     });
   }
@@ -114,7 +120,7 @@ export class RedisStore implements PlatformStore {
     return await guard(async () => {
       await this.#redis.pipeline()
         .hset(`${app(appId)}:vars:${environment}`, { [name]: JSON.stringify(value) })
-        .incr(VERSION)
+        .hincrby(APP_VERSIONS, appId, 1).incr(VERSION)
         .exec();
     });
   }
@@ -123,7 +129,7 @@ export class RedisStore implements PlatformStore {
     return await guard(async () => {
       const [deleted] = await this.#redis.pipeline()
         .hdel(`${app(appId)}:vars:${environment}`, name)
-        .incr(VERSION)
+        .hincrby(APP_VERSIONS, appId, 1).incr(VERSION)
         .exec<[number, number]>();
       return Number(deleted) > 0;
     });
@@ -155,6 +161,13 @@ export class RedisStore implements PlatformStore {
       const key = await this.getKey(id);
       if (!key || key.appId !== appId) return false;
       return Number(await this.#redis.hdel(KEYS, id)) > 0;
+    });
+  }
+
+  async appVersions(): Promise<Record<string, number>> {
+    return await guard(async () => {
+      const all = await this.#redis.hgetall<Record<string, string>>(APP_VERSIONS) ?? {};
+      return Object.fromEntries(Object.entries(all).map(([app, n]) => [app, Number(n)]));
     });
   }
 

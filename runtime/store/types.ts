@@ -54,7 +54,7 @@ export interface DeploymentStore {
   get(appId: string, id: string): Promise<Deployment | null>;
   /** Lists an app's deployments, newest first. */
   list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage>;
-  /** Makes `id` the live deployment of `appId` in `environment`, and bumps `version`. */
+  /** Makes `id` the live deployment of `appId` in `environment`, and bumps the versions. */
   setLive(appId: string, environment: string, id: string): Promise<void>;
   /** The live deployment id of `appId` in `environment`, or null. */
   getLive(appId: string, environment: string): Promise<string | null>;
@@ -72,9 +72,9 @@ export interface StoredVar {
 export interface VarStore {
   /** Every variable of an app's environment, name → stored value. */
   listVars(appId: string, environment: string): Promise<Record<string, StoredVar>>;
-  /** Sets one variable, and bumps `version`. */
+  /** Sets one variable, and bumps the versions. */
   putVar(appId: string, environment: string, name: string, value: StoredVar): Promise<void>;
-  /** Deletes one variable, and bumps `version`; false if it did not exist. */
+  /** Deletes one variable, and bumps the versions; false if it did not exist. */
   deleteVar(appId: string, environment: string, name: string): Promise<boolean>;
 }
 
@@ -100,6 +100,8 @@ export interface KeyStore {
 export interface PlatformStore extends DeploymentStore, VarStore, KeyStore {
   /** A number that changes whenever a live pointer or a variable changes, on any instance. */
   version(): Promise<number>;
+  /** Per app, a number that changes whenever that app's live pointers or variables change. */
+  appVersions(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
