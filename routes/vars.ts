@@ -1,4 +1,7 @@
-/** Environment variables: `GET/PUT/DELETE /v1/apps/:appId/environments/:env/vars[/:name]`. */
+/**
+ * Environment variables: `GET /v1/apps/:appId/environments/:env/vars` (all, masked), and
+ * `GET/PUT/DELETE …/vars/:name` (one).
+ */
 import { Hono } from "hono";
 import { readJson } from "../runtime/body.ts";
 import { badRequest } from "../runtime/errors.ts";
@@ -20,6 +23,10 @@ export function varRoutes(vars: EnvVars): Hono<AuthEnv> {
     .get(base, async (c) => {
       const { appId, environment } = target((n) => c.req.param(n)!);
       return c.json({ vars: await vars.list(appId, environment) });
+    })
+    .get(`${base}/:name`, async (c) => {
+      const { appId, environment } = target((n) => c.req.param(n)!);
+      return c.json(await vars.info(appId, environment, c.req.param("name")));
     })
     .put(`${base}/:name`, async (c) => {
       const { appId, environment } = target((n) => c.req.param(n)!);

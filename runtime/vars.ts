@@ -91,6 +91,14 @@ export class EnvVars {
     return infos;
   }
 
+  /** One variable's masked listing entry; throws 404 if it does not exist. */
+  async info(appId: string, environment: string, name: string): Promise<VarInfo> {
+    checkName(name);
+    const found = (await this.list(appId, environment)).find((v) => v.name === name);
+    if (!found) throw notFound(`environment ${environment} has no variable ${name}`);
+    return found;
+  }
+
   /** The variables a request of this app environment sees; cached until `invalidate`. */
   forRequest(appId: string, environment: string): Promise<RequestEnv> {
     const key = `${appId}\u0000${environment}`;
