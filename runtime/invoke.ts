@@ -123,6 +123,9 @@ export class FunctionRunner {
       log(level, message) {
         log.log(level, redactSecrets(live.mapStack(message), secrets));
       },
+      dropped(entries, characters) {
+        log.countDropped(entries, characters);
+      },
     };
   }
 }

@@ -54,6 +54,12 @@ export class RequestLog {
     this.#logs.write(this.#entry("console", level, message));
   }
 
+  /** Counts lines dropped before they reached the host (the worker applies the same bounds). */
+  countDropped(entries: number, characters: number): void {
+    this.#dropped += entries;
+    this.#droppedBytes += characters;
+  }
+
   /** Writes the dropped-lines summary (if any) and the request entry. */
   finish(request: { method: string; path: string; status: number; durationMs: number }): void {
     if (this.#dropped > 0) {

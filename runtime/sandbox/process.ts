@@ -16,6 +16,8 @@ export interface InvocationHooks {
   call(op: string, args: unknown[]): Promise<unknown>;
   /** Receives one console line of the handler. */
   log(level: LogLevel, message: string): void;
+  /** Counts console lines the worker dropped past the per-request bounds. */
+  dropped(entries: number, characters: number): void;
 }
 
 /** A deployment as the sandbox needs it: an id and its compiled route modules. */
@@ -213,6 +215,9 @@ export class SandboxProcess {
         else this.#options.onEvent(message.level, message.message);
         break;
       }
+      case "log-dropped":
+        this.#pending.get(message.id)?.hooks.dropped(message.entries, message.characters);
+        break;
       case "call":
         void this.#answerCall(message);
         break;

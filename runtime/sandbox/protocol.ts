@@ -75,4 +75,6 @@ export type SandboxMessage =
   | { t: "result"; id: string; result: FunctionResult }
   | { t: "failed"; id: string; error: Failure }
   | { t: "call"; id: string; cid: number; op: string; args: unknown[] }
-  | { t: "log"; id: string | null; level: LogLevel; message: string };
+  | { t: "log"; id: string | null; level: LogLevel; message: string }
+  /** Console lines a worker dropped for a request past the per-request bounds, sent before its end. */
+  | { t: "log-dropped"; id: string; entries: number; characters: number };

@@ -7,6 +7,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { WireFetchRequest, WireFetchResponse } from "../egress/fetch.ts";
+import { MAX_BYTES_PER_REQUEST, MAX_ENTRIES_PER_REQUEST } from "../logs/logs.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import type { FunctionRequest, LogLevel, SandboxMessage } from "./protocol.ts";
 import { BadResultError, toResult } from "./result.ts";
@@ -99,6 +100,40 @@ function format(args: unknown[]): string {
   );
 }
 
+/**
+ * Per running request: what its console has sent so far. The host enforces the same bounds;
+ * checking them here too keeps a flood of console calls from crossing to the host at all.
+ */
+const logBudgets = new Map<
+  string,
+  { entries: number; characters: number; dropped: number; droppedCharacters: number }
+>();
+
+function sendLog(id: string | null, level: LogLevel, message: string): void {
+  const budget = id === null ? undefined : logBudgets.get(id);
+  if (budget) {
+    const over = budget.entries >= MAX_ENTRIES_PER_REQUEST ||
+      budget.characters + message.length > MAX_BYTES_PER_REQUEST;
+    if (over) {
+      budget.dropped++;
+      budget.droppedCharacters += message.length;
+      return;
+    }
+    budget.entries++;
+    budget.characters += message.length;
+  }
+  post({ t: "log", id, level, message });
+}
+
+/** Ends a request's log budget, telling the host what was dropped; call before its result. */
+function closeLogBudget(id: string): void {
+  const budget = logBudgets.get(id);
+  logBudgets.delete(id);
+  if (budget && budget.dropped > 0) {
+    post({ t: "log-dropped", id, entries: budget.dropped, characters: budget.droppedCharacters });
+  }
+}
+
 function captureConsole(): void {
   const levels: Record<string, LogLevel> = {
     log: "info",
@@ -111,7 +146,7 @@ function captureConsole(): void {
   };
   for (const [method, level] of Object.entries(levels)) {
     (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-      post({ t: "log", id: currentRequest.getStore() ?? null, level, message: format(args) });
+      sendLog(currentRequest.getStore() ?? null, level, format(args));
     };
   }
 }
@@ -228,10 +263,14 @@ async function invoke(message: Extract<WorkerInbound, { t: "invoke" }>): Promise
     env: Object.freeze({ ...env }),
     kv: kvFor(id),
   });
+  logBudgets.set(id, { entries: 0, characters: 0, dropped: 0, droppedCharacters: 0 });
   try {
     const out = await currentRequest.run(id, () => handler!(ctx));
-    post({ t: "result", id, result: toResult(out) });
+    const result = toResult(out);
+    closeLogBudget(id);
+    post({ t: "result", id, result });
   } catch (error) {
+    closeLogBudget(id);
     const kind = error instanceof BadResultError ? "bad-result" : "threw";
     const err = error as Error | undefined;
     const message = err instanceof Error

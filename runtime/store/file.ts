@@ -54,9 +54,13 @@ export class FileStore implements PlatformStore {
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
-    const all = text.split("\n").filter(Boolean).map((line) =>
-      JSON.parse(line) as DeploymentSummary
-    );
+    const all: DeploymentSummary[] = [];
+    for (const line of text.split("\n")) {
+      // A line cut short by a crash mid-append is skipped; the deployment's own file is whole.
+      try {
+        if (line) all.push(JSON.parse(line));
+      } catch { /* see above */ }
+    }
     all.sort((a, b) => (a.id < b.id ? 1 : -1));
     return pageOf(all, query);
   }
