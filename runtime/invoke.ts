@@ -35,6 +35,9 @@ export interface FunctionTarget {
   subpath: string;
 }
 
+/** Most outbound fetches one request may make (as Cloudflare Workers bound subrequests). */
+export const MAX_FETCHES_PER_REQUEST = 100;
+
 const FAILURE_STATUS = {
   threw: 500,
   "bad-result": 500,
@@ -111,10 +114,18 @@ export class FunctionRunner {
     deadline: number,
   ): InvocationHooks {
     const { kv, egress } = this.#options;
+    let fetches = 0;
     return {
       call(op, args) {
         if (op.startsWith("kv.")) return runKvCall(kv, appId, op.slice(3), args);
         if (op === "fetch") {
+          if (++fetches > MAX_FETCHES_PER_REQUEST) {
+            return Promise.reject(
+              new Error(
+                `fetch: a request may make at most ${MAX_FETCHES_PER_REQUEST} outbound fetches`,
+              ),
+            );
+          }
           const signal = AbortSignal.timeout(Math.max(1, deadline - performance.now()));
           return egress.fetch(args[0] as WireFetchRequest, secrets, signal);
         }

@@ -199,6 +199,28 @@ allowed("credentials are not carried when a redirect leaves the origin", async (
   assert.deepEqual(second.seen.at(-1), { path: "/next", authorization: null, apiKey: null });
 });
 
+allowed("a request may make at most 100 outbound fetches", async (s) => {
+  const app = appId("egress");
+  await s.deployOk(app, {
+    "api/many.ts": `export default async () => {
+      let ok = 0;
+      for (let i = 0; i < 101; i++) {
+        try {
+          await (await fetch("http://127.0.0.1:${second.port}/n")).text();
+          ok++;
+        } catch (error) {
+          return { body: { ok, error: error.message } };
+        }
+      }
+      return { body: { ok } };
+    };`,
+  });
+  assert.deepEqual(await json(await s.call(app, "/many"), 200), {
+    ok: 100,
+    error: "fetch: a request may make at most 100 outbound fetches",
+  });
+});
+
 Deno.test("an outbound fetch shares the request's time budget", async () => {
   const slow = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
