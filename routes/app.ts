@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { HttpError } from "../runtime/errors.ts";
 import type { Platform } from "../runtime/platform.ts";
 import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
-import { deployRoutes } from "./deploy.ts";
+import { deployRoutes } from "./deployments.ts";
 import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
 import { keyRoutes } from "./keys.ts";
 import { logRoutes } from "./logs.ts";
