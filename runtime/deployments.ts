@@ -4,7 +4,7 @@
  */
 import { compile, CompileError } from "./compile.ts";
 import type { DeployRequest } from "./deploy_request.ts";
-import { badRequest, notFound } from "./errors.ts";
+import { badRequest, HttpError, notFound } from "./errors.ts";
 import { newId } from "./ids.ts";
 import { Router } from "./router.ts";
 import { mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
@@ -120,7 +120,12 @@ export class Deployments {
         `deployment ${id} belongs to environment "${deployment.environment}", not "${environment}"`,
       );
     }
-    await this.#pool.load(appId, deployment);
+    try {
+      await this.#pool.load(appId, deployment);
+    } catch (error) {
+      if (!(error instanceof LoadError)) throw error;
+      throw new HttpError(500, `deployment ${id} failed to load again: ${error.message}`);
+    }
     await this.#switchTo(deployment, true);
     return deployment;
   }
