@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { freePort, waitFor } from "./helpers.ts";
+
+const MAIN = new URL("../main.ts", import.meta.url).pathname;
+
+/** Runs `main.ts` with exactly `env` (plus PATH and HOME) and returns its exit code and stderr. */
+async function runMain(env: Record<string, string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    clearEnv: true,
+    env: { HOME: Deno.env.get("HOME") ?? "/tmp", NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: output.code, stderr: new TextDecoder().decode(output.stderr) };
+}
+
+const GOOD = { API_KEY: "cli-test-admin-key-0123", PORT: "0" };
+
+for (
+  const [what, env, message] of [
+    ["no API_KEY", { PORT: "0" }, /API_KEY must be set to a secret of at least 16 characters/],
+    ["a short API_KEY", { API_KEY: "short", PORT: "0" }, /API_KEY must be set/],
+    ["a PORT that is not a number", { ...GOOD, PORT: "eighty" }, /PORT must be a whole number/],
+    [
+      "only half of the Redis settings",
+      { ...GOOD, UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1" },
+      /set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN/,
+    ],
+    [
+      "Redis without SECRETS_KEY",
+      { ...GOOD, UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1", UPSTASH_REDIS_REST_TOKEN: "t" },
+      /SECRETS_KEY must be set when Redis is configured/,
+    ],
+    ["a SECRETS_KEY of the wrong size", { ...GOOD, SECRETS_KEY: btoa("short") }, /base64 of 32/],
+    [
+      "EGRESS_RULES that are not JSON",
+      { ...GOOD, EGRESS_RULES: "{" },
+      /EGRESS_RULES must be a JSON array/,
+    ],
+    [
+      "an egress rule without a host",
+      { ...GOOD, EGRESS_RULES: '[{"headers":{}}]' },
+      /EGRESS_RULES\[0\]\.host must be a host name/,
+    ],
+  ] as const
+) {
+  Deno.test(`the server refuses to start with ${what}, saying which setting is wrong`, async () => {
+    const { code, stderr } = await runMain(env);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /^configuration error: /m);
+    assert.match(stderr, message);
+  });
+}
+
+Deno.test("the server starts on the embedded stores with only API_KEY set, and stops on SIGTERM", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "cli-test-" });
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN],
+    clearEnv: true,
+    env: {
+      HOME: Deno.env.get("HOME") ?? "/tmp",
+      API_KEY: GOOD.API_KEY,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+    },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await waitFor("the server", async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
+    const secretsKey = await Deno.stat(`${dataDir}/secrets.key`);
+    assert.equal(secretsKey.mode! & 0o077, 0, "the generated key is readable by its owner only");
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.equal((await child.status).code, 0);
+  await Deno.remove(dataDir, { recursive: true });
+});
