@@ -13,6 +13,11 @@ const STUCK_APP = {
   "api/ok.ts": "export default () => ({ body: 'ok' });",
 };
 
+/** Answers the length of the body it received. */
+const LENGTH_ECHO = {
+  "api/echo.ts": "export default (ctx) => ({ body: { n: ctx.req.body.length } })",
+};
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test(
@@ -107,9 +112,7 @@ test(
 
 test("a request body over 1 MB declared by Content-Length is refused with 413 unread", async (s) => {
   const app = appId("body");
-  await s.deployOk(app, {
-    "api/echo.ts": "export default (ctx) => ({ body: { n: ctx.req.body.length } })",
-  });
+  await s.deployOk(app, LENGTH_ECHO);
   // Only the headers are sent: the server must answer without waiting for the body.
   const response = await rawHttp(
     s.url,
@@ -122,9 +125,7 @@ test("a request body over 1 MB declared by Content-Length is refused with 413 un
 
 test("a chunked request body over 1 MB is refused with 413 by counting", async (s) => {
   const app = appId("body");
-  await s.deployOk(app, {
-    "api/echo.ts": "export default (ctx) => ({ body: { n: ctx.req.body.length } })",
-  });
+  await s.deployOk(app, LENGTH_ECHO);
   const chunk = "x".repeat(64 * 1024);
   let request = `POST /apps/${app}/functions/echo HTTP/1.1\r\nHost: x\r\n` +
     "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
@@ -137,9 +138,7 @@ test("a chunked request body over 1 MB is refused with 413 by counting", async (
 
 test("a request body of exactly 1 MB is accepted, chunked or not", async (s) => {
   const app = appId("body");
-  await s.deployOk(app, {
-    "api/echo.ts": "export default (ctx) => ({ body: { n: ctx.req.body.length } })",
-  });
+  await s.deployOk(app, LENGTH_ECHO);
   const text = "y".repeat(1024 * 1024);
   const plain = await s.call(app, "/echo", {
     method: "POST",
