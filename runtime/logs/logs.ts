@@ -10,6 +10,31 @@ export const MAX_ENTRIES_PER_REQUEST = 1000;
 /** Most bytes of log text one request may write (256 KB). */
 export const MAX_BYTES_PER_REQUEST = 256 * 1024;
 
+/**
+ * One request's console output counted against the per-request bounds. The worker keeps one
+ * per request so a flood never crosses to the host; the host keeps one too, as the authority.
+ */
+export class LogBudget {
+  entries = 0;
+  characters = 0;
+  dropped = 0;
+  droppedCharacters = 0;
+
+  /** Whether a line of `length` characters fits; a line that does not is counted as dropped. */
+  admit(length: number): boolean {
+    if (
+      this.entries >= MAX_ENTRIES_PER_REQUEST || this.characters + length > MAX_BYTES_PER_REQUEST
+    ) {
+      this.dropped++;
+      this.droppedCharacters += length;
+      return false;
+    }
+    this.entries++;
+    this.characters += length;
+    return true;
+  }
+}
+
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {
   export(entry: NewLogEntry): void;
@@ -31,10 +56,7 @@ export interface RequestContext {
 export class RequestLog {
   readonly #logs: Logs;
   readonly #context: RequestContext;
-  #entries = 0;
-  #bytes = 0;
-  #dropped = 0;
-  #droppedBytes = 0;
+  readonly #budget = new LogBudget();
 
   constructor(logs: Logs, context: RequestContext) {
     this.#logs = logs;
@@ -43,30 +65,24 @@ export class RequestLog {
 
   /** Records one console line; past the per-request bounds it is counted, not kept. */
   log(level: LogLevel, message: string): void {
-    const bytes = message.length;
-    if (this.#entries >= MAX_ENTRIES_PER_REQUEST || this.#bytes + bytes > MAX_BYTES_PER_REQUEST) {
-      this.#dropped++;
-      this.#droppedBytes += bytes;
-      return;
-    }
-    this.#entries++;
-    this.#bytes += bytes;
+    if (!this.#budget.admit(message.length)) return;
     this.#logs.write(this.#entry("console", level, message));
   }
 
   /** Counts lines dropped before they reached the host (the worker applies the same bounds). */
   countDropped(entries: number, characters: number): void {
-    this.#dropped += entries;
-    this.#droppedBytes += characters;
+    this.#budget.dropped += entries;
+    this.#budget.droppedCharacters += characters;
   }
 
   /** Writes the dropped-lines summary (if any) and the request entry. */
   finish(request: { method: string; path: string; status: number; durationMs: number }): void {
-    if (this.#dropped > 0) {
+    const { dropped, droppedCharacters } = this.#budget;
+    if (dropped > 0) {
       this.#logs.write(this.#entry(
         "event",
         "warn",
-        `${this.#dropped} log entries (${this.#droppedBytes} characters) were dropped: the limit ` +
+        `${dropped} log entries (${droppedCharacters} characters) were dropped: the limit ` +
           `is ${MAX_ENTRIES_PER_REQUEST} entries and ${MAX_BYTES_PER_REQUEST} bytes per request`,
       ));
     }

@@ -7,7 +7,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { WireFetchRequest, WireFetchResponse } from "../egress/fetch.ts";
-import { MAX_BYTES_PER_REQUEST, MAX_ENTRIES_PER_REQUEST } from "../logs/logs.ts";
+import { LogBudget } from "../logs/logs.ts";
 import { decodeBase64, encodeBase64 } from "./base64.ts";
 import type { FunctionRequest, LogLevel, SandboxMessage } from "./protocol.ts";
 import { BadResultError, toResult } from "./result.ts";
@@ -104,24 +104,11 @@ function format(args: unknown[]): string {
  * Per running request: what its console has sent so far. The host enforces the same bounds;
  * checking them here too keeps a flood of console calls from crossing to the host at all.
  */
-const logBudgets = new Map<
-  string,
-  { entries: number; characters: number; dropped: number; droppedCharacters: number }
->();
+const logBudgets = new Map<string, LogBudget>();
 
 function sendLog(id: string | null, level: LogLevel, message: string): void {
   const budget = id === null ? undefined : logBudgets.get(id);
-  if (budget) {
-    const over = budget.entries >= MAX_ENTRIES_PER_REQUEST ||
-      budget.characters + message.length > MAX_BYTES_PER_REQUEST;
-    if (over) {
-      budget.dropped++;
-      budget.droppedCharacters += message.length;
-      return;
-    }
-    budget.entries++;
-    budget.characters += message.length;
-  }
+  if (budget && !budget.admit(message.length)) return;
   post({ t: "log", id, level, message });
 }
 
@@ -263,7 +250,7 @@ async function invoke(message: Extract<WorkerInbound, { t: "invoke" }>): Promise
     env: Object.freeze({ ...env }),
     kv: kvFor(id),
   });
-  logBudgets.set(id, { entries: 0, characters: 0, dropped: 0, droppedCharacters: 0 });
+  logBudgets.set(id, new LogBudget());
   try {
     const out = await currentRequest.run(id, () => handler!(ctx));
     const result = toResult(out);
