@@ -31,3 +31,15 @@ export function isUnavailable(error: unknown): boolean {
       e?.message ?? "",
     );
 }
+
+/** Runs a Redis call; if Redis cannot be reached, throws `unavailable()` instead of the client's error. */
+export async function whenReachable<T>(
+  operation: () => Promise<T>,
+  unavailable: () => Error,
+): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw isUnavailable(error) ? unavailable() : error;
+  }
+}

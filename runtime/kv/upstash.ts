@@ -4,7 +4,7 @@
  * never matches another's keys. `keys()` walks SCAN, never KEYS.
  */
 import type { Redis } from "@upstash/redis";
-import { isUnavailable } from "../redis.ts";
+import { whenReachable } from "../redis.ts";
 import type { KvBackend } from "./types.ts";
 
 /** The store could not be reached; the message is safe to show a handler (no address, no token). */
@@ -60,13 +60,8 @@ export class UpstashKv implements KvBackend {
     return Promise.resolve();
   }
 
-  async #call<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      if (isUnavailable(error)) throw new KvUnavailableError();
-      throw error;
-    }
+  #call<T>(operation: () => Promise<T>): Promise<T> {
+    return whenReachable(operation, () => new KvUnavailableError());
   }
 }
 

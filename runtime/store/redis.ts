@@ -8,9 +8,9 @@
  * JSON), `fn:version` (bumped on every live or variable change, polled by instances) and
  * `fn:app-versions` (hash app → counter, bumped with it, to tell which apps changed).
  */
-import type { Redis } from "@upstash/redis";
+import type { Pipeline, Redis } from "@upstash/redis";
 import { HttpError } from "../errors.ts";
-import { isUnavailable } from "../redis.ts";
+import { whenReachable } from "../redis.ts";
 import {
   type Deployment,
   type DeploymentListQuery,
@@ -28,16 +28,15 @@ const KEYS = "fn:keys";
 const app = (appId: string) => `fn:app:${appId}`;
 
 /** Runs store calls, turning an unreachable Redis into a 503 that says so (no address, no token). */
-async function guard<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (!isUnavailable(error)) throw error;
-    throw new HttpError(
-      503,
-      "the platform's store (Redis) is unreachable right now; try again shortly",
-    );
-  }
+function guard<T>(operation: () => Promise<T>): Promise<T> {
+  return whenReachable(
+    operation,
+    () =>
+      new HttpError(
+        503,
+        "the platform's store (Redis) is unreachable right now; try again shortly",
+      ),
+  );
 }
 
 /** A PlatformStore in Redis; build the client with runtime/redis.ts. */
@@ -90,12 +89,7 @@ export class RedisStore implements PlatformStore {
 
   async setLive(appId: string, environment: string, id: string): Promise<void> {
     return await guard(async () => {
-      await this.#redis.pipeline().hset(`${app(appId)}:live`, { [environment]: id }).hincrby(
-        APP_VERSIONS,
-        appId,
-        1,
-      ).incr(VERSION)
-        .exec();
+      await this.#change(appId, (p) => p.hset(`${app(appId)}:live`, { [environment]: id }));
     });
   }
 
@@ -118,19 +112,19 @@ export class RedisStore implements PlatformStore {
 
   async putVar(appId: string, environment: string, name: string, value: StoredVar) {
     return await guard(async () => {
-      await this.#redis.pipeline()
-        .hset(`${app(appId)}:vars:${environment}`, { [name]: JSON.stringify(value) })
-        .hincrby(APP_VERSIONS, appId, 1).incr(VERSION)
-        .exec();
+      await this.#change(
+        appId,
+        (p) => p.hset(`${app(appId)}:vars:${environment}`, { [name]: JSON.stringify(value) }),
+      );
     });
   }
 
   async deleteVar(appId: string, environment: string, name: string): Promise<boolean> {
     return await guard(async () => {
-      const [deleted] = await this.#redis.pipeline()
-        .hdel(`${app(appId)}:vars:${environment}`, name)
-        .hincrby(APP_VERSIONS, appId, 1).incr(VERSION)
-        .exec<[number, number]>();
+      const [deleted] = await this.#change(
+        appId,
+        (p) => p.hdel(`${app(appId)}:vars:${environment}`, name),
+      );
       return Number(deleted) > 0;
     });
   }
@@ -179,5 +173,15 @@ export class RedisStore implements PlatformStore {
 
   close(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /**
+   * Runs the commands `add` puts in a pipeline, then bumps the versions other instances poll.
+   * The bump comes last, so an instance that sees it also sees the change.
+   */
+  async #change(appId: string, add: (pipeline: Pipeline) => unknown): Promise<unknown[]> {
+    const pipeline = this.#redis.pipeline();
+    add(pipeline);
+    return await pipeline.hincrby(APP_VERSIONS, appId, 1).incr(VERSION).exec();
   }
 }
