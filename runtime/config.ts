@@ -1,4 +1,5 @@
 import type { EgressRule } from "./egress/fetch.ts";
+import { SECRETS_KEY_BYTES } from "./secrets.ts";
 
 /** Platform configuration, read from environment variables (see README "Configuration"). */
 
@@ -128,7 +129,9 @@ function secretsKey(raw: string | undefined, shared: boolean): string | null {
   try {
     bytes = atob(raw).length;
   } catch { /* reported below */ }
-  if (bytes !== 32) throw new ConfigError("SECRETS_KEY must be base64 of 32 bytes");
+  if (bytes !== SECRETS_KEY_BYTES) {
+    throw new ConfigError(`SECRETS_KEY must be base64 of ${SECRETS_KEY_BYTES} bytes`);
+  }
   return raw;
 }
 

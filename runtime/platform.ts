@@ -1,7 +1,7 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
 import type { Config } from "./config.ts";
 import { Deployments } from "./deployments.ts";
-import { Egress, type EgressRule } from "./egress/fetch.ts";
+import { Egress, hostPort, secretNames } from "./egress/fetch.ts";
 import { FunctionRunner } from "./invoke.ts";
 import { ApiKeys } from "./keys.ts";
 import { SqliteKv } from "./kv/sqlite.ts";
@@ -55,23 +55,9 @@ function ownHosts(config: Config): string[] {
   const hosts = [`127.0.0.1:${config.port}`, `localhost:${config.port}`];
   if (config.redis) {
     const url = new URL(config.redis.url);
-    hosts.push(
-      url.hostname,
-      `${url.hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`,
-    );
+    hosts.push(url.hostname, hostPort(url));
   }
   return hosts;
-}
-
-/** Variable names that egress rules insert into headers: only the proxy may see them. */
-function proxySecrets(rules: EgressRule[]): Set<string> {
-  const names = new Set<string>();
-  for (const rule of rules) {
-    for (const template of Object.values(rule.headers)) {
-      for (const [, name] of template.matchAll(/\{([A-Z_][A-Z0-9_]*)\}/g)) names.add(name);
-    }
-  }
-  return names;
 }
 
 /** The embedded store's key, generated on first start and kept beside its data. */
@@ -104,7 +90,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const cipher = await Cipher.fromBase64(
     config.secretsKey ?? await embeddedSecretsKey(config.dataDir),
   );
-  const vars = new EnvVars({ store, cipher, withheld: proxySecrets(config.egressRules) });
+  const vars = new EnvVars({ store, cipher, withheld: secretNames(config.egressRules) });
   const pool = await SandboxPool.create({
     memoryMb: config.memoryMb,
     loadTimeoutMs: 10_000,

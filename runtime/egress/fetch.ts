@@ -55,6 +55,26 @@ export interface EgressOptions {
   resolve?: (hostname: string) => Promise<string[]>;
 }
 
+/** `{NAME}` in a rule's header value: the app variable NAME goes there. */
+const SECRET_PLACEHOLDER = /\{([A-Z_][A-Z0-9_]*)\}/g;
+
+/** The variable names the rules insert into headers: only the proxy may see those. */
+export function secretNames(rules: EgressRule[]): Set<string> {
+  const names = new Set<string>();
+  for (const rule of rules) {
+    for (const template of Object.values(rule.headers)) {
+      for (const [, name] of template.matchAll(SECRET_PLACEHOLDER)) names.add(name);
+    }
+  }
+  return names;
+}
+
+/** `hostname:port` of a URL (IPv6 without brackets), with the scheme's port when none is given. */
+export function hostPort(url: URL): string {
+  const hostname = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return `${hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+}
+
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -127,22 +147,22 @@ export class Egress {
 
   /** Refuses URLs that reach the platform or a non-public address; returns the matching rule. */
   async #check(url: URL): Promise<EgressRule | undefined> {
-    const hostname = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-    const port = url.port || (url.protocol === "https:" ? "443" : "80");
-    const hostPort = `${hostname}:${port}`;
-    if (this.#options.blockedHosts.some((h) => h === hostname || h === hostPort)) {
+    const target = hostPort(url);
+    const hostname = target.slice(0, target.lastIndexOf(":"));
+    if (this.#options.blockedHosts.some((h) => h === hostname || h === target)) {
       throw new EgressError(
         `fetch to ${url.host} refused: it is one of the platform's own services`,
       );
     }
-    const rule = this.#options.rules.find((r) => r.host === hostPort || r.host === hostname);
+    const rule = this.#options.rules.find((r) => r.host === target || r.host === hostname);
     if (rule?.allowPrivate) return rule;
     if (hostname === "localhost" || hostname.endsWith(".localhost")) {
       throw new EgressError(`fetch to ${url.host} refused: loopback addresses are not reachable`);
     }
+    const literal = isIpLiteral(hostname);
     let addresses: string[];
     try {
-      addresses = isIpLiteral(hostname) ? [hostname] : await this.#resolve(hostname);
+      addresses = literal ? [hostname] : await this.#resolve(hostname);
     } catch {
       throw new EgressError(`fetch to ${url.host} failed: the host name could not be resolved`);
     }
@@ -152,7 +172,7 @@ export class Egress {
     for (const address of addresses) {
       const reason = blockedReason(address);
       if (reason) {
-        const what = isIpLiteral(hostname) ? `${address} is` : `it resolves to ${address},`;
+        const what = literal ? `${address} is` : `it resolves to ${address},`;
         throw new EgressError(
           `fetch to ${url.host} refused: ${what} ${reason}, which functions cannot reach`,
         );
@@ -176,7 +196,7 @@ function parseUrl(text: string): URL {
 }
 
 function fillSecrets(template: string, secrets: Record<string, string>, host: string): string {
-  return template.replace(/\{([A-Z_][A-Z0-9_]*)\}/g, (_, name: string) => {
+  return template.replace(SECRET_PLACEHOLDER, (_, name: string) => {
     if (!Object.hasOwn(secrets, name)) {
       throw new EgressError(
         `fetch to ${host}: the platform's credential rule needs the secret ${name}, which this app has not set`,
