@@ -7,7 +7,7 @@ import { readJson } from "../runtime/body.ts";
 import { parseDeployRequest } from "../runtime/deploy_request.ts";
 import type { Deployments } from "../runtime/deployments.ts";
 import { badRequest } from "../runtime/errors.ts";
-import { checkAppId, checkEnvironment } from "../runtime/ids.ts";
+import { checkAppId, checkEnvironment, DEPLOYMENT_ID } from "../runtime/ids.ts";
 import type { Deployment, DeploymentSummary } from "../runtime/store/types.ts";
 import { actor, type AuthEnv } from "./auth.ts";
 
@@ -56,7 +56,7 @@ export function deployRoutes(deployments: Deployments): Hono<AuthEnv> {
       const appId = checkAppId(c.req.param("appId"));
       const environment = c.req.query("environment");
       const cursor = c.req.query("cursor");
-      if (cursor !== undefined && !/^dpl_[0-9a-f]{24}$/.test(cursor)) {
+      if (cursor !== undefined && !DEPLOYMENT_ID.test(cursor)) {
         throw badRequest("cursor must be the next_cursor of a previous page");
       }
       const page = await deployments.list(appId, {

@@ -2,7 +2,7 @@
  * Environment variables: `GET /v1/apps/:appId/environments/:env/vars` (all, masked), and
  * `GET/PUT/DELETE …/vars/:name` (one).
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { readJson } from "../runtime/body.ts";
 import { badRequest } from "../runtime/errors.ts";
 import { checkAppId, checkEnvironment } from "../runtime/ids.ts";
@@ -15,21 +15,21 @@ const MAX_VAR_BODY_BYTES = 512 * 1024;
 /** The variables router; mount under an authenticated `/v1`. */
 export function varRoutes(vars: EnvVars): Hono<AuthEnv> {
   const base = "/apps/:appId/environments/:env/vars";
-  const target = (param: (name: string) => string) => ({
-    appId: checkAppId(param("appId")),
-    environment: checkEnvironment(param("env")),
+  const target = (c: Context<AuthEnv>) => ({
+    appId: checkAppId(c.req.param("appId") ?? ""),
+    environment: checkEnvironment(c.req.param("env") ?? ""),
   });
   return new Hono<AuthEnv>()
     .get(base, async (c) => {
-      const { appId, environment } = target((n) => c.req.param(n)!);
+      const { appId, environment } = target(c);
       return c.json({ vars: await vars.list(appId, environment) });
     })
     .get(`${base}/:name`, async (c) => {
-      const { appId, environment } = target((n) => c.req.param(n)!);
+      const { appId, environment } = target(c);
       return c.json(await vars.info(appId, environment, c.req.param("name")));
     })
     .put(`${base}/:name`, async (c) => {
-      const { appId, environment } = target((n) => c.req.param(n)!);
+      const { appId, environment } = target(c);
       const name = c.req.param("name");
       const body = await readJson(c.req.raw, MAX_VAR_BODY_BYTES);
       if (typeof body !== "object" || body === null || !("value" in body)) {
@@ -39,7 +39,7 @@ export function varRoutes(vars: EnvVars): Hono<AuthEnv> {
       return c.json({ name, environment }, created ? 201 : 200);
     })
     .delete(`${base}/:name`, async (c) => {
-      const { appId, environment } = target((n) => c.req.param(n)!);
+      const { appId, environment } = target(c);
       await vars.delete(appId, environment, c.req.param("name"));
       return c.body(null, 204);
     });

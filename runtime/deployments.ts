@@ -5,7 +5,7 @@
 import { compile, CompileError } from "./compile.ts";
 import type { DeployRequest } from "./deploy_request.ts";
 import { badRequest, HttpError, notFound } from "./errors.ts";
-import { newId } from "./ids.ts";
+import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "./ids.ts";
 import { Router } from "./router.ts";
 import { mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
 import { LoadError } from "./sandbox/process.ts";
@@ -132,7 +132,7 @@ export class Deployments {
 
   /** One deployment of an app; throws 404 if there is none with this id. */
   async get(appId: string, id: string): Promise<Deployment> {
-    const deployment = /^dpl_[0-9a-f]{24}$/.test(id) ? await this.#store.get(appId, id) : null;
+    const deployment = DEPLOYMENT_ID.test(id) ? await this.#store.get(appId, id) : null;
     if (!deployment) throw notFound(`app "${appId}" has no deployment ${id}`);
     return deployment;
   }
@@ -148,7 +148,7 @@ export class Deployments {
    */
   async refresh(appIds: Set<string>): Promise<void> {
     await Promise.all([...this.#live.entries()].map(async ([key, entry]) => {
-      const [appId, environment] = key.split("\u0000");
+      const { appId, environment } = parseAppEnvKey(key);
       if (!appIds.has(appId)) return;
       const current = await entry.catch(() => null);
       const id = await this.#store.getLive(appId, environment);
@@ -162,7 +162,7 @@ export class Deployments {
 
   /** The deployment serving `appId` in `environment`, or null if it has none. */
   live(appId: string, environment: string): Promise<LiveDeployment | null> {
-    const key = liveKey(appId, environment);
+    const key = appEnvKey(appId, environment);
     let live = this.#live.get(key);
     if (!live) {
       live = this.#loadLive(appId, environment);
@@ -188,7 +188,7 @@ export class Deployments {
 
   /** Swaps the served deployment; `record` also moves the stored live pointer. */
   #switchTo(deployment: Deployment, record: boolean): Promise<void> {
-    const key = liveKey(deployment.appId, deployment.environment);
+    const key = appEnvKey(deployment.appId, deployment.environment);
     const previous = this.#switches.get(key) ?? Promise.resolve();
     const next = previous.then(async () => {
       const { appId, environment, id } = deployment;
@@ -202,8 +202,4 @@ export class Deployments {
     this.#switches.set(key, next.catch(() => {}));
     return next;
   }
-}
-
-function liveKey(appId: string, environment: string): string {
-  return `${appId}\u0000${environment}`;
 }

@@ -5,6 +5,8 @@ import { badRequest } from "./errors.ts";
 export const APP_ID = /^[a-z0-9](?:[a-z0-9]|-(?!-)){0,61}$/;
 /** Environment names, e.g. `production`, `staging`, `pr-42`. */
 export const ENVIRONMENT = /^[a-z0-9-]{1,32}$/;
+/** Deployment ids, as `newId("dpl")` makes them. */
+export const DEPLOYMENT_ID = /^dpl_[0-9a-f]{24}$/;
 
 /** Throws 400 unless `appId` is a valid app id. */
 export function checkAppId(appId: string): string {
@@ -27,14 +29,27 @@ export function checkEnvironment(environment: string): string {
   return environment;
 }
 
+/** Bytes as lower-case hex, two digits each. */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
+  return toHex(crypto.getRandomValues(new Uint8Array(bytes)));
 }
 
 /** A new id that sorts by creation time: `<prefix>_<time in ms, hex><random hex>`. */
 export function newId(prefix: string): string {
   return `${prefix}_${Date.now().toString(16).padStart(12, "0")}${randomHex(6)}`;
+}
+
+/** One map key for an app environment (neither part can contain NUL). */
+export function appEnvKey(appId: string, environment: string): string {
+  return `${appId}\u0000${environment}`;
+}
+
+/** The app and environment of a key made by `appEnvKey`. */
+export function parseAppEnvKey(key: string): { appId: string; environment: string } {
+  const [appId, environment] = key.split("\u0000");
+  return { appId, environment };
 }

@@ -5,7 +5,8 @@
  */
 import { timingSafeEqual } from "node:crypto";
 import { notFound } from "./errors.ts";
-import { newId } from "./ids.ts";
+import { newId, toHex } from "./ids.ts";
+import { encodeBase64 } from "./sandbox/base64.ts";
 import type { KeyStore } from "./store/types.ts";
 
 /** Who an API call acts as. */
@@ -22,10 +23,6 @@ const KEY_FORMAT = /^fnk_(key_[0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
 
 async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-}
-
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function fromHex(text: string): Uint8Array {
@@ -49,11 +46,12 @@ export class ApiKeys {
 
   /** Creates a key for one app; the returned `key` is shown once and never stored. */
   async create(appId: string): Promise<KeyInfo & { key: string }> {
-    const id = `key_${newId("").slice(1)}`;
-    const secret = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))))
+    const id = newId("key");
+    // base64url, so the key can sit in a header or a URL unchanged.
+    const secret = encodeBase64(crypto.getRandomValues(new Uint8Array(32)))
       .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
     const createdAt = new Date().toISOString();
-    await this.#store.putKey({ id, appId, hash: hex(await sha256(secret)), createdAt });
+    await this.#store.putKey({ id, appId, hash: toHex(await sha256(secret)), createdAt });
     return { id, app_id: appId, created_at: createdAt, key: `fnk_${id}_${secret}` };
   }
 

@@ -4,8 +4,9 @@
  * instance changes a variable). Values are never echoed in errors.
  */
 import { badRequest, notFound } from "./errors.ts";
+import { appEnvKey, parseAppEnvKey } from "./ids.ts";
 import type { Cipher } from "./secrets.ts";
-import type { VarStore } from "./store/types.ts";
+import type { StoredVar, VarStore } from "./store/types.ts";
 
 /** What a variable name may be. */
 export const VAR_NAME = /^[A-Z_][A-Z0-9_]{0,255}$/;
@@ -74,34 +75,28 @@ export class EnvVars {
     checkName(name);
     const found = await this.#options.store.deleteVar(appId, environment, name);
     this.invalidate(appId);
-    if (!found) throw notFound(`environment ${environment} has no variable ${name}`);
+    if (!found) throw noSuchVar(environment, name);
   }
 
   /** Lists an environment's variables with masked previews, by name. */
   async list(appId: string, environment: string): Promise<VarInfo[]> {
     const stored = await this.#options.store.listVars(appId, environment);
-    const infos: VarInfo[] = [];
-    for (const name of Object.keys(stored).sort()) {
-      const value = await this.#options.cipher.open(
-        stored[name].sealed,
-        context(appId, environment, name),
-      );
-      infos.push({ name, preview: mask(value), updated_at: stored[name].updatedAt });
-    }
-    return infos;
+    return await Promise.all(
+      Object.keys(stored).sort().map((name) => this.#info(appId, environment, name, stored[name])),
+    );
   }
 
   /** One variable's masked listing entry; throws 404 if it does not exist. */
   async info(appId: string, environment: string, name: string): Promise<VarInfo> {
     checkName(name);
-    const found = (await this.list(appId, environment)).find((v) => v.name === name);
-    if (!found) throw notFound(`environment ${environment} has no variable ${name}`);
-    return found;
+    const stored = await this.#options.store.listVars(appId, environment);
+    if (!Object.hasOwn(stored, name)) throw noSuchVar(environment, name);
+    return await this.#info(appId, environment, name, stored[name]);
   }
 
   /** The variables a request of this app environment sees; cached until `invalidate`. */
   forRequest(appId: string, environment: string): Promise<RequestEnv> {
-    const key = `${appId}\u0000${environment}`;
+    const key = appEnvKey(appId, environment);
     let entry = this.#cache.get(key);
     if (!entry) {
       entry = this.#open(appId, environment);
@@ -117,7 +112,7 @@ export class EnvVars {
   /** Forgets an app's cached values; called after a change here or on another instance. */
   invalidate(appId: string): void {
     for (const key of this.#cache.keys()) {
-      if (key.startsWith(`${appId}\u0000`)) this.#cache.delete(key);
+      if (parseAppEnvKey(key).appId === appId) this.#cache.delete(key);
     }
   }
 
@@ -127,9 +122,19 @@ export class EnvVars {
    */
   redactForApp(appId: string, text: string): string {
     for (const [key, secrets] of this.#opened) {
-      if (key.startsWith(`${appId}\u0000`)) text = redactSecrets(text, secrets);
+      if (parseAppEnvKey(key).appId === appId) text = redactSecrets(text, secrets);
     }
     return text;
+  }
+
+  async #info(
+    appId: string,
+    environment: string,
+    name: string,
+    { sealed, updatedAt }: StoredVar,
+  ): Promise<VarInfo> {
+    const value = await this.#options.cipher.open(sealed, context(appId, environment, name));
+    return { name, preview: mask(value), updated_at: updatedAt };
   }
 
   async #open(appId: string, environment: string): Promise<RequestEnv> {
@@ -151,6 +156,10 @@ function checkName(name: string): void {
         "not starting with a digit, at most 256 characters",
     );
   }
+}
+
+function noSuchVar(environment: string, name: string) {
+  return notFound(`environment ${environment} has no variable ${name}`);
 }
 
 function context(appId: string, environment: string, name: string): string {
