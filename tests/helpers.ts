@@ -32,7 +32,9 @@ export interface TestServer {
   api(path: string, init?: ApiInit): Promise<Response>;
   /** PUTs an environment variable with the admin key; answers the raw response. */
   setVar(appId: string, environment: string, name: string, value: unknown): Promise<Response>;
-  /** The app's runtime log entries matching the query string `params`, newest first. */
+  /** One page of the app's runtime logs matching the query string `params`, newest first. */
+  logPage(appId: string, params?: string): Promise<LogPage>;
+  /** The entries of `logPage`. */
   logs(appId: string, params?: string): Promise<LogEntry[]>;
   close(): Promise<void>;
 }
@@ -82,6 +84,12 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
       body: JSON.stringify({ source: "test", source_files: files, ...extra }),
     });
+  const logPage = async (appId: string, params = "") => {
+    const response = await fetch(`${url}/v1/apps/${appId}/logs?${params}`, {
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    return await json<LogPage>(response, 200);
+  };
   return {
     url,
     dataDir,
@@ -112,12 +120,8 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
         body: JSON.stringify({ value }),
       });
     },
-    async logs(appId, params = "") {
-      const response = await fetch(`${url}/v1/apps/${appId}/logs?${params}`, {
-        headers: { authorization: `Bearer ${API_KEY}` },
-      });
-      return (await json<LogPage>(response, 200)).entries;
-    },
+    logPage,
+    logs: async (appId, params) => (await logPage(appId, params)).entries,
     async close() {
       await server.shutdown();
       await platform.close();

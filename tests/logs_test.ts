@@ -31,13 +31,6 @@ export function fail(): X {
   "api/other.ts": `export default () => { console.log("other says hi"); return {}; };`,
 };
 
-async function logs(s: TestServer, app: string, params = ""): Promise<LogPage> {
-  const response = await fetch(`${s.url}/v1/apps/${app}/logs?${params}`, {
-    headers: { authorization: `Bearer ${API_KEY}` },
-  });
-  return await json<LogPage>(response, 200);
-}
-
 async function callForId(s: TestServer, app: string, path: string): Promise<string> {
   const response = await s.call(app, path);
   await response.body?.cancel();
@@ -51,7 +44,7 @@ for (const [backend, test] of backends()) {
       const app = appId("logs");
       const { id: deployment } = await s.deployOk(app, NOISY);
       const requestId = await callForId(s, app, "/noisy");
-      const { entries } = await logs(s, app, `request_id=${requestId}`);
+      const { entries } = await s.logPage(app, `request_id=${requestId}`);
       const consoleLines = entries.filter((e) => e.type === "console").reverse();
       assert.deepEqual(consoleLines.map((e) => [e.level, e.message]), [
         ["debug", "dbg"],
@@ -84,7 +77,7 @@ for (const [backend, test] of backends()) {
       const app = appId("logs");
       await s.deployOk(app, NOISY);
       const requestId = await callForId(s, app, "/noisy?throw=1");
-      const { entries } = await logs(s, app, `request_id=${requestId}&level=error`);
+      const { entries } = await s.logPage(app, `request_id=${requestId}&level=error`);
       const stack = entries.find((e) => e.message.startsWith("Error: kaboom"));
       assert.ok(stack, JSON.stringify(entries));
       assert.match(stack.message, /at fail \(lib\/fail\.ts:4:9\)/);
@@ -103,9 +96,8 @@ for (const [backend, test] of backends()) {
           "export default () => { for (let i = 0; i < 200000; i++) console.log('line', i); return {}; }",
       });
       const requestId = await callForId(s, app, "/flood");
-      const first = await logs(s, app, `request_id=${requestId}&limit=1000`);
-      const second = await logs(
-        s,
+      const first = await s.logPage(app, `request_id=${requestId}&limit=1000`);
+      const second = await s.logPage(
         app,
         `request_id=${requestId}&limit=1000&cursor=${first.next_cursor}`,
       );
@@ -126,7 +118,7 @@ for (const [backend, test] of backends()) {
         "export default () => { for (let i = 0; i < 10; i++) console.log('x'.repeat(30000)); return {}; }",
     });
     const requestId = await callForId(s, app, "/big");
-    const { entries } = await logs(s, app, `request_id=${requestId}`);
+    const { entries } = await s.logPage(app, `request_id=${requestId}`);
     assert.equal(entries.filter((e) => e.type === "console").length, 8);
     assert.match(
       entries.find((e) => e.message.includes("dropped"))!.message,
@@ -145,22 +137,22 @@ for (const [backend, test] of backends()) {
     const second = await s.deployOk(app, NOISY);
     await callForId(s, app, "/noisy");
 
-    const other = (await logs(s, app, "function=api/other.ts")).entries;
+    const other = (await s.logPage(app, "function=api/other.ts")).entries;
     assert.ok(other.length >= 2 && other.every((e) => e.function === "api/other.ts"));
-    const warnings = (await logs(s, app, "level=warn")).entries;
+    const warnings = (await s.logPage(app, "level=warn")).entries;
     assert.ok(
       warnings.length > 0 && warnings.every((e) => e.level === "warn" || e.level === "error"),
     );
-    const onFirst = (await logs(s, app, `deployment=${first.id}&function=api/noisy.ts`)).entries;
+    const onFirst = (await s.logPage(app, `deployment=${first.id}&function=api/noisy.ts`)).entries;
     assert.ok(onFirst.length > 0 && onFirst.every((e) => e.deployment_id === first.id));
-    const onSecond = (await logs(s, app, `deployment=${second.id}`)).entries;
+    const onSecond = (await s.logPage(app, `deployment=${second.id}`)).entries;
     assert.ok(onSecond.length > 0 && onSecond.every((e) => e.deployment_id === second.id));
-    assert.deepEqual((await logs(s, app, "q=SAYS HI")).entries.map((e) => e.message), [
+    assert.deepEqual((await s.logPage(app, "q=SAYS HI")).entries.map((e) => e.message), [
       "other says hi",
     ]);
-    const after = (await logs(s, app, `since=${encodeURIComponent(between)}`)).entries;
+    const after = (await s.logPage(app, `since=${encodeURIComponent(between)}`)).entries;
     assert.ok(after.every((e) => e.deployment_id === second.id));
-    const before = (await logs(s, app, `until=${encodeURIComponent(between)}`)).entries;
+    const before = (await s.logPage(app, `until=${encodeURIComponent(between)}`)).entries;
     assert.ok(before.length > 0 && before.every((e) => e.deployment_id === first.id));
   });
 
@@ -174,8 +166,7 @@ for (const [backend, test] of backends()) {
     const seen: LogEntry[] = [];
     let cursor: string | null = "";
     while (cursor !== null) {
-      const page: LogPage = await logs(
-        s,
+      const page: LogPage = await s.logPage(
         app,
         `q=item-&limit=7${cursor ? `&cursor=${cursor}` : ""}`,
       );
@@ -351,7 +342,7 @@ Deno.test({
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       assert.ok(s.platform.logs.droppedExports > 0);
-      const page = await logs(s, app, "limit=5");
+      const page = await s.logPage(app, "limit=5");
       assert.equal(page.entries.length, 5, "the platform's own log store is unaffected");
     } finally {
       await s.close();
@@ -368,7 +359,7 @@ Deno.test("log storage per app is bounded: the oldest entries are dropped first"
         "export default () => { for (let i = 0; i < 100; i++) console.log('n' + i); return {}; }",
     });
     await callForId(s, app, "/count");
-    const { entries, next_cursor } = await logs(s, app, "limit=1000");
+    const { entries, next_cursor } = await s.logPage(app, "limit=1000");
     assert.equal(entries.length, 30);
     assert.equal(next_cursor, null);
     assert.equal(entries[0].type, "request");
@@ -406,7 +397,7 @@ Deno.test({
       assert.ok(text.includes(fromA) && text.includes(fromB), "the tail on A shows both instances");
       for (const server of [a, b]) {
         const ids = new Set(
-          (await logs(server, app, "limit=100")).entries.map((e) => e.request_id),
+          (await server.logPage(app, "limit=100")).entries.map((e) => e.request_id),
         );
         assert.ok(ids.has(fromA) && ids.has(fromB), "each instance's API shows both requests");
       }
