@@ -1,34 +1,24 @@
 /**
  * `deno task bench`: throughput and latency of deployed functions beside a bare `Deno.serve`
- * answering the same JSON, measured in the same run, with load from a second process
- * (bench/load.ts) on loopback.
+ * answering the same JSON, measured in the same run with `wrk` on loopback; then density:
+ * many apps on default settings, deployed and called round-robin.
+ *
+ * BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_APPS (default 1000),
+ * BENCH_ONLY (`throughput` or `density`).
  */
 import { loadConfig } from "../runtime/config.ts";
 import { createPlatform } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { startRedisStack } from "../tests/helpers.ts";
-import { startInProcess } from "./in_process.ts";
+import { density } from "./density.ts";
+import { type Figures, wrk } from "./wrk.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 50);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
-const API_KEY = "bench-admin-key-0123456789";
-const LOAD = new URL("./load.ts", import.meta.url).pathname;
-
-interface Figures {
-  requests: number;
-  errors: number;
-  rps: number;
-  p50: number;
-  p99: number;
-}
-
-async function load(url: string, connections: number, seconds = SECONDS): Promise<Figures> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", LOAD, url, String(connections), String(seconds)],
-    stderr: "inherit",
-  }).output();
-  return JSON.parse(new TextDecoder().decode(output.stdout));
-}
+const APPS = Number(Deno.env.get("BENCH_APPS") ?? 1000);
+const ONLY = Deno.env.get("BENCH_ONLY") ?? "";
+/** The admin key of the benchmark's own platform instances. */
+export const BENCH_API_KEY = "bench-admin-key-0123456789";
 
 async function measure(
   name: string,
@@ -36,16 +26,14 @@ async function measure(
   rows: Array<[string, Figures]>,
   connections = CONNECTIONS,
 ): Promise<void> {
-  await load(url, connections, 1); // warm-up: connections, JIT, caches
-  rows.push([name, await load(url, connections)]);
+  await wrk(url, connections, 1); // warm-up: connections, JIT, caches
+  rows.push([name, await wrk(url, connections, SECONDS)]);
   console.error(`measured ${name} (${connections} connections)`);
 }
 
 function print(rows: Array<[string, Figures]>, connections: number): void {
   const baseline = rows[0][1];
-  console.log(
-    `\n${connections} connection(s), ${SECONDS} s per scenario, load from a second process on loopback\n`,
-  );
+  console.log(`\n${connections} connection(s), ${SECONDS} s per scenario, wrk on loopback\n`);
   console.log(
     "scenario".padEnd(34) + "req/s".padStart(10) + "p50 ms".padStart(10) + "p99 ms".padStart(10) +
       "errors".padStart(8) + "  vs baseline",
@@ -54,7 +42,7 @@ function print(rows: Array<[string, Figures]>, connections: number): void {
     console.log(
       name.padEnd(34) + f.rps.toFixed(0).padStart(10) + f.p50.toFixed(2).padStart(10) +
         f.p99.toFixed(2).padStart(10) + String(f.errors).padStart(8) +
-        `  ${(100 * f.rps / baseline.rps).toFixed(0)}% req/s, +${
+        `  ${(f.rps / baseline.rps).toFixed(2)}× req/s, +${
           (f.p50 - baseline.p50).toFixed(2)
         } ms p50`,
     );
@@ -75,7 +63,7 @@ async function startPlatform(env: Record<string, string>) {
   const dataDir = await Deno.makeTempDir({ prefix: "bench-" });
   const platform = await createPlatform(
     loadConfig({
-      API_KEY,
+      API_KEY: BENCH_API_KEY,
       SECRETS_KEY: btoa("b".repeat(32)),
       DATA_DIR: dataDir,
       PORT: "0",
@@ -89,7 +77,7 @@ async function startPlatform(env: Record<string, string>) {
   const base = `http://127.0.0.1:${server.addr.port}`;
   const deploy = await fetch(`${base}/v1/apps/bench/deploy`, {
     method: "POST",
-    headers: { authorization: `Bearer ${API_KEY}` },
+    headers: { authorization: `Bearer ${BENCH_API_KEY}` },
     body: JSON.stringify({ source_files: FILES }),
   });
   if (deploy.status !== 201) throw new Error(`deploy failed: ${await deploy.text()}`);
@@ -103,46 +91,54 @@ async function startPlatform(env: Record<string, string>) {
   };
 }
 
-const rows: Array<[string, Figures]> = [];
-const single: Array<[string, Figures]> = [];
+async function throughput(): Promise<void> {
+  const rows: Array<[string, Figures]> = [];
+  const single: Array<[string, Figures]> = [];
 
-const bare = Deno.serve(
-  { port: 0, hostname: "127.0.0.1", onListen: () => {} },
-  () => Response.json({ hello: "world" }),
-);
-const bareUrl = `http://127.0.0.1:${bare.addr.port}/`;
-await measure("bare Deno.serve (baseline)", bareUrl, rows);
-await measure("bare Deno.serve (baseline)", bareUrl, single, 1);
-await bare.shutdown();
+  const bare = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    () => Response.json({ hello: "world" }),
+  );
+  const bareUrl = `http://127.0.0.1:${bare.addr.port}/`;
+  await measure("bare Deno.serve (baseline)", bareUrl, rows);
+  await measure("bare Deno.serve (baseline)", bareUrl, single, 1);
+  await bare.shutdown();
 
-const inProcess = await startInProcess(FILES);
-await measure("hello, in-process worker (unsafe)", inProcess.url("/hello"), rows);
-await measure("hello, in-process worker (unsafe)", inProcess.url("/hello"), single, 1);
-await inProcess.close();
+  const embedded = await startPlatform({});
+  await measure("hello function", embedded.url("/hello"), rows);
+  await measure("kv get+set, embedded SQLite", embedded.url("/counter"), rows);
+  await measure("hello function", embedded.url("/hello"), single, 1);
+  await measure("kv get+set, embedded SQLite", embedded.url("/counter"), single, 1);
+  await embedded.close();
 
-const embedded = await startPlatform({});
-await measure("hello function", embedded.url("/hello"), rows);
-await measure("kv get+set, embedded SQLite", embedded.url("/counter"), rows);
-await measure("hello function", embedded.url("/hello"), single, 1);
-await measure("kv get+set, embedded SQLite", embedded.url("/counter"), single, 1);
-await embedded.close();
+  const redis = await startRedisStack();
+  const onRedis = await startPlatform(redis.env);
+  await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), rows);
+  await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), single, 1);
+  await onRedis.close();
 
-const redis = await startRedisStack();
-const onRedis = await startPlatform(redis.env);
-await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), rows);
-await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), single, 1);
-await onRedis.close();
+  print(rows, CONNECTIONS);
+  print(single, 1);
+  const p50 = (name: string) => single.find(([n]) => n === name)![1].p50;
+  for (const backend of ["embedded SQLite", "Redis (Upstash REST)"]) {
+    const perCall = (p50(`kv get+set, ${backend}`) - p50("hello function")) / 2;
+    console.log(`KV cost per call, ${backend}: ${perCall.toFixed(3)} ms at p50 (one connection)`);
+  }
+}
 
-print(rows, CONNECTIONS);
-print(single, 1);
-const p50 = (name: string) => single.find(([n]) => n === name)![1].p50;
-const containment = p50("hello function") - p50("hello, in-process worker (unsafe)");
-console.log(
-  `containment cost (sandbox process vs in-process worker): ${containment.toFixed(3)} ms at p50 ` +
-    "(one connection)",
-);
-for (const backend of ["embedded SQLite", "Redis (Upstash REST)"]) {
-  const perCall = (p50(`kv get+set, ${backend}`) - p50("hello function")) / 2;
-  console.log(`KV cost per call, ${backend}: ${perCall.toFixed(3)} ms at p50 (one connection)`);
+if (ONLY !== "density") await throughput();
+if (ONLY !== "throughput") {
+  const dataDir = await Deno.makeTempDir({ prefix: "bench-density-" });
+  const platform = await createPlatform(
+    loadConfig({ API_KEY: BENCH_API_KEY, DATA_DIR: dataDir, PORT: "0" }),
+  );
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    createApp(platform).fetch,
+  );
+  await density(`http://127.0.0.1:${server.addr.port}`, BENCH_API_KEY, APPS, platform);
+  await server.shutdown();
+  await platform.close();
+  await Deno.remove(dataDir, { recursive: true });
 }
 Deno.exit(0);

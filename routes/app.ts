@@ -21,7 +21,7 @@ export function createApp(platform: Platform): Hono {
       return c.json(
         { error: error.message, ...error.details },
         error.status as 400,
-        headers,
+        { ...error.headers, ...headers },
       );
     }
     console.error("unexpected error:", error);

@@ -147,6 +147,8 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
       sourcemap: "external",
       sourcesContent: false,
       logLevel: "silent",
+      // A computed import() or require() would load whatever the sandbox can reach at run time.
+      logOverride: { "unsupported-dynamic-import": "error", "unsupported-require-call": "error" },
       // Every import is resolved (and so checked), even one TypeScript would drop as unused.
       tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
       plugins: [sourceFilesPlugin(files)],

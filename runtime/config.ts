@@ -1,4 +1,5 @@
 import type { EgressRule } from "./egress/fetch.ts";
+import { MAX_REQUEST_BYTES_CEILING } from "./sandbox/protocol.ts";
 import { SECRETS_KEY_BYTES } from "./secrets.ts";
 
 /** Platform configuration, read from environment variables (see README "Configuration"). */
@@ -17,8 +18,10 @@ export interface Config {
   baseDomain: string;
   /** Execution time limit per request, in ms (FUNCTION_TIMEOUT_MS, default 30000). */
   timeoutMs: number;
-  /** V8 heap cap per function worker, in MB (FUNCTION_MEMORY_MB, default 128). */
+  /** V8 heap cap per sandbox, in MB (FUNCTION_MEMORY_MB, default 128). */
   memoryMb: number;
+  /** The sandbox processes and their bounds (see README "Sandboxes"). */
+  sandboxes: SandboxConfig;
   /** Request body limit for functions, in bytes (MAX_BODY_BYTES, default 1 MB). */
   maxBodyBytes: number;
   /**
@@ -42,6 +45,18 @@ export interface Config {
   secretsKey: string | null;
   /** How often an instance checks the shared store for changes by others, in ms (SYNC_INTERVAL_MS, default 250). */
   syncIntervalMs: number;
+}
+
+/** Bounds of the sandbox supervisor. */
+export interface SandboxConfig {
+  /** Cap on all memory of one sandbox process (resident), in MB (SANDBOX_MEMORY_MB, default 256). */
+  memoryMb: number;
+  /** Most sandbox processes at once (MAX_SANDBOXES; default: 40% of RAM over SANDBOX_MEMORY_MB). */
+  max: number;
+  /** Pre-started spare processes (SPARE_SANDBOXES, default 2). */
+  spares: number;
+  /** A sandbox idle this long is stopped, in ms (SANDBOX_IDLE_MS, default 300000). */
+  idleMs: number;
 }
 
 /** A configuration value that is missing or malformed. */
@@ -135,11 +150,48 @@ function secretsKey(raw: string | undefined, shared: boolean): string | null {
   return raw;
 }
 
+/** The default cap on sandboxes: as many as fit in 40% of RAM at their memory cap, 4 to 1000. */
+export function defaultMaxSandboxes(sandboxMemoryMb: number, totalBytes: number): number {
+  const fit = Math.floor((totalBytes * 0.4) / (sandboxMemoryMb * 1024 * 1024));
+  return Math.min(1000, Math.max(4, fit));
+}
+
+function sandboxConfig(env: Record<string, string | undefined>, heapMb: number): SandboxConfig {
+  const memoryMb = integer(env, "SANDBOX_MEMORY_MB", Math.max(256, heapMb + 128));
+  if (memoryMb < heapMb + 64) {
+    throw new ConfigError(
+      `SANDBOX_MEMORY_MB must be at least FUNCTION_MEMORY_MB + 64 (${heapMb + 64}): a sandbox ` +
+        "process needs room for the runtime beside its heap",
+    );
+  }
+  const max = integer(
+    env,
+    "MAX_SANDBOXES",
+    defaultMaxSandboxes(memoryMb, Deno.systemMemoryInfo().total),
+  );
+  if (max < 1) throw new ConfigError("MAX_SANDBOXES must be at least 1");
+  return {
+    memoryMb,
+    max,
+    spares: integer(env, "SPARE_SANDBOXES", 2),
+    idleMs: integer(env, "SANDBOX_IDLE_MS", 300_000),
+  };
+}
+
 /** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const apiKey = env.API_KEY ?? "";
   if (apiKey.length < 16) {
     throw new ConfigError("API_KEY must be set to a secret of at least 16 characters");
+  }
+  const memoryMb = integer(env, "FUNCTION_MEMORY_MB", 128);
+  if (memoryMb < 16) throw new ConfigError("FUNCTION_MEMORY_MB must be at least 16");
+  const maxBodyBytes = integer(env, "MAX_BODY_BYTES", 1024 * 1024);
+  if (maxBodyBytes > MAX_REQUEST_BYTES_CEILING) {
+    throw new ConfigError(
+      `MAX_BODY_BYTES must be at most ${MAX_REQUEST_BYTES_CEILING} (8 MB), the largest body ` +
+        "the sandbox wire carries",
+    );
   }
   return {
     port: integer(env, "PORT", 8000),
@@ -148,8 +200,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     dataDir: env.DATA_DIR || ".data",
     baseDomain: (env.BASE_DOMAIN || "localhost").toLowerCase(),
     timeoutMs: integer(env, "FUNCTION_TIMEOUT_MS", 30_000),
-    memoryMb: integer(env, "FUNCTION_MEMORY_MB", 128),
-    maxBodyBytes: integer(env, "MAX_BODY_BYTES", 1024 * 1024),
+    memoryMb,
+    sandboxes: sandboxConfig(env, memoryMb),
+    maxBodyBytes,
     redis: redisConfig(env),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
     otlp: otlpConfig(env),

@@ -8,8 +8,8 @@ import { badRequest, HttpError, notFound } from "./errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "./ids.ts";
 import { Router } from "./router.ts";
 import { mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
-import { LoadError } from "./sandbox/process.ts";
-import type { SandboxPool } from "./sandbox/pool.ts";
+import { LoadError, SandboxFailure } from "./sandbox/host/sandbox.ts";
+import type { Supervisor } from "./sandbox/host/supervisor.ts";
 import type {
   Deployment,
   DeploymentListQuery,
@@ -59,23 +59,30 @@ export class LiveDeployment {
   }
 }
 
+/** 503 for a deploy or rollback that found no sandbox to load into; the caller may retry. */
+function unavailable(error: SandboxFailure): HttpError {
+  return new HttpError(503, `the deployment could not be loaded: ${error.message}`, {}, {
+    "retry-after": "1",
+  });
+}
+
 /** Dependencies of the deployments service. */
 export interface DeploymentsOptions {
   store: DeploymentStore;
-  pool: SandboxPool;
+  sandboxes: Supervisor;
 }
 
 /** Deploys apps and answers which deployment serves an app's environment. */
 export class Deployments {
   readonly #store: DeploymentStore;
-  readonly #pool: SandboxPool;
+  readonly #sandboxes: Supervisor;
   readonly #live = new Map<string, Promise<LiveDeployment | null>>();
   /** Serialises the live switch of each app and environment: the last deploy to finish wins. */
   readonly #switches = new Map<string, Promise<unknown>>();
 
   constructor(options: DeploymentsOptions) {
     this.#store = options.store;
-    this.#pool = options.pool;
+    this.#sandboxes = options.sandboxes;
   }
 
   /**
@@ -97,8 +104,9 @@ export class Deployments {
       ...code,
     };
     try {
-      await this.#pool.load(appId, deployment);
+      await this.#sandboxes.load(deployment);
     } catch (error) {
+      if (error instanceof SandboxFailure) throw unavailable(error);
       if (!(error instanceof LoadError)) throw error;
       throw new CompileError([{
         file: error.failure.file || null,
@@ -121,8 +129,9 @@ export class Deployments {
       );
     }
     try {
-      await this.#pool.load(appId, deployment);
+      await this.#sandboxes.load(deployment);
     } catch (error) {
+      if (error instanceof SandboxFailure) throw unavailable(error);
       if (!(error instanceof LoadError)) throw error;
       throw new HttpError(500, `deployment ${id} failed to load again: ${error.message}`);
     }
@@ -155,7 +164,7 @@ export class Deployments {
       if (!id || id === current?.deployment.id) return;
       const deployment = await this.#store.get(appId, id);
       if (!deployment) return;
-      await this.#pool.load(appId, deployment).catch(() => {});
+      await this.#sandboxes.load(deployment).catch(() => {});
       await this.#switchTo(deployment, false);
     }));
   }
@@ -182,7 +191,7 @@ export class Deployments {
   #serve(deployment: Deployment): LiveDeployment {
     return new LiveDeployment(
       deployment,
-      () => this.#pool.unload(deployment.appId, deployment.id),
+      () => this.#sandboxes.release(deployment.id),
     );
   }
 

@@ -1,22 +1,26 @@
 /** Runs one HTTP request against an app's live deployment and answers it. */
 import type { Deployments, LiveDeployment } from "./deployments.ts";
-import type { Egress, WireFetchRequest } from "./egress/fetch.ts";
+import type { Egress } from "./egress/fetch.ts";
 import { HttpError, notFound } from "./errors.ts";
 import { runKvCall } from "./kv/calls.ts";
 import type { KvBackend } from "./kv/types.ts";
 import type { Logs, RequestLog } from "./logs/logs.ts";
 import { toFunctionRequest } from "./request.ts";
 import { toResponse } from "./response.ts";
-import type { SandboxPool } from "./sandbox/pool.ts";
-import type { InvocationHooks } from "./sandbox/process.ts";
-import { SandboxFailure } from "./sandbox/process.ts";
-import { BadResultError } from "./sandbox/result.ts";
+import type { Supervisor } from "./sandbox/host/supervisor.ts";
+import {
+  type FailureKind,
+  type InvocationHooks,
+  LoadError,
+  SandboxFailure,
+} from "./sandbox/host/sandbox.ts";
+import { BadResultError, type WireFetchRequest } from "./sandbox/protocol.ts";
 import { type EnvVars, redactSecrets, type RequestEnv } from "./vars.ts";
 
 /** Dependencies and limits of the function runner. */
 export interface FunctionRunnerOptions {
   deployments: Deployments;
-  pool: SandboxPool;
+  sandboxes: Supervisor;
   kv: KvBackend;
   logs: Logs;
   egress: Egress;
@@ -38,12 +42,14 @@ export interface FunctionTarget {
 /** Most outbound fetches one request may make (as Cloudflare Workers bound subrequests). */
 export const MAX_FETCHES_PER_REQUEST = 100;
 
-const FAILURE_STATUS = {
+const FAILURE_STATUS: Record<FailureKind, number> = {
   threw: 500,
   "bad-result": 500,
-  restarted: 503,
-  crashed: 502,
   timeout: 504,
+  memory: 502,
+  crashed: 502,
+  stopped: 503,
+  busy: 503,
 };
 
 /** Answers requests to deployed functions. */
@@ -77,15 +83,19 @@ export class FunctionRunner {
     live.enter();
     try {
       vars = await this.#options.vars.forRequest(appId, environment);
-      const req = await toFunctionRequest(request, path, match.params, this.#options.maxBodyBytes);
-      const result = await this.#options.pool.invoke(
-        appId,
+      const incoming = await toFunctionRequest(
+        request,
+        path,
+        match.params,
+        this.#options.maxBodyBytes,
+      );
+      const { result, body } = await this.#options.sandboxes.invoke(
         live.deployment,
-        { id: requestId, file: match.file, req, env: vars.env },
+        { id: requestId, file: match.file, env: vars.env, ...incoming },
         this.#hooks(appId, log, live, vars.secrets, started + this.#options.timeoutMs),
         this.#options.timeoutMs,
       );
-      const response = toResponse(result);
+      const response = toResponse(result, body);
       status = response.status;
       return response;
     } catch (error) {
@@ -116,8 +126,8 @@ export class FunctionRunner {
     const { kv, egress } = this.#options;
     let fetches = 0;
     return {
-      call(op, args) {
-        if (op.startsWith("kv.")) return runKvCall(kv, appId, op.slice(3), args);
+      async call(op, args, body) {
+        if (op.startsWith("kv.")) return { value: await runKvCall(kv, appId, op.slice(3), args) };
         if (op === "fetch") {
           if (++fetches > MAX_FETCHES_PER_REQUEST) {
             return Promise.reject(
@@ -127,7 +137,7 @@ export class FunctionRunner {
             );
           }
           const signal = AbortSignal.timeout(Math.max(1, deadline - performance.now()));
-          return egress.fetch(args[0] as WireFetchRequest, secrets, signal);
+          return await egress.fetch(args[0] as WireFetchRequest, body, secrets, signal);
         }
         return Promise.reject(new Error(`${op} is not available`));
       },
@@ -144,8 +154,7 @@ export class FunctionRunner {
 /** What the logs say about a failed invocation: the error with its stack where there is one. */
 function failureLog(error: unknown, live: LiveDeployment): string {
   if (error instanceof SandboxFailure) {
-    const { failure } = error;
-    return "stack" in failure && failure.stack ? live.mapStack(failure.stack) : failure.message;
+    return error.userStack ? live.mapStack(error.userStack) : error.message;
   }
   return error instanceof Error ? error.message : String(error);
 }
@@ -155,13 +164,21 @@ function toHttpError(error: unknown, file: string, secrets: Record<string, strin
     const reason = redactSecrets(error.message, secrets);
     return new HttpError(500, `${file} returned a value that cannot be sent: ${reason}`);
   }
+  if (error instanceof LoadError) {
+    return new HttpError(500, `${file}'s deployment failed to load: ${error.message}`);
+  }
   if (!(error instanceof SandboxFailure)) return error;
-  const { kind } = error.failure;
-  const message = redactSecrets(error.failure.message, secrets);
+  const { kind } = error;
+  const message = redactSecrets(error.message, secrets);
   const text = kind === "threw"
     ? `${file} threw ${message}`
     : kind === "bad-result"
     ? `${file} returned a value that cannot be sent: ${message}`
     : message;
-  return new HttpError(FAILURE_STATUS[kind], text);
+  return new HttpError(
+    FAILURE_STATUS[kind],
+    text,
+    {},
+    kind === "busy" ? { "retry-after": "1" } : {},
+  );
 }

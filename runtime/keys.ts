@@ -6,7 +6,7 @@
 import { timingSafeEqual } from "node:crypto";
 import { notFound } from "./errors.ts";
 import { newId, toHex } from "./ids.ts";
-import { encodeBase64 } from "./sandbox/base64.ts";
+import { encodeBase64 } from "./base64.ts";
 import type { KeyStore } from "./store/types.ts";
 
 /** Who an API call acts as. */

@@ -13,7 +13,7 @@ import { Logs } from "./logs/logs.ts";
 import { MemoryLogStore } from "./logs/memory.ts";
 import { OtlpLogExporter } from "./logs/otlp.ts";
 import type { LogStore } from "./logs/types.ts";
-import { SandboxPool } from "./sandbox/pool.ts";
+import { Supervisor } from "./sandbox/host/supervisor.ts";
 import { Cipher } from "./secrets.ts";
 import { FileStore } from "./store/file.ts";
 import { RedisStore } from "./store/redis.ts";
@@ -28,7 +28,7 @@ export interface Platform {
   functions: FunctionRunner;
   kv: KvBackend;
   logs: Logs;
-  pool: SandboxPool;
+  sandboxes: Supervisor;
   vars: EnvVars;
   keys: ApiKeys;
   /** Null when every dependency answers, else which one fails and how. */
@@ -46,6 +46,17 @@ export interface PlatformParts {
 
 /** Largest response body a function's fetch may receive, in bytes (10 MB). */
 export const MAX_FETCH_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+/** How long loading a deployment's modules may take, in ms. */
+const LOAD_TIMEOUT_MS = 10_000;
+/** How long a request waits for a sandbox slot when all are busy, in ms, before its 503. */
+const ACQUIRE_WAIT_MS = 2_000;
+/** How often the supervisor reads each sandbox's memory and CPU, in ms. */
+const WATCH_INTERVAL_MS = 100;
+/** CPU a sandbox may use with no request in flight over one window, in ms (half a core). */
+const IDLE_CPU_MS = 1_000;
+/** The window of that check, in ms. */
+const IDLE_CPU_WINDOW_MS = 2_000;
 
 /** How long a health check waits for a dependency, in ms. */
 const HEALTH_TIMEOUT_MS = 2000;
@@ -91,15 +102,24 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     config.secretsKey ?? await embeddedSecretsKey(config.dataDir),
   );
   const vars = new EnvVars({ store, cipher, withheld: secretNames(config.egressRules) });
-  const pool = await SandboxPool.create({
-    memoryMb: config.memoryMb,
-    loadTimeoutMs: 10_000,
-    onEvent: (appId, level, message) => logs.event(appId, level, vars.redactForApp(appId, message)),
+  const sandboxes = await Supervisor.create({
+    heapMb: config.memoryMb,
+    memoryMb: config.sandboxes.memoryMb,
+    maxSandboxes: config.sandboxes.max,
+    spares: config.sandboxes.spares,
+    idleMs: config.sandboxes.idleMs,
+    loadTimeoutMs: LOAD_TIMEOUT_MS,
+    acquireWaitMs: ACQUIRE_WAIT_MS,
+    watchIntervalMs: WATCH_INTERVAL_MS,
+    idleCpuMs: IDLE_CPU_MS,
+    idleCpuWindowMs: IDLE_CPU_WINDOW_MS,
+    onEvent: (appId, _environment, level, message) =>
+      logs.event(appId, level, vars.redactForApp(appId, message)),
   });
-  const deployments = new Deployments({ store, pool });
+  const deployments = new Deployments({ store, sandboxes });
   const functions = new FunctionRunner({
     deployments,
-    pool,
+    sandboxes,
     kv,
     logs,
     vars,
@@ -125,7 +145,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     functions,
     kv,
     logs,
-    pool,
+    sandboxes,
     vars,
     keys: new ApiKeys(store, config.apiKey),
     async unhealthy() {
@@ -144,7 +164,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     },
     async close() {
       sync.stop();
-      await pool.close();
+      await sandboxes.close();
       await logs.close();
       await kv.close();
       await store.close();

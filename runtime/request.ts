@@ -1,8 +1,7 @@
 /** Turns an HTTP request into the `ctx.req` a handler sees. */
 import { readBody } from "./body.ts";
 import { HttpError } from "./errors.ts";
-import { encodeBase64 } from "./sandbox/base64.ts";
-import type { FunctionRequest, WireBody } from "./sandbox/protocol.ts";
+import type { BodyKind, FunctionRequest } from "./sandbox/protocol.ts";
 
 /** Request headers a handler never sees: hop-by-hop headers and the platform's own `x-platform-*`. */
 export const INTERNAL_HEADERS = [
@@ -67,13 +66,13 @@ function depthOf(value: unknown): number {
   return deepest;
 }
 
-function parseBody(bytes: Uint8Array, contentType: string): WireBody {
+function parseBody(bytes: Uint8Array, contentType: string): BodyKind {
   if (bytes.length === 0) return { type: "none" };
   const mime = contentType.split(";")[0].trim().toLowerCase();
   const isJson = mime === "application/json" || mime.endsWith("+json");
   const isText = mime.startsWith("text/");
   const isForm = mime === "application/x-www-form-urlencoded";
-  if (!isJson && !isText && !isForm) return { type: "bytes", base64: encodeBase64(bytes) };
+  if (!isJson && !isText && !isForm) return { type: "bytes" };
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -94,25 +93,28 @@ function parseBody(bytes: Uint8Array, contentType: string): WireBody {
   return { type: "value", value };
 }
 
+/** `ctx.req` with how its body travels: a parsed value, or raw bytes beside the message. */
+export interface IncomingCall {
+  req: FunctionRequest;
+  body: BodyKind;
+  bytes?: Uint8Array;
+}
+
 /** Builds `ctx.req`; `path` is the function path (`/functions/...`). Throws 400/413 for bad bodies. */
 export async function toFunctionRequest(
   request: Request,
   path: string,
   params: Record<string, string>,
   maxBodyBytes: number,
-): Promise<FunctionRequest> {
+): Promise<IncomingCall> {
   const url = new URL(request.url);
   const headers = headersOf(request);
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  const body = hasBody
-    ? parseBody(await readBody(request, maxBodyBytes), request.headers.get("content-type") ?? "")
-    : { type: "none" as const };
+  const bytes = hasBody ? await readBody(request, maxBodyBytes) : new Uint8Array(0);
+  const body = parseBody(bytes, request.headers.get("content-type") ?? "");
   return {
-    method: request.method,
-    path,
-    query: paramsToObject(url.searchParams),
-    headers,
-    params,
+    req: { method: request.method, path, query: paramsToObject(url.searchParams), headers, params },
     body,
+    bytes: body.type === "bytes" ? bytes : undefined,
   };
 }

@@ -1,7 +1,5 @@
 /** Turns a handler's result into an HTTP response. */
-import { decodeBase64 } from "./sandbox/base64.ts";
-import type { FunctionResult } from "./sandbox/protocol.ts";
-import { BadResultError } from "./sandbox/result.ts";
+import { BadResultError, type FunctionResult } from "./sandbox/protocol.ts";
 
 /** Response headers a handler cannot set: the server owns framing and connection handling. */
 const RESERVED_HEADERS = new Set([
@@ -15,7 +13,7 @@ const RESERVED_HEADERS = new Set([
 const NO_BODY = new Set([204, 205, 304]);
 
 /** Builds the Response; throws BadResultError for headers or status/body combinations HTTP forbids. */
-export function toResponse(result: FunctionResult): Response {
+export function toResponse(result: FunctionResult, bytes?: Uint8Array): Response {
   const headers = new Headers();
   for (const [name, value] of Object.entries(result.headers)) {
     if (RESERVED_HEADERS.has(name.toLowerCase())) continue;
@@ -30,10 +28,9 @@ export function toResponse(result: FunctionResult): Response {
   if (NO_BODY.has(result.status)) {
     throw new BadResultError(`status ${result.status} cannot have a body`);
   }
-  if (body.type === "text") {
-    if (!headers.has("content-type")) headers.set("content-type", body.contentType);
-    return new Response(body.text, { status: result.status, headers });
-  }
-  if (!headers.has("content-type")) headers.set("content-type", "application/octet-stream");
-  return new Response(decodeBase64(body.base64), { status: result.status, headers });
+  if (!headers.has("content-type")) headers.set("content-type", body.contentType);
+  return new Response(bytes as Uint8Array<ArrayBuffer> | undefined ?? null, {
+    status: result.status,
+    headers,
+  });
 }

@@ -206,8 +206,8 @@ for (const [backend, test, backendEnv] of backends()) {
         assert.ok(served > 50, `only ${served} requests ran during the deploys`);
         assert.equal(await version(s, app), 50);
         await waitFor(
-          "old workers to drain",
-          () => Promise.resolve(s.platform.pool.workers === 1),
+          "old sandboxes to drain",
+          () => Promise.resolve(s.platform.sandboxes.stats().live === 1),
           5000,
         );
       } finally {

@@ -3,6 +3,7 @@ import { loadConfig } from "../runtime/config.ts";
 import { createPlatform, type Platform, type PlatformParts } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
 import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
+import { sampleTree } from "../runtime/sandbox/host/proc.ts";
 
 /** The admin API key every test server uses. */
 export const API_KEY = "test-admin-key-0123456789";
@@ -346,4 +347,24 @@ let redisStack: Promise<RedisStack> | undefined;
 export function sharedRedis(): Promise<RedisStack> {
   redisStack ??= startRedisStack();
   return redisStack;
+}
+
+/** Whether a process with this id is running (and not a zombie). */
+export async function processRunning(pid: number): Promise<boolean> {
+  const text = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
+  if (!text) return false;
+  return text.slice(text.lastIndexOf(")") + 2, text.lastIndexOf(")") + 3) !== "Z";
+}
+
+/** CPU the process tree uses over `ms` of wall time, in ms (processes alive at both readings). */
+export async function treeCpuOver(ms: number): Promise<number> {
+  const before = await sampleTree(Deno.pid);
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = await sampleTree(Deno.pid);
+  let used = 0;
+  for (const [pid, sample] of after.processes) {
+    const earlier = before.processes.get(pid);
+    if (earlier) used += sample.cpuMs - earlier.cpuMs;
+  }
+  return used;
 }

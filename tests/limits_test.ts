@@ -21,7 +21,7 @@ const LENGTH_ECHO = {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 test(
-  "a handler stuck in while(true) answers 504, its worker is replaced and co-located requests get 503",
+  "a handler stuck in while(true) answers 504, its sandbox is replaced and co-located requests get 503",
   async (s) => {
     const app = appId("stuck");
     const other = appId("other");
@@ -45,7 +45,7 @@ test(
     const shared = await json(await sharing, 503);
     assert.match(
       String(shared.error),
-      /worker was restarted because another request to it ran past/,
+      /stopped with its sandbox: another request to the same deployment ran past its time limit/,
     );
 
     // The replacement worker serves the app again, and other apps were never affected.
@@ -100,7 +100,7 @@ test(
     const response = await hog;
     const requestId = response.headers.get("x-request-id")!;
     const body = await json(response, 502);
-    assert.match(String(body.error), /ran out of memory \(limit 64 MB per worker\)/);
+    assert.match(String(body.error), /ran out of memory \(heap limit 64 MB per sandbox\)/);
     await waitFor("the out-of-memory log entry", async () => {
       const entries = await s.logs(app, `request_id=${requestId}&level=error`);
       return entries.some((e) => /ran out of memory/.test(e.message));

@@ -37,18 +37,32 @@ for (
     ],
     ["loading a native library (FFI)", `Deno.dlopen("libc.so.6", {})`, /Requires ffi access/],
     ["reading system info", `Deno.hostname()`, /Requires sys access to "hostname"/],
-    ["importing a local file", `import(["file:///etc/passwd"][0])`, /Requires read access/],
-    [
-      "importing a remote module",
-      `import(["https://example.com/x.js"][0])`,
-      /Requires import access/,
-    ],
     [
       "opening a TCP socket",
       `Deno.connect({ hostname: "127.0.0.1", port: 6379 })`,
       /Requires net access/,
     ],
-    ["exiting the process", `Deno.exit(1)`, /Deno.exit\(\) is not available inside a function/],
+    ["exiting the process", `Deno.exit(1)`, /Deno.exit is not available inside a function/],
+    ["starting a Worker thread", `new Worker("data:text/javascript,1")`, /Worker is not defined/],
+    ["opening a BroadcastChannel", `new BroadcastChannel("x")`, /BroadcastChannel is not defined/],
+    ["opening the Cache API", `caches.open("x")`, /caches is not defined/],
+    ["using Node's process", `process.stdout.write("x")`, /process is not defined/],
+    [
+      "reaching Deno's internals",
+      `Deno[Deno.internal].core.ops`,
+      /Cannot read properties of undefined/,
+    ],
+    ["evaluating a string", `eval("1 + 1")`, /Code generation from strings disallowed/],
+    [
+      "building a function from a string",
+      `new Function("return 1")()`,
+      /Code generation from strings disallowed/,
+    ],
+    [
+      "writing to the process's stdout",
+      `Deno.stdout.write(new Uint8Array([0, 0, 0, 9]))`,
+      /Deno.stdout is not available inside a function/,
+    ],
   ] as const
 ) {
   serverTest(`${what} inside a handler fails with a clear error`, async (s) => {
@@ -113,3 +127,27 @@ serverTest("each app runs in its own sandbox process, so module state is not sha
   assert.equal(await json(await s.call(a, "/g"), 200), 2);
   assert.equal(await json(await s.call(b, "/g"), 200), 1);
 });
+
+for (
+  const [what, expr] of [
+    ["a package", `import(["npm:" + "hono"][0])`],
+    ["Node's worker threads", `import("node:" + "worker_threads")`],
+    ["a local file", `import(["file:///etc/passwd"][0])`],
+    ["a remote module", `import(["https://example.com/x.js"][0])`],
+  ] as const
+) {
+  serverTest(
+    `a deploy that imports ${what} by a computed name is refused with its line`,
+    async (s) => {
+      const response = await s.deploy(appId(), {
+        "api/x.ts":
+          `export default async () => {\n  const m = await ${expr};\n  return { body: 1 };\n};`,
+      });
+      const body = await json(response, 400);
+      assert.match(
+        String(body.error),
+        /api\/x\.ts:2:\d+: (.*argument is not a string literal|import "node:worker_threads" is not allowed)/,
+      );
+    },
+  );
+}

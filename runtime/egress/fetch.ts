@@ -6,7 +6,7 @@
  */
 import { lookup } from "node:dns/promises";
 import { readLimited } from "../body.ts";
-import { decodeBase64, encodeBase64 } from "../sandbox/base64.ts";
+import type { WireFetchRequest, WireFetchResponse } from "../sandbox/protocol.ts";
 import { blockedReason, isIpLiteral } from "./address.ts";
 
 /** An outbound credential rule: requests to `host` get `headers`, `{NAME}` replaced by the app's secret NAME. */
@@ -16,24 +16,6 @@ export interface EgressRule {
   headers: Record<string, string>;
   /** Lets this exact host reach a private or loopback address (for an internal data API). */
   allowPrivate?: boolean;
-}
-
-/** A request as the worker sends it. Bodies are base64. */
-export interface WireFetchRequest {
-  url: string;
-  method: string;
-  headers: Array<[string, string]>;
-  body: string | null;
-}
-
-/** A response as the worker receives it. */
-export interface WireFetchResponse {
-  url: string;
-  status: number;
-  statusText: string;
-  headers: Array<[string, string]>;
-  body: string | null;
-  redirected: boolean;
 }
 
 /** An outbound request the platform refuses; its message reaches the handler. */
@@ -92,15 +74,19 @@ export class Egress {
     this.#resolve = options.resolve ?? systemResolve;
   }
 
-  /** Fetches for a function; throws EgressError when policy refuses a hop. */
+  /**
+   * Fetches for a function; throws EgressError when policy refuses a hop. `body` is the
+   * request body's bytes; the answer carries the response body's bytes beside its metadata.
+   */
   async fetch(
     request: WireFetchRequest,
+    requestBody: Uint8Array | undefined,
     secrets: Record<string, string>,
     signal: AbortSignal,
-  ): Promise<WireFetchResponse> {
+  ): Promise<{ value: WireFetchResponse; body?: Uint8Array }> {
     let url = parseUrl(request.url);
     let method = request.method.toUpperCase();
-    let body: Uint8Array | null = request.body === null ? null : decodeBase64(request.body);
+    let body: Uint8Array | null = request.hasBody ? requestBody ?? new Uint8Array(0) : null;
     const headers = new Headers(request.headers);
     const origin = url.origin;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -118,7 +104,11 @@ export class Egress {
         signal,
       });
       const location = response.headers.get("location");
-      if (REDIRECTS.has(response.status) && location) {
+      if (REDIRECTS.has(response.status) && location && request.redirect !== "manual") {
+        if (request.redirect === "error") {
+          await response.body?.cancel();
+          throw new EgressError(`fetch ${request.url}: redirected, and redirect is "error"`);
+        }
         await response.body?.cancel();
         url = parseUrl(new URL(location, url).href);
         if (response.status === 303 || (response.status < 307 && method === "POST")) {
@@ -134,12 +124,15 @@ export class Egress {
         throw new EgressError(`fetch: the response body is over the limit of ${limit} bytes`);
       }
       return {
-        url: url.href,
-        status: response.status,
-        statusText: response.statusText,
-        headers: [...response.headers],
-        body: response.body ? encodeBase64(bytes) : null,
-        redirected: hop > 0,
+        value: {
+          url: url.href,
+          status: response.status,
+          statusText: response.statusText,
+          headers: [...response.headers],
+          hasBody: response.body !== null,
+          redirected: hop > 0,
+        },
+        body: bytes,
       };
     }
     throw new EgressError(`fetch ${request.url}: more than ${MAX_REDIRECTS} redirects`);

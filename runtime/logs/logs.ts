@@ -2,38 +2,13 @@
  * The runtime log pipeline: per-request capture with bounds, non-blocking batched writes to a
  * LogStore, and an optional exporter (OTLP). A handler's console call never waits on storage.
  */
-import type { LogLevel } from "../sandbox/protocol.ts";
+import {
+  LogBudget,
+  type LogLevel,
+  MAX_BYTES_PER_REQUEST,
+  MAX_ENTRIES_PER_REQUEST,
+} from "../sandbox/protocol.ts";
 import type { LogEntry, LogStore, NewLogEntry } from "./types.ts";
-
-/** Most entries one request may write; past it one entry says how much was dropped. */
-export const MAX_ENTRIES_PER_REQUEST = 1000;
-/** Most bytes of log text one request may write (256 KB). */
-export const MAX_BYTES_PER_REQUEST = 256 * 1024;
-
-/**
- * One request's console output counted against the per-request bounds. The worker keeps one
- * per request so a flood never crosses to the host; the host keeps one too, as the authority.
- */
-export class LogBudget {
-  entries = 0;
-  characters = 0;
-  dropped = 0;
-  droppedCharacters = 0;
-
-  /** Whether a line of `length` characters fits; a line that does not is counted as dropped. */
-  admit(length: number): boolean {
-    if (
-      this.entries >= MAX_ENTRIES_PER_REQUEST || this.characters + length > MAX_BYTES_PER_REQUEST
-    ) {
-      this.dropped++;
-      this.droppedCharacters += length;
-      return false;
-    }
-    this.entries++;
-    this.characters += length;
-    return true;
-  }
-}
 
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {

@@ -1,43 +1,154 @@
 /**
- * Length-prefixed JSON frames over a byte stream: the wire format between the host and a
- * sandbox process. A frame is a 4-byte big-endian length followed by that many bytes of UTF-8 JSON.
+ * Binary frames over a byte stream, the wire between the host and a sandbox process:
+ * `u32 rest length | u32 header length | header (UTF-8 JSON) | body bytes`, big-endian.
+ * Reassembly copies each byte once (linear in the frame size), and a body is never decoded.
  */
+import { type Envelope, MAX_FRAME_BYTES, MAX_HEADER_BYTES } from "./protocol.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Largest frame accepted, in bytes: above the 6 MB response and 1 MB request limits with JSON overhead. */
-export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
-
-/** Encodes one message as a frame. */
-export function encodeFrame(message: unknown): Uint8Array {
-  const json = encoder.encode(JSON.stringify(message));
-  const frame = new Uint8Array(4 + json.length);
-  new DataView(frame.buffer).setUint32(0, json.length);
-  frame.set(json, 4);
-  return frame;
-}
-
-/** Yields the messages of a stream of frames; throws on a frame over MAX_FRAME_BYTES. */
-export async function* readFrames(stream: ReadableStream<Uint8Array>): AsyncGenerator<unknown> {
-  let buffer: Uint8Array = new Uint8Array(0);
-  for await (const chunk of stream) {
-    buffer = buffer.length === 0 ? chunk : concat(buffer, chunk);
-    let offset = 0;
-    while (buffer.length - offset >= 4) {
-      const length = new DataView(buffer.buffer, buffer.byteOffset + offset).getUint32(0);
-      if (length > MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is over the limit`);
-      if (buffer.length - offset - 4 < length) break;
-      yield JSON.parse(decoder.decode(buffer.subarray(offset + 4, offset + 4 + length)));
-      offset += 4 + length;
-    }
-    buffer = buffer.subarray(offset);
+/** A frame that breaks the format or the size limits; the connection cannot go on. */
+export class FrameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FrameError";
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** Encodes a header and optional body as one frame; throws FrameError past MAX_FRAME_BYTES. */
+export function encodeFrame(header: unknown, body?: Uint8Array): Uint8Array<ArrayBuffer> {
+  const json = encoder.encode(JSON.stringify(header));
+  const bodyLength = body?.length ?? 0;
+  const rest = 4 + json.length + bodyLength;
+  if (json.length > MAX_HEADER_BYTES || rest > MAX_FRAME_BYTES) {
+    throw new FrameError(`a frame of ${rest} bytes is over the limit of ${MAX_FRAME_BYTES}`);
+  }
+  const frame = new Uint8Array(4 + rest);
+  const view = new DataView(frame.buffer);
+  view.setUint32(0, rest);
+  view.setUint32(4, json.length);
+  frame.set(json, 8);
+  if (body) frame.set(body, 8 + json.length);
+  return frame;
+}
+
+/** Splits a byte stream into frames; feed it chunks, take the frames that completed. */
+export class FrameReader {
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  /** Bytes still needed for the frame being read, or -1 while its length is unknown. */
+  #need = -1;
+
+  /** Adds a chunk and returns every frame it completed; throws FrameError on a bad frame. */
+  push(chunk: Uint8Array): Array<Envelope<unknown>> {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    const out: Array<Envelope<unknown>> = [];
+    while (true) {
+      if (this.#need < 0) {
+        if (this.#buffered < 4) break;
+        const head = this.#take(4);
+        const rest = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
+        if (rest < 4 || rest > MAX_FRAME_BYTES) {
+          throw new FrameError(`a frame of ${rest} bytes is outside the limits`);
+        }
+        this.#need = rest;
+      }
+      if (this.#buffered < this.#need) break;
+      const frame = this.#take(this.#need);
+      this.#need = -1;
+      out.push(decodeRest(frame));
+    }
+    return out;
+  }
+
+  /** Removes the first `n` buffered bytes; copies only when they span chunks. */
+  #take(n: number): Uint8Array {
+    this.#buffered -= n;
+    const first = this.#chunks[0];
+    if (first.length >= n) {
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = new Uint8Array(n);
+    let offset = 0;
+    while (offset < n) {
+      const chunk = this.#chunks[0];
+      const part = Math.min(chunk.length, n - offset);
+      out.set(chunk.subarray(0, part), offset);
+      offset += part;
+      if (part === chunk.length) this.#chunks.shift();
+      else this.#chunks[0] = chunk.subarray(part);
+    }
+    return out;
+  }
+}
+
+function decodeRest(frame: Uint8Array): Envelope<unknown> {
+  const headerLength = new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0);
+  if (headerLength > frame.length - 4 || headerLength > MAX_HEADER_BYTES) {
+    throw new FrameError(`a frame header of ${headerLength} bytes is outside the frame`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(decoder.decode(frame.subarray(4, 4 + headerLength)));
+  } catch {
+    throw new FrameError("a frame header is not valid JSON");
+  }
+  const body = frame.length > 4 + headerLength ? frame.subarray(4 + headerLength) : undefined;
+  return { header, body };
+}
+
+/**
+ * Writes frames to a stream, coalescing those queued while a write is under way into one
+ * write, so a burst of messages costs one system call rather than one each.
+ */
+export class FrameWriter {
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #failed = false;
+
+  constructor(stream: WritableStream<Uint8Array>) {
+    this.#writer = stream.getWriter();
+  }
+
+  /** Queues a message; a closed peer is ignored here (its exit is reported elsewhere). */
+  send(header: unknown, body?: Uint8Array): void {
+    if (this.#failed) return;
+    const frame = encodeFrame(header, body);
+    this.#queue.push(frame);
+    this.#queued += frame.length;
+    if (!this.#writing) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue, this.#queued);
+        this.#queue = [];
+        this.#queued = 0;
+        await this.#writer.write(batch);
+      }
+    } catch {
+      this.#failed = true;
+      this.#queue = [];
+    } finally {
+      this.#writing = false;
+    }
+  }
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
   return out;
 }

@@ -1,39 +1,59 @@
 /**
- * Messages between the host, a sandbox process and its workers. The child relays worker
- * messages unchanged, so one set of types describes both hops.
+ * The one wire protocol between the host, a sandbox process and its worker. Every message is
+ * a small JSON header plus optional raw bytes (a request or response body, a fetch body); the
+ * child relays worker messages by their header alone, so one set of types describes both hops.
+ * Host, child and worker all import this file; it imports nothing.
  */
 
-/** `ctx.req` as it crosses into the sandbox; `body` is decoded back to bytes in the worker. */
+/** `ctx.req` as it crosses into the sandbox, without its body (which travels as bytes or a value). */
 export interface FunctionRequest {
   method: string;
   path: string;
   query: Record<string, string | string[]>;
   headers: Record<string, string>;
   params: Record<string, string>;
-  body: WireBody;
 }
 
-/** A body on the wire: JSON frames cannot carry bytes, so bytes travel as base64. */
-export type WireBody =
-  | { type: "none" }
-  | { type: "value"; value: unknown }
-  | { type: "bytes"; base64: string };
+/**
+ * How the request body reaches the handler: `none` is undefined, `value` a parsed value carried
+ * in the header (JSON, text, form), `bytes` the frame's raw bytes as a Uint8Array.
+ */
+export type BodyKind = { type: "none" } | { type: "value"; value: unknown } | { type: "bytes" };
 
-/** What a handler answered, already validated and serialised by the worker. */
+/** What a handler answered, validated by the worker; the body bytes travel beside it. */
 export interface FunctionResult {
   status: number;
   headers: Record<string, string>;
-  /** `contentType` is the default used when the handler set no `content-type` header. */
-  body: { type: "none" } | { type: "text"; text: string; contentType: string } | {
-    type: "bytes";
-    base64: string;
-  };
+  /** `none`: no body; else the frame's bytes, with `contentType` used if the handler set none. */
+  body: { type: "none" } | { type: "bytes"; contentType: string };
 }
 
-/** Why an invocation produced no result. */
-export type FailureKind = "threw" | "bad-result" | "restarted" | "crashed";
+/** Largest response body a handler may return, in bytes (6 MB). */
+export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
+/** Largest request body the platform can be configured to accept, in bytes (8 MB). */
+export const MAX_REQUEST_BYTES_CEILING = 8 * 1024 * 1024;
+/** Largest body an outbound fetch may send or receive, in bytes (10 MB). */
+export const MAX_FETCH_BODY_BYTES = 10 * 1024 * 1024;
+/** Largest JSON header of a frame, in bytes: ctx.req (32 KB of headers), env, a KV value (1 MB). */
+export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
+/**
+ * Largest frame, in bytes. Every body the platform allows fits by construction: the largest is
+ * a fetch body (10 MB) or a response (6 MB), plus a header.
+ */
+export const MAX_FRAME_BYTES = MAX_FETCH_BODY_BYTES + MAX_HEADER_BYTES;
 
-/** A failed invocation, as reported by the sandbox. */
+/** A handler's return value that cannot become an HTTP response. */
+export class BadResultError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BadResultError";
+  }
+}
+
+/** Why an invocation produced no result: a throw or a bad value, in the worker. */
+export type FailureKind = "threw" | "bad-result";
+
+/** A failed invocation, as reported by the worker. */
 export interface Failure {
   kind: FailureKind;
   message: string;
@@ -51,30 +71,85 @@ export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** One of LOG_LEVELS. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
-/** Host → sandbox process. */
+/** An outbound request as the worker sends it; its body travels as the frame's bytes. */
+export interface WireFetchRequest {
+  url: string;
+  method: string;
+  headers: Array<[string, string]>;
+  hasBody: boolean;
+  redirect: RequestRedirect;
+}
+
+/** An outbound response as the worker receives it; its body travels as the frame's bytes. */
+export interface WireFetchResponse {
+  url: string;
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  hasBody: boolean;
+  redirected: boolean;
+}
+
+/** Host → sandbox process → worker. `load` carries the modules as JSON bytes. */
 export type HostMessage =
-  | { t: "init"; bootstrap: string }
-  | { t: "load"; dep: string; modules: Record<string, string> }
-  | { t: "unload"; dep: string }
+  | { t: "load"; dep: string }
   | {
     t: "invoke";
     id: string;
-    dep: string;
     file: string;
     req: FunctionRequest;
+    body: BodyKind;
     env: Record<string, string>;
   }
-  | { t: "cancel"; id: string }
-  | { t: "reply"; id: string; cid: number; ok: boolean; value?: unknown; error?: string };
+  | { t: "reply"; id: string; cid: number; ok: true; value: unknown }
+  | { t: "reply"; id: string; cid: number; ok: false; error: string };
 
-/** Sandbox process (or worker) → host. */
+/** Worker → sandbox process → host (and `hello`, from the process itself). */
 export type SandboxMessage =
   | { t: "hello"; token: string }
-  | { t: "loaded"; dep: string }
-  | { t: "load-failed"; dep: string; error: LoadFailure }
+  /** The worker has run its bootstrap; the process says hello only after it. */
+  | { t: "ready" }
+  | { t: "loaded" }
+  | { t: "load-failed"; error: LoadFailure }
   | { t: "result"; id: string; result: FunctionResult }
   | { t: "failed"; id: string; error: Failure }
   | { t: "call"; id: string; cid: number; op: string; args: unknown[] }
   | { t: "log"; id: string | null; level: LogLevel; message: string }
   /** Console lines a worker dropped for a request past the per-request bounds, sent before its end. */
   | { t: "log-dropped"; id: string; entries: number; characters: number };
+
+/** A message with the raw bytes that travel beside it. */
+export interface Envelope<M> {
+  header: M;
+  body?: Uint8Array;
+}
+
+/** Most entries one request may write; past it one entry says how much was dropped. */
+export const MAX_ENTRIES_PER_REQUEST = 1000;
+/** Most bytes of log text one request may write (256 KB). */
+export const MAX_BYTES_PER_REQUEST = 256 * 1024;
+
+/**
+ * One request's console output counted against the per-request bounds. The worker keeps one
+ * per request so a flood never crosses to the host; the host keeps one too, as the authority.
+ */
+export class LogBudget {
+  entries = 0;
+  characters = 0;
+  dropped = 0;
+  droppedCharacters = 0;
+
+  /** Whether a line of `length` characters fits; a line that does not is counted as dropped. */
+  admit(length: number): boolean {
+    if (
+      this.entries >= MAX_ENTRIES_PER_REQUEST || this.characters + length > MAX_BYTES_PER_REQUEST
+    ) {
+      this.dropped++;
+      this.droppedCharacters += length;
+      return false;
+    }
+    this.entries++;
+    this.characters += length;
+    return true;
+  }
+}

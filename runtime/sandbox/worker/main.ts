@@ -1,40 +1,58 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 /**
- * The bootstrap of a deployment's Web Worker: bundled once at host start-up, loaded as a
- * `data:` URL module with no permissions. It imports the deployment's route modules, runs
- * handlers with `ctx`, and turns `kv`, `fetch` and `console` calls into messages to the host.
+ * The bootstrap of a deployment's Web Worker, bundled into the sandbox process and started
+ * as a `data:` URL module with no permissions. It locks the global scope down, imports the
+ * deployment's route modules, runs handlers with `ctx`, and turns `kv`, `fetch` and `console`
+ * calls into messages to the host. It imports only the shared protocol and its own folder.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { WireFetchRequest, WireFetchResponse } from "../egress/fetch.ts";
-import { LogBudget } from "../logs/logs.ts";
-import { decodeBase64, encodeBase64 } from "./base64.ts";
-import type { FunctionRequest, LogLevel, SandboxMessage } from "./protocol.ts";
-import { BadResultError, toResult } from "./result.ts";
+import {
+  type BodyKind,
+  type Envelope,
+  type FunctionRequest,
+  type HostMessage,
+  LogBudget,
+  type LogLevel,
+  type SandboxMessage,
+  type WireFetchRequest,
+  type WireFetchResponse,
+} from "../protocol.ts";
+import { BadResultError } from "../protocol.ts";
+import { lockDown } from "./lockdown.ts";
+import { toResult } from "./result.ts";
 
 type Handler = (ctx: unknown) => unknown;
-type WorkerInbound =
-  | { t: "load"; dep: string; modules: Record<string, string> }
-  | { t: "invoke"; id: string; file: string; req: FunctionRequest; env: Record<string, string> }
-  | { t: "reply"; cid: number; ok: boolean; value?: unknown; error?: string }
-  | { t: "ping" };
 
 // Captured before user code runs, so a handler cannot forge or intercept protocol messages.
-const post: (message: SandboxMessage | { t: "pong" }) => void = self.postMessage.bind(self);
+const postRaw: (message: Envelope<SandboxMessage>, transfer: Transferable[]) => void = self
+  .postMessage.bind(self);
+function post(header: SandboxMessage, body?: Uint8Array): void {
+  postRaw({ header, body }, body ? [body.buffer as ArrayBuffer] : []);
+}
+
 const handlers = new Map<string, Handler>();
-const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+const calls = new Map<
+  number,
+  { resolve: (v: Envelope<unknown>) => void; reject: (e: Error) => void }
+>();
 const currentRequest = new AsyncLocalStorage<string>();
 /** Route module URL → route file, so stack frames can name the file they came from. */
 const routeFiles = new Map<string, string>();
 let nextCall = 0;
-/** Invocations queued behind the load of a freshly restarted worker wait for it. */
+/** Invocations wait for the deployment's modules to finish loading. */
 let loading: Promise<void> = Promise.resolve();
 
-function call(id: string, op: string, args: unknown[]): Promise<unknown> {
+function call(
+  id: string,
+  op: string,
+  args: unknown[],
+  body?: Uint8Array,
+): Promise<Envelope<unknown>> {
   return new Promise((resolve, reject) => {
     const cid = ++nextCall;
     try {
-      post({ t: "call", id, cid, op, args });
+      post({ t: "call", id, cid, op, args }, body);
       calls.set(cid, { resolve, reject });
     } catch (error) {
       reject(
@@ -46,7 +64,8 @@ function call(id: string, op: string, args: unknown[]): Promise<unknown> {
 
 /** `ctx.kv`: a relay; the host checks every argument (runtime/kv/calls.ts). */
 function kvFor(id: string) {
-  const relay = (method: string) => (...args: unknown[]) => call(id, `kv.${method}`, args);
+  const relay = (method: string) => async (...args: unknown[]) =>
+    (await call(id, `kv.${method}`, args)).header;
   return Object.freeze({
     get: relay("get"),
     set: relay("set"),
@@ -74,23 +93,26 @@ async function proxiedFetch(input: RequestInfo | URL, init?: RequestInit): Promi
   const id = currentRequest.getStore();
   if (!id) throw new TypeError("fetch can only be called while a request is being handled");
   const request = new Request(input, init);
+  const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
   const wire: WireFetchRequest = {
     url: request.url,
     method: request.method,
     headers: [...request.headers],
-    body: request.body ? encodeBase64(new Uint8Array(await request.arrayBuffer())) : null,
+    hasBody: body !== undefined,
+    redirect: request.redirect,
   };
-  const answer = await abortable(call(id, "fetch", [wire]), request.signal) as WireFetchResponse;
-  const body = answer.body === null || NULL_BODY_STATUSES.has(answer.status)
+  const answer = await abortable(call(id, "fetch", [wire], body), request.signal);
+  const meta = answer.header as WireFetchResponse;
+  const responseBody = !meta.hasBody || NULL_BODY_STATUSES.has(meta.status)
     ? null
-    : decodeBase64(answer.body);
-  const response = new Response(body, {
-    status: answer.status,
-    statusText: answer.statusText,
-    headers: answer.headers,
+    : answer.body ?? new Uint8Array(0);
+  const response = new Response(responseBody as Uint8Array<ArrayBuffer> | null, {
+    status: meta.status,
+    statusText: meta.statusText,
+    headers: meta.headers,
   });
-  Object.defineProperty(response, "url", { value: answer.url });
-  Object.defineProperty(response, "redirected", { value: answer.redirected });
+  Object.defineProperty(response, "url", { value: meta.url });
+  Object.defineProperty(response, "redirected", { value: meta.redirected });
   return response;
 }
 
@@ -122,16 +144,16 @@ function closeLogBudget(id: string): void {
 }
 
 function captureConsole(): void {
-  const levels: Record<string, LogLevel> = {
-    log: "info",
-    info: "info",
-    debug: "debug",
-    trace: "debug",
-    warn: "warn",
-    error: "error",
-    dir: "info",
-  };
-  for (const [method, level] of Object.entries(levels)) {
+  const levels: Array<[string, LogLevel]> = [
+    ["log", "info"],
+    ["info", "info"],
+    ["debug", "debug"],
+    ["trace", "debug"],
+    ["warn", "warn"],
+    ["error", "error"],
+    ["dir", "info"],
+  ];
+  for (const [method, level] of levels) {
     (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
       sendLog(currentRequest.getStore() ?? null, level, format(args));
     };
@@ -178,14 +200,13 @@ function mapStackFrames(): void {
   };
 }
 
-function lockDown(): void {
-  const refuse = (what: string) => () => {
-    throw new Error(`${what} is not available inside a function`);
-  };
+function guardMessages(): void {
   Object.defineProperty(globalThis, "fetch", { value: proxiedFetch, writable: false });
-  Object.defineProperty(Deno, "exit", { value: refuse("Deno.exit()") });
-  Object.defineProperty(self, "close", { value: refuse("close()") });
-  Object.defineProperty(self, "postMessage", { value: refuse("postMessage()") });
+  Object.defineProperty(self, "postMessage", {
+    value: () => {
+      throw new Error("postMessage() is not available inside a function");
+    },
+  });
   // A function cannot take over the message channel of the sandbox.
   self.addEventListener("message", onMessage);
   Object.defineProperty(self, "onmessage", { value: null, writable: false });
@@ -210,7 +231,7 @@ function lockDown(): void {
   });
 }
 
-async function load(dep: string, modules: Record<string, string>): Promise<void> {
+async function load(modules: Record<string, string>): Promise<void> {
   for (const [file, code] of Object.entries(modules)) {
     let handler: unknown;
     const url = `data:text/javascript;charset=utf-8,${encodeURIComponent(code)}`;
@@ -220,75 +241,75 @@ async function load(dep: string, modules: Record<string, string>): Promise<void>
       handler = mod.default;
     } catch (error) {
       const message = `${file} failed to load: ${(error as Error)?.message ?? String(error)}`;
-      post({ t: "load-failed", dep, error: { file, message } });
+      post({ t: "load-failed", error: { file, message } });
       return;
     }
     if (typeof handler !== "function") {
       const message = `${file}: the default export must be a function, got ${
         handler === null ? "null" : typeof handler
       }`;
-      post({ t: "load-failed", dep, error: { file, message } });
+      post({ t: "load-failed", error: { file, message } });
       return;
     }
     handlers.set(file, handler as Handler);
   }
-  post({ t: "loaded", dep });
+  post({ t: "loaded" });
 }
 
-function decodeBody(body: FunctionRequest["body"]): unknown {
-  if (body.type === "none") return undefined;
-  if (body.type === "bytes") return decodeBase64(body.base64);
-  return body.value;
+function decodeBody(kind: BodyKind, bytes: Uint8Array | undefined): unknown {
+  if (kind.type === "none") return undefined;
+  if (kind.type === "bytes") return bytes ?? new Uint8Array(0);
+  return kind.value;
 }
 
-async function invoke(message: Extract<WorkerInbound, { t: "invoke" }>): Promise<void> {
+async function invoke(
+  message: Extract<HostMessage, { t: "invoke" }>,
+  bytes: Uint8Array | undefined,
+): Promise<void> {
   const { id, file, req, env } = message;
   await loading;
   const handler = handlers.get(file);
   const ctx = Object.freeze({
-    req: Object.freeze({ ...req, body: decodeBody(req.body) }),
+    req: Object.freeze({ ...req, body: decodeBody(message.body, bytes) } as FunctionRequest),
     env: Object.freeze({ ...env }),
     kv: kvFor(id),
   });
   logBudgets.set(id, new LogBudget());
   try {
     const out = await currentRequest.run(id, () => handler!(ctx));
-    const result = toResult(out);
+    const { result, body } = toResult(out);
     closeLogBudget(id);
-    post({ t: "result", id, result });
+    post({ t: "result", id, result }, body);
   } catch (error) {
     closeLogBudget(id);
     const kind = error instanceof BadResultError ? "bad-result" : "threw";
     const err = error as Error | undefined;
-    const message = err instanceof Error
-      ? `${err.name}: ${err.message}`
-      : `thrown: ${String(error)}`;
-    post({ t: "failed", id, error: { kind, message, stack: err?.stack } });
+    const text = err instanceof Error ? `${err.name}: ${err.message}` : `thrown: ${String(error)}`;
+    post({ t: "failed", id, error: { kind, message: text, stack: err?.stack } });
   }
 }
 
-function onMessage(event: MessageEvent<WorkerInbound>): void {
-  const message = event.data;
-  switch (message.t) {
+function onMessage(event: MessageEvent<Envelope<HostMessage>>): void {
+  const { header, body } = event.data;
+  switch (header.t) {
     case "load":
-      loading = load(message.dep, message.modules);
+      loading = load(JSON.parse(new TextDecoder().decode(body)));
       break;
     case "invoke":
-      void invoke(message);
+      void invoke(header, body);
       break;
     case "reply": {
-      const pending = calls.get(message.cid);
-      calls.delete(message.cid);
-      if (message.ok) pending?.resolve(message.value);
-      else pending?.reject(new Error(message.error));
+      const pending = calls.get(header.cid);
+      calls.delete(header.cid);
+      if (header.ok) pending?.resolve({ header: header.value, body });
+      else pending?.reject(new Error(header.error));
       break;
     }
-    case "ping":
-      post({ t: "pong" });
-      break;
   }
 }
 
 captureConsole();
 mapStackFrames();
+guardMessages();
 lockDown();
+post({ t: "ready" });

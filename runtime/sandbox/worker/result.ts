@@ -1,25 +1,15 @@
 /**
- * Turns what a handler returned into a FunctionResult, or says clearly why it cannot be sent.
- * Runs inside the worker, so a bad value never has to cross the wire.
+ * Turns what a handler returned into a FunctionResult and its body bytes, or says clearly why
+ * it cannot be sent. Runs inside the worker, so a bad value never has to cross the wire.
  */
-import { encodeBase64 } from "./base64.ts";
-import type { FunctionResult } from "./protocol.ts";
+import { BadResultError, type FunctionResult, MAX_RESPONSE_BYTES } from "../protocol.ts";
 
-/** Largest response body a handler may return, in bytes. */
-export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
-
-/** A handler's return value that cannot become an HTTP response. */
-export class BadResultError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "BadResultError";
-  }
-}
+const encoder = new TextEncoder();
 
 /** Validates and serialises a handler's return value. */
-export function toResult(out: unknown): FunctionResult {
+export function toResult(out: unknown): { result: FunctionResult; body?: Uint8Array } {
   if (out === undefined || out === null) {
-    return { status: 200, headers: {}, body: { type: "none" } };
+    return { result: { status: 200, headers: {}, body: { type: "none" } } };
   }
   if (typeof out !== "object" || Array.isArray(out)) {
     throw new BadResultError(
@@ -30,7 +20,15 @@ export function toResult(out: unknown): FunctionResult {
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
     throw new BadResultError(`status must be an integer from 200 to 599, got ${describe(status)}`);
   }
-  return { status, headers: toHeaders(headers), body: toBody(body) };
+  const encoded = toBody(body);
+  return {
+    result: {
+      status,
+      headers: toHeaders(headers),
+      body: encoded ? { type: "bytes", contentType: encoded.contentType } : { type: "none" },
+    },
+    body: encoded?.bytes,
+  };
 }
 
 function toHeaders(headers: unknown): Record<string, string> {
@@ -47,18 +45,17 @@ function toHeaders(headers: unknown): Record<string, string> {
   return out;
 }
 
-function toBody(body: unknown): FunctionResult["body"] {
-  if (body === undefined || body === null) return { type: "none" };
+function toBody(body: unknown): { bytes: Uint8Array; contentType: string } | null {
+  if (body === undefined || body === null) return null;
   if (typeof body === "string") {
-    checkSize(new TextEncoder().encode(body).length);
-    return { type: "text", text: body, contentType: "text/plain; charset=utf-8" };
+    return { bytes: checkSize(encoder.encode(body)), contentType: "text/plain; charset=utf-8" };
   }
   if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
-    const bytes = body instanceof ArrayBuffer
+    const view = body instanceof ArrayBuffer
       ? new Uint8Array(body)
       : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-    checkSize(bytes.length);
-    return { type: "bytes", base64: encodeBase64(bytes) };
+    // A copy: the handler may keep using its buffer, and ours is transferred away.
+    return { bytes: checkSize(view).slice(), contentType: "application/octet-stream" };
   }
   if (typeof body === "function" || typeof body === "symbol" || typeof body === "bigint") {
     throw new BadResultError(`body cannot be sent: it is ${describe(body)}`);
@@ -69,16 +66,16 @@ function toBody(body: unknown): FunctionResult["body"] {
   } catch (error) {
     throw new BadResultError(`body cannot be serialised as JSON: ${(error as Error).message}`);
   }
-  checkSize(new TextEncoder().encode(text).length);
-  return { type: "text", text, contentType: "application/json; charset=utf-8" };
+  return { bytes: checkSize(encoder.encode(text)), contentType: "application/json; charset=utf-8" };
 }
 
-function checkSize(bytes: number): void {
-  if (bytes > MAX_RESPONSE_BYTES) {
+function checkSize(bytes: Uint8Array): Uint8Array {
+  if (bytes.length > MAX_RESPONSE_BYTES) {
     throw new BadResultError(
-      `response body is ${bytes} bytes, over the limit of ${MAX_RESPONSE_BYTES} bytes (6 MB)`,
+      `response body is ${bytes.length} bytes, over the limit of ${MAX_RESPONSE_BYTES} bytes (6 MB)`,
     );
   }
+  return bytes;
 }
 
 function describe(value: unknown): string {

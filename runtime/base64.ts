@@ -1,4 +1,4 @@
-/** Base64 for byte bodies crossing the JSON wire; chunked so multi-megabyte bodies do not overflow the stack. */
+/** Base64 for keys and sealed values; chunked so large inputs do not overflow the stack. */
 
 const CHUNK = 0x8000;
 

@@ -1,0 +1,87 @@
+/**
+ * The density scenario: `apps` apps on default settings, each deployed and called once, then
+ * all called round-robin twice. Reports the resident memory of the whole process tree, and
+ * p50s of deploys, first calls and calls to apps whose sandbox had been evicted.
+ */
+import type { Platform } from "../runtime/platform.ts";
+import { sampleTree } from "../runtime/sandbox/host/proc.ts";
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function timed(fn: () => Promise<Response>): Promise<{ ms: number; ok: boolean }> {
+  const started = performance.now();
+  const response = await fn();
+  await response.arrayBuffer();
+  return { ms: performance.now() - started, ok: response.ok };
+}
+
+/** Runs the scenario against a server at `base` backed by `platform`, and prints its figures. */
+export async function density(
+  base: string,
+  apiKey: string,
+  apps: number,
+  platform: Platform,
+): Promise<void> {
+  let peakRss = 0;
+  const watch = setInterval(async () => {
+    peakRss = Math.max(peakRss, (await sampleTree(Deno.pid)).rssBytes);
+  }, 250);
+  const deploys: number[] = [];
+  const firsts: number[] = [];
+  const evicted: number[] = [];
+  const warm: number[] = [];
+  let errors = 0;
+  const ids: string[] = [];
+  const call = (i: number) => fetch(`${base}/apps/density-${i}/functions/hello`);
+
+  for (let i = 0; i < apps; i++) {
+    let id = "";
+    const deploy = await timed(async () => {
+      const response = await fetch(`${base}/v1/apps/density-${i}/deploy`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${apiKey}` },
+        body: JSON.stringify({
+          source_files: {
+            "api/hello.ts": `export default () => ({ body: { app: ${i} } });`,
+          },
+        }),
+      });
+      id = response.ok ? (await response.clone().json()).id : "";
+      return response;
+    });
+    deploys.push(deploy.ms);
+    ids.push(id);
+    if (!deploy.ok) errors++;
+    const first = await timed(() => call(i));
+    firsts.push(first.ms);
+    if (!first.ok) errors++;
+  }
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < apps; i++) {
+      const wasEvicted = platform.sandboxes.pidOf(ids[i]) === null;
+      const result = await timed(() => call(i));
+      (wasEvicted ? evicted : warm).push(result.ms);
+      if (!result.ok) errors++;
+    }
+  }
+  clearInterval(watch);
+  peakRss = Math.max(peakRss, (await sampleTree(Deno.pid)).rssBytes);
+  const stats = platform.sandboxes.stats();
+  const ms = (values: number[]) =>
+    `${percentile(values, 50).toFixed(1)} ms p50, ${percentile(values, 99).toFixed(1)} ms p99`;
+  console.log(
+    `\ndensity: ${apps} apps on default settings, each deployed and called, then 2 rounds`,
+  );
+  console.log(`  errors:                        ${errors}`);
+  console.log(`  peak RSS, whole process tree:  ${(peakRss / 1024 / 1024).toFixed(0)} MB`);
+  console.log(`  sandboxes live at the end:     ${stats.live} (+${stats.spares} spare)`);
+  console.log(`  deploy (one file):             ${ms(deploys)}`);
+  console.log(`  first call after deploy:       ${ms(firsts)}`);
+  console.log(`  call to an evicted app:        ${ms(evicted)} (${evicted.length} calls)`);
+  console.log(`  call to a live app:            ${ms(warm)} (${warm.length} calls)`);
+  console.log(`  stops: ${JSON.stringify(stats.stops)}, cold starts: ${stats.coldStarts}`);
+}

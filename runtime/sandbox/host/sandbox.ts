@@ -1,0 +1,392 @@
+/**
+ * The host's handle on one sandbox process, which runs one deployment in one worker: load it,
+ * invoke it, stop it for real (SIGKILL, then wait for the exit), and fail what was running in
+ * it with the reason the host decided. Nothing the process prints decides what is reported.
+ */
+import { FrameReader, FrameWriter } from "../frames.ts";
+import type {
+  BodyKind,
+  Envelope,
+  Failure,
+  FunctionRequest,
+  FunctionResult,
+  HostMessage,
+  LoadFailure,
+  LogLevel,
+  SandboxMessage,
+} from "../protocol.ts";
+
+/** What an invocation may call back into the host for while it runs. */
+export interface InvocationHooks {
+  /** Performs a `kv.*` or `fetch` call for the handler; a rejection becomes the handler's error. */
+  call(op: string, args: unknown[], body: Uint8Array | undefined): Promise<CallAnswer>;
+  /** Receives one console line of the handler. */
+  log(level: LogLevel, message: string): void;
+  /** Counts console lines the worker dropped past the per-request bounds. */
+  dropped(entries: number, characters: number): void;
+}
+
+/** The answer to a handler's call: a JSON value and optional bytes (a fetch body). */
+export interface CallAnswer {
+  value: unknown;
+  body?: Uint8Array;
+}
+
+/** A deployment as the sandbox needs it: ids and its compiled route modules. */
+export interface LoadableDeployment {
+  id: string;
+  appId: string;
+  environment: string;
+  modules: Record<string, string>;
+}
+
+/** One request for a sandbox: its id, route file, `ctx.req`, body and `ctx.env`. */
+export interface Invocation {
+  id: string;
+  file: string;
+  req: FunctionRequest;
+  body: BodyKind;
+  bytes?: Uint8Array;
+  env: Record<string, string>;
+}
+
+/** What an invocation answered: the result and its body bytes. */
+export interface InvocationResult {
+  result: FunctionResult;
+  body?: Uint8Array;
+}
+
+/**
+ * Why an invocation ended without a result; `kind` decides the HTTP status: `threw` and
+ * `bad-result` 500, `timeout` 504, `memory` and `crashed` 502, `stopped` and `busy` 503.
+ */
+export type FailureKind =
+  | Failure["kind"]
+  | "timeout"
+  | "memory"
+  | "crashed"
+  | "stopped"
+  | "busy";
+
+/** An invocation that ended without a result. */
+export class SandboxFailure extends Error {
+  constructor(readonly kind: FailureKind, message: string, readonly userStack?: string) {
+    super(message);
+    this.name = "SandboxFailure";
+  }
+}
+
+/** A deployment whose modules failed to load (threw at top level, exported no function, hung). */
+export class LoadError extends Error {
+  constructor(readonly failure: LoadFailure) {
+    super(failure.message);
+    this.name = "LoadError";
+  }
+}
+
+/** Why the host stopped a sandbox process. */
+export type StopReason =
+  | { kind: "timeout"; limitMs: number }
+  | { kind: "load-timeout"; limitMs: number }
+  | { kind: "memory"; limitMb: number; usedMb: number }
+  | { kind: "idle-cpu"; usedMs: number; windowMs: number }
+  | { kind: "evicted" | "idle" | "retired" | "closed" };
+
+interface Pending {
+  resolve(result: InvocationResult): void;
+  reject(error: SandboxFailure): void;
+  hooks: InvocationHooks;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** Options for one sandbox process. */
+export interface SandboxOptions {
+  /** Starts the child; its stdin receives the token. */
+  command: Deno.Command;
+  token: string;
+  /** V8 heap cap, in MB, to name when the process dies of heap exhaustion. */
+  heapMb: number;
+  /** Receives log lines not tied to a running request (timers, crashes, stops). */
+  onEvent(sandbox: Sandbox, level: LogLevel, message: string): void;
+  /** Called once when the process has exited, for whatever reason. */
+  onExit(sandbox: Sandbox): void;
+}
+
+/** How long a process whose socket closed may take to exit before it is killed, in ms. */
+const EXIT_GRACE_MS = 1000;
+
+/** V8 aborts with SIGTRAP (exit 133) when a heap cannot grow past `--max-old-space-size`. */
+const HEAP_EXHAUSTED_CODE = 133;
+
+/** One sandbox process. Spawned on construction; usable once `ready` resolves. */
+export class Sandbox {
+  readonly #options: SandboxOptions;
+  readonly #child: Deno.ChildProcess;
+  readonly #pending = new Map<string, Pending>();
+  readonly #ready: Promise<void>;
+  #markReady!: () => void;
+  #failReady!: (error: Error) => void;
+  #writer?: FrameWriter;
+  #load?: { settle(error?: LoadError): void };
+  #stopReason: StopReason | null = null;
+  #exited = false;
+  /** The deployment this process runs, once one was loaded into it. */
+  deployment: LoadableDeployment | null = null;
+  /** Requests (and a load) under way; a busy sandbox is never evicted. */
+  busy = 0;
+  /** When it last started or finished work, in performance.now() ms, for LRU and idle eviction. */
+  lastUsed = performance.now();
+  /** The CPU reading of the previous watchdog sample, for the idle-CPU check. */
+  cpu: { atMs: number; cpuMs: number } | null = null;
+  /** Resolves once the process has exited. */
+  readonly exit: Promise<Deno.CommandStatus>;
+
+  constructor(options: SandboxOptions) {
+    this.#options = options;
+    this.#ready = new Promise((resolve, reject) => {
+      this.#markReady = resolve;
+      this.#failReady = reject;
+    });
+    this.#ready.catch(() => {});
+    this.#child = options.command.spawn();
+    const stdin = this.#child.stdin.getWriter();
+    stdin.write(new TextEncoder().encode(options.token)).then(() => stdin.close()).catch(() => {});
+    this.exit = this.#child.status.then((status) => {
+      this.#onExit(status);
+      return status;
+    });
+  }
+
+  /** The process id, for /proc readings. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Whether the process has exited. */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  /** Whether the host has decided to stop it (it may not have exited yet). */
+  get stopping(): boolean {
+    return this.#stopReason !== null || this.#exited;
+  }
+
+  /** Resolves when the process has connected back; rejects if it died first. */
+  get ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /**
+   * Attaches the child's socket: `reader` holds what was read past the hello, `early` the
+   * frames that came with it, and `chunks` goes on reading the socket.
+   */
+  connect(
+    conn: Deno.Conn,
+    reader: FrameReader,
+    chunks: AsyncIterator<Uint8Array>,
+    early: Array<Envelope<unknown>>,
+  ): void {
+    this.#writer = new FrameWriter(conn.writable);
+    this.#markReady();
+    void (async () => {
+      try {
+        for (const frame of early) this.#onMessage(frame.header as SandboxMessage, frame.body);
+        while (true) {
+          const next = await chunks.next();
+          if (next.done) break;
+          for (const frame of reader.push(next.value)) {
+            this.#onMessage(frame.header as SandboxMessage, frame.body);
+          }
+        }
+      } catch { /* a broken frame or socket: the process is stopped below */ }
+      // A process that is dying (a heap abort) closes its socket first: let its exit status
+      // speak, and stop it only if it lingers.
+      const linger = setTimeout(() => void this.stop({ kind: "closed" }), EXIT_GRACE_MS);
+      void this.exit.then(() => clearTimeout(linger));
+    })();
+  }
+
+  /** Loads `deployment` into the worker; rejects with LoadError if it fails or takes too long. */
+  load(deployment: LoadableDeployment, timeoutMs: number): Promise<void> {
+    this.deployment = deployment;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#load?.settle(
+          new LoadError({
+            file: "",
+            message: `loading the deployment took over ${timeoutMs} ms ` +
+              "(does a module loop or await forever at top level?); its sandbox was stopped",
+          }),
+        );
+        void this.stop({ kind: "load-timeout", limitMs: timeoutMs });
+      }, timeoutMs);
+      this.#load = {
+        settle: (error) => {
+          clearTimeout(timer);
+          this.#load = undefined;
+          if (error) reject(error);
+          else resolve();
+        },
+      };
+      const modules = new TextEncoder().encode(JSON.stringify(deployment.modules));
+      this.#send({ t: "load", dep: deployment.id }, modules);
+    });
+  }
+
+  /** Runs one request; rejects with SandboxFailure on a throw, a bad result, a timeout or a stop. */
+  invoke(call: Invocation, hooks: InvocationHooks, timeoutMs: number): Promise<InvocationResult> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(async () => {
+        this.#pending.delete(call.id);
+        // A worker cannot be interrupted from outside its thread: only ending the process stops
+        // it, and the caller hears of the timeout once the process has exited.
+        await this.stop({ kind: "timeout", limitMs: timeoutMs });
+        reject(
+          new SandboxFailure("timeout", `the function ran past its time limit of ${timeoutMs} ms`),
+        );
+      }, timeoutMs);
+      this.#pending.set(call.id, { resolve, reject, hooks, timer });
+      this.#send(
+        {
+          t: "invoke",
+          id: call.id,
+          file: call.file,
+          req: call.req,
+          body: call.body,
+          env: call.env,
+        },
+        call.bytes,
+      );
+    });
+  }
+
+  /** Kills the process (SIGKILL) for `reason` and resolves once it has exited. */
+  async stop(reason: StopReason): Promise<void> {
+    if (!this.#exited) {
+      this.#stopReason ??= reason;
+      try {
+        this.#child.kill("SIGKILL");
+      } catch { /* it exited meanwhile */ }
+    }
+    await this.exit;
+  }
+
+  #send(header: HostMessage, body?: Uint8Array): void {
+    if (this.#exited || !this.#writer) return;
+    this.#writer.send(header, body);
+  }
+
+  #settle(id: string): Pending | undefined {
+    const pending = this.#pending.get(id);
+    if (!pending) return undefined;
+    this.#pending.delete(id);
+    clearTimeout(pending.timer);
+    return pending;
+  }
+
+  #onMessage(message: SandboxMessage, body: Uint8Array | undefined): void {
+    switch (message.t) {
+      case "loaded":
+        this.#load?.settle();
+        break;
+      case "load-failed":
+        this.#load?.settle(new LoadError(message.error));
+        break;
+      case "result":
+        this.#settle(message.id)?.resolve({ result: message.result, body });
+        break;
+      case "failed":
+        this.#settle(message.id)?.reject(
+          new SandboxFailure(message.error.kind, message.error.message, message.error.stack),
+        );
+        break;
+      case "log": {
+        const pending = message.id === null ? undefined : this.#pending.get(message.id);
+        if (pending) pending.hooks.log(message.level, message.message);
+        else this.#options.onEvent(this, message.level, message.message);
+        break;
+      }
+      case "log-dropped":
+        this.#pending.get(message.id)?.hooks.dropped(message.entries, message.characters);
+        break;
+      case "call":
+        void this.#answerCall(message, body);
+        break;
+    }
+  }
+
+  async #answerCall(
+    message: Extract<SandboxMessage, { t: "call" }>,
+    body: Uint8Array | undefined,
+  ): Promise<void> {
+    const { id, cid } = message;
+    const pending = this.#pending.get(id);
+    if (!pending) {
+      this.#send({ t: "reply", id, cid, ok: false, error: "this request has already ended" });
+      return;
+    }
+    try {
+      const answer = await pending.hooks.call(message.op, message.args, body);
+      this.#send({ t: "reply", id, cid, ok: true, value: answer.value ?? null }, answer.body);
+    } catch (error) {
+      this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
+    }
+  }
+
+  /** What the requests still running get, and what the log says, when the process ends. */
+  #exitFailure(status: Deno.CommandStatus): { failure: SandboxFailure; event?: string } {
+    const reason = this.#stopReason;
+    if (reason?.kind === "memory") {
+      const message = `the function ran out of memory: its sandbox used ${reason.usedMb} MB, ` +
+        `over the limit of ${reason.limitMb} MB per sandbox; it was stopped`;
+      return { failure: new SandboxFailure("memory", message), event: message };
+    }
+    if (reason?.kind === "timeout") {
+      return {
+        failure: new SandboxFailure(
+          "stopped",
+          "this request was stopped with its sandbox: another request to the same deployment " +
+            `ran past its time limit of ${reason.limitMs} ms`,
+        ),
+        event: `a request ran past its time limit of ${reason.limitMs} ms: its sandbox was ` +
+          "stopped (SIGKILL) and will be replaced",
+      };
+    }
+    if (reason?.kind === "idle-cpu") {
+      const message = `code kept running with no request in flight (${reason.usedMs} ms of CPU ` +
+        `in ${reason.windowMs} ms): its sandbox was stopped (SIGKILL) and will be replaced`;
+      return { failure: new SandboxFailure("stopped", message), event: message };
+    }
+    if (reason) {
+      return {
+        failure: new SandboxFailure(
+          "stopped",
+          `the function's sandbox was stopped (${reason.kind}) while this request ran`,
+        ),
+      };
+    }
+    if (status.code === HEAP_EXHAUSTED_CODE) {
+      const message = `the function ran out of memory (heap limit ${this.#options.heapMb} MB ` +
+        "per sandbox); its sandbox was stopped and will be replaced";
+      return { failure: new SandboxFailure("memory", message), event: message };
+    }
+    const message = `the function's sandbox exited unexpectedly (code ${status.code}${
+      status.signal ? `, ${status.signal}` : ""
+    })`;
+    return { failure: new SandboxFailure("crashed", message), event: message };
+  }
+
+  #onExit(status: Deno.CommandStatus): void {
+    this.#exited = true;
+    this.#failReady(new Error(`the sandbox process exited before it connected`));
+    const { failure, event } = this.#exitFailure(status);
+    const quiet = ["closed", "evicted", "idle", "retired"].includes(this.#stopReason?.kind ?? "");
+    if (event && !quiet && (this.deployment || this.#pending.size > 0)) {
+      this.#options.onEvent(this, "error", event);
+    }
+    for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(failure);
+    this.#load?.settle(new LoadError({ file: "", message: failure.message }));
+    this.#options.onExit(this);
+  }
+}

@@ -1,0 +1,428 @@
+/**
+ * The sandbox supervisor: owns every sandbox process and bounds them. Each live deployment
+ * (so each app environment, plus an old deployment while its last requests finish) runs in a
+ * process of its own, taken from a few pre-started spares. The supervisor caps how many run
+ * at once (evicting the least recently used idle one), evicts idle ones, and every
+ * `watchIntervalMs` reads each process's memory and CPU from /proc: past the memory cap, or
+ * burning CPU with no request in flight, it is killed. Children connect back over one Unix
+ * socket and prove who they are with a token written to their stdin.
+ */
+import { FrameReader } from "../frames.ts";
+import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
+import { writeSandboxEntry } from "./bundle.ts";
+import { sampleProcess } from "./proc.ts";
+import {
+  type Invocation,
+  type InvocationHooks,
+  type InvocationResult,
+  type LoadableDeployment,
+  Sandbox,
+  SandboxFailure,
+  type StopReason,
+} from "./sandbox.ts";
+
+/** Settings of the supervisor (see README "Sandboxes"). */
+export interface SupervisorOptions {
+  /** V8 heap cap per sandbox, in MB (FUNCTION_MEMORY_MB). */
+  heapMb: number;
+  /** Cap on everything a sandbox process holds (resident memory), in MB (SANDBOX_MEMORY_MB). */
+  memoryMb: number;
+  /** Most sandbox processes serving deployments at once (MAX_SANDBOXES). */
+  maxSandboxes: number;
+  /** Pre-started processes kept ready for cold deployments (SPARE_SANDBOXES). */
+  spares: number;
+  /** A sandbox with no request for this long is stopped, in ms (SANDBOX_IDLE_MS). */
+  idleMs: number;
+  /** How long loading a deployment's modules may take, in ms. */
+  loadTimeoutMs: number;
+  /** How long a request waits for a sandbox slot when every one is busy, in ms. */
+  acquireWaitMs: number;
+  /** How often memory and CPU are read, in ms. */
+  watchIntervalMs: number;
+  /** A sandbox with no request in flight that uses more CPU than this over `idleCpuWindowMs` is killed, in ms. */
+  idleCpuMs: number;
+  /** The window of the idle-CPU check, in ms. */
+  idleCpuWindowMs: number;
+  /** Receives an app's log lines that belong to no request (timers, stops, crashes). */
+  onEvent(appId: string, environment: string, level: LogLevel, message: string): void;
+}
+
+/** Counters of what the supervisor did, since start. */
+export interface SupervisorStats {
+  /** Processes serving a deployment now. */
+  live: number;
+  /** Pre-started processes waiting for a deployment. */
+  spares: number;
+  /** Deployments loaded into a process (each a cold start). */
+  coldStarts: number;
+  /** Processes stopped, by reason (`timeout`, `memory`, `evicted`, `idle`, …). */
+  stops: Record<string, number>;
+  /** Requests refused because every sandbox was busy. */
+  refusedBusy: number;
+}
+
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/** Owns and bounds the sandbox processes. Create with `Supervisor.create`. */
+export class Supervisor {
+  readonly #options: SupervisorOptions;
+  readonly #dir: string;
+  readonly #entry: string;
+  readonly #socketPath: string;
+  readonly #listener: Deno.Listener;
+  /** Deployment id → its sandbox; Map order is least recently used first. */
+  readonly #live = new Map<string, Sandbox>();
+  /** Deployment id → the start of its sandbox, while one is being loaded. */
+  readonly #starting = new Map<string, Promise<Sandbox>>();
+  readonly #released = new Set<string>();
+  readonly #spares: Sandbox[] = [];
+  readonly #awaitingHello = new Map<string, Sandbox>();
+  readonly #waiters = new Set<() => void>();
+  readonly #watch: ReturnType<typeof setInterval>;
+  #reserved = 0;
+  #watching = false;
+  #closed = false;
+  readonly #stats: SupervisorStats = {
+    live: 0,
+    spares: 0,
+    coldStarts: 0,
+    stops: {},
+    refusedBusy: 0,
+  };
+
+  private constructor(options: SupervisorOptions, dir: string, entry: string) {
+    this.#options = options;
+    this.#dir = dir;
+    this.#entry = entry;
+    this.#socketPath = `${dir}/sandbox.sock`;
+    this.#listener = Deno.listen({ transport: "unix", path: this.#socketPath });
+    void this.#accept();
+    this.#watch = setInterval(() => void this.#tick(), options.watchIntervalMs);
+    this.#replenish();
+  }
+
+  /** Bundles the sandbox entry, opens the socket children connect to, and starts the spares. */
+  static async create(options: SupervisorOptions): Promise<Supervisor> {
+    const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
+    await Deno.mkdir(`${dir}/deno-dir`);
+    const entry = await writeSandboxEntry(`${dir}/sandbox.js`);
+    return new Supervisor(options, dir, entry);
+  }
+
+  /** Loads a deployment into its own sandbox (the deploy warm-up); rejects with LoadError. */
+  async load(deployment: LoadableDeployment): Promise<void> {
+    const sandbox = await this.#acquire(deployment);
+    this.#done(sandbox);
+  }
+
+  /** Stops a deployment's sandbox once it is idle; called when the deployment was replaced. */
+  release(depId: string): void {
+    this.#released.add(depId);
+    const sandbox = this.#live.get(depId);
+    if (sandbox && sandbox.busy === 0) this.#stop(sandbox, { kind: "retired" });
+  }
+
+  /** Runs one request; rejects with SandboxFailure (or LoadError if the code no longer loads). */
+  async invoke(
+    deployment: LoadableDeployment,
+    call: Invocation,
+    hooks: InvocationHooks,
+    timeoutMs: number,
+  ): Promise<InvocationResult> {
+    const sandbox = await this.#acquire(deployment);
+    try {
+      return await sandbox.invoke(call, hooks, timeoutMs);
+    } finally {
+      this.#done(sandbox);
+    }
+  }
+
+  /** What the supervisor runs now and has done since start. */
+  stats(): SupervisorStats {
+    return {
+      ...this.#stats,
+      stops: { ...this.#stats.stops },
+      live: this.#live.size,
+      spares: this.#spares.length,
+    };
+  }
+
+  /** Process ids of every sandbox process (live and spare), for tests and metrics. */
+  pids(): number[] {
+    return [...this.#live.values(), ...this.#spares].filter((s) => !s.exited).map((s) => s.pid);
+  }
+
+  /** The process id serving a deployment, or null when none does now. */
+  pidOf(depId: string): number | null {
+    const sandbox = this.#live.get(depId);
+    return sandbox && !sandbox.exited ? sandbox.pid : null;
+  }
+
+  /** Stops every sandbox process, waits for their exits, and closes the socket. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#watch);
+    this.#listener.close();
+    const all = [...this.#live.values(), ...this.#spares, ...this.#awaitingHello.values()];
+    await Promise.all(all.map((s) => s.stop({ kind: "closed" })));
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+
+  /** A loaded sandbox for `deployment`, marked busy; the caller must pair it with `#done`. */
+  async #acquire(deployment: LoadableDeployment): Promise<Sandbox> {
+    this.#released.delete(deployment.id);
+    while (true) {
+      const live = this.#live.get(deployment.id);
+      if (live && !live.stopping) {
+        live.busy++;
+        live.lastUsed = performance.now();
+        this.#live.delete(deployment.id);
+        this.#live.set(deployment.id, live);
+        return live;
+      }
+      const starting = this.#starting.get(deployment.id);
+      if (starting) {
+        await starting;
+        continue;
+      }
+      const start = this.#start(deployment);
+      this.#starting.set(deployment.id, start);
+      try {
+        return await start;
+      } finally {
+        this.#starting.delete(deployment.id);
+      }
+    }
+  }
+
+  #done(sandbox: Sandbox): void {
+    sandbox.busy--;
+    sandbox.lastUsed = performance.now();
+    if (sandbox.busy > 0) return;
+    const depId = sandbox.deployment?.id;
+    if (depId && this.#released.has(depId)) this.#stop(sandbox, { kind: "retired" });
+    this.#wake();
+  }
+
+  async #start(deployment: LoadableDeployment): Promise<Sandbox> {
+    await this.#reserveSlot();
+    let sandbox: Sandbox;
+    try {
+      sandbox = await this.#takeSpare();
+    } catch (error) {
+      this.#reserved--;
+      this.#wake();
+      throw error;
+    }
+    this.#reserved--;
+    sandbox.busy++;
+    this.#live.set(deployment.id, sandbox);
+    this.#stats.coldStarts++;
+    try {
+      await sandbox.load(deployment, this.#options.loadTimeoutMs);
+    } catch (error) {
+      sandbox.busy--;
+      this.#stop(sandbox, { kind: "closed" });
+      throw error;
+    }
+    return sandbox;
+  }
+
+  /** Waits until a new sandbox may start, evicting the least recently used idle one if needed. */
+  async #reserveSlot(): Promise<void> {
+    const deadline = performance.now() + this.#options.acquireWaitMs;
+    while (true) {
+      if (this.#live.size + this.#reserved < this.#options.maxSandboxes) {
+        this.#reserved++;
+        return;
+      }
+      const idle = [...this.#live.values()].find((s) => s.busy === 0 && !s.stopping);
+      if (idle) {
+        this.#stop(idle, { kind: "evicted" });
+        continue;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.#stats.refusedBusy++;
+        throw new SandboxFailure(
+          "busy",
+          `every sandbox is busy (${this.#options.maxSandboxes} at most); try again shortly`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, left);
+        this.#waiters.add(finish);
+        function finish() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+  }
+
+  #wake(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  async #takeSpare(): Promise<Sandbox> {
+    while (true) {
+      const spare = this.#spares.shift() ?? this.#spawn();
+      this.#replenish();
+      try {
+        await spare.ready;
+        if (!spare.exited) return spare;
+      } catch {
+        if (this.#closed) throw new SandboxFailure("stopped", "the server is shutting down");
+      }
+    }
+  }
+
+  #replenish(): void {
+    while (!this.#closed && this.#spares.length < this.#options.spares) {
+      this.#spares.push(this.#spawn());
+    }
+  }
+
+  #spawn(): Sandbox {
+    const token = crypto.randomUUID();
+    const { heapMb } = this.#options;
+    const command = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-config",
+        "--no-lock",
+        "--no-npm",
+        "--no-remote",
+        "--cached-only",
+        "--no-prompt",
+        "--unstable-worker-options",
+        `--v8-flags=--max-old-space-size=${heapMb},--disallow-code-generation-from-strings`,
+        `--allow-net=unix:${this.#socketPath}`,
+        `--allow-read=${this.#socketPath}`,
+        `--allow-write=${this.#socketPath}`,
+        this.#entry,
+        this.#socketPath,
+      ],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "null",
+      clearEnv: true,
+      env: { NO_COLOR: "1", DENO_DIR: `${this.#dir}/deno-dir` },
+    });
+    const sandbox: Sandbox = new Sandbox({
+      command,
+      token,
+      heapMb,
+      onEvent: (s, level, message) => {
+        if (s.deployment) {
+          this.#options.onEvent(s.deployment.appId, s.deployment.environment, level, message);
+        }
+      },
+      onExit: (s) => this.#onExit(s, token),
+    });
+    this.#awaitingHello.set(token, sandbox);
+    return sandbox;
+  }
+
+  #onExit(sandbox: Sandbox, token: string): void {
+    this.#awaitingHello.delete(token);
+    const spare = this.#spares.indexOf(sandbox);
+    if (spare >= 0) this.#spares.splice(spare, 1);
+    const depId = sandbox.deployment?.id;
+    if (depId && this.#live.get(depId) === sandbox) this.#live.delete(depId);
+    if (depId && this.#released.has(depId) && !this.#live.has(depId)) this.#released.delete(depId);
+    this.#wake();
+  }
+
+  #stop(sandbox: Sandbox, reason: StopReason): void {
+    if (sandbox.stopping) return;
+    this.#stats.stops[reason.kind] = (this.#stats.stops[reason.kind] ?? 0) + 1;
+    const depId = sandbox.deployment?.id;
+    // The slot frees at once; the exit is awaited by the sandbox itself.
+    if (depId && this.#live.get(depId) === sandbox) this.#live.delete(depId);
+    void sandbox.stop(reason);
+  }
+
+  async #accept(): Promise<void> {
+    try {
+      for await (const conn of this.#listener) void this.#handshake(conn);
+    } catch { /* the listener was closed */ }
+  }
+
+  async #handshake(conn: Deno.Conn): Promise<void> {
+    const reader = new FrameReader();
+    const chunks = conn.readable[Symbol.asyncIterator]();
+    const close = () => {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    };
+    const timer = setTimeout(close, HANDSHAKE_TIMEOUT_MS);
+    let frames: Array<Envelope<unknown>> = [];
+    try {
+      while (frames.length === 0) {
+        const next = await chunks.next();
+        if (next.done) throw new Error("closed before hello");
+        frames = reader.push(next.value);
+      }
+    } catch {
+      clearTimeout(timer);
+      close();
+      return;
+    }
+    clearTimeout(timer);
+    const hello = frames[0].header as Partial<SandboxMessage>;
+    const token = hello.t === "hello" ? hello.token ?? "" : "";
+    const sandbox = this.#awaitingHello.get(token);
+    if (!sandbox) {
+      close();
+      return;
+    }
+    this.#awaitingHello.delete(token);
+    sandbox.connect(conn, reader, chunks, frames.slice(1));
+  }
+
+  /** Reads every process's memory and CPU; stops those past a bound, and idle ones. */
+  async #tick(): Promise<void> {
+    if (this.#watching) return;
+    this.#watching = true;
+    try {
+      const now = performance.now();
+      const { memoryMb, idleMs, idleCpuMs, idleCpuWindowMs } = this.#options;
+      await Promise.all([...this.#live.values(), ...this.#spares].map(async (sandbox) => {
+        if (sandbox.stopping) return;
+        const sample = await sampleProcess(sandbox.pid);
+        if (!sample || sandbox.stopping) return;
+        const usedMb = Math.round(sample.rssBytes / (1024 * 1024));
+        if (usedMb > memoryMb) {
+          this.#stop(sandbox, { kind: "memory", limitMb: memoryMb, usedMb });
+          return;
+        }
+        if (sandbox.busy > 0 || !sandbox.deployment) {
+          sandbox.cpu = null;
+          return;
+        }
+        if (now - sandbox.lastUsed > idleMs) {
+          this.#stop(sandbox, { kind: "idle" });
+          return;
+        }
+        sandbox.cpu ??= { atMs: now, cpuMs: sample.cpuMs };
+        if (now - sandbox.cpu.atMs < idleCpuWindowMs) return;
+        const usedMs = Math.round(sample.cpuMs - sandbox.cpu.cpuMs);
+        if (usedMs > idleCpuMs) {
+          this.#stop(sandbox, {
+            kind: "idle-cpu",
+            usedMs,
+            windowMs: Math.round(now - sandbox.cpu.atMs),
+          });
+          return;
+        }
+        sandbox.cpu = { atMs: now, cpuMs: sample.cpuMs };
+      }));
+    } finally {
+      this.#watching = false;
+    }
+  }
+}
