@@ -29,9 +29,13 @@ export function checkEnvironment(environment: string): string {
   return environment;
 }
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
+
 /** Bytes as lower-case hex, two digits each. */
 export function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  let out = "";
+  for (const b of bytes) out += HEX[b];
+  return out;
 }
 
 function randomHex(bytes: number): string {

@@ -113,7 +113,7 @@ for (const [backend, test] of kvBackends) {
     });
     assert.match(
       await (await s.call(app, "/f")).text(),
-      /kv\.set: arguments must be strings or numbers/,
+      /kv\.set: value must be a string/,
     );
   });
 

@@ -102,48 +102,57 @@ function decodeRest(frame: Uint8Array): Envelope<unknown> {
 }
 
 /**
- * Writes frames to a stream, coalescing those queued while a write is under way into one
- * write, so a burst of messages costs one system call rather than one each.
+ * Queues frames for a sink (a socket, or a `postMessage`), and hands it everything queued in
+ * one turn, or while its previous write was under way, as one buffer: a burst of messages
+ * costs one write rather than one each.
  */
 export class FrameWriter {
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #sink: (bytes: Uint8Array<ArrayBuffer>) => Promise<void> | void;
   #queue: Uint8Array[] = [];
   #queued = 0;
-  #writing = false;
+  #scheduled = false;
   #failed = false;
 
-  constructor(stream: WritableStream<Uint8Array>) {
-    this.#writer = stream.getWriter();
+  constructor(sink: (bytes: Uint8Array<ArrayBuffer>) => Promise<void> | void) {
+    this.#sink = sink;
   }
 
-  /** Queues a message; a closed peer is ignored here (its exit is reported elsewhere). */
+  /** Encodes and queues a message; after a failed write, messages are dropped. */
   send(header: unknown, body?: Uint8Array): void {
+    this.sendEncoded(encodeFrame(header, body));
+  }
+
+  /** Queues bytes that are already frames. */
+  sendEncoded(bytes: Uint8Array): void {
     if (this.#failed) return;
-    const frame = encodeFrame(header, body);
-    this.#queue.push(frame);
-    this.#queued += frame.length;
-    if (!this.#writing) void this.#drain();
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    queueMicrotask(() => void this.#drain());
   }
 
   async #drain(): Promise<void> {
-    this.#writing = true;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue, this.#queued);
+        const batch = concat(this.#queue, this.#queued);
         this.#queue = [];
         this.#queued = 0;
-        await this.#writer.write(batch);
+        await this.#sink(batch);
       }
     } catch {
       this.#failed = true;
       this.#queue = [];
     } finally {
-      this.#writing = false;
+      this.#scheduled = false;
     }
   }
 }
 
-function concat(parts: Uint8Array[], total: number): Uint8Array {
+function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
+  if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].buffer.byteLength === total) {
+    return parts[0] as Uint8Array<ArrayBuffer>;
+  }
   const out = new Uint8Array(total);
   let offset = 0;
   for (const part of parts) {

@@ -187,7 +187,8 @@ export class Sandbox {
     chunks: AsyncIterator<Uint8Array>,
     early: Array<Envelope<unknown>>,
   ): void {
-    this.#writer = new FrameWriter(conn.writable);
+    const socket = conn.writable.getWriter();
+    this.#writer = new FrameWriter((bytes) => socket.write(bytes));
     this.#markReady();
     void (async () => {
       try {

@@ -19,17 +19,22 @@ import {
   type WireFetchResponse,
 } from "../protocol.ts";
 import { BadResultError } from "../protocol.ts";
+import { FrameReader, FrameWriter } from "../frames.ts";
 import { lockDown } from "./lockdown.ts";
 import { toResult } from "./result.ts";
 
 type Handler = (ctx: unknown) => unknown;
 
 // Captured before user code runs, so a handler cannot forge or intercept protocol messages.
-const postRaw: (message: Envelope<SandboxMessage>, transfer: Transferable[]) => void = self
-  .postMessage.bind(self);
+const postRaw: (message: Uint8Array, transfer: Transferable[]) => void = self.postMessage.bind(
+  self,
+);
+/** Frames to the host, batched per turn and moved to the sandbox process without a copy. */
+const out = new FrameWriter((bytes) => postRaw(bytes, [bytes.buffer]));
 function post(header: SandboxMessage, body?: Uint8Array): void {
-  postRaw({ header, body }, body ? [body.buffer as ArrayBuffer] : []);
+  out.send(header, body);
 }
+const frames = new FrameReader();
 
 const handlers = new Map<string, Handler>();
 const calls = new Map<
@@ -289,8 +294,13 @@ async function invoke(
   }
 }
 
-function onMessage(event: MessageEvent<Envelope<HostMessage>>): void {
-  const { header, body } = event.data;
+function onMessage(event: MessageEvent<Uint8Array>): void {
+  for (const frame of frames.push(event.data)) {
+    onFrame(frame as Envelope<HostMessage>);
+  }
+}
+
+function onFrame({ header, body }: Envelope<HostMessage>): void {
   switch (header.t) {
     case "load":
       loading = load(JSON.parse(new TextDecoder().decode(body)));
