@@ -7,7 +7,7 @@
 import { type Context, Hono } from "hono";
 import { notFound } from "../runtime/errors.ts";
 import { APP_ID, ENVIRONMENT, newId } from "../runtime/ids.ts";
-import type { FunctionRunner } from "../runtime/invoke.ts";
+import type { FunctionRunner, FunctionTarget } from "../runtime/invoke.ts";
 
 /** Header that carries the request id on every function response. */
 export const REQUEST_ID_HEADER = "x-request-id";
@@ -20,14 +20,16 @@ export type FunctionEnv = { Variables: { requestId: string } };
 function targetFromHost(
   host: string | undefined,
   baseDomain: string,
-): { appId: string; environment: string } | null {
+): { appId: string; environment: string; host: string } | null {
   const name = (host ?? "").toLowerCase().replace(/:\d+$/, "");
   if (!name.endsWith(`.${baseDomain}`)) return null;
   const label = name.slice(0, -(baseDomain.length + 1));
   const split = label.indexOf("--");
   const appId = split < 0 ? label : label.slice(0, split);
   const environment = split < 0 ? PRODUCTION : label.slice(split + 2);
-  return APP_ID.test(appId) && ENVIRONMENT.test(environment) ? { appId, environment } : null;
+  return APP_ID.test(appId) && ENVIRONMENT.test(environment)
+    ? { appId, environment, host: name }
+    : null;
 }
 
 /** The invocation router; mount at the root. */
@@ -38,22 +40,25 @@ export function functionRoutes(runner: FunctionRunner, baseDomain: string): Hono
     c: Context<FunctionEnv>,
     appId: string,
     environment: string,
-    prefix: string,
+    /** Path segments before the function path: 3 for `/apps/:app/functions`, 5 with `/env/:env`. */
+    prefixSegments: number,
+    origin: FunctionTarget["origin"],
   ) => {
     if (!APP_ID.test(appId)) throw notFound(`no app "${appId}"`);
     if (!ENVIRONMENT.test(environment)) throw notFound(`no environment "${environment}"`);
-    const subpath = new URL(c.req.url).pathname.slice(prefix.length) || "/";
-    return await runner.run({ appId, environment, subpath }, c.req.raw, c.get("requestId"));
+    // The raw path, cut by segments: its own percent-encoding is decoded once, by the router.
+    const segments = new URL(c.req.url).pathname.split("/").slice(prefixSegments + 1);
+    const subpath = `/${segments.join("/")}`;
+    return await runner.run(
+      { appId, environment, subpath, origin },
+      c.req.raw,
+      c.get("requestId"),
+    );
   };
-  const byPath = (c: Context<FunctionEnv>) => {
-    const appId = c.req.param("appId") ?? "";
-    return invoke(c, appId, PRODUCTION, `/apps/${appId}/functions`);
-  };
-  const byEnvPath = (c: Context<FunctionEnv>) => {
-    const appId = c.req.param("appId") ?? "";
-    const environment = c.req.param("env") ?? "";
-    return invoke(c, appId, environment, `/apps/${appId}/env/${environment}/functions`);
-  };
+  const byPath = (c: Context<FunctionEnv>) =>
+    invoke(c, c.req.param("appId") ?? "", PRODUCTION, 3, { shared: true });
+  const byEnvPath = (c: Context<FunctionEnv>) =>
+    invoke(c, c.req.param("appId") ?? "", c.req.param("env") ?? "", 5, { shared: true });
   const byHost = (c: Context<FunctionEnv>) => {
     const target = targetFromHost(c.req.header("host"), baseDomain);
     if (!target) {
@@ -62,7 +67,7 @@ export function functionRoutes(runner: FunctionRunner, baseDomain: string): Hono
           `<appId>.${baseDomain} (<appId>--<environment>.${baseDomain} for other environments)`,
       );
     }
-    return invoke(c, target.appId, target.environment, "/functions");
+    return invoke(c, target.appId, target.environment, 1, { shared: false, host: target.host });
   };
 
   app.use("*", async (c, next) => {

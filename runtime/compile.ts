@@ -1,6 +1,8 @@
 /**
- * Compiles a deploy's source files with esbuild: each route file becomes one self-contained
- * ES module (its relative imports bundled in). Runs once per deployment, never per request.
+ * Compiles a deploy's source files with esbuild into one ES module with a route table: every
+ * module is compiled once, however many routes import it. Runs once per deployment, never per
+ * request, under a time budget, a nesting bound and an output bound; a crash of the shared
+ * esbuild service is survived (the service restarted, the deploy that caused it refused).
  */
 import * as esbuild from "esbuild";
 import { HttpError } from "./errors.ts";
@@ -23,14 +25,26 @@ export class CompileError extends HttpError {
   }
 }
 
-/** What a deployment runs: a module per route file, its routes, and source maps for stack traces. */
+/** What a deployment runs: its bundle, its routes, and source maps for stack traces. */
 export interface CompiledCode {
-  /** route file → bundled ES module source */
+  /**
+   * `{ [BUNDLE]: source }`: one ES module exporting `routes` (route file → default export).
+   * Deployments stored before the bundle have a module per route file instead.
+   */
   modules: Record<string, string>;
-  /** route file → esbuild source map (JSON text) */
+  /** module name (BUNDLE) → esbuild source map (JSON text) */
   sourceMaps: Record<string, string>;
   routes: Route[];
 }
+
+/** The name of a deployment's single bundle in `modules` and `sourceMaps`. */
+export const BUNDLE = "$bundle";
+/** How long compiling one deploy may take, in ms. */
+export const COMPILE_TIMEOUT_MS = 15_000;
+/** Largest compiled bundle, in bytes (16 MB): compiled code stays close to the source's size. */
+export const MAX_COMPILED_BYTES = 16 * 1024 * 1024;
+/** Deepest nesting of brackets accepted in a source file. */
+export const MAX_NESTING = 500;
 
 /** Renders a diagnostic as `file:line:column: message`. */
 export function formatDiagnostic(d: Diagnostic): string {
@@ -114,14 +128,152 @@ function sourceFilesPlugin(files: Record<string, string>): esbuild.Plugin {
   };
 }
 
-function toDiagnostic(message: esbuild.Message): Diagnostic {
+/** An esbuild message as a diagnostic; one about the generated entry names its route file. */
+function toDiagnostic(message: esbuild.Message, routeFiles: string[]): Diagnostic {
   const loc = message.location;
+  if (loc?.file === ENTRY) {
+    const file = routeFiles[loc.line - 1] ?? null;
+    const noDefault = /No matching export .* for import "default"/.test(message.text);
+    return {
+      file,
+      line: 1,
+      column: 1,
+      message: noDefault
+        ? "no default export: a route file must `export default` a function of ctx"
+        : message.text,
+    };
+  }
   return {
     file: loc ? loc.file.replace(/^src:/, "") : null,
     line: loc ? loc.line : null,
     column: loc ? loc.column + 1 : null,
     message: message.text,
   };
+}
+
+/**
+ * Finds the first place a file nests brackets deeper than MAX_NESTING, skipping strings and
+ * comments roughly; linear. The compiler's parser recurses, so this keeps a bomb away from it.
+ */
+export function nestingProblem(file: string, source: string): Diagnostic | null {
+  let depth = 0;
+  let line = 1;
+  let column = 0;
+  let quote = "";
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i];
+    column++;
+    if (ch === "\n") {
+      line++;
+      column = 0;
+      if (quote === "//") quote = "";
+      continue;
+    }
+    if (quote) {
+      if (quote === "//") continue;
+      if (quote === "/*") {
+        if (ch === "*" && source[i + 1] === "/") quote = "";
+        continue;
+      }
+      if (ch === "\\") i++;
+      else if (ch === quote) quote = "";
+      continue;
+    }
+    if (ch === "/" && (source[i + 1] === "/" || source[i + 1] === "*")) {
+      quote = source[++i] === "/" ? "//" : "/*";
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === "(" || ch === "[" || ch === "{") {
+      if (++depth > MAX_NESTING) {
+        return {
+          file,
+          line,
+          column,
+          message: `brackets nest deeper than ${MAX_NESTING} levels here; the compiler refuses ` +
+            "deeper code",
+        };
+      }
+    } else if (ch === ")" || ch === "]" || ch === "}") depth = Math.max(0, depth - 1);
+  }
+  return null;
+}
+
+/** The entry that imports every route and exports the route table. */
+function entrySource(routeFiles: string[]): string {
+  const imports = routeFiles.map((file, i) => `import r${i} from ${JSON.stringify(`./${file}`)};`);
+  const table = routeFiles.map((file, i) => `${JSON.stringify(file)}: r${i}`).join(", ");
+  return `${imports.join("\n")}\nexport const routes = { ${table} };\n`;
+}
+
+const ENTRY = "<routes>";
+
+/** Whether an esbuild error means its service died (and needs a restart), not the input. */
+function serviceDied(error: unknown): boolean {
+  const message = (error as Error)?.message ?? "";
+  return /service (was stopped|is no longer running)|The service was stopped/.test(message);
+}
+
+async function build(files: Record<string, string>, routeFiles: string[]) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CompileTimeout()), COMPILE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([
+      esbuild.build({
+        stdin: { contents: entrySource(routeFiles), sourcefile: ENTRY, loader: "js" },
+        outfile: "/out/bundle.js",
+        bundle: true,
+        write: false,
+        metafile: true,
+        format: "esm",
+        platform: "neutral",
+        target: "esnext",
+        charset: "utf8",
+        sourcemap: "external",
+        sourcesContent: false,
+        logLevel: "silent",
+        // A computed import() or require() would load whatever the sandbox can reach at run time.
+        logOverride: { "unsupported-dynamic-import": "error", "unsupported-require-call": "error" },
+        // Every import is resolved (and so checked), even one TypeScript would drop as unused.
+        tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
+        plugins: [sourceFilesPlugin(files)],
+      }),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class CompileTimeout extends Error {}
+
+/** Builds, restarting the esbuild service once if it died (another deploy may have killed it). */
+async function buildSurvivingCrashes(files: Record<string, string>, routeFiles: string[]) {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return await build(files, routeFiles);
+    } catch (error) {
+      if (error instanceof CompileTimeout) {
+        await esbuild.stop();
+        throw new CompileError([{
+          file: null,
+          line: null,
+          column: null,
+          message: `compiling took over ${COMPILE_TIMEOUT_MS / 1000} s, the compile time limit`,
+        }]);
+      }
+      if (!serviceDied(error)) throw error;
+      await esbuild.stop();
+      if (attempt > 0) {
+        throw new CompileError([{
+          file: null,
+          line: null,
+          column: null,
+          message: "the compiler crashed on this deploy (too deeply nested or too large code?)",
+        }]);
+      }
+    }
+  }
 }
 
 /** Checks, routes and bundles a deploy; throws CompileError (400) with diagnostics. */
@@ -131,53 +283,31 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
   const routeFiles = Object.keys(files).filter(isRouteFile).sort();
   const { routes, problems: routeProblems } = planRoutes(routeFiles);
   if (routeProblems.length > 0) throw new CompileError(routeProblems);
+  const nesting = Object.entries(files).flatMap(([file, source]) =>
+    loaderFor(file) ? [nestingProblem(file, source)].filter((d) => d !== null) : []
+  );
+  if (nesting.length > 0) throw new CompileError(nesting);
 
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
-    result = await esbuild.build({
-      entryPoints: routeFiles.map((file, i) => ({ in: file, out: `route${i}` })),
-      outdir: "/out",
-      bundle: true,
-      write: false,
-      metafile: true,
-      format: "esm",
-      platform: "neutral",
-      target: "esnext",
-      charset: "utf8",
-      sourcemap: "external",
-      sourcesContent: false,
-      logLevel: "silent",
-      // A computed import() or require() would load whatever the sandbox can reach at run time.
-      logOverride: { "unsupported-dynamic-import": "error", "unsupported-require-call": "error" },
-      // Every import is resolved (and so checked), even one TypeScript would drop as unused.
-      tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
-      plugins: [sourceFilesPlugin(files)],
-    });
+    result = await buildSurvivingCrashes(files, routeFiles);
   } catch (error) {
     const failure = error as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;
-    throw new CompileError(failure.errors.map(toDiagnostic));
+    throw new CompileError(failure.errors.map((m) => toDiagnostic(m, routeFiles)));
   }
-
-  const modules: Record<string, string> = {};
-  const sourceMaps: Record<string, string> = {};
-  const missingDefault: Diagnostic[] = [];
-  for (const [i, file] of routeFiles.entries()) {
-    const code = result.outputFiles.find((o) => o.path === `/out/route${i}.js`)!;
-    const map = result.outputFiles.find((o) => o.path === `/out/route${i}.js.map`)!;
-    const meta = Object.entries(result.metafile.outputs).find(([k]) => k.endsWith(`route${i}.js`))
-      ?.[1];
-    if (!meta?.exports.includes("default")) {
-      missingDefault.push({
-        file,
-        line: 1,
-        column: 1,
-        message: "no default export: a route file must `export default` a function of ctx",
-      });
-    }
-    modules[file] = code.text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, "\n");
-    sourceMaps[file] = map.text;
+  const code = result.outputFiles.find((o) => o.path.endsWith("/bundle.js"))!;
+  const map = result.outputFiles.find((o) => o.path.endsWith("/bundle.js.map"))!;
+  if (code.contents.length > MAX_COMPILED_BYTES) {
+    throw new HttpError(
+      413,
+      `deploy refused: the compiled code is ${code.contents.length} bytes, over the limit of ` +
+        `${MAX_COMPILED_BYTES} bytes (16 MB)`,
+    );
   }
-  if (missingDefault.length > 0) throw new CompileError(missingDefault);
-  return { modules, sourceMaps, routes };
+  return {
+    modules: { [BUNDLE]: code.text.replace(/\n\/\/# sourceMappingURL=.*\n?$/, "\n") },
+    sourceMaps: { [BUNDLE]: map.text },
+    routes,
+  };
 }

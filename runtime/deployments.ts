@@ -2,12 +2,12 @@
  * Deploying and serving deployments: compile, warm a worker, record, then switch the live
  * pointer in one step. A retired deployment's worker is unloaded once its last request ends.
  */
-import { compile, CompileError } from "./compile.ts";
+import { compile, CompileError, type Diagnostic } from "./compile.ts";
 import type { DeployRequest } from "./deploy_request.ts";
 import { badRequest, HttpError, notFound } from "./errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "./ids.ts";
 import { Router } from "./router.ts";
-import { mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
+import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
 import { LoadError, SandboxFailure } from "./sandbox/host/sandbox.ts";
 import type { Supervisor } from "./sandbox/host/supervisor.ts";
 import type {
@@ -44,9 +44,10 @@ export class LiveDeployment {
   /** Rewrites route-bundle stack frames in `text` to the user's original files and lines. */
   mapStack(text: string): string {
     return mapStack(text, (file) => {
+      // `file` comes from the function's own output: never a key of a plain object unchecked.
+      if (!Object.hasOwn(this.deployment.sourceMaps, file)) return null;
       if (!this.#maps.has(file)) {
-        const json = this.deployment.sourceMaps[file];
-        this.#maps.set(file, json ? parseSourceMap(json) : null);
+        this.#maps.set(file, parseSourceMap(this.deployment.sourceMaps[file]));
       }
       return this.#maps.get(file)!;
     });
@@ -57,6 +58,18 @@ export class LiveDeployment {
     this.#retired = true;
     if (this.#active === 0) this.#onIdle();
   }
+}
+
+/** Where a deployment's module failed while loading: the first frame of its error, mapped. */
+function loadDiagnostic(error: LoadError, deployment: Deployment): Diagnostic {
+  const { file, message, stack } = error.failure;
+  if (file) return { file, line: null, column: null, message };
+  const mapped = stack ? new LiveDeployment(deployment, () => {}).mapStack(stack) : "";
+  const frame = firstFrame(mapped);
+  if (!frame || !Object.hasOwn(deployment.files, frame.file)) {
+    return { file: null, line: null, column: null, message };
+  }
+  return { ...frame, message: `${frame.file} failed to load: ${message}` };
 }
 
 /** 503 for a deploy or rollback that found no sandbox to load into; the caller may retry. */
@@ -108,12 +121,7 @@ export class Deployments {
     } catch (error) {
       if (error instanceof SandboxFailure) throw unavailable(error);
       if (!(error instanceof LoadError)) throw error;
-      throw new CompileError([{
-        file: error.failure.file || null,
-        line: null,
-        column: null,
-        message: error.failure.message,
-      }]);
+      throw new CompileError([loadDiagnostic(error, deployment)]);
     }
     await this.#store.put(deployment);
     await this.#switchTo(deployment, true);

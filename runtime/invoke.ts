@@ -6,6 +6,7 @@ import { runKvCall } from "./kv/calls.ts";
 import type { KvBackend } from "./kv/types.ts";
 import type { Logs, RequestLog } from "./logs/logs.ts";
 import { toFunctionRequest } from "./request.ts";
+import { isolateResponse, type ResponseOrigin } from "./origin.ts";
 import { toResponse } from "./response.ts";
 import type { Supervisor } from "./sandbox/host/supervisor.ts";
 import {
@@ -35,8 +36,10 @@ export interface FunctionRunnerOptions {
 export interface FunctionTarget {
   appId: string;
   environment: string;
-  /** The path below `/functions`, e.g. `/users/42`. */
+  /** The path below `/functions`, e.g. `/users/42`, still percent-encoded. */
   subpath: string;
+  /** Which URL form the request came by: the shared path form, or the app's own host. */
+  origin: ResponseOrigin;
 }
 
 /** Most outbound fetches one request may make (as Cloudflare Workers bound subrequests). */
@@ -96,6 +99,7 @@ export class FunctionRunner {
         this.#options.timeoutMs,
       );
       const response = toResponse(result, body);
+      for (const reason of isolateResponse(response, target.origin)) log.log("warn", reason);
       status = response.status;
       return response;
     } catch (error) {
@@ -142,7 +146,8 @@ export class FunctionRunner {
         return Promise.reject(new Error(`${op} is not available`));
       },
       log(level, message) {
-        log.log(level, redactSecrets(live.mapStack(message), secrets));
+        // Bounds first: mapping and redaction then only ever see admitted text.
+        log.log(level, message, (text) => redactSecrets(live.mapStack(text), secrets));
       },
       dropped(entries, characters) {
         log.countDropped(entries, characters);

@@ -114,7 +114,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     idleCpuMs: IDLE_CPU_MS,
     idleCpuWindowMs: IDLE_CPU_WINDOW_MS,
     onEvent: (appId, _environment, level, message) =>
-      logs.event(appId, level, vars.redactForApp(appId, message)),
+      logs.event(appId, level, message, (text) => vars.redactForApp(appId, text)),
   });
   const deployments = new Deployments({ store, sandboxes });
   const functions = new FunctionRunner({

@@ -12,10 +12,39 @@ const RESERVED_HEADERS = new Set([
 /** Statuses that must not carry a body. */
 const NO_BODY = new Set([204, 205, 304]);
 
-/** Builds the Response; throws BadResultError for headers or status/body combinations HTTP forbids. */
+/** Most response headers a function may set. */
+export const MAX_RESPONSE_HEADERS = 100;
+/** Largest total size of the response headers a function may set, in bytes (32 KB). */
+export const MAX_RESPONSE_HEADER_BYTES = 32 * 1024;
+
+/**
+ * Builds the Response; throws BadResultError for what HTTP forbids or the limits refuse. The
+ * result was written by code the tenant controls, so its shape is checked here again.
+ */
 export function toResponse(result: FunctionResult, bytes?: Uint8Array): Response {
+  const { status } = result ?? {};
+  if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
+    throw new BadResultError("status must be an integer from 200 to 599");
+  }
+  if (typeof result.headers !== "object" || result.headers === null) {
+    throw new BadResultError("headers must be an object of strings");
+  }
+  const entries = Object.entries(result.headers);
+  if (entries.length > MAX_RESPONSE_HEADERS) {
+    throw new BadResultError(
+      `the response has ${entries.length} headers, over the limit of ${MAX_RESPONSE_HEADERS}`,
+    );
+  }
+  let size = 0;
+  for (const [name, value] of entries) size += name.length + String(value).length + 4;
+  if (size > MAX_RESPONSE_HEADER_BYTES) {
+    throw new BadResultError(
+      `the response headers are ${size} bytes, over the limit of ${MAX_RESPONSE_HEADER_BYTES}`,
+    );
+  }
   const headers = new Headers();
-  for (const [name, value] of Object.entries(result.headers)) {
+  for (const [name, value] of entries) {
+    if (typeof value !== "string") throw new BadResultError(`header "${name}" must be a string`);
     if (RESERVED_HEADERS.has(name.toLowerCase())) continue;
     try {
       headers.append(name, value);
@@ -24,11 +53,11 @@ export function toResponse(result: FunctionResult, bytes?: Uint8Array): Response
     }
   }
   const { body } = result;
-  if (body.type === "none") return new Response(null, { status: result.status, headers });
+  if (body?.type !== "bytes") return new Response(null, { status: result.status, headers });
   if (NO_BODY.has(result.status)) {
     throw new BadResultError(`status ${result.status} cannot have a body`);
   }
-  if (!headers.has("content-type")) headers.set("content-type", body.contentType);
+  if (!headers.has("content-type")) headers.set("content-type", String(body.contentType));
   return new Response(bytes as Uint8Array<ArrayBuffer> | undefined ?? null, {
     status: result.status,
     headers,

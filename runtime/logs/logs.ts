@@ -10,6 +10,15 @@ import {
 } from "../sandbox/protocol.ts";
 import type { LogEntry, LogStore, NewLogEntry } from "./types.ts";
 
+/** The window of the per-app budget of lines outside requests, in ms. */
+export const EVENT_WINDOW_MS = 10_000;
+/** Most lines outside requests an app may write per window. */
+export const EVENT_ENTRIES = 100;
+/** Most characters of lines outside requests an app may write per window (64 KB). */
+export const EVENT_CHARS = 64 * 1024;
+/** Longest line outside a request; a longer one is cut. */
+export const MAX_EVENT_CHARS = 16 * 1024;
+
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {
   export(entry: NewLogEntry): void;
@@ -38,10 +47,13 @@ export class RequestLog {
     this.#context = context;
   }
 
-  /** Records one console line; past the per-request bounds it is counted, not kept. */
-  log(level: LogLevel, message: string): void {
+  /**
+   * Records one console line; past the per-request bounds it is counted, not kept. `prepare`
+   * (source mapping, redaction) runs only on a line that was admitted.
+   */
+  log(level: LogLevel, message: string, prepare: (text: string) => string = (t) => t): void {
     if (!this.#budget.admit(message.length)) return;
-    this.#logs.write(this.#entry("console", level, message));
+    this.#logs.write(this.#entry("console", level, prepare(message)));
   }
 
   /** Counts lines dropped before they reached the host (the worker applies the same bounds). */
@@ -109,6 +121,10 @@ export class Logs {
   #queue: NewLogEntry[] = [];
   #flushing: Promise<void> | null = null;
   #storeFailed = false;
+  readonly #eventBudgets = new Map<
+    string,
+    { since: number; entries: number; chars: number; dropped: number; droppedChars: number }
+  >();
 
   constructor(options: LogsOptions) {
     this.store = options.store;
@@ -125,8 +141,59 @@ export class Logs {
     return new RequestLog(this, context);
   }
 
-  /** Records a platform event of an app (a crash, an error in a timer), not tied to a request. */
-  event(appId: string, level: LogLevel, message: string, requestId: string | null = null): void {
+  /**
+   * Records a line of an app that belongs to no running request (a timer, an unhandled
+   * rejection, a sandbox stop). Such lines share a per-app budget of EVENT_ENTRIES entries and
+   * EVENT_CHARS characters per EVENT_WINDOW_MS; past it they are counted, and one entry says
+   * how many were dropped when the next window opens. A line is cut at MAX_EVENT_CHARS.
+   */
+  event(
+    appId: string,
+    level: LogLevel,
+    message: string,
+    prepare: (text: string) => string = (t) => t,
+  ): void {
+    const now = Date.now();
+    let budget = this.#eventBudgets.get(appId);
+    if (!budget || now - budget.since >= EVENT_WINDOW_MS) {
+      this.#reportDropped(appId);
+      budget = { since: now, entries: 0, chars: 0, dropped: 0, droppedChars: 0 };
+      this.#eventBudgets.set(appId, budget);
+    }
+    const text = message.length > MAX_EVENT_CHARS
+      ? `${message.slice(0, MAX_EVENT_CHARS)}… (${message.length} characters, cut)`
+      : message;
+    if (budget.entries >= EVENT_ENTRIES || budget.chars + text.length > EVENT_CHARS) {
+      if (budget.dropped++ === 0) {
+        const current = budget;
+        setTimeout(() => {
+          if (this.#eventBudgets.get(appId) === current) this.#reportDropped(appId);
+        }, Math.max(0, current.since + EVENT_WINDOW_MS - now));
+      }
+      budget.droppedChars += message.length;
+      return;
+    }
+    budget.entries++;
+    budget.chars += text.length;
+    this.#writeEvent(appId, level, prepare(text));
+  }
+
+  /** Writes the one "dropped" entry of an app's closing window, if it dropped anything. */
+  #reportDropped(appId: string): void {
+    const budget = this.#eventBudgets.get(appId);
+    if (!budget || budget.dropped === 0) return;
+    this.#writeEvent(
+      appId,
+      "warn",
+      `${budget.dropped} log lines outside requests (${budget.droppedChars} characters) were ` +
+        `dropped: the limit is ${EVENT_ENTRIES} lines and ${EVENT_CHARS} characters per ` +
+        `${EVENT_WINDOW_MS / 1000} s per app`,
+    );
+    budget.dropped = 0;
+    budget.droppedChars = 0;
+  }
+
+  #writeEvent(appId: string, level: LogLevel, message: string): void {
     this.write({
       time: new Date().toISOString(),
       level,
@@ -135,7 +202,7 @@ export class Logs {
       environment: null,
       deployment_id: null,
       function: null,
-      request_id: requestId,
+      request_id: null,
       message,
     });
   }

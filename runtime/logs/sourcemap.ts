@@ -5,7 +5,14 @@
  */
 
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const FRAME = /bundle:(.+?):(\d+):(\d+)/g;
+/** A stack frame line as the worker formats it: indentation, then `at `. */
+const FRAME_LINE = /^[ \t]{0,16}at /;
+const DIGITS = /^\d{1,9}$/;
+
+/** Most characters of one text searched for frames; the rest is kept as it is. */
+export const MAX_MAPPED_CHARS = 64 * 1024;
+/** Most frame lines rewritten in one text. */
+export const MAX_MAPPED_FRAMES = 200;
 
 /** [generated column, source index, original line, original column], all 0-based. */
 type Segment = [number, number, number, number];
@@ -79,12 +86,55 @@ export function originalPosition(
   return { file: map.sources[best[1]], line: best[2] + 1, column: best[3] + 1 };
 }
 
-/** Rewrites `bundle:` frames in `text` with the deployment's source maps (route file → map JSON). */
+/**
+ * Rewrites `bundle:` frames in `text` with the deployment's source maps (`maps` returns the map
+ * of a route file, or null). Linear in the text: only lines shaped like stack frames, only in
+ * the first MAX_MAPPED_CHARS characters, at most MAX_MAPPED_FRAMES of them.
+ */
 export function mapStack(text: string, maps: (file: string) => ParsedMap | null): string {
   if (!text.includes("bundle:")) return text;
-  return text.replace(FRAME, (whole, file: string, line: string, column: string) => {
-    const map = maps(file);
-    const position = map && originalPosition(map, Number(line), Number(column));
-    return position ? `${position.file}:${position.line}:${position.column}` : whole;
-  });
+  const head = text.length > MAX_MAPPED_CHARS ? text.slice(0, MAX_MAPPED_CHARS) : text;
+  const lines = head.split("\n");
+  let frames = 0;
+  for (let i = 0; i < lines.length && frames < MAX_MAPPED_FRAMES; i++) {
+    const line = lines[i];
+    if (!FRAME_LINE.test(line)) continue;
+    const at = line.indexOf("bundle:");
+    if (at < 0) continue;
+    frames++;
+    lines[i] = rewriteFrame(line, at, maps);
+  }
+  return lines.join("\n") + text.slice(head.length);
+}
+
+/** `… bundle:<file>:<line>:<column>` (closed by `)` or the end of the line), mapped. */
+function rewriteFrame(line: string, at: number, maps: (file: string) => ParsedMap | null): string {
+  const close = line.indexOf(")", at);
+  const end = close < 0 ? line.length : close;
+  const location = line.slice(at + "bundle:".length, end);
+  const columnAt = location.lastIndexOf(":");
+  const lineAt = location.lastIndexOf(":", columnAt - 1);
+  if (lineAt <= 0) return line;
+  const [file, lineText, columnText] = [
+    location.slice(0, lineAt),
+    location.slice(lineAt + 1, columnAt),
+    location.slice(columnAt + 1),
+  ];
+  if (!DIGITS.test(lineText) || !DIGITS.test(columnText)) return line;
+  const map = maps(file);
+  const position = map && originalPosition(map, Number(lineText), Number(columnText));
+  if (!position) return line;
+  return `${line.slice(0, at)}${position.file}:${position.line}:${position.column}${
+    line.slice(end)
+  }`;
+}
+
+/** The file, line and column of the first `at` frame of an already mapped stack, or null. */
+export function firstFrame(stack: string): { file: string; line: number; column: number } | null {
+  for (const line of stack.slice(0, MAX_MAPPED_CHARS).split("\n")) {
+    if (!FRAME_LINE.test(line)) continue;
+    const match = line.match(/\(?([^\s()]+):(\d{1,9}):(\d{1,9})\)?$/);
+    if (match) return { file: match[1], line: Number(match[2]), column: Number(match[3]) };
+  }
+  return null;
 }

@@ -62,8 +62,11 @@ export interface Failure {
 
 /** Why a deployment's modules could not be loaded in a worker. */
 export interface LoadFailure {
+  /** The route file, or "" when the bundle as a whole failed (see `stack`). */
   file: string;
   message: string;
+  /** Stack frames of the error, naming `bundle:` positions for the host to map. */
+  stack?: string;
 }
 
 /** Log levels a handler's console can write, lowest first. */

@@ -3,17 +3,18 @@
  * invoke it, stop it for real (SIGKILL, then wait for the exit), and fail what was running in
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
-import { FrameReader, FrameWriter } from "../frames.ts";
-import type {
-  BodyKind,
-  Envelope,
-  Failure,
-  FunctionRequest,
-  FunctionResult,
-  HostMessage,
-  LoadFailure,
-  LogLevel,
-  SandboxMessage,
+import { FrameError, FrameReader, FrameWriter } from "../frames.ts";
+import {
+  type BodyKind,
+  type Envelope,
+  type Failure,
+  type FunctionRequest,
+  type FunctionResult,
+  type HostMessage,
+  type LoadFailure,
+  LOG_LEVELS,
+  type LogLevel,
+  type SandboxMessage,
 } from "../protocol.ts";
 
 /** What an invocation may call back into the host for while it runs. */
@@ -112,6 +113,22 @@ export interface SandboxOptions {
   onExit(sandbox: Sandbox): void;
 }
 
+/** Longest text taken from a field of a sandbox's message (an error, a file name), in characters. */
+const MAX_FIELD_CHARS = 16 * 1024;
+
+/** A string field of a tenant-written message: non-strings become "", long ones are cut. */
+function text(value: unknown, limit = MAX_FIELD_CHARS): string {
+  if (typeof value !== "string") return "";
+  return value.length > limit
+    ? `${value.slice(0, limit)}… (${value.length} characters, cut)`
+    : value;
+}
+
+/** A count field of a tenant-written message. */
+function count(value: unknown): number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
 /** How long a process whose socket closed may take to exit before it is killed, in ms. */
 const EXIT_GRACE_MS = 1000;
 
@@ -192,15 +209,22 @@ export class Sandbox {
     this.#markReady();
     void (async () => {
       try {
-        for (const frame of early) this.#onMessage(frame.header as SandboxMessage, frame.body);
+        for (const frame of early) this.#onMessage(frame.header, frame.body);
         while (true) {
           const next = await chunks.next();
           if (next.done) break;
-          for (const frame of reader.push(next.value)) {
-            this.#onMessage(frame.header as SandboxMessage, frame.body);
-          }
+          for (const frame of reader.push(next.value)) this.#onMessage(frame.header, frame.body);
         }
-      } catch { /* a broken frame or socket: the process is stopped below */ }
+      } catch (error) {
+        if (error instanceof FrameError) {
+          this.#options.onEvent(
+            this,
+            "error",
+            `the sandbox broke the wire protocol (${error.message}); it was stopped`,
+          );
+          void this.stop({ kind: "closed" });
+        }
+      }
       // A process that is dying (a heap abort) closes its socket first: let its exit status
       // speak, and stop it only if it lingers.
       const linger = setTimeout(() => void this.stop({ kind: "closed" }), EXIT_GRACE_MS);
@@ -286,33 +310,67 @@ export class Sandbox {
     return pending;
   }
 
-  #onMessage(message: SandboxMessage, body: Uint8Array | undefined): void {
-    switch (message.t) {
+  /**
+   * Handles one frame. Everything in it was written by code the tenant controls, so each field
+   * is checked, and a frame that fails is reported and skipped: it cannot end the channel.
+   */
+  #onMessage(raw: unknown, body: Uint8Array | undefined): void {
+    try {
+      this.#dispatch(raw as SandboxMessage, body);
+    } catch (error) {
+      this.#options.onEvent(
+        this,
+        "warn",
+        `the sandbox sent a malformed message, which was ignored: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  #dispatch(message: SandboxMessage, body: Uint8Array | undefined): void {
+    switch (message?.t) {
       case "loaded":
         this.#load?.settle();
         break;
       case "load-failed":
-        this.#load?.settle(new LoadError(message.error));
-        break;
-      case "result":
-        this.#settle(message.id)?.resolve({ result: message.result, body });
-        break;
-      case "failed":
-        this.#settle(message.id)?.reject(
-          new SandboxFailure(message.error.kind, message.error.message, message.error.stack),
+        this.#load?.settle(
+          new LoadError({
+            file: text(message.error?.file),
+            message: text(message.error?.message),
+            stack: text(message.error?.stack),
+          }),
         );
         break;
+      case "result":
+        this.#settle(text(message.id))?.resolve({ result: message.result, body });
+        break;
+      case "failed": {
+        const kind = message.error?.kind === "bad-result" ? "bad-result" : "threw";
+        const stack = typeof message.error?.stack === "string"
+          ? text(message.error.stack)
+          : undefined;
+        this.#settle(text(message.id))?.reject(
+          new SandboxFailure(kind, text(message.error?.message), stack),
+        );
+        break;
+      }
       case "log": {
-        const pending = message.id === null ? undefined : this.#pending.get(message.id);
-        if (pending) pending.hooks.log(message.level, message.message);
-        else this.#options.onEvent(this, message.level, message.message);
+        const level = LOG_LEVELS.includes(message.level) ? message.level : "info";
+        const pending = typeof message.id === "string" ? this.#pending.get(message.id) : undefined;
+        if (pending) pending.hooks.log(level, text(message.message, Infinity));
+        else this.#options.onEvent(this, level, text(message.message, Infinity));
         break;
       }
       case "log-dropped":
-        this.#pending.get(message.id)?.hooks.dropped(message.entries, message.characters);
+        this.#pending.get(text(message.id))?.hooks.dropped(
+          count(message.entries),
+          count(message.characters),
+        );
         break;
       case "call":
-        void this.#answerCall(message, body);
+        if (!Number.isSafeInteger(message.cid) || !Array.isArray(message.args)) {
+          throw new Error("a call without a call id or arguments");
+        }
+        void this.#answerCall({ ...message, id: text(message.id), op: text(message.op) }, body);
         break;
     }
   }

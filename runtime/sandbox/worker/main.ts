@@ -25,6 +25,17 @@ import { toResult } from "./result.ts";
 
 type Handler = (ctx: unknown) => unknown;
 
+/** The window of the budget of lines outside requests, in ms. */
+const OUTSIDE_WINDOW_MS = 10_000;
+/** Longest error message and stack sent for a failed invocation; the rest is cut. */
+const MAX_ERROR_CHARS = 16 * 1024;
+
+function cut(text: string | undefined): string | undefined {
+  return text && text.length > MAX_ERROR_CHARS
+    ? `${text.slice(0, MAX_ERROR_CHARS)}… (${text.length} characters, cut)`
+    : text;
+}
+
 // Captured before user code runs, so a handler cannot forge or intercept protocol messages.
 const postRaw: (message: Uint8Array, transfer: Transferable[]) => void = self.postMessage.bind(
   self,
@@ -133,8 +144,31 @@ function format(args: unknown[]): string {
  */
 const logBudgets = new Map<string, LogBudget>();
 
+/**
+ * Lines outside any request (timers, rejections) get a budget per window too; the host keeps
+ * the authoritative one, and this one keeps a flood off the wire.
+ */
+let outside = { since: 0, budget: new LogBudget() };
+
 function sendLog(id: string | null, level: LogLevel, message: string): void {
-  const budget = id === null ? undefined : logBudgets.get(id);
+  let budget = id === null ? undefined : logBudgets.get(id);
+  if (id === null) {
+    const now = Date.now();
+    if (now - outside.since >= OUTSIDE_WINDOW_MS) {
+      const { dropped, droppedCharacters } = outside.budget;
+      outside = { since: now, budget: new LogBudget() };
+      if (dropped > 0) {
+        post({
+          t: "log",
+          id: null,
+          level: "warn",
+          message: `${dropped} log lines outside requests (${droppedCharacters} characters) ` +
+            "were dropped in the sandbox",
+        });
+      }
+    }
+    budget = outside.budget;
+  }
   if (budget && !budget.admit(message.length)) return;
   post({ t: "log", id, level, message });
 }
@@ -217,38 +251,66 @@ function guardMessages(): void {
   Object.defineProperty(self, "onmessage", { value: null, writable: false });
   self.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
-    const reason = event.reason as Error | undefined;
-    post({
-      t: "log",
-      id: null,
-      level: "error",
-      message: `unhandled promise rejection: ${reason?.stack ?? String(event.reason)}`,
-    });
+    const reason = describeThrown(event.reason);
+    sendLog(null, "error", `unhandled promise rejection: ${reason}`);
   });
   self.addEventListener("error", (event) => {
     event.preventDefault();
-    post({
-      t: "log",
-      id: null,
-      level: "error",
-      message: `uncaught error: ${(event.error as Error)?.stack ?? event.message}`,
-    });
+    const reason = event.error === undefined ? event.message : describeThrown(event.error);
+    sendLog(null, "error", `uncaught error: ${reason}`);
   });
 }
 
+/** A thrown value as text (its stack where it has one), cut to MAX_ERROR_CHARS; never throws. */
+function describeThrown(value: unknown): string {
+  try {
+    return cut(value instanceof Error ? value.stack ?? String(value) : String(value))!;
+  } catch {
+    return "a value that cannot be shown";
+  }
+}
+
+/** The name of a deployment's single bundle (runtime/compile.ts BUNDLE). */
+const BUNDLE = "$bundle";
+
+/** Imports one module from its source; its stack frames name `name`. */
+async function importModule(name: string, code: string): Promise<Record<string, unknown>> {
+  const url = `data:text/javascript;charset=utf-8,${encodeURIComponent(code)}`;
+  routeFiles.set(url, name);
+  return await import(url);
+}
+
+/**
+ * Loads a deployment: its bundle's route table, or (deployments stored before the bundle) a
+ * module per route file. Each route's default export must be a function.
+ */
 async function load(modules: Record<string, string>): Promise<void> {
-  for (const [file, code] of Object.entries(modules)) {
-    let handler: unknown;
-    const url = `data:text/javascript;charset=utf-8,${encodeURIComponent(code)}`;
-    routeFiles.set(url, file);
-    try {
-      const mod = await import(url);
-      handler = mod.default;
-    } catch (error) {
-      const message = `${file} failed to load: ${(error as Error)?.message ?? String(error)}`;
-      post({ t: "load-failed", error: { file, message } });
-      return;
+  const table: Array<[string, unknown]> = [];
+  let current = BUNDLE;
+  try {
+    if (Object.hasOwn(modules, BUNDLE)) {
+      const routes = (await importModule(BUNDLE, modules[BUNDLE])).routes as Record<
+        string,
+        unknown
+      >;
+      table.push(...Object.entries(routes));
+    } else {
+      for (const [file, code] of Object.entries(modules)) {
+        current = file;
+        table.push([file, (await importModule(file, code)).default]);
+      }
     }
+  } catch (error) {
+    let reason = "a value that cannot be shown";
+    try {
+      reason = error instanceof Error ? error.message : String(error);
+    } catch { /* keep the placeholder */ }
+    const stack = error instanceof Error ? cut(error.stack) : undefined;
+    const file = current === BUNDLE ? "" : current;
+    post({ t: "load-failed", error: { file, message: cut(reason)!, stack } });
+    return;
+  }
+  for (const [file, handler] of table) {
     if (typeof handler !== "function") {
       const message = `${file}: the default export must be a function, got ${
         handler === null ? "null" : typeof handler
@@ -289,8 +351,15 @@ async function invoke(
     closeLogBudget(id);
     const kind = error instanceof BadResultError ? "bad-result" : "threw";
     const err = error as Error | undefined;
-    const text = err instanceof Error ? `${err.name}: ${err.message}` : `thrown: ${String(error)}`;
-    post({ t: "failed", id, error: { kind, message: text, stack: err?.stack } });
+    let text: string;
+    let stack: string | undefined;
+    try {
+      text = err instanceof Error ? `${err.name}: ${err.message}` : `thrown: ${String(error)}`;
+      stack = err instanceof Error ? err.stack : undefined;
+    } catch {
+      text = "thrown: a value that cannot be shown";
+    }
+    post({ t: "failed", id, error: { kind, message: cut(text)!, stack: cut(stack) } });
   }
 }
 
