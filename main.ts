@@ -28,7 +28,10 @@ const app = createApp(platform);
 const server = Deno.serve({
   port: config.port,
   hostname: config.hostname,
-  onListen: ({ hostname, port }) => console.log(`listening on http://${hostname}:${port}`),
+  onListen: ({ hostname, port }) => {
+    platform.listening(port);
+    console.log(`listening on http://${hostname}:${port}`);
+  },
 }, app.fetch);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

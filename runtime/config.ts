@@ -1,4 +1,4 @@
-import type { EgressRule } from "./egress/fetch.ts";
+import { type EgressRule, originOf } from "./egress/fetch.ts";
 import { MAX_REQUEST_BYTES_CEILING } from "./sandbox/protocol.ts";
 import { SECRETS_KEY_BYTES } from "./secrets.ts";
 
@@ -116,18 +116,47 @@ function egressRules(raw: string | undefined): EgressRule[] {
   }
   if (!Array.isArray(rules)) throw new ConfigError("EGRESS_RULES must be a JSON array of rules");
   return rules.map((rule, i) => {
-    const { host, headers = {}, allowPrivate = false } = rule ?? {};
-    if (typeof host !== "string" || !/^[a-z0-9.\-\[\]:]+$/i.test(host)) {
-      throw new ConfigError(`EGRESS_RULES[${i}].host must be a host name or host:port`);
-    }
+    const { origin, host, headers = {}, allowPrivate = false } = rule ?? {};
     const valid = typeof headers === "object" && headers !== null &&
       Object.values(headers).every((v) => typeof v === "string");
     if (!valid) throw new ConfigError(`EGRESS_RULES[${i}].headers must be an object of strings`);
     if (typeof allowPrivate !== "boolean") {
       throw new ConfigError(`EGRESS_RULES[${i}].allowPrivate must be true or false`);
     }
-    return { host: host.toLowerCase(), headers, allowPrivate };
+    return { origin: ruleOrigin(origin, host, i), headers, allowPrivate };
   });
+}
+
+/**
+ * A rule's origin, `scheme://host:port`: from `origin` ("https://api.example.com:8443"), or from
+ * the older `host` ("api.example.com[:port]"), which means https.
+ */
+function ruleOrigin(origin: unknown, host: unknown, i: number): string {
+  const text = typeof origin === "string"
+    ? origin
+    : typeof host === "string" && /^[a-z0-9.\-\[\]:]+$/i.test(host)
+    ? `https://${host}`
+    : null;
+  if (text === null) {
+    throw new ConfigError(
+      `EGRESS_RULES[${i}].origin must be an origin like "https://api.example.com" ` +
+        '(or .host a host name like "api.example.com")',
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(`EGRESS_RULES[${i}].origin "${text}" is not a valid origin`);
+  }
+  const bare = url.pathname === "/" && !url.search && !url.hash && !url.username &&
+    !url.password;
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || !bare) {
+    throw new ConfigError(
+      `EGRESS_RULES[${i}].origin "${text}" must be http(s)://host[:port], with no path`,
+    );
+  }
+  return originOf(url);
 }
 
 function secretsKey(raw: string | undefined, shared: boolean): string | null {

@@ -31,6 +31,8 @@ export interface Platform {
   sandboxes: Supervisor;
   vars: EnvVars;
   keys: ApiKeys;
+  /** Tells the platform the port it serves on (when PORT was 0), so functions cannot fetch it. */
+  listening(port: number): void;
   /** Null when every dependency answers, else which one fails and how. */
   unhealthy(): Promise<string | null>;
   /** Stops sandboxes and closes stores. */
@@ -98,6 +100,8 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
         : new MemoryLogStore(config.logRetention)),
     exporter: config.otlp ? new OtlpLogExporter(config.otlp) : undefined,
   });
+  const ownPorts = new Set<number>(config.port ? [config.port] : []);
+  if (config.redis) ownPorts.add(Number(hostPort(new URL(config.redis.url)).split(":").pop()));
   const cipher = await Cipher.fromBase64(
     config.secretsKey ?? await embeddedSecretsKey(config.dataDir),
   );
@@ -126,6 +130,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     egress: new Egress({
       rules: config.egressRules,
       blockedHosts: ownHosts(config),
+      ownPorts: () => ownPorts,
       maxResponseBytes: MAX_FETCH_RESPONSE_BYTES,
     }),
     timeoutMs: config.timeoutMs,
@@ -148,6 +153,9 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     sandboxes,
     vars,
     keys: new ApiKeys(store, config.apiKey),
+    listening(port) {
+      ownPorts.add(port);
+    },
     async unhealthy() {
       if (!redis) return null;
       try {

@@ -41,7 +41,7 @@ for (
     [
       "an egress rule without a host",
       { ...GOOD, EGRESS_RULES: '[{"headers":{}}]' },
-      /EGRESS_RULES\[0\]\.host must be a host name/,
+      /EGRESS_RULES\[0\]\.origin must be an origin like "https:\/\/api\.example\.com"/,
     ],
   ] as const
 ) {

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { lookup } from "node:dns/promises";
 import { blockedReason } from "../runtime/egress/address.ts";
-import { appId, json, serverTest, startServer, suite, type TestServer } from "./helpers.ts";
+import {
+  appId,
+  freePort,
+  json,
+  serverTest,
+  startServer,
+  suite,
+  type TestServer,
+} from "./helpers.ts";
 
 /** A handler that fetches `?url=` and reports what happened, so the test sees the error text. */
 const FETCHER = {
@@ -17,13 +25,22 @@ const FETCHER = {
 
 /** A loopback upstream that records what reached it; `/to?u=` redirects to `u`. */
 function startUpstream() {
-  const seen: Array<{ path: string; authorization: string | null; apiKey: string | null }> = [];
+  const seen: Array<{
+    path: string;
+    authorization: string | null;
+    apiKey: string | null;
+    cookie?: string | null;
+    custom?: string | null;
+  }> = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
     const url = new URL(req.url);
     seen.push({
       path: url.pathname,
       authorization: req.headers.get("authorization"),
       apiKey: req.headers.get("x-api-key"),
+      ...(url.pathname.startsWith("/h")
+        ? { cookie: req.headers.get("cookie"), custom: req.headers.get("x-auth") }
+        : {}),
     });
     if (url.pathname === "/to") {
       return new Response(null, { status: 302, headers: { location: url.searchParams.get("u")! } });
@@ -51,6 +68,11 @@ async function fetchVia(s: TestServer, app: string, url: string): Promise<Fetche
 }
 
 const refused: Array<[string, string, RegExp]> = [
+  ["IPv4-compatible IPv6", `http://[::127.0.0.1]:${upstream.port}/`, /IPv4-compatible|loopback/],
+  ["IPv4-translated IPv6", `http://[::ffff:0:127.0.0.1]:${upstream.port}/`, /IPv4-translated/],
+  ["local-use NAT64", `http://[64:ff9b:1::7f00:1]:${upstream.port}/`, /local-use NAT64/],
+  ["6to4", `http://[2002:7f00:1::1]:${upstream.port}/`, /6to4/],
+  ["site-local IPv6", `http://[fec0::1]:${upstream.port}/`, /site-local/],
   ["loopback", `http://127.0.0.1:${upstream.port}/secret`, /refused: 127\.0\.0\.1 is loopback/],
   ["localhost", `http://localhost:${upstream.port}/secret`, /loopback addresses are not reachable/],
   ["IPv6 loopback", `http://[::1]:${upstream.port}/secret`, /loopback/],
@@ -99,10 +121,10 @@ const allowed = suite(() =>
   startServer({
     env: {
       EGRESS_RULES: JSON.stringify([{
-        host: `127.0.0.1:${upstream.port}`,
+        origin: `http://127.0.0.1:${upstream.port}`,
         headers: { "x-api-key": "{UPSTREAM_KEY}" },
         allowPrivate: true,
-      }, { host: `127.0.0.1:${second.port}`, allowPrivate: true }]),
+      }, { origin: `http://127.0.0.1:${second.port}`, allowPrivate: true }]),
     },
   })
 );
@@ -229,7 +251,10 @@ Deno.test("an outbound fetch shares the request's time budget", async () => {
   const s = await startServer({
     env: {
       FUNCTION_TIMEOUT_MS: "500",
-      EGRESS_RULES: JSON.stringify([{ host: `127.0.0.1:${slow.addr.port}`, allowPrivate: true }]),
+      EGRESS_RULES: JSON.stringify([{
+        origin: `http://127.0.0.1:${slow.addr.port}`,
+        allowPrivate: true,
+      }]),
     },
   });
   try {
@@ -248,3 +273,117 @@ Deno.test("an outbound fetch shares the request's time budget", async () => {
     await slow.shutdown();
   }
 });
+
+allowed(
+  "a credential rule matches its origin exactly: another port never gets the secret",
+  async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, FETCHER);
+    await s.setVar(app, "production", "UPSTREAM_KEY", "k-exact");
+    // The second upstream is on the same host, another port, with its own (header-less) rule.
+    const before = second.seen.length;
+    const body = await fetchVia(s, app, `http://127.0.0.1:${second.port}/other`);
+    assert.equal(body.text, "upstream /other");
+    assert.equal(second.seen[before].apiKey, null);
+  },
+);
+
+Deno.test({
+  name: "a rule's origin is https by default: the same host over http gets no secret",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const s = await startServer({
+      env: {
+        EGRESS_RULES: JSON.stringify([{
+          host: `127.0.0.1:${upstream.port}`,
+          headers: { "x-api-key": "{UPSTREAM_KEY}" },
+          allowPrivate: true,
+        }]),
+      },
+    });
+    try {
+      const app = appId("egress");
+      await s.deployOk(app, FETCHER);
+      await s.setVar(app, "production", "UPSTREAM_KEY", "k-https-only");
+      const before = upstream.seen.length;
+      const body = await fetchVia(s, app, `http://127.0.0.1:${upstream.port}/plain`);
+      assert.match(String(body.error), /loopback/);
+      assert.equal(upstream.seen.length, before, "nothing reached the upstream over http");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "an allowPrivate rule that names the platform itself cannot reach the platform's API",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort();
+    const s = await startServer({
+      port,
+      env: {
+        EGRESS_RULES: JSON.stringify([
+          { origin: `http://localhost:${port}`, allowPrivate: true },
+          { origin: `http://127.0.0.1:${port}`, allowPrivate: true },
+        ]),
+      },
+    });
+    try {
+      const app = appId("egress");
+      await s.deployOk(app, FETCHER);
+      for (const url of [`http://localhost:${port}/healthz`, `http://127.0.0.1:${port}/healthz`]) {
+        const body = await fetchVia(s, app, url);
+        assert.match(String(body.error), /is one of the platform's own services/, url);
+      }
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+allowed("cookies and custom auth headers do not follow a redirect to another origin", async (s) => {
+  const app = appId("egress");
+  await s.deployOk(app, {
+    "api/h.ts": `export default async (ctx) => {
+      const response = await fetch(ctx.req.query.url, {
+        headers: { cookie: "session=abc", "x-auth": "token-1", accept: "text/plain" },
+      });
+      return { body: await response.text() };
+    };`,
+  });
+  await s.setVar(app, "production", "UPSTREAM_KEY", "k");
+  const before = second.seen.length;
+  const elsewhere = `http://127.0.0.1:${second.port}/h-next`;
+  const first = `http://127.0.0.1:${upstream.port}/to?u=${encodeURIComponent(elsewhere)}`;
+  const response = await s.call(app, `/h?url=${encodeURIComponent(first)}`);
+  assert.equal(await response.text(), "upstream /h-next");
+  const hit = second.seen[before];
+  assert.equal(hit.cookie, null);
+  assert.equal(hit.custom, null);
+  assert.equal(hit.apiKey, null);
+});
+
+allowed(
+  "a handler's redirect mode is honoured: manual returns the 3xx, error rejects",
+  async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, {
+      "api/r.ts": `export default async (ctx) => {
+      const url = ctx.req.query.url;
+      const manual = await fetch(url, { redirect: "manual" });
+      let error = null;
+      try { await fetch(url, { redirect: "error" }); } catch (e) { error = e.message; }
+      return { body: { status: manual.status, location: manual.headers.get("location"), error } };
+    };`,
+    });
+    await s.setVar(app, "production", "UPSTREAM_KEY", "k");
+    const target = `http://127.0.0.1:${upstream.port}/to?u=/final`;
+    const body = await json(await s.call(app, `/r?url=${encodeURIComponent(target)}`), 200);
+    assert.equal(body.status, 302);
+    assert.equal(body.location, "/final");
+    assert.match(String(body.error), /redirect is "error"/);
+  },
+);

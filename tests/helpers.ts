@@ -58,6 +58,8 @@ export interface DeployBody {
 /** Options of a test server: environment overrides and replacement parts. */
 export interface ServerOptions {
   env?: Record<string, string>;
+  /** A fixed port (default: a free one). */
+  port?: number;
   dataDir?: string;
   parts?: PlatformParts;
 }
@@ -75,9 +77,10 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   });
   const platform = await createPlatform(config, options.parts);
   const server = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    { port: options.port ?? 0, hostname: "127.0.0.1", onListen: () => {} },
     createApp(platform).fetch,
   );
+  platform.listening(server.addr.port);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const deploy = (appId: string, files: Record<string, string>, extra = {}) =>
     fetch(`${url}/v1/apps/${appId}/deploy`, {

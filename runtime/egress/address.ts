@@ -53,10 +53,17 @@ const V4_BLOCKED: Range[] = [
 const V6_BLOCKED: Range[] = [
   [0n, 128, "the unspecified address"],
   [1n, 128, "loopback (::1)"],
+  [0n, 96, "an IPv4-compatible address (::/96)"],
+  [v6("::ffff:0:0:0")!, 96, "an IPv4-translated address (::ffff:0:0:0/96)"],
+  [v6("64:ff9b:1::")!, 48, "local-use NAT64 (64:ff9b:1::/48)"],
+  [v6("100::")!, 64, "discard-only (100::/64)"],
+  [v6("2001::")!, 32, "Teredo (2001::/32)"],
+  [v6("2001:db8::")!, 32, "documentation"],
+  [v6("2002::")!, 16, "6to4 (2002::/16)"],
   [v6("fc00::")!, 7, "a unique-local network (fc00::/7)"],
   [v6("fe80::")!, 10, "link-local (fe80::/10)"],
+  [v6("fec0::")!, 10, "site-local (fec0::/10)"],
   [v6("ff00::")!, 8, "multicast"],
-  [v6("2001:db8::")!, 32, "documentation"],
 ];
 
 function inRange(value: bigint, width: number, [prefix, bits]: Range): boolean {
@@ -81,4 +88,10 @@ export function blockedReason(address: string): string | null {
     return V4_BLOCKED.find((r) => inRange(inner, 32, r))?.[2] ?? null;
   }
   return V6_BLOCKED.find((r) => inRange(six, 128, r))?.[2] ?? null;
+}
+
+/** Whether `address` is a loopback address (127/8, ::1, or an IPv4 loopback inside IPv6). */
+export function isLoopback(address: string): boolean {
+  const reason = blockedReason(address);
+  return reason !== null && reason.startsWith("loopback");
 }

@@ -7,14 +7,17 @@
 import { lookup } from "node:dns/promises";
 import { readLimited } from "../body.ts";
 import type { WireFetchRequest, WireFetchResponse } from "../sandbox/protocol.ts";
-import { blockedReason, isIpLiteral } from "./address.ts";
+import { blockedReason, isIpLiteral, isLoopback } from "./address.ts";
 
-/** An outbound credential rule: requests to `host` get `headers`, `{NAME}` replaced by the app's secret NAME. */
+/**
+ * An outbound credential rule: requests to exactly `origin` get `headers`, `{NAME}` replaced by
+ * the app's secret NAME.
+ */
 export interface EgressRule {
-  /** `hostname` or `hostname:port`, lower-case. */
-  host: string;
+  /** `scheme://host:port`, lower-case, the port always written (https by default). */
+  origin: string;
   headers: Record<string, string>;
-  /** Lets this exact host reach a private or loopback address (for an internal data API). */
+  /** Lets this exact origin reach a private or loopback address (an internal data API). */
   allowPrivate?: boolean;
 }
 
@@ -31,6 +34,11 @@ export interface EgressOptions {
   rules: EgressRule[];
   /** `host` or `host:port` of the platform's own services (Redis, the API), always refused. */
   blockedHosts: string[];
+  /**
+   * Ports the platform listens on (the API, Redis); a fetch to one of them at an address of
+   * this machine is refused, whatever name reached it. Read on each fetch.
+   */
+  ownPorts: () => Iterable<number>;
   /** Largest response body passed back to a function, in bytes. */
   maxResponseBytes: number;
   /** Resolves a host name to addresses; the default uses the system resolver, like fetch. */
@@ -54,7 +62,40 @@ export function secretNames(rules: EgressRule[]): Set<string> {
 /** `hostname:port` of a URL (IPv6 without brackets), with the scheme's port when none is given. */
 export function hostPort(url: URL): string {
   const hostname = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return `${hostname}:${url.port || (url.protocol === "https:" ? "443" : "80")}`;
+  return `${hostname}:${portOf(url)}`;
+}
+
+/** The port of a URL, the scheme's default when none is written. */
+function portOf(url: URL): string {
+  return url.port || (url.protocol === "https:" ? "443" : "80");
+}
+
+/** `scheme://host:port` of a URL, the port always written: what a rule's origin is matched to. */
+export function originOf(url: URL): string {
+  return `${url.protocol}//${url.hostname.toLowerCase()}:${portOf(url)}`;
+}
+
+/**
+ * Request headers that follow a redirect to another origin; the rest (authorization, cookies,
+ * API keys under any name) stay with the origin they were meant for.
+ */
+const CROSS_ORIGIN_SAFE = new Set([
+  "accept",
+  "accept-language",
+  "cache-control",
+  "content-language",
+  "content-type",
+  "pragma",
+  "user-agent",
+]);
+
+/** The addresses of this machine: a fetch to one of them on a platform port is refused. */
+function localAddresses(): Set<string> {
+  const out = new Set(["127.0.0.1", "::1", "0.0.0.0", "::"]);
+  try {
+    for (const iface of Deno.networkInterfaces()) out.add(iface.address.toLowerCase());
+  } catch { /* no sys permission: loopback and unspecified still count */ }
+  return out;
 }
 
 const MAX_REDIRECTS = 5;
@@ -91,10 +132,12 @@ export class Egress {
     const origin = url.origin;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const rule = await this.#check(url);
-      const hopHeaders = new Headers(headers);
-      if (url.origin !== origin) hopHeaders.delete("authorization");
+      const hopHeaders = new Headers();
+      for (const [name, value] of headers) {
+        if (url.origin === origin || CROSS_ORIGIN_SAFE.has(name)) hopHeaders.set(name, value);
+      }
       for (const [name, template] of Object.entries(rule?.headers ?? {})) {
-        hopHeaders.set(name, fillSecrets(template, secrets, rule!.host));
+        hopHeaders.set(name, fillSecrets(template, secrets, rule!.origin));
       }
       const response = await fetch(url, {
         method,
@@ -147,9 +190,9 @@ export class Egress {
         `fetch to ${url.host} refused: it is one of the platform's own services`,
       );
     }
-    const rule = this.#options.rules.find((r) => r.host === target || r.host === hostname);
-    if (rule?.allowPrivate) return rule;
-    if (hostname === "localhost" || hostname.endsWith(".localhost")) {
+    const origin = originOf(url);
+    const rule = this.#options.rules.find((r) => r.origin === origin);
+    if (!rule?.allowPrivate && (hostname === "localhost" || hostname.endsWith(".localhost"))) {
       throw new EgressError(`fetch to ${url.host} refused: loopback addresses are not reachable`);
     }
     const literal = isIpLiteral(hostname);
@@ -162,7 +205,16 @@ export class Egress {
     if (addresses.length === 0) {
       throw new EgressError(`fetch to ${url.host} failed: the host name has no address`);
     }
+    const port = Number(portOf(url));
+    const ownPort = [...this.#options.ownPorts()].includes(port);
+    const local = ownPort ? localAddresses() : null;
     for (const address of addresses) {
+      if (local && (local.has(address.toLowerCase()) || isLoopback(address))) {
+        throw new EgressError(
+          `fetch to ${url.host} refused: ${address} port ${port} is one of the platform's own services`,
+        );
+      }
+      if (rule?.allowPrivate) continue;
       const reason = blockedReason(address);
       if (reason) {
         const what = literal ? `${address} is` : `it resolves to ${address},`;
