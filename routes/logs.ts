@@ -4,9 +4,12 @@ import { streamSSE } from "hono/streaming";
 import { checkAppId } from "../runtime/ids.ts";
 import type { Logs } from "../runtime/logs/logs.ts";
 import { matches, parseLogQuery } from "../runtime/logs/query.ts";
+import { TailOverflowError } from "../runtime/logs/tail.ts";
 
-/** Seconds between SSE comments that keep idle connections (and proxies) open. */
+/** Milliseconds between SSE comments that keep idle connections (and proxies) open. */
 const KEEPALIVE_MS = 15_000;
+/** A client that has not taken an event for this long is stalled and is disconnected, in ms. */
+const STALL_MS = 30_000;
 
 /** The logs router; mount under an authenticated `/v1`. */
 export function logRoutes(logs: Logs): Hono {
@@ -27,12 +30,29 @@ export function logRoutes(logs: Logs): Hono {
         const keepalive = setInterval(() => {
           stream.write(": keepalive\n\n").catch(() => abort.abort());
         }, KEEPALIVE_MS);
+        // A write that does not finish means the client stopped reading: let it go.
+        const write = async (event: { id?: string; event: string; data: string }) => {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          try {
+            await Promise.race([
+              stream.writeSSE(event),
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new Error("stalled")), STALL_MS);
+              }),
+            ]);
+          } finally {
+            clearTimeout(timer);
+          }
+        };
         try {
-          await stream.writeSSE({ event: "ready", data: "{}" });
+          await write({ event: "ready", data: "{}" });
           for await (const entry of logs.store.tail(appId, abort.signal)) {
             if (!matches(entry, query)) continue;
-            await stream.writeSSE({ id: entry.id, event: "log", data: JSON.stringify(entry) });
+            await write({ id: entry.id, event: "log", data: JSON.stringify(entry) });
           }
+        } catch (error) {
+          if (!(error instanceof TailOverflowError)) abort.abort();
+          else await write({ event: "closed", data: JSON.stringify({ error: error.message }) });
         } finally {
           clearInterval(keepalive);
         }

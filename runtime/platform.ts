@@ -10,7 +10,7 @@ import { UpstashKv } from "./kv/upstash.ts";
 import { RedisLogStore } from "./logs/redis.ts";
 import { createRedis } from "./redis.ts";
 import { Logs } from "./logs/logs.ts";
-import { MemoryLogStore } from "./logs/memory.ts";
+import { SqliteLogStore } from "./logs/sqlite.ts";
 import { OtlpLogExporter } from "./logs/otlp.ts";
 import type { LogStore } from "./logs/types.ts";
 import { Supervisor } from "./sandbox/host/supervisor.ts";
@@ -97,7 +97,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     store: parts.logStore ??
       (redis
         ? new RedisLogStore(redis, config.logRetention)
-        : new MemoryLogStore(config.logRetention)),
+        : new SqliteLogStore(`${config.dataDir}/logs.sqlite`, config.logRetention)),
     exporter: config.otlp ? new OtlpLogExporter(config.otlp) : undefined,
   });
   const ownPorts = new Set<number>(config.port ? [config.port] : []);

@@ -225,6 +225,7 @@ export class Logs {
   async close(): Promise<void> {
     await this.flush();
     await this.#exporter?.shutdown();
+    await this.store.close();
   }
 
   async #flush(): Promise<void> {

@@ -76,6 +76,10 @@ export class RedisLogStore implements LogStore {
       if (batch.length < BATCH) await sleep(POLL_MS, signal);
     }
   }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 function key(appId: string): string {

@@ -56,6 +56,11 @@ export interface LogStore {
   append(entries: NewLogEntry[]): Promise<void>;
   /** Entries matching `query`, newest first. */
   query(appId: string, query: LogQuery): Promise<LogPage>;
-  /** Entries of `appId` appended from now on, oldest first, until `signal` aborts. */
+  /**
+   * Entries of `appId` appended from now on, oldest first, until `signal` aborts; ends with
+   * TailOverflowError (runtime/logs/tail.ts) if the reader falls too far behind.
+   */
   tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry>;
+  /** Releases files and connections. */
+  close(): Promise<void>;
 }

@@ -1,0 +1,142 @@
+/**
+ * The embedded LogStore: SQLite (node:sqlite) in DATA_DIR, so runtime logs survive a restart,
+ * keeping about `maxPerApp` entries per app (oldest dropped first, as the Redis stream does).
+ * Ids are `<ms>-<seq>`, increasing across restarts. The live tail is fed in-process.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { matches } from "./query.ts";
+import { TailHub } from "./tail.ts";
+import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
+
+/** Rows read per step of a filtered query. */
+const PAGE = 500;
+
+/** A LogStore on a local SQLite file (`:memory:` for a throwaway one). */
+export class SqliteLogStore implements LogStore {
+  readonly #db: DatabaseSync;
+  readonly #maxPerApp: number;
+  readonly #insert: StatementSync;
+  readonly #page: StatementSync;
+  readonly #count: StatementSync;
+  readonly #trim: StatementSync;
+  readonly #oldestKept: StatementSync;
+  readonly #counts = new Map<string, number>();
+  readonly #tail = new TailHub();
+  #lastMs = 0;
+  #seq = 0;
+
+  constructor(path: string, maxPerApp: number) {
+    this.#maxPerApp = maxPerApp;
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = NORMAL;
+      CREATE TABLE IF NOT EXISTS logs (
+        app TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
+        PRIMARY KEY (app, ms, seq)
+      ) WITHOUT ROWID;
+    `);
+    this.#insert = this.#db.prepare("INSERT INTO logs (app, ms, seq, entry) VALUES (?, ?, ?, ?)");
+    this.#page = this.#db.prepare(
+      `SELECT ms, seq, entry FROM logs WHERE app = ? AND (ms < ? OR (ms = ? AND seq < ?))
+       ORDER BY ms DESC, seq DESC LIMIT ?`,
+    );
+    this.#count = this.#db.prepare("SELECT COUNT(*) AS n FROM logs WHERE app = ?");
+    this.#trim = this.#db.prepare(
+      `DELETE FROM logs WHERE app = ?1 AND (ms, seq) < (
+         SELECT ms, seq FROM logs WHERE app = ?1 ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?2)`,
+    );
+    this.#oldestKept = this.#db.prepare(
+      "SELECT ms, seq FROM logs WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?",
+    );
+    const last = this.#db.prepare("SELECT MAX(ms) AS ms FROM logs").get() as { ms: number | null };
+    this.#lastMs = last.ms ?? 0;
+    this.#seq = 1_000_000;
+  }
+
+  append(entries: NewLogEntry[]): Promise<void> {
+    const added: LogEntry[] = [];
+    this.#db.exec("BEGIN");
+    try {
+      for (const fields of entries) {
+        const [ms, seq] = this.#nextId();
+        const entry = { id: `${ms}-${seq}`, ...fields };
+        this.#insert.run(entry.app_id, ms, seq, JSON.stringify(entry));
+        added.push(entry);
+        this.#counted(entry.app_id, 1);
+      }
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+    for (const entry of added) this.#tail.publish(entry);
+    return Promise.resolve();
+  }
+
+  query(appId: string, query: LogQuery): Promise<LogPage> {
+    const entries: LogEntry[] = [];
+    let [ms, seq] = query.cursor ? query.cursor.split("-").map(Number) : [Infinity, 0];
+    if (!Number.isFinite(ms)) [ms, seq] = [Number.MAX_SAFE_INTEGER, 0];
+    // Rows past the retention wait for a batched trim; they are already gone to readers.
+    const oldest = this.#oldestKept.get(appId, this.#maxPerApp - 1) as
+      | { ms: number; seq: number }
+      | undefined;
+    const kept = (row: { ms: number; seq: number }) =>
+      !oldest || row.ms > oldest.ms || (row.ms === oldest.ms && row.seq >= oldest.seq);
+    let more = false;
+    let scanned = 0;
+    while (!more && scanned < this.#maxPerApp * 1.1) {
+      const rows = this.#page.all(appId, ms, ms, seq, PAGE) as Array<
+        { ms: number; seq: number; entry: string }
+      >;
+      for (const row of rows) {
+        if (!kept(row)) {
+          scanned = Infinity;
+          break;
+        }
+        const entry = JSON.parse(row.entry) as LogEntry;
+        if (!matches(entry, query)) continue;
+        if (entries.length === query.limit) {
+          more = true;
+          break;
+        }
+        entries.push(entry);
+      }
+      scanned += rows.length;
+      if (rows.length < PAGE) break;
+      ({ ms, seq } = rows[rows.length - 1]);
+    }
+    return Promise.resolve({ entries, next_cursor: more ? entries[entries.length - 1].id : null });
+  }
+
+  tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {
+    return this.#tail.subscribe(appId, signal);
+  }
+
+  close(): Promise<void> {
+    this.#db.close();
+    return Promise.resolve();
+  }
+
+  /** Counts `n` new entries of an app; trims its oldest once it is 10% over the retention. */
+  #counted(appId: string, n: number): void {
+    let count = this.#counts.get(appId);
+    if (count === undefined) count = (this.#count.get(appId) as { n: number }).n - n;
+    count += n;
+    if (count > this.#maxPerApp * 1.1) {
+      this.#trim.run(appId, this.#maxPerApp - 1);
+      count = this.#maxPerApp;
+    }
+    this.#counts.set(appId, count);
+  }
+
+  #nextId(): [number, number] {
+    const now = Date.now();
+    if (now > this.#lastMs) {
+      this.#lastMs = now;
+      this.#seq = 0;
+    } else this.#seq++;
+    return [this.#lastMs, this.#seq];
+  }
+}
