@@ -29,6 +29,8 @@ export interface Config {
    * null means the embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
    */
   redis: { url: string; token: string; timeoutMs: number } | null;
+  /** What one app's KV may hold (KV_MAX_KEYS, default 10000; KV_MAX_BYTES, default 100 MB). */
+  kvQuota: { maxKeys: number; maxBytes: number };
   /** Runtime log entries kept per app, oldest dropped first (LOG_RETENTION_ENTRIES, default 10000). */
   logRetention: number;
   /**
@@ -234,6 +236,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxBodyBytes,
     redis: redisConfig(env),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
+    kvQuota: {
+      maxKeys: integer(env, "KV_MAX_KEYS", 10_000),
+      maxBytes: integer(env, "KV_MAX_BYTES", 100 * 1024 * 1024),
+    },
     otlp: otlpConfig(env),
     egressRules: egressRules(env.EGRESS_RULES),
     secretsKey: secretsKey(env.SECRETS_KEY, Boolean(env.UPSTASH_REDIS_REST_URL)),

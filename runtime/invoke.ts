@@ -3,7 +3,7 @@ import type { Deployments, LiveDeployment } from "./deployments.ts";
 import type { Egress } from "./egress/fetch.ts";
 import { HttpError, notFound } from "./errors.ts";
 import { runKvCall } from "./kv/calls.ts";
-import type { KvBackend } from "./kv/types.ts";
+import { type KvBackend, KvQuotaError } from "./kv/types.ts";
 import type { Logs, RequestLog } from "./logs/logs.ts";
 import { toFunctionRequest } from "./request.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
@@ -131,19 +131,27 @@ export class FunctionRunner {
     let fetches = 0;
     return {
       async call(op, args, body) {
-        if (op.startsWith("kv.")) return { value: await runKvCall(kv, appId, op.slice(3), args) };
+        if (op.startsWith("kv.")) {
+          try {
+            return { value: await runKvCall(kv, appId, op.slice(3), args) };
+          } catch (error) {
+            if (error instanceof KvQuotaError) log.log("warn", `limit reached: ${error.message}`);
+            throw error;
+          }
+        }
         if (op === "fetch") {
           if (++fetches > MAX_FETCHES_PER_REQUEST) {
-            return Promise.reject(
-              new Error(
-                `fetch: a request may make at most ${MAX_FETCHES_PER_REQUEST} outbound fetches`,
-              ),
-            );
+            const message =
+              `fetch: a request may make at most ${MAX_FETCHES_PER_REQUEST} outbound fetches`;
+            if (fetches === MAX_FETCHES_PER_REQUEST + 1) {
+              log.log("warn", `limit reached: ${message}`);
+            }
+            throw new Error(message);
           }
           const signal = AbortSignal.timeout(Math.max(1, deadline - performance.now()));
           return await egress.fetch(args[0] as WireFetchRequest, body, secrets, signal);
         }
-        return Promise.reject(new Error(`${op} is not available`));
+        throw new Error(`${op} is not available`);
       },
       log(level, message) {
         // Bounds first: mapping and redaction then only ever see admitted text.

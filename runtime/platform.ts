@@ -92,7 +92,9 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const redis = config.redis ? createRedis(config.redis) : null;
   const store = parts.store ?? (redis ? new RedisStore(redis) : new FileStore(config.dataDir));
   const kv = parts.kv ??
-    (redis ? new UpstashKv(redis) : new SqliteKv(`${config.dataDir}/kv.sqlite`));
+    (redis
+      ? new UpstashKv(redis, config.kvQuota)
+      : new SqliteKv(`${config.dataDir}/kv.sqlite`, config.kvQuota));
   const logs = new Logs({
     store: parts.logStore ??
       (redis

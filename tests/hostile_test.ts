@@ -497,7 +497,10 @@ Deno.test(`${cases.length} hostile requests each get their 4xx JSON error and ch
       200,
     );
     assert.deepEqual(listing.deployments.map((d) => d.id), [live.id]);
-    assert.deepEqual(await s.platform.kv.keys(APP), ["k"]);
+    assert.deepEqual(
+      (await s.platform.kv.list(APP, { prefix: "", cursor: null, limit: 10 })).keys,
+      ["k"],
+    );
   } finally {
     await s.close();
   }

@@ -1,10 +1,15 @@
 /** Checks a handler's `ctx.kv` call and runs it on the app's store: the one gate every KV call passes. */
-import { DEFAULT_TTL_SECONDS, type KvBackend } from "./types.ts";
+import { DEFAULT_TTL_SECONDS, type KvBackend, type KvListPage } from "./types.ts";
 
 /** Longest key, in UTF-8 bytes. */
 export const MAX_KEY_BYTES = 512;
 /** Largest value, in UTF-8 bytes (1 MB). */
 export const MAX_VALUE_BYTES = 1024 * 1024;
+/** Most keys `keys()` returns; an app with more pages through them with `list()`. */
+export const MAX_KEYS_RESULT = 1000;
+/** Most keys one `list()` page holds, and its default size. */
+export const MAX_LIST_LIMIT = 1000;
+export const DEFAULT_LIST_LIMIT = 100;
 
 const encoder = new TextEncoder();
 
@@ -19,6 +24,11 @@ export class KvCallError extends Error {
 function checkKey(op: string, key: unknown): string {
   if (typeof key !== "string") throw new KvCallError(`kv.${op}: key must be a string`);
   if (key.length === 0) throw new KvCallError(`kv.${op}: key must not be empty`);
+  if (!key.isWellFormed()) {
+    throw new KvCallError(
+      `kv.${op}: key is not valid Unicode (it holds a lone surrogate), so it has no exact UTF-8 form`,
+    );
+  }
   const bytes = encoder.encode(key).length;
   if (bytes > MAX_KEY_BYTES) {
     throw new KvCallError(`kv.${op}: key is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`);
@@ -28,6 +38,11 @@ function checkKey(op: string, key: unknown): string {
 
 function checkValue(value: unknown): string {
   if (typeof value !== "string") throw new KvCallError("kv.set: value must be a string");
+  if (!value.isWellFormed()) {
+    throw new KvCallError(
+      "kv.set: value is not valid Unicode (it holds a lone surrogate), so it cannot come back exactly",
+    );
+  }
   const bytes = encoder.encode(value).length;
   if (bytes > MAX_VALUE_BYTES) {
     throw new KvCallError(
@@ -66,9 +81,42 @@ export async function runKvCall(
     case "del":
       await kv.del(appId, checkKey("del", args[0]));
       return undefined;
-    case "keys":
-      return await kv.keys(appId);
+    case "keys": {
+      const page = await kv.list(appId, { prefix: "", cursor: null, limit: MAX_KEYS_RESULT });
+      if (!page.done) {
+        throw new KvCallError(
+          `kv.keys: this app has more than ${MAX_KEYS_RESULT} keys; page through them with ` +
+            "kv.list({ prefix, cursor, limit })",
+        );
+      }
+      return page.keys;
+    }
+    case "list":
+      return await list(kv, appId, args[0]);
     default:
       throw new KvCallError(`kv.${op} is not a KV method`);
   }
+}
+
+/** `kv.list(options?)`: one page of keys, checked options. */
+function list(kv: KvBackend, appId: string, options: unknown): Promise<KvListPage> {
+  const { prefix = "", cursor = null, limit = DEFAULT_LIST_LIMIT } = (options ?? {}) as Record<
+    string,
+    unknown
+  >;
+  if (typeof options !== "object" && options !== undefined) {
+    throw new KvCallError("kv.list: options must be an object like { prefix, cursor, limit }");
+  }
+  if (typeof prefix !== "string" || !prefix.isWellFormed()) {
+    throw new KvCallError("kv.list: prefix must be a string of valid Unicode");
+  }
+  if (cursor !== null && (typeof cursor !== "string" || !cursor.isWellFormed())) {
+    throw new KvCallError("kv.list: cursor must be the cursor of the previous page, or null");
+  }
+  if (
+    typeof limit !== "number" || !Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT
+  ) {
+    throw new KvCallError(`kv.list: limit must be a whole number from 1 to ${MAX_LIST_LIMIT}`);
+  }
+  return kv.list(appId, { prefix, cursor, limit });
 }

@@ -2,31 +2,55 @@
  * The embedded KvBackend: SQLite (node:sqlite) in one local file, WAL mode. Keys are stored
  * under (app, key) columns, so no key text can reach another app's rows; expired rows are
  * never returned and are purged in the background. Keys and values are UTF-8 BLOBs, because
- * SQLite's TEXT would cut a string at its first NUL character.
+ * SQLite's TEXT would cut a string at its first NUL character. Each app's keys and bytes are
+ * counted in `kv_usage`, kept in step with every write, delete and purge.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { KvBackend } from "./types.ts";
+import {
+  type KvBackend,
+  type KvListOptions,
+  type KvListPage,
+  type KvQuota,
+  KvQuotaError,
+  quotaMessage,
+} from "./types.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const bytes = (text: string) => encoder.encode(text);
+/** Above every UTF-8 byte sequence that starts with the same bytes: the end of a prefix range. */
+const AFTER = new Uint8Array([0xff]);
 
-/** Rows read per page by `keys()`, which yields between pages so one big app cannot stall others. */
-const KEYS_PAGE = 1000;
 /** How often expired rows are deleted, in ms. */
 const PURGE_INTERVAL_MS = 60_000;
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
 
 /** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
 export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
+  readonly #quota: KvQuota;
   readonly #get: StatementSync;
+  readonly #size: StatementSync;
   readonly #set: StatementSync;
   readonly #del: StatementSync;
-  readonly #page: StatementSync;
+  readonly #list: StatementSync;
+  readonly #usage: StatementSync;
+  readonly #count: StatementSync;
+  readonly #saveUsage: StatementSync;
+  readonly #expiredByApp: StatementSync;
   readonly #purge: StatementSync;
+  readonly #purgeApp: StatementSync;
+  readonly #expiredOfApp: StatementSync;
   readonly #timer: ReturnType<typeof setInterval>;
 
-  constructor(path: string) {
+  constructor(path: string, quota: KvQuota) {
+    this.#quota = quota;
     this.#db = new DatabaseSync(path);
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
@@ -36,20 +60,44 @@ export class SqliteKv implements KvBackend {
         PRIMARY KEY (app, key)
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS kv_expiry ON kv (expires_at);
+      CREATE TABLE IF NOT EXISTS kv_usage (
+        app TEXT PRIMARY KEY, keys INTEGER NOT NULL, bytes INTEGER NOT NULL
+      ) WITHOUT ROWID;
     `);
     this.#get = this.#db.prepare(
       "SELECT value FROM kv WHERE app = ? AND key = ? AND expires_at > ?",
+    );
+    this.#size = this.#db.prepare(
+      "SELECT length(key) + length(value) AS size FROM kv WHERE app = ? AND key = ?",
     );
     this.#set = this.#db.prepare(
       `INSERT INTO kv (app, key, value, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
     );
     this.#del = this.#db.prepare("DELETE FROM kv WHERE app = ? AND key = ?");
-    this.#page = this.#db.prepare(
-      "SELECT key FROM kv WHERE app = ? AND key > ? AND expires_at > ? ORDER BY key LIMIT ?",
+    this.#list = this.#db.prepare(
+      `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? AND key > ? AND expires_at > ?
+       ORDER BY key LIMIT ?`,
+    );
+    this.#usage = this.#db.prepare("SELECT keys, bytes FROM kv_usage WHERE app = ?");
+    this.#count = this.#db.prepare(
+      "SELECT COUNT(*) AS keys, COALESCE(SUM(length(key) + length(value)), 0) AS bytes FROM kv WHERE app = ?",
+    );
+    this.#saveUsage = this.#db.prepare(
+      `INSERT INTO kv_usage (app, keys, bytes) VALUES (?, ?, ?)
+       ON CONFLICT (app) DO UPDATE SET keys = excluded.keys, bytes = excluded.bytes`,
+    );
+    this.#expiredByApp = this.#db.prepare(
+      `SELECT app, COUNT(*) AS keys, SUM(length(key) + length(value)) AS bytes FROM kv
+       WHERE expires_at <= ? GROUP BY app`,
+    );
+    this.#expiredOfApp = this.#db.prepare(
+      `SELECT COUNT(*) AS keys, COALESCE(SUM(length(key) + length(value)), 0) AS bytes FROM kv
+       WHERE app = ? AND expires_at <= ?`,
     );
     this.#purge = this.#db.prepare("DELETE FROM kv WHERE expires_at <= ?");
-    this.#timer = setInterval(() => this.#purge.run(Date.now()), PURGE_INTERVAL_MS);
+    this.#purgeApp = this.#db.prepare("DELETE FROM kv WHERE app = ? AND expires_at <= ?");
+    this.#timer = setInterval(() => this.#purgeExpired(), PURGE_INTERVAL_MS);
   }
 
   get(appId: string, key: string): Promise<string | null> {
@@ -58,27 +106,62 @@ export class SqliteKv implements KvBackend {
   }
 
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    this.#set.run(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000);
+    const k = bytes(key);
+    const v = bytes(value);
+    this.#transaction(() => {
+      let usage = this.#usageOf(appId);
+      const old = (this.#size.get(appId, k) as { size: number } | undefined)?.size;
+      let next = this.#after(usage, old, k.length + v.length);
+      if (next.refused) {
+        // Expired rows still count until purged: purge this app's, then judge again.
+        usage = this.#purgeExpiredOf(appId, usage);
+        next = this.#after(
+          usage,
+          (this.#size.get(appId, k) as { size: number } | undefined)?.size,
+          k.length + v.length,
+        );
+        if (next.refused) {
+          throw new KvQuotaError(
+            quotaMessage(
+              next.refused,
+              this.#quota,
+              next.refused === "keys" ? usage.keys : next.bytes,
+            ),
+          );
+        }
+      }
+      this.#set.run(appId, k, v, Date.now() + ttlSeconds * 1000);
+      this.#saveUsage.run(appId, next.keys, next.bytes);
+    });
     return Promise.resolve();
   }
 
   del(appId: string, key: string): Promise<void> {
-    this.#del.run(appId, bytes(key));
+    const k = bytes(key);
+    this.#transaction(() => {
+      const old = (this.#size.get(appId, k) as { size: number } | undefined)?.size;
+      if (old === undefined) return;
+      const usage = this.#usageOf(appId);
+      this.#del.run(appId, k);
+      this.#saveUsage.run(appId, usage.keys - 1, usage.bytes - old);
+    });
     return Promise.resolve();
   }
 
-  async keys(appId: string): Promise<string[]> {
-    const keys: string[] = [];
-    let after: Uint8Array = new Uint8Array(0);
-    while (true) {
-      const rows = this.#page.all(appId, after, Date.now(), KEYS_PAGE) as Array<
-        { key: Uint8Array }
-      >;
-      for (const row of rows) keys.push(decoder.decode(row.key));
-      if (rows.length < KEYS_PAGE) return keys;
-      after = rows[rows.length - 1].key;
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
+  list(appId: string, options: KvListOptions): Promise<KvListPage> {
+    const prefix = bytes(options.prefix);
+    const after = options.cursor === null ? new Uint8Array(0) : bytes(options.cursor);
+    const rows = this.#list.all(
+      appId,
+      prefix,
+      concat(prefix, AFTER),
+      after,
+      Date.now(),
+      options.limit + 1,
+    ) as Array<{ key: Uint8Array }>;
+    const done = rows.length <= options.limit;
+    const keys = rows.slice(0, options.limit).map((row) => decoder.decode(row.key));
+    return Promise.resolve({ keys, cursor: done ? null : keys[keys.length - 1], done });
   }
 
   ping(): Promise<void> {
@@ -89,5 +172,60 @@ export class SqliteKv implements KvBackend {
     clearInterval(this.#timer);
     this.#db.close();
     return Promise.resolve();
+  }
+
+  /** The usage after writing `size` bytes over a row of `old` bytes (undefined: a new key). */
+  #after(usage: { keys: number; bytes: number }, old: number | undefined, size: number) {
+    const keys = usage.keys + (old === undefined ? 1 : 0);
+    const total = usage.bytes - (old ?? 0) + size;
+    const refused = old === undefined && keys > this.#quota.maxKeys
+      ? "keys" as const
+      : total > this.#quota.maxBytes && size > (old ?? 0)
+      ? "bytes" as const
+      : null;
+    return { keys, bytes: total, refused };
+  }
+
+  #usageOf(appId: string): { keys: number; bytes: number } {
+    const row = this.#usage.get(appId) as { keys: number; bytes: number } | undefined;
+    if (row) return row;
+    // A store written before usage was counted: count once.
+    const counted = this.#count.get(appId) as { keys: number; bytes: number };
+    this.#saveUsage.run(appId, counted.keys, counted.bytes);
+    return counted;
+  }
+
+  #purgeExpiredOf(appId: string, usage: { keys: number; bytes: number }) {
+    const now = Date.now();
+    const expired = this.#expiredOfApp.get(appId, now) as { keys: number; bytes: number };
+    this.#purgeApp.run(appId, now);
+    const next = { keys: usage.keys - expired.keys, bytes: usage.bytes - expired.bytes };
+    this.#saveUsage.run(appId, next.keys, next.bytes);
+    return next;
+  }
+
+  #purgeExpired(): void {
+    this.#transaction(() => {
+      const now = Date.now();
+      const expired = this.#expiredByApp.all(now) as Array<
+        { app: string; keys: number; bytes: number }
+      >;
+      for (const row of expired) {
+        const usage = this.#usageOf(row.app);
+        this.#saveUsage.run(row.app, usage.keys - row.keys, usage.bytes - row.bytes);
+      }
+      this.#purge.run(now);
+    });
+  }
+
+  #transaction(work: () => void): void {
+    this.#db.exec("BEGIN");
+    try {
+      work();
+      this.#db.exec("COMMIT");
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
   }
 }

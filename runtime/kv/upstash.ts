@@ -1,11 +1,22 @@
 /**
- * The Redis KvBackend, over the Upstash REST protocol (`@upstash/redis`). Keys live at
- * `kv:<appId>:<key>`; app ids cannot contain `:` or glob characters, so one app's prefix
- * never matches another's keys. `keys()` walks SCAN, never KEYS.
+ * The Redis KvBackend, over the Upstash REST protocol (`@upstash/redis`). An app's value of
+ * `key` lives at `kv:<appId>:<key>`; app ids cannot contain `:` or glob characters, so one app's
+ * prefix never matches another's keys. Beside the values, each app has `kvmeta:<appId>` (a hash
+ * of every key's size, and the `#keys` and `#bytes` totals), `kvexp:<appId>` (keys by expiry
+ * time) and `kvlex:<appId>` (keys in byte order, for listing). Writes, deletes and lists run as
+ * Lua scripts, so the quota and the indexes change atomically with the value; keys that Redis
+ * expired are swept from the indexes by the next script of their app.
  */
 import type { Redis } from "@upstash/redis";
 import { whenReachable } from "../redis.ts";
-import type { KvBackend } from "./types.ts";
+import {
+  type KvBackend,
+  type KvListOptions,
+  type KvListPage,
+  type KvQuota,
+  KvQuotaError,
+  quotaMessage,
+} from "./types.ts";
 
 /** The store could not be reached; the message is safe to show a handler (no address, no token). */
 export class KvUnavailableError extends Error {
@@ -15,41 +26,131 @@ export class KvUnavailableError extends Error {
   }
 }
 
-const SCAN_COUNT = 1000;
+/** Expired keys swept from an app's indexes per script run. */
+const SWEEP = 100;
+
+/** KEYS: meta, expiries, lex. ARGV: now ms, value prefix. Removes expired keys' bookkeeping. */
+const SWEEP_LUA = `
+local function sweep(meta, exp, lex, now, prefix)
+  local gone = redis.call('ZRANGEBYSCORE', exp, '-inf', now, 'LIMIT', 0, ${SWEEP})
+  for _, k in ipairs(gone) do
+    if redis.call('EXISTS', prefix .. k) == 0 then
+      local size = tonumber(redis.call('HGET', meta, 's:' .. k) or '0')
+      redis.call('HDEL', meta, 's:' .. k)
+      redis.call('HINCRBY', meta, '#keys', -1)
+      redis.call('HINCRBY', meta, '#bytes', -size)
+      redis.call('ZREM', exp, k)
+      redis.call('ZREM', lex, k)
+    end
+  end
+end
+`;
+
+/** KEYS: value, meta, expiries, lex. ARGV: key, value, ttl s, now ms, max keys, max bytes, prefix. */
+const SET_LUA = `${SWEEP_LUA}
+sweep(KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[7])
+local old = redis.call('HGET', KEYS[2], 's:' .. ARGV[1])
+local size = string.len(ARGV[1]) + string.len(ARGV[2])
+local keys = tonumber(redis.call('HGET', KEYS[2], '#keys') or '0')
+local bytes = tonumber(redis.call('HGET', KEYS[2], '#bytes') or '0')
+if not old then keys = keys + 1 end
+bytes = bytes - tonumber(old or '0') + size
+if not old and keys > tonumber(ARGV[5]) then return {'keys', keys - 1} end
+if bytes > tonumber(ARGV[6]) and size > tonumber(old or '0') then return {'bytes', bytes} end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('HSET', KEYS[2], 's:' .. ARGV[1], size, '#keys', keys, '#bytes', bytes)
+redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[3]) * 1000, ARGV[1])
+redis.call('ZADD', KEYS[4], 0, ARGV[1])
+return {'ok', 0}
+`;
+
+/** KEYS: value, meta, expiries, lex. ARGV: key. */
+const DEL_LUA = `
+local size = redis.call('HGET', KEYS[2], 's:' .. ARGV[1])
+redis.call('DEL', KEYS[1])
+if size then
+  redis.call('HDEL', KEYS[2], 's:' .. ARGV[1])
+  redis.call('HINCRBY', KEYS[2], '#keys', -1)
+  redis.call('HINCRBY', KEYS[2], '#bytes', -tonumber(size))
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  redis.call('ZREM', KEYS[4], ARGV[1])
+end
+return 0
+`;
+
+/**
+ * KEYS: meta, expiries, lex. ARGV: now ms, prefix of values, key prefix, cursor ('' for none),
+ * limit. Returns up to limit + 1 unexpired keys after the cursor that start with the prefix.
+ */
+const LIST_LUA = `${SWEEP_LUA}
+sweep(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2])
+local start = ARGV[4] ~= '' and ('(' .. ARGV[4]) or ('[' .. ARGV[3])
+local stop = '[' .. ARGV[3] .. '\\255'
+local want = tonumber(ARGV[5]) + 1
+local out = {}
+while #out < want do
+  local batch = redis.call('ZRANGEBYLEX', KEYS[3], start, stop, 'LIMIT', 0, want)
+  if #batch == 0 then break end
+  for _, k in ipairs(batch) do
+    local expires = tonumber(redis.call('ZSCORE', KEYS[2], k) or '0')
+    if expires > tonumber(ARGV[1]) and #out < want then out[#out + 1] = k end
+    start = '(' .. k
+  end
+end
+return out
+`;
 
 /** A KvBackend on Redis through the Upstash REST API. */
 export class UpstashKv implements KvBackend {
   readonly #redis: Redis;
+  readonly #quota: KvQuota;
 
   /** Uses a client from runtime/redis.ts (strings as stored, short timeouts). */
-  constructor(redis: Redis) {
+  constructor(redis: Redis, quota: KvQuota) {
     this.#redis = redis;
+    this.#quota = quota;
   }
 
   get(appId: string, key: string): Promise<string | null> {
-    return this.#call(() => this.#redis.get<string>(prefix(appId) + key));
+    return this.#call(() => this.#redis.get<string>(valueKey(appId, key)));
   }
 
   async set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    await this.#call(() => this.#redis.set(prefix(appId) + key, value, { ex: ttlSeconds }));
+    const [outcome, figure] = await this.#call(() =>
+      this.#redis.eval(SET_LUA, [valueKey(appId, key), ...indexKeys(appId)], [
+        key,
+        value,
+        String(ttlSeconds),
+        String(Date.now()),
+        String(this.#quota.maxKeys),
+        String(this.#quota.maxBytes),
+        valueKey(appId, ""),
+      ]) as Promise<[string, number]>
+    );
+    if (outcome === "keys" || outcome === "bytes") {
+      throw new KvQuotaError(quotaMessage(outcome, this.#quota, Number(figure)));
+    }
   }
 
   async del(appId: string, key: string): Promise<void> {
-    await this.#call(() => this.#redis.del(prefix(appId) + key));
+    await this.#call(() =>
+      this.#redis.eval(DEL_LUA, [valueKey(appId, key), ...indexKeys(appId)], [key])
+    );
   }
 
-  async keys(appId: string): Promise<string[]> {
-    const start = prefix(appId);
-    const found = new Set<string>();
-    let cursor = "0";
-    do {
-      const [next, batch] = await this.#call(() =>
-        this.#redis.scan(cursor, { match: `${start}*`, count: SCAN_COUNT })
-      );
-      for (const key of batch) found.add(key.slice(start.length));
-      cursor = String(next);
-    } while (cursor !== "0");
-    return [...found];
+  async list(appId: string, options: KvListOptions): Promise<KvListPage> {
+    const found = await this.#call(() =>
+      this.#redis.eval(LIST_LUA, indexKeys(appId), [
+        String(Date.now()),
+        valueKey(appId, ""),
+        options.prefix,
+        options.cursor ?? "",
+        String(options.limit),
+      ]) as Promise<string[]>
+    );
+    const done = found.length <= options.limit;
+    const keys = found.slice(0, options.limit);
+    return { keys, cursor: done ? null : keys[keys.length - 1], done };
   }
 
   async ping(): Promise<void> {
@@ -65,6 +166,10 @@ export class UpstashKv implements KvBackend {
   }
 }
 
-function prefix(appId: string): string {
-  return `kv:${appId}:`;
+function valueKey(appId: string, key: string): string {
+  return `kv:${appId}:${key}`;
+}
+
+function indexKeys(appId: string): [string, string, string] {
+  return [`kvmeta:${appId}`, `kvexp:${appId}`, `kvlex:${appId}`];
 }

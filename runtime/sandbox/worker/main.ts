@@ -87,6 +87,7 @@ function kvFor(id: string) {
     set: relay("set"),
     del: relay("del"),
     keys: relay("keys"),
+    list: relay("list"),
   });
 }
 
