@@ -8,6 +8,7 @@ import * as esbuild from "esbuild";
 import { HttpError } from "./errors.ts";
 import { planRoutes, type Route } from "./router.ts";
 import { checkSourceFiles, isRouteFile } from "./source_files.ts";
+import { scanSource } from "./source_scan.ts";
 
 /** One problem found in a deploy; `file`, `line` and `column` (1-based) are null where none applies. */
 export interface Diagnostic {
@@ -43,8 +44,6 @@ export const BUNDLE = "$bundle";
 export const COMPILE_TIMEOUT_MS = 15_000;
 /** Largest compiled bundle, in bytes (16 MB): compiled code stays close to the source's size. */
 export const MAX_COMPILED_BYTES = 16 * 1024 * 1024;
-/** Deepest nesting of brackets accepted in a source file. */
-export const MAX_NESTING = 500;
 
 /** Renders a diagnostic as `file:line:column: message`. */
 export function formatDiagnostic(d: Diagnostic): string {
@@ -94,7 +93,8 @@ function sourceFilesPlugin(files: Record<string, string>): esbuild.Plugin {
             }],
           };
         }
-        const resolved = resolveRelative(args.importer, spec);
+        // The generated entry (stdin) sits at the root of the tree.
+        const resolved = resolveRelative(args.namespace === "src" ? args.importer : "", spec);
         if (resolved === null) {
           return { errors: [{ text: `import "${spec}" leaves the app's source tree` }] };
         }
@@ -122,8 +122,15 @@ function sourceFilesPlugin(files: Record<string, string>): esbuild.Plugin {
             }],
           };
         }
-        return { contents: files[args.path], loader };
+        return { contents: files[args.path], loader, resolveDir: NO_DIR };
       });
+      // Nothing is ever read from the host's disk: a glob import would list and load real files.
+      build.onLoad({ filter: /.*/ }, (args) => ({
+        errors: [{
+          text: `${args.path} cannot be imported: only the deployed files can be, by a ` +
+            `literal relative path`,
+        }],
+      }));
     },
   };
 }
@@ -151,52 +158,6 @@ function toDiagnostic(message: esbuild.Message, routeFiles: string[]): Diagnosti
   };
 }
 
-/**
- * Finds the first place a file nests brackets deeper than MAX_NESTING, skipping strings and
- * comments roughly; linear. The compiler's parser recurses, so this keeps a bomb away from it.
- */
-export function nestingProblem(file: string, source: string): Diagnostic | null {
-  let depth = 0;
-  let line = 1;
-  let column = 0;
-  let quote = "";
-  for (let i = 0; i < source.length; i++) {
-    const ch = source[i];
-    column++;
-    if (ch === "\n") {
-      line++;
-      column = 0;
-      if (quote === "//") quote = "";
-      continue;
-    }
-    if (quote) {
-      if (quote === "//") continue;
-      if (quote === "/*") {
-        if (ch === "*" && source[i + 1] === "/") quote = "";
-        continue;
-      }
-      if (ch === "\\") i++;
-      else if (ch === quote) quote = "";
-      continue;
-    }
-    if (ch === "/" && (source[i + 1] === "/" || source[i + 1] === "*")) {
-      quote = source[++i] === "/" ? "//" : "/*";
-    } else if (ch === '"' || ch === "'") quote = ch;
-    else if (ch === "(" || ch === "[" || ch === "{") {
-      if (++depth > MAX_NESTING) {
-        return {
-          file,
-          line,
-          column,
-          message: `brackets nest deeper than ${MAX_NESTING} levels here; the compiler refuses ` +
-            "deeper code",
-        };
-      }
-    } else if (ch === ")" || ch === "]" || ch === "}") depth = Math.max(0, depth - 1);
-  }
-  return null;
-}
-
 /** The entry that imports every route and exports the route table. */
 function entrySource(routeFiles: string[]): string {
   const imports = routeFiles.map((file, i) => `import r${i} from ${JSON.stringify(`./${file}`)};`);
@@ -205,6 +166,8 @@ function entrySource(routeFiles: string[]): string {
 }
 
 const ENTRY = "<routes>";
+/** A folder that does not exist: the compiler's working folder, so it can read no host files. */
+const NO_DIR = "/nonexistent-deploy-sources";
 
 /** Whether an esbuild error means its service died (and needs a restart), not the input. */
 function serviceDied(error: unknown): boolean {
@@ -220,7 +183,14 @@ async function build(files: Record<string, string>, routeFiles: string[]) {
   try {
     return await Promise.race([
       esbuild.build({
-        stdin: { contents: entrySource(routeFiles), sourcefile: ENTRY, loader: "js" },
+        stdin: {
+          contents: entrySource(routeFiles),
+          sourcefile: ENTRY,
+          loader: "js",
+          resolveDir: NO_DIR,
+        },
+        // A glob import ("./" + name) would list a real folder: point esbuild at none at all.
+        absWorkingDir: NO_DIR,
         outfile: "/out/bundle.js",
         bundle: true,
         write: false,
@@ -233,7 +203,11 @@ async function build(files: Record<string, string>, routeFiles: string[]) {
         sourcesContent: false,
         logLevel: "silent",
         // A computed import() or require() would load whatever the sandbox can reach at run time.
-        logOverride: { "unsupported-dynamic-import": "error", "unsupported-require-call": "error" },
+        logOverride: {
+          "unsupported-dynamic-import": "error",
+          "unsupported-require-call": "error",
+          "empty-glob": "error",
+        },
         // Every import is resolved (and so checked), even one TypeScript would drop as unused.
         tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
         plugins: [sourceFilesPlugin(files)],
@@ -283,10 +257,12 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
   const routeFiles = Object.keys(files).filter(isRouteFile).sort();
   const { routes, problems: routeProblems } = planRoutes(routeFiles);
   if (routeProblems.length > 0) throw new CompileError(routeProblems);
-  const nesting = Object.entries(files).flatMap(([file, source]) =>
-    loaderFor(file) ? [nestingProblem(file, source)].filter((d) => d !== null) : []
+  const scanned = Object.entries(files).flatMap(([file, source]) =>
+    loaderFor(file) && loaderFor(file) !== "json"
+      ? [scanSource(file, source)].filter((d) => d !== null)
+      : []
   );
-  if (nesting.length > 0) throw new CompileError(nesting);
+  if (scanned.length > 0) throw new CompileError(scanned);
 
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {

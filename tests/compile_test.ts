@@ -178,3 +178,18 @@ serverTest("two files serving the same route are refused", async (s) => {
   const body = await refused(s, { "api/a.ts": OK, "api/a/index.js": OK });
   assert.match(body.error, /both serve \/functions\/a/);
 });
+
+serverTest("a glob-style import never reads the host's own files", async (s) => {
+  for (
+    const expr of [`import("./" + name)`, "import(`./${name}.ts`)", `import("../" + name + ".js")`]
+  ) {
+    const response = await s.deploy("glob-app", {
+      "api/x.ts": `export default async (name) => { await ${expr}; return {}; };`,
+    });
+    const text = await response.text();
+    assert.equal(response.status, 400, text);
+    for (const hostFile of [".git", "deno.json", "README", ".ci", "main.ts"]) {
+      assert.ok(!text.includes(hostFile), `the answer names the host's ${hostFile}: ${text}`);
+    }
+  }
+});
