@@ -4,13 +4,14 @@
  * many apps on default settings, deployed and called round-robin.
  *
  * BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_APPS (default 1000),
- * BENCH_ONLY (`throughput` or `density`).
+ * BENCH_ONLY (`logs`, `throughput` or `density`).
  */
 import { loadConfig } from "../runtime/config.ts";
 import { createPlatform } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { startRedisStack } from "../tests/helpers.ts";
 import { density } from "./density.ts";
+import { logPath } from "./log_path.ts";
 import { type Figures, wrk } from "./wrk.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 50);
@@ -126,8 +127,9 @@ async function throughput(): Promise<void> {
   }
 }
 
-if (ONLY !== "density") await throughput();
-if (ONLY !== "throughput") {
+if (ONLY === "" || ONLY === "logs") await logPath();
+if (ONLY === "" || ONLY === "throughput") await throughput();
+if (ONLY === "" || ONLY === "density") {
   const dataDir = await Deno.makeTempDir({ prefix: "bench-density-" });
   const platform = await createPlatform(
     loadConfig({ API_KEY: BENCH_API_KEY, DATA_DIR: dataDir, PORT: "0" }),
