@@ -8,6 +8,7 @@ import type { Logs, RequestLog } from "./logs/logs.ts";
 import { toFunctionRequest } from "./request.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
 import { toResponse } from "./response.ts";
+import { RequestTiming } from "./timing.ts";
 import type { Supervisor } from "./sandbox/host/supervisor.ts";
 import {
   type FailureKind,
@@ -83,6 +84,7 @@ export class FunctionRunner {
     });
     let status = 500;
     let vars: RequestEnv = { env: {}, secrets: {} };
+    const timing = new RequestTiming();
     live.enter();
     try {
       vars = await this.#options.vars.forRequest(appId, environment);
@@ -92,19 +94,31 @@ export class FunctionRunner {
         match.params,
         this.#options.maxBodyBytes,
       );
-      const { result, body } = await this.#options.sandboxes.invoke(
+      const acquire = {};
+      const invoked = performance.now();
+      const { result, body, stream, background } = await this.#options.sandboxes.invoke(
         live.deployment,
         { id: requestId, file: match.file, env: vars.env, ...incoming },
-        this.#hooks(appId, log, live, vars.secrets, started + this.#options.timeoutMs),
+        this.#hooks(appId, log, live, vars.secrets, started + this.#options.timeoutMs, timing),
         this.#options.timeoutMs,
+        acquire,
       );
-      const response = toResponse(result, body);
+      Object.assign(timing, acquire);
+      timing.handlerMs = performance.now() - invoked - timing.queueMs - timing.sandboxMs;
+      const response = toResponse(result, body, stream);
+      background?.catch((error: Error) =>
+        log.log("error", redactSecrets(failureLog(error, live), vars.secrets))
+      );
       for (const reason of isolateResponse(response, target.origin)) log.log("warn", reason);
+      response.headers.set("server-timing", timing.header());
       status = response.status;
       return response;
     } catch (error) {
       const answer = toHttpError(error, match.file, vars.secrets);
-      if (answer instanceof HttpError) status = answer.status;
+      if (answer instanceof HttpError) {
+        status = answer.status;
+        answer.headers["server-timing"] = timing.header();
+      }
       log.log(
         status >= 500 ? "error" : "warn",
         redactSecrets(failureLog(error, live), vars.secrets),
@@ -126,6 +140,7 @@ export class FunctionRunner {
     live: LiveDeployment,
     secrets: Record<string, string>,
     deadline: number,
+    timing: RequestTiming,
   ): InvocationHooks {
     const { kv, egress } = this.#options;
     let fetches = 0;
@@ -133,7 +148,11 @@ export class FunctionRunner {
       async call(op, args, body) {
         if (op.startsWith("kv.")) {
           try {
-            return { value: await runKvCall(kv, appId, op.slice(3), args) };
+            const value = await timing.measure(
+              timing.kv,
+              () => runKvCall(kv, appId, op.slice(3), args),
+            );
+            return { value };
           } catch (error) {
             if (error instanceof KvQuotaError) log.log("warn", `limit reached: ${error.message}`);
             throw error;
@@ -149,7 +168,10 @@ export class FunctionRunner {
             throw new Error(message);
           }
           const signal = AbortSignal.timeout(Math.max(1, deadline - performance.now()));
-          return await egress.fetch(args[0] as WireFetchRequest, body, secrets, signal);
+          return await timing.measure(
+            timing.fetch,
+            () => egress.fetch(args[0] as WireFetchRequest, body, secrets, signal),
+          );
         }
         throw new Error(`${op} is not available`);
       },

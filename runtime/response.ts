@@ -21,7 +21,11 @@ export const MAX_RESPONSE_HEADER_BYTES = 32 * 1024;
  * Builds the Response; throws BadResultError for what HTTP forbids or the limits refuse. The
  * result was written by code the tenant controls, so its shape is checked here again.
  */
-export function toResponse(result: FunctionResult, bytes?: Uint8Array): Response {
+export function toResponse(
+  result: FunctionResult,
+  bytes?: Uint8Array,
+  stream?: ReadableStream<Uint8Array>,
+): Response {
   const { status } = result ?? {};
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
     throw new BadResultError("status must be an integer from 200 to 599");
@@ -53,11 +57,14 @@ export function toResponse(result: FunctionResult, bytes?: Uint8Array): Response
     }
   }
   const { body } = result;
-  if (body?.type !== "bytes") return new Response(null, { status: result.status, headers });
+  if (body?.type !== "bytes" && body?.type !== "stream") {
+    return new Response(null, { status: result.status, headers });
+  }
   if (NO_BODY.has(result.status)) {
     throw new BadResultError(`status ${result.status} cannot have a body`);
   }
   if (!headers.has("content-type")) headers.set("content-type", String(body.contentType));
+  if (body.type === "stream") return new Response(stream ?? null, { status, headers });
   return new Response(bytes as Uint8Array<ArrayBuffer> | undefined ?? null, {
     status: result.status,
     headers,

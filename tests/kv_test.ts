@@ -46,6 +46,64 @@ const kvBackends = backends({ KV_TIMEOUT_MS: "1000" });
 const [, [, onRedis]] = kvBackends;
 
 for (const [backend, test] of kvBackends) {
+  test(`[${backend}] 200 concurrent incr calls from as many requests lose no update`, async (s) => {
+    const app = await kvApp(s);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async () => (await kv(s, app, "incr", "hits")).value as number),
+    );
+    assert.equal((await kv(s, app, "get", "hits")).value, "200");
+    assert.deepEqual(
+      [...results].sort((a, b) => a - b),
+      Array.from({ length: 200 }, (_, i) => i + 1),
+    );
+    assert.equal((await kv(s, app, "incr", "hits", -50)).value, 150);
+    await kv(s, app, "set", "word", "abc");
+    const refused = await kv(s, app, "incr", "word");
+    assert.equal(refused.ok, false);
+    assert.match(String(refused.error), /kv\.incr: the value of "word" is not an integer/);
+    assert.equal((await kv(s, app, "get", "word")).value, "abc");
+  });
+
+  test(`[${backend}] compare-and-set writes only over the expected value`, async (s) => {
+    const app = await kvApp(s);
+    assert.deepEqual(await kv(s, app, "set", "v", "1", { ifEquals: null }), {
+      ok: true,
+      value: true,
+    });
+    assert.deepEqual(await kv(s, app, "set", "v", "2", { ifEquals: null }), {
+      ok: true,
+      value: false,
+    });
+    assert.deepEqual(await kv(s, app, "set", "v", "2", { ifEquals: "0" }), {
+      ok: true,
+      value: false,
+    });
+    assert.deepEqual(await kv(s, app, "set", "v", "2", { ifEquals: "1" }), {
+      ok: true,
+      value: true,
+    });
+    assert.equal((await kv(s, app, "get", "v")).value, "2");
+    // Concurrent CAS on one value: exactly one of ten wins.
+    const wins = await Promise.all(
+      Array.from(
+        { length: 10 },
+        async (_, i) => (await kv(s, app, "set", "v", `w${i}`, { ifEquals: "2" })).value,
+      ),
+    );
+    assert.equal(wins.filter((w) => w === true).length, 1);
+    const bad = await kv(s, app, "set", "v", "x", { ifEquals: 5 });
+    assert.match(String(bad.error), /ifEquals must be the expected value/);
+  });
+
+  test(`[${backend}] getMany reads many keys in one call, in order`, async (s) => {
+    const app = await kvApp(s);
+    await kv(s, app, "set", "a", "1");
+    await kv(s, app, "set", "c", "3");
+    assert.deepEqual((await kv(s, app, "getMany", ["a", "b", "c"])).value, ["1", null, "3"]);
+    const tooMany = await kv(s, app, "getMany", Array.from({ length: 101 }, (_, i) => `k${i}`));
+    assert.match(String(tooMany.error), /at most 100 keys/);
+  });
+
   test(`[${backend}] list() pages through 2,500 keys by cursor; keys() refuses past 1,000`, async (s) => {
     const app = await kvApp(s);
     const other = await kvApp(s);

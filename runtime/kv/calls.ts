@@ -7,6 +7,8 @@ export const MAX_KEY_BYTES = 512;
 export const MAX_VALUE_BYTES = 1024 * 1024;
 /** Most keys `keys()` returns; an app with more pages through them with `list()`. */
 export const MAX_KEYS_RESULT = 1000;
+/** Most keys one `getMany()` reads. */
+export const MAX_GET_MANY = 100;
 /** Most keys one `list()` page holds, and its default size. */
 export const MAX_LIST_LIMIT = 1000;
 export const DEFAULT_LIST_LIMIT = 100;
@@ -53,7 +55,8 @@ function checkValue(value: unknown): string {
 }
 
 function checkTtl(ttl: unknown): number {
-  if (ttl === undefined) return DEFAULT_TTL_SECONDS;
+  // Arguments cross as JSON: an undefined argument arrives as null.
+  if (ttl === undefined || ttl === null) return DEFAULT_TTL_SECONDS;
   if (typeof ttl !== "number" || !Number.isSafeInteger(ttl) || ttl <= 0) {
     throw new KvCallError(
       `kv.set: ttl must be a positive whole number of seconds, got ${String(ttl)}`,
@@ -75,8 +78,35 @@ export async function runKvCall(
     case "set": {
       const key = checkKey("set", args[0]);
       const value = checkValue(args[1]);
-      await kv.set(appId, key, value, checkTtl(args[2]));
-      return undefined;
+      const options = args[2];
+      if (typeof options !== "object" || options === null) {
+        await kv.set(appId, key, value, checkTtl(options));
+        return undefined;
+      }
+      const { ttl, ifEquals } = options as { ttl?: unknown; ifEquals?: unknown };
+      if (!("ifEquals" in options)) {
+        await kv.set(appId, key, value, checkTtl(ttl));
+        return undefined;
+      }
+      if (ifEquals !== null && typeof ifEquals !== "string") {
+        throw new KvCallError("kv.set: ifEquals must be the expected value (a string), or null");
+      }
+      return await kv.setIf(appId, key, value, checkTtl(ttl), ifEquals);
+    }
+    case "incr": {
+      const key = checkKey("incr", args[0]);
+      const by = args[1] ?? 1;
+      if (typeof by !== "number" || !Number.isSafeInteger(by)) {
+        throw new KvCallError("kv.incr: by must be a whole number");
+      }
+      return await kv.incr(appId, key, by, DEFAULT_TTL_SECONDS);
+    }
+    case "getMany": {
+      const keys = args[0];
+      if (!Array.isArray(keys) || keys.length > MAX_GET_MANY) {
+        throw new KvCallError(`kv.getMany: keys must be an array of at most ${MAX_GET_MANY} keys`);
+      }
+      return await kv.getMany(appId, keys.map((key) => checkKey("getMany", key)));
     }
     case "del":
       await kv.del(appId, checkKey("del", args[0]));

@@ -12,6 +12,7 @@ import {
   type KvListPage,
   type KvQuota,
   KvQuotaError,
+  KvTypeError,
   quotaMessage,
 } from "./types.ts";
 
@@ -36,6 +37,7 @@ export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
   readonly #quota: KvQuota;
   readonly #get: StatementSync;
+  readonly #current: StatementSync;
   readonly #size: StatementSync;
   readonly #set: StatementSync;
   readonly #del: StatementSync;
@@ -66,6 +68,9 @@ export class SqliteKv implements KvBackend {
     `);
     this.#get = this.#db.prepare(
       "SELECT value FROM kv WHERE app = ? AND key = ? AND expires_at > ?",
+    );
+    this.#current = this.#db.prepare(
+      "SELECT value, expires_at FROM kv WHERE app = ? AND key = ? AND expires_at > ?",
     );
     this.#size = this.#db.prepare(
       "SELECT length(key) + length(value) AS size FROM kv WHERE app = ? AND key = ?",
@@ -106,40 +111,84 @@ export class SqliteKv implements KvBackend {
   }
 
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    const k = bytes(key);
-    const v = bytes(value);
-    this.#transaction(() => {
-      let usage = this.#usageOf(appId);
-      const old = (this.#size.get(appId, k) as { size: number } | undefined)?.size;
-      let next = this.#after(usage, old, k.length + v.length);
-      if (next.refused) {
-        // Expired rows still count until purged: purge this app's, then judge again.
-        usage = this.#purgeExpiredOf(appId, usage);
-        next = this.#after(
-          usage,
-          (this.#size.get(appId, k) as { size: number } | undefined)?.size,
-          k.length + v.length,
-        );
-        if (next.refused) {
-          throw new KvQuotaError(
-            quotaMessage(
-              next.refused,
-              this.#quota,
-              next.refused === "keys" ? usage.keys : next.bytes,
-            ),
-          );
-        }
-      }
-      this.#set.run(appId, k, v, Date.now() + ttlSeconds * 1000);
-      this.#saveUsage.run(appId, next.keys, next.bytes);
-    });
+    this.#transaction(() =>
+      this.#put(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000)
+    );
     return Promise.resolve();
+  }
+
+  setIf(
+    appId: string,
+    key: string,
+    value: string,
+    ttlSeconds: number,
+    expected: string | null,
+  ): Promise<boolean> {
+    let written = false;
+    this.#transaction(() => {
+      const k = bytes(key);
+      const row = this.#get.get(appId, k, Date.now()) as { value: Uint8Array } | undefined;
+      const current = row ? decoder.decode(row.value) : null;
+      if (current !== expected) return;
+      this.#put(appId, k, bytes(value), Date.now() + ttlSeconds * 1000);
+      written = true;
+    });
+    return Promise.resolve(written);
+  }
+
+  incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number> {
+    let result = 0;
+    this.#transaction(() => {
+      const k = bytes(key);
+      const now = Date.now();
+      const row = this.#current.get(appId, k, now) as
+        | { value: Uint8Array; expires_at: number }
+        | undefined;
+      const text = row ? decoder.decode(row.value) : "0";
+      if (!/^-?\d{1,16}$/.test(text)) {
+        throw new KvTypeError(`kv.incr: the value of "${key.slice(0, 64)}" is not an integer`);
+      }
+      result = Number(text) + by;
+      if (!Number.isSafeInteger(result)) {
+        throw new KvTypeError(`kv.incr: the result would not be a safe integer`);
+      }
+      this.#put(appId, k, bytes(String(result)), row?.expires_at ?? now + ttlSeconds * 1000);
+    });
+    return Promise.resolve(result);
+  }
+
+  async getMany(appId: string, keys: string[]): Promise<Array<string | null>> {
+    const out: Array<string | null> = [];
+    for (const key of keys) out.push(await this.get(appId, key));
+    return out;
+  }
+
+  /** Writes a row, keeping the app's usage in step; call inside a transaction. */
+  #put(appId: string, k: Uint8Array, v: Uint8Array, expiresAt: number): void {
+    let usage = this.#usageOf(appId);
+    const size = k.length + v.length;
+    let next = this.#after(usage, this.#sizeOf(appId, k), size);
+    if (next.refused) {
+      // Expired rows still count until purged: purge this app's, then judge again.
+      usage = this.#purgeExpiredOf(appId, usage);
+      next = this.#after(usage, this.#sizeOf(appId, k), size);
+      if (next.refused) {
+        const figure = next.refused === "keys" ? usage.keys : next.bytes;
+        throw new KvQuotaError(quotaMessage(next.refused, this.#quota, figure));
+      }
+    }
+    this.#set.run(appId, k, v, expiresAt);
+    this.#saveUsage.run(appId, next.keys, next.bytes);
+  }
+
+  #sizeOf(appId: string, k: Uint8Array): number | undefined {
+    return (this.#size.get(appId, k) as { size: number } | undefined)?.size;
   }
 
   del(appId: string, key: string): Promise<void> {
     const k = bytes(key);
     this.#transaction(() => {
-      const old = (this.#size.get(appId, k) as { size: number } | undefined)?.size;
+      const old = this.#sizeOf(appId, k);
       if (old === undefined) return;
       const usage = this.#usageOf(appId);
       this.#del.run(appId, k);

@@ -33,6 +33,14 @@ export class KvQuotaError extends Error {
   }
 }
 
+/** An operation refused because of what the key holds (incr on a value that is not an integer). */
+export class KvTypeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KvTypeError";
+  }
+}
+
 /** The message of a refused write: which bound, the figure, and what to do. */
 export function quotaMessage(kind: "keys" | "bytes", quota: KvQuota, used: number): string {
   return kind === "keys"
@@ -58,6 +66,25 @@ export interface KvBackend {
   get(appId: string, key: string): Promise<string | null>;
   /** Writes `value`, expiring after `ttlSeconds`; throws KvQuotaError past the app's quota. */
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void>;
+  /**
+   * Writes `value` only if the key now holds `expected` (null: only if it is absent), atomically;
+   * answers whether it wrote. Throws KvQuotaError past the quota.
+   */
+  setIf(
+    appId: string,
+    key: string,
+    value: string,
+    ttlSeconds: number,
+    expected: string | null,
+  ): Promise<boolean>;
+  /**
+   * Adds `by` to the integer the key holds (0 if absent), atomically, and answers the result. An
+   * existing key keeps its expiry; a new one expires after `ttlSeconds`. Throws KvTypeError if
+   * the value is not an integer or the result is not a safe integer.
+   */
+  incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number>;
+  /** The values of `keys`, in order (null for absent ones). */
+  getMany(appId: string, keys: string[]): Promise<Array<string | null>>;
   /** Deletes `key`; deleting an absent key is not an error. */
   del(appId: string, key: string): Promise<void>;
   /** A page of unexpired keys of `appId`, without any internal prefix. */

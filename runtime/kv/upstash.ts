@@ -15,6 +15,7 @@ import {
   type KvListPage,
   type KvQuota,
   KvQuotaError,
+  KvTypeError,
   quotaMessage,
 } from "./types.ts";
 
@@ -46,22 +47,62 @@ local function sweep(meta, exp, lex, now, prefix)
 end
 `;
 
-/** KEYS: value, meta, expiries, lex. ARGV: key, value, ttl s, now ms, max keys, max bytes, prefix. */
-const SET_LUA = `${SWEEP_LUA}
+/**
+ * Writes a value with its bookkeeping, or answers which quota it would break. KEYS: value, meta,
+ * expiries, lex; ARGV[1] key, ARGV[4] now ms, ARGV[5] max keys, ARGV[6] max bytes.
+ */
+const PUT_LUA = `${SWEEP_LUA}
+local function put(value, ttlms)
+  local old = redis.call('HGET', KEYS[2], 's:' .. ARGV[1])
+  local size = string.len(ARGV[1]) + string.len(value)
+  local keys = tonumber(redis.call('HGET', KEYS[2], '#keys') or '0')
+  local bytes = tonumber(redis.call('HGET', KEYS[2], '#bytes') or '0')
+  if not old then keys = keys + 1 end
+  bytes = bytes - tonumber(old or '0') + size
+  if not old and keys > tonumber(ARGV[5]) then return {'keys', keys - 1} end
+  if bytes > tonumber(ARGV[6]) and size > tonumber(old or '0') then return {'bytes', bytes} end
+  redis.call('SET', KEYS[1], value, 'PX', ttlms)
+  redis.call('HSET', KEYS[2], 's:' .. ARGV[1], size, '#keys', keys, '#bytes', bytes)
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + ttlms, ARGV[1])
+  redis.call('ZADD', KEYS[4], 0, ARGV[1])
+  return {'ok', 0}
+end
 sweep(KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[7])
-local old = redis.call('HGET', KEYS[2], 's:' .. ARGV[1])
-local size = string.len(ARGV[1]) + string.len(ARGV[2])
-local keys = tonumber(redis.call('HGET', KEYS[2], '#keys') or '0')
-local bytes = tonumber(redis.call('HGET', KEYS[2], '#bytes') or '0')
-if not old then keys = keys + 1 end
-bytes = bytes - tonumber(old or '0') + size
-if not old and keys > tonumber(ARGV[5]) then return {'keys', keys - 1} end
-if bytes > tonumber(ARGV[6]) and size > tonumber(old or '0') then return {'bytes', bytes} end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('HSET', KEYS[2], 's:' .. ARGV[1], size, '#keys', keys, '#bytes', bytes)
-redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + tonumber(ARGV[3]) * 1000, ARGV[1])
-redis.call('ZADD', KEYS[4], 0, ARGV[1])
-return {'ok', 0}
+`;
+
+/** ARGV: key, value, ttl s, now ms, max keys, max bytes, prefix. */
+const SET_LUA = `${PUT_LUA}
+return put(ARGV[2], tonumber(ARGV[3]) * 1000)
+`;
+
+/** ARGV: key, value, ttl s, now ms, max keys, max bytes, prefix, mode ('absent'|'equals'), expected. */
+const SET_IF_LUA = `${PUT_LUA}
+local current = redis.call('GET', KEYS[1])
+if ARGV[8] == 'absent' then
+  if current then return {'unchanged', 0} end
+elseif current ~= ARGV[9] then
+  return {'unchanged', 0}
+end
+return put(ARGV[2], tonumber(ARGV[3]) * 1000)
+`;
+
+/** ARGV: key, by, ttl s, now ms, max keys, max bytes, prefix. Answers {'ok', n} or a refusal. */
+const INCR_LUA = `${PUT_LUA}
+local current = redis.call('GET', KEYS[1])
+local n = 0
+local ttlms = tonumber(ARGV[3]) * 1000
+if current then
+  if not string.match(current, '^%-?%d+$') or string.len(current) > 17 then return {'type', 0} end
+  n = tonumber(current)
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 then ttlms = left end
+end
+n = n + tonumber(ARGV[2])
+if n > 9007199254740991 or n < -9007199254740991 then return {'range', 0} end
+local text = string.format('%.0f', n)
+local outcome = put(text, ttlms)
+if outcome[1] ~= 'ok' then return outcome end
+return {'ok', text}
 `;
 
 /** KEYS: value, meta, expiries, lex. ARGV: key. */
@@ -116,20 +157,66 @@ export class UpstashKv implements KvBackend {
   }
 
   async set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    const [outcome, figure] = await this.#call(() =>
-      this.#redis.eval(SET_LUA, [valueKey(appId, key), ...indexKeys(appId)], [
+    await this.#write(SET_LUA, appId, key, [value, String(ttlSeconds)]);
+  }
+
+  async setIf(
+    appId: string,
+    key: string,
+    value: string,
+    ttlSeconds: number,
+    expected: string | null,
+  ): Promise<boolean> {
+    const mode = expected === null ? ["absent", ""] : ["equals", expected];
+    const [outcome] = await this.#write(SET_IF_LUA, appId, key, [value, String(ttlSeconds)], mode);
+    return outcome === "ok";
+  }
+
+  async incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number> {
+    const [outcome, value] = await this.#write(INCR_LUA, appId, key, [
+      String(by),
+      String(ttlSeconds),
+    ]);
+    if (outcome === "type") {
+      throw new KvTypeError(`kv.incr: the value of "${key.slice(0, 64)}" is not an integer`);
+    }
+    if (outcome === "range") {
+      throw new KvTypeError("kv.incr: the result would not be a safe integer");
+    }
+    return Number(value);
+  }
+
+  async getMany(appId: string, keys: string[]): Promise<Array<string | null>> {
+    if (keys.length === 0) return [];
+    return await this.#call(() =>
+      this.#redis.mget<Array<string | null>>(...keys.map((key) => valueKey(appId, key)))
+    );
+  }
+
+  /** Runs a writing script: ARGV is key, `args` (value or by, ttl), now, quota, prefix, `extra`. */
+  async #write(
+    script: string,
+    appId: string,
+    key: string,
+    args: [string, string],
+    extra: string[] = [],
+  ): Promise<[string, string | number]> {
+    const answer = await this.#call(() =>
+      this.#redis.eval(script, [valueKey(appId, key), ...indexKeys(appId)], [
         key,
-        value,
-        String(ttlSeconds),
+        ...args,
         String(Date.now()),
         String(this.#quota.maxKeys),
         String(this.#quota.maxBytes),
         valueKey(appId, ""),
-      ]) as Promise<[string, number]>
+        ...extra,
+      ]) as Promise<[string, string | number]>
     );
+    const [outcome, figure] = answer;
     if (outcome === "keys" || outcome === "bytes") {
       throw new KvQuotaError(quotaMessage(outcome, this.#quota, Number(figure)));
     }
+    return answer;
   }
 
   async del(appId: string, key: string): Promise<void> {

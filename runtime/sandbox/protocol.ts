@@ -24,8 +24,11 @@ export type BodyKind = { type: "none" } | { type: "value"; value: unknown } | { 
 export interface FunctionResult {
   status: number;
   headers: Record<string, string>;
-  /** `none`: no body; else the frame's bytes, with `contentType` used if the handler set none. */
-  body: { type: "none" } | { type: "bytes"; contentType: string };
+  /**
+   * `none`: no body; `bytes`: the frame's bytes; `stream`: `chunk` frames follow, then `end`.
+   * `contentType` is used if the handler set none.
+   */
+  body: { type: "none" } | { type: "bytes" | "stream"; contentType: string };
 }
 
 /** Largest response body a handler may return, in bytes (6 MB). */
@@ -114,7 +117,14 @@ export type SandboxMessage =
   | { t: "ready" }
   | { t: "loaded" }
   | { t: "load-failed"; error: LoadFailure }
-  | { t: "result"; id: string; result: FunctionResult }
+  /**
+   * `open`: the response streams or the handler left `ctx.waitUntil` work; `chunk`s and `end`
+   * (for a stream), then `done` (or `failed`) follow.
+   */
+  | { t: "result"; id: string; result: FunctionResult; open?: boolean }
+  | { t: "chunk"; id: string }
+  | { t: "end"; id: string }
+  | { t: "done"; id: string }
   | { t: "failed"; id: string; error: Failure }
   | { t: "call"; id: string; cid: number; op: string; args: unknown[] }
   | { t: "log"; id: string | null; level: LogLevel; message: string }

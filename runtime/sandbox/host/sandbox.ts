@@ -14,6 +14,7 @@ import {
   type LoadFailure,
   LOG_LEVELS,
   type LogLevel,
+  MAX_RESPONSE_BYTES,
   type SandboxMessage,
 } from "../protocol.ts";
 
@@ -55,6 +56,13 @@ export interface Invocation {
 export interface InvocationResult {
   result: FunctionResult;
   body?: Uint8Array;
+  /**
+   * Set when the handler left `ctx.waitUntil` work: settles when it is done, or rejects when it
+   * ran past the time limit (its sandbox then stopped) or the sandbox died.
+   */
+  background?: Promise<void>;
+  /** A streamed body (result body type `stream`), fed as the handler produces it. */
+  stream?: ReadableStream<Uint8Array>;
 }
 
 /**
@@ -93,9 +101,16 @@ export type StopReason =
   | { kind: "idle-cpu"; usedMs: number; windowMs: number }
   | { kind: "evicted" | "idle" | "retired" | "closed" };
 
+/**
+ * A running invocation. After a result whose handler left `waitUntil` work, it stays pending
+ * (its calls and logs still served) and `background` settles when the work is done.
+ */
 interface Pending {
   resolve(result: InvocationResult): void;
   reject(error: SandboxFailure): void;
+  background?: { resolve(): void; reject(error: SandboxFailure): void };
+  /** The streamed body being fed by `chunk` frames, and how many bytes it has carried. */
+  stream?: { controller: ReadableStreamDefaultController<Uint8Array>; bytes: number };
   hooks: InvocationHooks;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -263,13 +278,27 @@ export class Sandbox {
   invoke(call: Invocation, hooks: InvocationHooks, timeoutMs: number): Promise<InvocationResult> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(async () => {
+        const pending = this.#pending.get(call.id);
         this.#pending.delete(call.id);
         // A worker cannot be interrupted from outside its thread: only ending the process stops
         // it, and the caller hears of the timeout once the process has exited.
         await this.stop({ kind: "timeout", limitMs: timeoutMs });
-        reject(
-          new SandboxFailure("timeout", `the function ran past its time limit of ${timeoutMs} ms`),
-        );
+        if (pending?.background) {
+          pending.background.reject(
+            new SandboxFailure(
+              "timeout",
+              `ctx.waitUntil work ran past the request's time limit of ${timeoutMs} ms; it was ` +
+                "stopped with its sandbox",
+            ),
+          );
+        } else {
+          reject(
+            new SandboxFailure(
+              "timeout",
+              `the function ran past its time limit of ${timeoutMs} ms`,
+            ),
+          );
+        }
       }, timeoutMs);
       this.#pending.set(call.id, { resolve, reject, hooks, timer });
       this.#send(
@@ -300,6 +329,27 @@ export class Sandbox {
   #send(header: HostMessage, body?: Uint8Array): void {
     if (this.#exited || !this.#writer) return;
     this.#writer.send(header, body);
+  }
+
+  /** Fails an invocation: its promise before the result, its stream and background after. */
+  #fail(pending: Pending, failure: SandboxFailure): void {
+    if (!pending.background) {
+      pending.reject(failure);
+      return;
+    }
+    this.#endStream(pending, failure);
+    pending.background.reject(failure);
+  }
+
+  /** Closes a streamed body (or errors it with `error`); later chunks are ignored. */
+  #endStream(pending: Pending, error?: Error): void {
+    const stream = pending.stream;
+    if (!stream) return;
+    pending.stream = undefined;
+    try {
+      if (error) stream.controller.error(error);
+      else stream.controller.close();
+    } catch { /* the client went away and the stream was cancelled */ }
   }
 
   #settle(id: string): Pending | undefined {
@@ -340,17 +390,62 @@ export class Sandbox {
           }),
         );
         break;
-      case "result":
-        this.#settle(text(message.id))?.resolve({ result: message.result, body });
+      case "result": {
+        const id = text(message.id);
+        if (message.open !== true) {
+          this.#settle(id)?.resolve({ result: message.result, body });
+          break;
+        }
+        const pending = this.#pending.get(id);
+        if (!pending || pending.background) break;
+        const background = new Promise<void>((resolve, reject) => {
+          pending.background = { resolve, reject };
+        });
+        background.catch(() => {});
+        const stream = message.result?.body?.type === "stream"
+          ? new ReadableStream<Uint8Array>({
+            start: (controller) => {
+              pending.stream = { controller, bytes: 0 };
+            },
+          })
+          : undefined;
+        pending.resolve({ result: message.result, body, background, stream });
         break;
+      }
+      case "chunk": {
+        const pending = this.#pending.get(text(message.id));
+        const stream = pending?.stream;
+        if (!stream || !body) break;
+        stream.bytes += body.length;
+        if (stream.bytes > MAX_RESPONSE_BYTES) {
+          this.#endStream(
+            pending,
+            new Error(`the streamed response passed ${MAX_RESPONSE_BYTES} bytes`),
+          );
+          break;
+        }
+        stream.controller.enqueue(body.slice());
+        break;
+      }
+      case "end": {
+        const pending = this.#pending.get(text(message.id));
+        if (pending) this.#endStream(pending);
+        break;
+      }
+      case "done": {
+        const pending = this.#settle(text(message.id));
+        if (pending) this.#endStream(pending);
+        pending?.background?.resolve();
+        break;
+      }
       case "failed": {
         const kind = message.error?.kind === "bad-result" ? "bad-result" : "threw";
         const stack = typeof message.error?.stack === "string"
           ? text(message.error.stack)
           : undefined;
-        this.#settle(text(message.id))?.reject(
-          new SandboxFailure(kind, text(message.error?.message), stack),
-        );
+        const pending = this.#settle(text(message.id));
+        const failure = new SandboxFailure(kind, text(message.error?.message), stack);
+        if (pending) this.#fail(pending, failure);
         break;
       }
       case "log": {
@@ -444,7 +539,10 @@ export class Sandbox {
     if (event && !quiet && (this.deployment || this.#pending.size > 0)) {
       this.#options.onEvent(this, "error", event);
     }
-    for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(failure);
+    for (const id of [...this.#pending.keys()]) {
+      const pending = this.#settle(id);
+      if (pending) this.#fail(pending, failure);
+    }
     this.#load?.settle(new LoadError({ file: "", message: failure.message }));
     this.#options.onExit(this);
   }

@@ -47,6 +47,12 @@ export interface SupervisorOptions {
   onEvent(appId: string, environment: string, level: LogLevel, message: string): void;
 }
 
+/** Where getting a sandbox took time, in ms: waiting for a slot, and starting the deployment. */
+export interface AcquireTiming {
+  queueMs?: number;
+  sandboxMs?: number;
+}
+
 /** Counters of what the supervisor did, since start. */
 export interface SupervisorStats {
   /** Processes serving a deployment now. */
@@ -111,7 +117,7 @@ export class Supervisor {
 
   /** Loads a deployment into its own sandbox (the deploy warm-up); rejects with LoadError. */
   async load(deployment: LoadableDeployment): Promise<void> {
-    const sandbox = await this.#acquire(deployment);
+    const sandbox = await this.#acquire(deployment, {});
     this.#done(sandbox);
   }
 
@@ -128,13 +134,20 @@ export class Supervisor {
     call: Invocation,
     hooks: InvocationHooks,
     timeoutMs: number,
+    timing: AcquireTiming = {},
   ): Promise<InvocationResult> {
-    const sandbox = await this.#acquire(deployment);
+    const sandbox = await this.#acquire(deployment, timing);
+    let out: InvocationResult;
     try {
-      return await sandbox.invoke(call, hooks, timeoutMs);
-    } finally {
+      out = await sandbox.invoke(call, hooks, timeoutMs);
+    } catch (error) {
       this.#done(sandbox);
+      throw error;
     }
+    // Work left for after the response keeps the sandbox busy: never evicted or judged idle.
+    if (out.background) void out.background.catch(() => {}).finally(() => this.#done(sandbox));
+    else this.#done(sandbox);
+    return out;
   }
 
   /** What the supervisor runs now and has done since start. */
@@ -169,7 +182,7 @@ export class Supervisor {
   }
 
   /** A loaded sandbox for `deployment`, marked busy; the caller must pair it with `#done`. */
-  async #acquire(deployment: LoadableDeployment): Promise<Sandbox> {
+  async #acquire(deployment: LoadableDeployment, timing: AcquireTiming): Promise<Sandbox> {
     this.#released.delete(deployment.id);
     while (true) {
       const live = this.#live.get(deployment.id);
@@ -182,10 +195,12 @@ export class Supervisor {
       }
       const starting = this.#starting.get(deployment.id);
       if (starting) {
+        const waited = performance.now();
         await starting;
+        timing.sandboxMs = (timing.sandboxMs ?? 0) + performance.now() - waited;
         continue;
       }
-      const start = this.#start(deployment);
+      const start = this.#start(deployment, timing);
       this.#starting.set(deployment.id, start);
       try {
         return await start;
@@ -204,8 +219,11 @@ export class Supervisor {
     this.#wake();
   }
 
-  async #start(deployment: LoadableDeployment): Promise<Sandbox> {
+  async #start(deployment: LoadableDeployment, timing: AcquireTiming): Promise<Sandbox> {
+    const queued = performance.now();
     await this.#reserveSlot();
+    const started = performance.now();
+    timing.queueMs = (timing.queueMs ?? 0) + started - queued;
     let sandbox: Sandbox;
     try {
       sandbox = await this.#takeSpare();
@@ -224,6 +242,8 @@ export class Supervisor {
       sandbox.busy--;
       this.#stop(sandbox, { kind: "closed" });
       throw error;
+    } finally {
+      timing.sandboxMs = (timing.sandboxMs ?? 0) + performance.now() - started;
     }
     return sandbox;
   }

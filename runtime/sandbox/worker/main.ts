@@ -18,7 +18,7 @@ import {
   type WireFetchRequest,
   type WireFetchResponse,
 } from "../protocol.ts";
-import { BadResultError } from "../protocol.ts";
+import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
 import { lockDown } from "./lockdown.ts";
 import { toResult } from "./result.ts";
@@ -88,6 +88,8 @@ function kvFor(id: string) {
     del: relay("del"),
     keys: relay("keys"),
     list: relay("list"),
+    incr: relay("incr"),
+    getMany: relay("getMany"),
   });
 }
 
@@ -337,18 +339,50 @@ async function invoke(
   const { id, file, req, env } = message;
   await loading;
   const handler = handlers.get(file);
+  /** Work the handler asked to finish after the response (`ctx.waitUntil`). */
+  const work = new Set<Promise<unknown>>();
+  let finished = false;
   const ctx = Object.freeze({
     req: Object.freeze({ ...req, body: decodeBody(message.body, bytes) } as FunctionRequest),
     env: Object.freeze({ ...env }),
     kv: kvFor(id),
+    waitUntil(promise: unknown): void {
+      if (finished) {
+        sendLog(id, "warn", "ctx.waitUntil was called after the request's work had finished");
+        return;
+      }
+      work.add(
+        Promise.resolve(promise).catch((error) =>
+          sendLog(id, "error", `ctx.waitUntil work failed: ${describeThrown(error)}`)
+        ),
+      );
+    },
+    sse: serverSentEvents,
   });
   logBudgets.set(id, new LogBudget());
+  let streaming = false;
   try {
     const out = await currentRequest.run(id, () => handler!(ctx));
-    const { result, body } = toResult(out);
+    const { result, body, stream } = toResult(out);
+    streaming = stream !== undefined;
+    if (!streaming && work.size === 0) {
+      closeLogBudget(id);
+      post({ t: "result", id, result }, body);
+      return;
+    }
+    post({ t: "result", id, result, open: true }, body);
+    if (stream) await currentRequest.run(id, () => pump(id, stream));
+    streaming = false;
+    while (work.size > 0) {
+      const batch = [...work];
+      work.clear();
+      await Promise.all(batch);
+    }
+    finished = true;
     closeLogBudget(id);
-    post({ t: "result", id, result }, body);
+    post({ t: "done", id });
   } catch (error) {
+    finished = true;
     closeLogBudget(id);
     const kind = error instanceof BadResultError ? "bad-result" : "threw";
     const err = error as Error | undefined;
@@ -360,8 +394,65 @@ async function invoke(
     } catch {
       text = "thrown: a value that cannot be shown";
     }
-    post({ t: "failed", id, error: { kind, message: cut(text)!, stack: cut(stack) } });
+    const where = streaming ? "while streaming its response: " : "";
+    post({ t: "failed", id, error: { kind, message: cut(where + text)!, stack: cut(stack) } });
   }
+}
+
+/**
+ * Sends a streamed body as `chunk` frames, then `end`. Strings are sent as UTF-8; the total is
+ * bounded by MAX_RESPONSE_BYTES (the host checks it too).
+ */
+async function pump(id: string, stream: AsyncIterable<unknown>): Promise<void> {
+  let total = 0;
+  for await (const piece of stream) {
+    const bytes = toChunk(piece);
+    if (bytes.length === 0) continue;
+    total += bytes.length;
+    if (total > MAX_RESPONSE_BYTES) {
+      throw new BadResultError(
+        `the streamed response passed ${MAX_RESPONSE_BYTES} bytes, the limit (6 MB)`,
+      );
+    }
+    post({ t: "chunk", id }, bytes);
+  }
+  post({ t: "end", id });
+}
+
+function toChunk(piece: unknown): Uint8Array {
+  if (typeof piece === "string") return new TextEncoder().encode(piece);
+  if (piece instanceof Uint8Array) return piece.slice();
+  if (piece instanceof ArrayBuffer) return new Uint8Array(piece.slice(0));
+  throw new BadResultError(
+    `a streamed body may yield strings or bytes, got ${piece === null ? "null" : typeof piece}`,
+  );
+}
+
+/** One server-sent event: a string is its data; an object may name the event and its id. */
+type SseEvent = string | { data: unknown; event?: string; id?: string; retry?: number };
+
+/**
+ * `ctx.sse(events)`: a response that streams `events` (an async iterable) as
+ * `text/event-stream`, each event framed as the SSE format wants (multi-line data split).
+ */
+function serverSentEvents(events: AsyncIterable<SseEvent>, init: { status?: number } = {}) {
+  async function* encode() {
+    for await (const event of events) {
+      const fields = typeof event === "string" ? { data: event } : event;
+      let text = "";
+      if (fields.event) text += `event: ${String(fields.event).replace(/[\r\n]/g, "")}\n`;
+      if (fields.id) text += `id: ${String(fields.id).replace(/[\r\n]/g, "")}\n`;
+      if (fields.retry) text += `retry: ${Number(fields.retry)}\n`;
+      const data = typeof fields.data === "string" ? fields.data : JSON.stringify(fields.data);
+      for (const line of data.split(/\r?\n/)) text += `data: ${line}\n`;
+      yield `${text}\n`;
+    }
+  }
+  return {
+    status: init.status ?? 200,
+    headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    body: encode(),
+  };
 }
 
 function onMessage(event: MessageEvent<Uint8Array>): void {

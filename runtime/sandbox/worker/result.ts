@@ -6,8 +6,20 @@ import { BadResultError, type FunctionResult, MAX_RESPONSE_BYTES } from "../prot
 
 const encoder = new TextEncoder();
 
-/** Validates and serialises a handler's return value. */
-export function toResult(out: unknown): { result: FunctionResult; body?: Uint8Array } {
+/** A body the handler streams: a ReadableStream or any async iterable of strings or bytes. */
+function streamOf(body: unknown): AsyncIterable<unknown> | undefined {
+  if (typeof body !== "object" || body === null) return undefined;
+  if (Symbol.asyncIterator in body) return body as AsyncIterable<unknown>;
+  return undefined;
+}
+
+/**
+ * Validates and serialises a handler's return value; a streamed body is handed back as
+ * `stream`, to be sent chunk by chunk after the result.
+ */
+export function toResult(
+  out: unknown,
+): { result: FunctionResult; body?: Uint8Array; stream?: AsyncIterable<unknown> } {
   if (out === undefined || out === null) {
     return { result: { status: 200, headers: {}, body: { type: "none" } } };
   }
@@ -19,6 +31,17 @@ export function toResult(out: unknown): { result: FunctionResult; body?: Uint8Ar
   const { status = 200, headers = {}, body } = out as Record<string, unknown>;
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
     throw new BadResultError(`status must be an integer from 200 to 599, got ${describe(status)}`);
+  }
+  const stream = streamOf(body);
+  if (stream) {
+    return {
+      result: {
+        status,
+        headers: toHeaders(headers),
+        body: { type: "stream", contentType: "application/octet-stream" },
+      },
+      stream,
+    };
   }
   const encoded = toBody(body);
   return {
