@@ -284,11 +284,12 @@ export class Sandbox {
         // it, and the caller hears of the timeout once the process has exited.
         await this.stop({ kind: "timeout", limitMs: timeoutMs });
         if (pending?.background) {
-          pending.background.reject(
+          this.#fail(
+            pending,
             new SandboxFailure(
               "timeout",
-              `ctx.waitUntil work ran past the request's time limit of ${timeoutMs} ms; it was ` +
-                "stopped with its sandbox",
+              `work after the response (a stream or ctx.waitUntil) ran past the request's time ` +
+                `limit of ${timeoutMs} ms; it was stopped with its sandbox`,
             ),
           );
         } else {
@@ -337,7 +338,11 @@ export class Sandbox {
       pending.reject(failure);
       return;
     }
-    this.#endStream(pending, failure);
+    // The client only learns that the body was cut; the reason (tenant text) goes to the logs.
+    this.#endStream(
+      pending,
+      new Error(`the function's streamed response was cut (${failure.kind})`),
+    );
     pending.background.reject(failure);
   }
 

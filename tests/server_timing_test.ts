@@ -1,0 +1,40 @@
+/** Server-Timing on every function response: where the time went, with KV and fetch counts. */
+import assert from "node:assert/strict";
+import { appId, serverTest } from "./helpers.ts";
+
+function timing(header: string | null): Record<string, { dur: number; desc?: string }> {
+  assert.ok(header, "no Server-Timing header");
+  const out: Record<string, { dur: number; desc?: string }> = {};
+  for (const part of header.split(",")) {
+    const [name, ...params] = part.trim().split(";");
+    const fields = Object.fromEntries(params.map((p) => p.split("=")));
+    out[name] = { dur: Number(fields.dur), desc: fields.desc?.replace(/"/g, "") };
+  }
+  return out;
+}
+
+serverTest("a function response carries Server-Timing with KV calls counted", async (s) => {
+  const app = appId("timing");
+  await s.deployOk(app, {
+    "api/kv.ts":
+      `export default async (ctx) => { await ctx.kv.set("a", "1"); await ctx.kv.get("a"); return {}; }`,
+  });
+  const response = await s.call(app, "/kv");
+  await response.body?.cancel();
+  const t = timing(response.headers.get("server-timing"));
+  for (const name of ["total", "queue", "sandbox", "handler", "kv", "fetch"]) {
+    assert.ok(Number.isFinite(t[name]?.dur), `${name} is missing`);
+  }
+  assert.equal(t.kv.desc, "2 calls");
+  assert.equal(t.fetch.desc, "0 calls");
+  assert.ok(t.total.dur >= t.handler.dur);
+});
+
+serverTest("error responses carry Server-Timing too", async (s) => {
+  const app = appId("timing");
+  await s.deployOk(app, { "api/bad.ts": `export default () => { throw new Error("no"); }` });
+  const response = await s.call(app, "/bad");
+  await response.body?.cancel();
+  assert.equal(response.status, 500);
+  assert.ok(timing(response.headers.get("server-timing")).total);
+});
