@@ -52,6 +52,12 @@ function print(rows: Array<[string, Figures]>, connections: number): void {
 
 const FILES = {
   "api/hello.ts": `export default async () => ({ body: { hello: "world" } });`,
+  "api/incr.ts": `export default async (ctx) => ({ body: { n: await ctx.kv.incr("n") } });`,
+  "api/stream.ts": `export default () => ({ body: (async function* () {
+    yield "first";
+    await new Promise((r) => setTimeout(r, 50));
+    yield "second";
+  })() });`,
   "api/counter.ts": `export default async (ctx) => {
     const n = Number(await ctx.kv.get("n") ?? 0) + 1;
     await ctx.kv.set("n", String(n));
@@ -92,6 +98,24 @@ async function startPlatform(env: Record<string, string>) {
   };
 }
 
+/** Time to the first chunk of a streamed response, and to its end, over 200 requests. */
+async function firstByte(url: string): Promise<{ p50: number; p99: number; whole: number }> {
+  const first: number[] = [];
+  const whole: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const started = performance.now();
+    const response = await fetch(url);
+    const reader = response.body!.getReader();
+    await reader.read();
+    first.push(performance.now() - started);
+    while (!(await reader.read()).done) { /* drain */ }
+    whole.push(performance.now() - started);
+  }
+  const at = (values: number[], p: number) =>
+    [...values].sort((a, b) => a - b)[Math.floor((p / 100) * (values.length - 1))];
+  return { p50: at(first, 50), p99: at(first, 99), whole: at(whole, 50) };
+}
+
 async function throughput(): Promise<void> {
   const rows: Array<[string, Figures]> = [];
   const single: Array<[string, Figures]> = [];
@@ -108,19 +132,27 @@ async function throughput(): Promise<void> {
   const embedded = await startPlatform({});
   await measure("hello function", embedded.url("/hello"), rows);
   await measure("kv get+set, embedded SQLite", embedded.url("/counter"), rows);
+  await measure("kv incr, embedded SQLite", embedded.url("/incr"), rows);
   await measure("hello function", embedded.url("/hello"), single, 1);
   await measure("kv get+set, embedded SQLite", embedded.url("/counter"), single, 1);
+  const ttfb = await firstByte(embedded.url("/stream"));
   await embedded.close();
 
   const redis = await startRedisStack();
   const onRedis = await startPlatform(redis.env);
   await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), rows);
+  await measure("kv incr, Redis (Upstash REST)", onRedis.url("/incr"), rows);
   await measure("kv get+set, Redis (Upstash REST)", onRedis.url("/counter"), single, 1);
   await onRedis.close();
 
   print(rows, CONNECTIONS);
   print(single, 1);
   const p50 = (name: string) => single.find(([n]) => n === name)![1].p50;
+  console.log(
+    `streamed response (first chunk, then 50 ms, then the rest): time to first byte ` +
+      `${ttfb.p50.toFixed(2)} ms p50, ${ttfb.p99.toFixed(2)} ms p99; whole response ` +
+      `${ttfb.whole.toFixed(2)} ms p50 (200 requests, one at a time)`,
+  );
   for (const backend of ["embedded SQLite", "Redis (Upstash REST)"]) {
     const perCall = (p50(`kv get+set, ${backend}`) - p50("hello function")) / 2;
     console.log(`KV cost per call, ${backend}: ${perCall.toFixed(3)} ms at p50 (one connection)`);
