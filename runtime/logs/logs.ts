@@ -10,6 +10,9 @@ import {
 } from "../sandbox/protocol.ts";
 import type { LogEntry, LogStore, NewLogEntry } from "./types.ts";
 
+/** How long entries gather before one batch goes to the store, in ms: one transaction per batch. */
+const FLUSH_DELAY_MS = 20;
+
 /** The window of the per-app budget of lines outside requests, in ms. */
 export const EVENT_WINDOW_MS = 10_000;
 /** Most lines outside requests an app may write per window. */
@@ -211,7 +214,7 @@ export class Logs {
   write(entry: NewLogEntry): void {
     this.#queue.push(entry);
     this.#exporter?.export(entry);
-    this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, 0)).then(() =>
+    this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() =>
       this.#flush()
     );
   }
