@@ -214,8 +214,8 @@ export class Logs {
   write(entry: NewLogEntry): void {
     this.#queue.push(entry);
     this.#exporter?.export(entry);
-    this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(() =>
-      this.#flush()
+    this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(
+      () => this.#flush(),
     );
   }
 
