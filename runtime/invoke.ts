@@ -7,6 +7,7 @@ import { type KvBackend, KvQuotaError } from "./kv/types.ts";
 import type { Logs, RequestLog } from "./logs/logs.ts";
 import { toFunctionRequest } from "./request.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
+import type { RateLimits } from "./ratelimit/limits.ts";
 import { toResponse } from "./response.ts";
 import { RequestTiming } from "./timing.ts";
 import type { Supervisor } from "./sandbox/host/supervisor.ts";
@@ -23,6 +24,7 @@ import { type EnvVars, redactSecrets, type RequestEnv } from "./vars.ts";
 export interface FunctionRunnerOptions {
   deployments: Deployments;
   sandboxes: Supervisor;
+  rateLimits: RateLimits;
   kv: KvBackend;
   logs: Logs;
   egress: Egress;
@@ -87,6 +89,7 @@ export class FunctionRunner {
     const timing = new RequestTiming();
     live.enter();
     try {
+      await this.#options.rateLimits.admit(appId, environment, match.file);
       vars = await this.#options.vars.forRequest(appId, environment);
       const incoming = await toFunctionRequest(
         request,

@@ -14,6 +14,9 @@ import { SqliteLogStore } from "./logs/sqlite.ts";
 import { OtlpLogExporter } from "./logs/otlp.ts";
 import type { LogStore } from "./logs/types.ts";
 import { Supervisor } from "./sandbox/host/supervisor.ts";
+import { RateLimits } from "./ratelimit/limits.ts";
+import { MemoryRateLimiter } from "./ratelimit/memory.ts";
+import { RedisRateLimiter } from "./ratelimit/redis.ts";
 import { Cipher } from "./secrets.ts";
 import { FileStore } from "./store/file.ts";
 import { RedisStore } from "./store/redis.ts";
@@ -31,6 +34,7 @@ export interface Platform {
   sandboxes: Supervisor;
   vars: EnvVars;
   keys: ApiKeys;
+  rateLimits: RateLimits;
   /** Tells the platform the port it serves on (when PORT was 0), so functions cannot fetch it. */
   listening(port: number): void;
   /** Null when every dependency answers, else which one fails and how. */
@@ -123,9 +127,14 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       logs.event(appId, level, message, (text) => vars.redactForApp(appId, text)),
   });
   const deployments = new Deployments({ store, sandboxes });
+  const rateLimits = new RateLimits({
+    store,
+    limiter: redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter(),
+  });
   const functions = new FunctionRunner({
     deployments,
     sandboxes,
+    rateLimits,
     kv,
     logs,
     vars,
@@ -142,7 +151,10 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     store,
     intervalMs: config.syncIntervalMs,
     async onChange(appIds) {
-      for (const appId of appIds) vars.invalidate(appId);
+      for (const appId of appIds) {
+        vars.invalidate(appId);
+        rateLimits.invalidate(appId);
+      }
       await deployments.refresh(appIds);
     },
   });
@@ -155,6 +167,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     sandboxes,
     vars,
     keys: new ApiKeys(store, config.apiKey),
+    rateLimits,
     listening(port) {
       ownPorts.add(port);
     },

@@ -4,9 +4,11 @@
  * data folder; several instances share state through the Redis store instead.
  *
  * Layout under `<dir>/apps/<appId>/`: `deployments/<id>.json`, `deployments.jsonl` (one summary
- * per line, the listing index), `live.json` (environment → id), `vars/<env>.json`; and
+ * per line, the listing index), `live.json` (environment → id), `vars/<env>.json`,
+ * `rate-limit.json`; and
  * `<dir>/keys.json` (key id → stored key).
  */
+import type { RateLimit } from "../ratelimit/types.ts";
 import {
   type Deployment,
   type DeploymentListQuery,
@@ -122,6 +124,22 @@ export class FileStore implements PlatformStore {
       if (found) delete keys[id];
     });
     return found;
+  }
+
+  async getRateLimit(appId: string): Promise<RateLimit | null> {
+    return await readJson<RateLimit>(`${this.#appDir(appId)}/rate-limit.json`);
+  }
+
+  async setRateLimit(appId: string, limit: RateLimit | null): Promise<void> {
+    const path = `${this.#appDir(appId)}/rate-limit.json`;
+    await this.#serial(path, async () => {
+      if (limit === null) await Deno.remove(path).catch(() => {});
+      else {
+        await Deno.mkdir(this.#appDir(appId), { recursive: true });
+        await writeAtomic(path, JSON.stringify(limit));
+      }
+    });
+    this.#bump(appId);
   }
 
   version(): Promise<number> {

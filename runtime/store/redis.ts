@@ -9,6 +9,7 @@
  * `fn:app-versions` (hash app → counter, bumped with it, to tell which apps changed).
  */
 import type { Pipeline, Redis } from "@upstash/redis";
+import type { RateLimit } from "../ratelimit/types.ts";
 import { HttpError } from "../errors.ts";
 import { whenReachable } from "../redis.ts";
 import {
@@ -126,6 +127,25 @@ export class RedisStore implements PlatformStore {
         (p) => p.hdel(`${app(appId)}:vars:${environment}`, name),
       );
       return Number(deleted) > 0;
+    });
+  }
+
+  async getRateLimit(appId: string): Promise<RateLimit | null> {
+    return await guard(async () => {
+      const text = await this.#redis.get<string>(`${app(appId)}:rate-limit`);
+      return text ? JSON.parse(text) as RateLimit : null;
+    });
+  }
+
+  async setRateLimit(appId: string, limit: RateLimit | null): Promise<void> {
+    await guard(async () => {
+      await this.#change(
+        appId,
+        (p) =>
+          limit === null
+            ? p.del(`${app(appId)}:rate-limit`)
+            : p.set(`${app(appId)}:rate-limit`, JSON.stringify(limit)),
+      );
     });
   }
 

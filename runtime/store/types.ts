@@ -1,3 +1,4 @@
+import type { RateLimit } from "../ratelimit/types.ts";
 /**
  * The seams between the platform and wherever its state is kept: deployments and live
  * pointers, environment variables (stored encrypted), and per-app API keys. The embedded
@@ -96,9 +97,16 @@ export interface KeyStore {
   deleteKey(appId: string, id: string): Promise<boolean>;
 }
 
+/** Keeps each app's rate limit (runtime/ratelimit/types.ts). */
+export interface RateLimitStore {
+  getRateLimit(appId: string): Promise<RateLimit | null>;
+  /** Sets or (null) removes the app's limit, and bumps the versions. */
+  setRateLimit(appId: string, limit: RateLimit | null): Promise<void>;
+}
+
 /** Everything the platform keeps; instances sharing one store share all of it. */
-export interface PlatformStore extends DeploymentStore, VarStore, KeyStore {
-  /** A number that changes whenever a live pointer or a variable changes, on any instance. */
+export interface PlatformStore extends DeploymentStore, VarStore, KeyStore, RateLimitStore {
+  /** A number that changes whenever a live pointer, a variable or a rate limit changes, on any instance. */
   version(): Promise<number>;
   /** Per app, a number that changes whenever that app's live pointers or variables change. */
   appVersions(): Promise<Record<string, number>>;
