@@ -8,6 +8,7 @@ import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
 import { keyRoutes } from "./keys.ts";
 import { logRoutes } from "./logs.ts";
 import { rateLimitRoutes } from "./rate_limits.ts";
+import { scheduleRoutes } from "./schedules.ts";
 import { varRoutes } from "./vars.ts";
 
 /** Builds the Hono app from the platform's parts; holds no state of its own. */
@@ -45,6 +46,7 @@ export function createApp(platform: Platform): Hono {
   api.route("/", varRoutes(platform.vars));
   api.route("/", keyRoutes(platform.keys));
   api.route("/", rateLimitRoutes(platform.rateLimits));
+  api.route("/", scheduleRoutes(platform.scheduler));
   app.route("/v1", api);
   app.route("/", functionRoutes(functions, config.baseDomain));
   return app;

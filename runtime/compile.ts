@@ -158,11 +158,17 @@ function toDiagnostic(message: esbuild.Message, routeFiles: string[]): Diagnosti
   };
 }
 
-/** The entry that imports every route and exports the route table. */
+/** The entry that imports every route and exports the route table and their schedules. */
 function entrySource(routeFiles: string[]): string {
-  const imports = routeFiles.map((file, i) => `import r${i} from ${JSON.stringify(`./${file}`)};`);
+  const imports = routeFiles.map((file, i) =>
+    `import r${i}, * as m${i} from ${JSON.stringify(`./${file}`)};`
+  );
   const table = routeFiles.map((file, i) => `${JSON.stringify(file)}: r${i}`).join(", ");
-  return `${imports.join("\n")}\nexport const routes = { ${table} };\n`;
+  const schedules = routeFiles.map((file, i) => `${JSON.stringify(file)}: m${i}.schedule`).join(
+    ", ",
+  );
+  return `${imports.join("\n")}\nexport const routes = { ${table} };\n` +
+    `export const schedules = { ${schedules} };\n`;
 }
 
 const ENTRY = "<routes>";

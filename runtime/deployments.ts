@@ -3,6 +3,7 @@
  * pointer in one step. A retired deployment's worker is unloaded once its last request ends.
  */
 import { compile, CompileError, type Diagnostic } from "./compile.ts";
+import { type Job, parseSchedules } from "./cron/schedule.ts";
 import type { DeployRequest } from "./deploy_request.ts";
 import { badRequest, HttpError, notFound } from "./errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "./ids.ts";
@@ -15,6 +16,7 @@ import type {
   DeploymentListQuery,
   DeploymentPage,
   DeploymentStore,
+  ScheduleStore,
 } from "./store/types.ts";
 
 /** A deployment being served, with its router and a count of the requests running on it. */
@@ -79,15 +81,26 @@ function unavailable(error: SandboxFailure): HttpError {
   });
 }
 
+/** The cron jobs a live deployment brings to its environment. */
+export function jobsOf(deployment: Deployment): Job[] {
+  const { appId, environment, id } = deployment;
+  return Object.entries(deployment.schedules ?? {})
+    .filter(([, schedule]) => schedule.environments.includes(environment))
+    .map(([file, schedule]) => ({ appId, environment, deploymentId: id, file, schedule }));
+}
+
 /** Dependencies of the deployments service. */
 export interface DeploymentsOptions {
-  store: DeploymentStore;
+  store: DeploymentStore & ScheduleStore;
   sandboxes: Supervisor;
+  /** Called after a deploy or rollback here changed an environment's cron jobs. */
+  onJobsChanged?: () => void;
 }
 
 /** Deploys apps and answers which deployment serves an app's environment. */
 export class Deployments {
-  readonly #store: DeploymentStore;
+  readonly #store: DeploymentStore & ScheduleStore;
+  readonly #onJobsChanged: () => void;
   readonly #sandboxes: Supervisor;
   readonly #live = new Map<string, Promise<LiveDeployment | null>>();
   /** Serialises the live switch of each app and environment: the last deploy to finish wins. */
@@ -96,6 +109,7 @@ export class Deployments {
   constructor(options: DeploymentsOptions) {
     this.#store = options.store;
     this.#sandboxes = options.sandboxes;
+    this.#onJobsChanged = options.onJobsChanged ?? (() => {});
   }
 
   /**
@@ -116,13 +130,20 @@ export class Deployments {
       files: request.files,
       ...code,
     };
+    let exported: unknown;
     try {
-      await this.#sandboxes.load(deployment);
+      exported = await this.#sandboxes.load(deployment);
     } catch (error) {
       if (error instanceof SandboxFailure) throw unavailable(error);
       if (!(error instanceof LoadError)) throw error;
       throw new CompileError([loadDiagnostic(error, deployment)]);
     }
+    const { schedules, problems } = parseSchedules(exported);
+    if (problems.length > 0) {
+      this.#sandboxes.release(deployment.id);
+      throw new CompileError(problems);
+    }
+    if (Object.keys(schedules).length > 0) deployment.schedules = schedules;
     await this.#store.put(deployment);
     await this.#switchTo(deployment, true);
     return deployment;
@@ -209,8 +230,11 @@ export class Deployments {
     const previous = this.#switches.get(key) ?? Promise.resolve();
     const next = previous.then(async () => {
       const { appId, environment, id } = deployment;
-      if (record) await this.#store.setLive(appId, environment, id);
-      // A refresh may have read a pointer that a later switch has since moved: check again.
+      if (record) {
+        await this.#store.setLive(appId, environment, id);
+        await this.#store.putJobs(appId, environment, jobsOf(deployment));
+        this.#onJobsChanged();
+      } // A refresh may have read a pointer that a later switch has since moved: check again.
       else if (await this.#store.getLive(appId, environment) !== id) return;
       const old = await this.#live.get(key)?.catch(() => null);
       this.#live.set(key, Promise.resolve(this.#serve(deployment)));

@@ -14,6 +14,7 @@ import { SqliteLogStore } from "./logs/sqlite.ts";
 import { OtlpLogExporter } from "./logs/otlp.ts";
 import type { LogStore } from "./logs/types.ts";
 import { Supervisor } from "./sandbox/host/supervisor.ts";
+import { Scheduler } from "./cron/scheduler.ts";
 import { RateLimits } from "./ratelimit/limits.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
@@ -35,6 +36,7 @@ export interface Platform {
   vars: EnvVars;
   keys: ApiKeys;
   rateLimits: RateLimits;
+  scheduler: Scheduler;
   /** Tells the platform the port it serves on (when PORT was 0), so functions cannot fetch it. */
   listening(port: number): void;
   /** Null when every dependency answers, else which one fails and how. */
@@ -126,7 +128,12 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     onEvent: (appId, _environment, level, message) =>
       logs.event(appId, level, message, (text) => vars.redactForApp(appId, text)),
   });
-  const deployments = new Deployments({ store, sandboxes });
+  let scheduler: Scheduler | undefined;
+  const deployments = new Deployments({
+    store,
+    sandboxes,
+    onJobsChanged: () => void scheduler?.refresh(),
+  });
   const rateLimits = new RateLimits({
     store,
     limiter: redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter(),
@@ -147,6 +154,11 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
   });
+  scheduler = new Scheduler({
+    store,
+    run: (job, at, trigger) => functions.runScheduled(job, at, trigger),
+  });
+  await scheduler.start();
   const sync = startSync({
     store,
     intervalMs: config.syncIntervalMs,
@@ -155,6 +167,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
         vars.invalidate(appId);
         rateLimits.invalidate(appId);
       }
+      void scheduler?.refresh();
       await deployments.refresh(appIds);
     },
   });
@@ -168,6 +181,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     vars,
     keys: new ApiKeys(store, config.apiKey),
     rateLimits,
+    scheduler,
     listening(port) {
       ownPorts.add(port);
     },
@@ -187,6 +201,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     },
     async close() {
       sync.stop();
+      scheduler?.stop();
       await sandboxes.close();
       await logs.close();
       await kv.close();

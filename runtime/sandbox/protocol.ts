@@ -115,7 +115,8 @@ export type SandboxMessage =
   | { t: "hello"; token: string }
   /** The worker has run its bootstrap; the process says hello only after it. */
   | { t: "ready" }
-  | { t: "loaded" }
+  /** `schedules`: route file → its `schedule` export, as the module gave it (host-checked). */
+  | { t: "loaded"; schedules?: unknown }
   | { t: "load-failed"; error: LoadFailure }
   /**
    * `open`: the response streams or the handler left `ctx.waitUntil` work; `chunk`s and `end`

@@ -8,12 +8,16 @@
  * `rate-limit.json`; and
  * `<dir>/keys.json` (key id → stored key).
  */
+import type { Job } from "../cron/schedule.ts";
+import { appEnvKey } from "../ids.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
 import {
   type Deployment,
   type DeploymentListQuery,
   type DeploymentPage,
   type DeploymentSummary,
+  type JobRun,
+  MAX_JOB_RUNS,
   pageOf,
   type PlatformStore,
   type StoredKey,
@@ -27,6 +31,8 @@ export class FileStore implements PlatformStore {
   /** Serialises read-modify-write of each JSON file. */
   readonly #writes = new Map<string, Promise<unknown>>();
   #version = 0;
+  readonly #claims = new Map<string, number>();
+  readonly #runs = new Map<string, JobRun[]>();
   readonly #appVersions: Record<string, number> = Object.create(null);
 
   constructor(dir: string) {
@@ -140,6 +146,39 @@ export class FileStore implements PlatformStore {
       }
     });
     this.#bump(appId);
+  }
+
+  async putJobs(appId: string, environment: string, jobs: Job[]): Promise<void> {
+    await this.#update<Job[]>(`${this.#dir}/schedules.json`, (all) => {
+      if (jobs.length > 0) all[appEnvKey(appId, environment)] = jobs;
+      else delete all[appEnvKey(appId, environment)];
+    });
+    this.#bump(appId);
+  }
+
+  async listJobs(): Promise<Job[]> {
+    const all = await readJson<Record<string, Job[]>>(`${this.#dir}/schedules.json`);
+    return Object.values(all ?? {}).flat();
+  }
+
+  /** One server owns an embedded store, so claims live in its memory. */
+  claimTick(key: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    for (const [claimed, until] of this.#claims) if (until <= now) this.#claims.delete(claimed);
+    if (this.#claims.has(key)) return Promise.resolve(false);
+    this.#claims.set(key, now + ttlMs);
+    return Promise.resolve(true);
+  }
+
+  /** Runs are kept in memory: the history starts again after a restart. */
+  addRun(jobKey: string, run: JobRun): Promise<void> {
+    const runs = [run, ...(this.#runs.get(jobKey) ?? [])].slice(0, MAX_JOB_RUNS);
+    this.#runs.set(jobKey, runs);
+    return Promise.resolve();
+  }
+
+  listRuns(jobKey: string): Promise<JobRun[]> {
+    return Promise.resolve([...(this.#runs.get(jobKey) ?? [])]);
   }
 
   version(): Promise<number> {

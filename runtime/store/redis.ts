@@ -9,6 +9,7 @@
  * `fn:app-versions` (hash app → counter, bumped with it, to tell which apps changed).
  */
 import type { Pipeline, Redis } from "@upstash/redis";
+import type { Job } from "../cron/schedule.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
 import { HttpError } from "../errors.ts";
 import { whenReachable } from "../redis.ts";
@@ -17,6 +18,8 @@ import {
   type DeploymentListQuery,
   type DeploymentPage,
   type DeploymentSummary,
+  type JobRun,
+  MAX_JOB_RUNS,
   type PlatformStore,
   type StoredKey,
   type StoredVar,
@@ -26,6 +29,7 @@ import {
 const VERSION = "fn:version";
 const APP_VERSIONS = "fn:app-versions";
 const KEYS = "fn:keys";
+const JOBS = "fn:jobs";
 const app = (appId: string) => `fn:app:${appId}`;
 
 /** Runs store calls, turning an unreachable Redis into a 503 that says so (no address, no token). */
@@ -146,6 +150,46 @@ export class RedisStore implements PlatformStore {
             ? p.del(`${app(appId)}:rate-limit`)
             : p.set(`${app(appId)}:rate-limit`, JSON.stringify(limit)),
       );
+    });
+  }
+
+  async putJobs(appId: string, environment: string, jobs: Job[]): Promise<void> {
+    await guard(async () => {
+      const field = `${appId}:${environment}`;
+      await this.#change(
+        appId,
+        (p) =>
+          jobs.length > 0 ? p.hset(JOBS, { [field]: JSON.stringify(jobs) }) : p.hdel(JOBS, field),
+      );
+    });
+  }
+
+  async listJobs(): Promise<Job[]> {
+    return await guard(async () => {
+      const all = await this.#redis.hgetall<Record<string, string>>(JOBS);
+      return Object.values(all ?? {}).flatMap((text) => JSON.parse(text) as Job[]);
+    });
+  }
+
+  async claimTick(key: string, ttlMs: number): Promise<boolean> {
+    return await guard(async () =>
+      (await this.#redis.set(`fn:tick:${key}`, "1", { nx: true, px: ttlMs })) === "OK"
+    );
+  }
+
+  async addRun(jobKey: string, run: JobRun): Promise<void> {
+    await guard(async () => {
+      await this.#redis.pipeline()
+        .lpush(`fn:runs:${jobKey}`, JSON.stringify(run))
+        .ltrim(`fn:runs:${jobKey}`, 0, MAX_JOB_RUNS - 1)
+        .exec();
+    });
+  }
+
+  async listRuns(jobKey: string): Promise<JobRun[]> {
+    return await guard(async () => {
+      const runs = await this.#redis.lrange<string>(`fn:runs:${jobKey}`, 0, MAX_JOB_RUNS - 1);
+      return runs.map((text) => JSON.parse(text) as JobRun);
     });
   }
 

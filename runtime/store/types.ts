@@ -1,10 +1,11 @@
-import type { RateLimit } from "../ratelimit/types.ts";
 /**
  * The seams between the platform and wherever its state is kept: deployments and live
  * pointers, environment variables (stored encrypted), and per-app API keys. The embedded
  * store (store/file.ts) and the Redis one (store/redis.ts) implement all three and pass one
  * shared test suite.
  */
+import type { Job, Schedule } from "../cron/schedule.ts";
+import type { RateLimit } from "../ratelimit/types.ts";
 import type { Route } from "../router.ts";
 
 /** An immutable, successful deployment with everything needed to serve it again. */
@@ -26,6 +27,8 @@ export interface Deployment {
   modules: Record<string, string>;
   /** Source maps of the compiled modules, route file → JSON text. */
   sourceMaps: Record<string, string>;
+  /** Route file → its cron schedule, for files that export one. */
+  schedules?: Record<string, Schedule>;
 }
 
 /** A deployment without its files and code, as listings show it. */
@@ -104,8 +107,40 @@ export interface RateLimitStore {
   setRateLimit(appId: string, limit: RateLimit | null): Promise<void>;
 }
 
+/** One run of a cron job, as its history shows it. */
+export interface JobRun {
+  /** ISO 8601: the tick it ran for (or when it was started by hand). */
+  scheduled_at: string;
+  duration_ms: number;
+  status: number;
+  outcome: "ok" | "error";
+  request_id: string;
+  /** Why it failed, when it did. */
+  error?: string;
+  /** `schedule` or `manual`. */
+  trigger: "schedule" | "manual";
+}
+
+/** Most runs kept per job. */
+export const MAX_JOB_RUNS = 20;
+
+/** Keeps cron jobs of live deployments, their runs, and who runs each tick. */
+export interface ScheduleStore {
+  /** Sets the jobs of an app environment's live deployment (an empty list removes them). */
+  putJobs(appId: string, environment: string, jobs: Job[]): Promise<void>;
+  /** Every job of every app. */
+  listJobs(): Promise<Job[]>;
+  /** Claims `key` (one tick of one job) for `ttlMs`: true for exactly one caller across instances. */
+  claimTick(key: string, ttlMs: number): Promise<boolean>;
+  /** Records a run of job `jobKey`, keeping the newest MAX_JOB_RUNS. */
+  addRun(jobKey: string, run: JobRun): Promise<void>;
+  /** The runs of job `jobKey`, newest first. */
+  listRuns(jobKey: string): Promise<JobRun[]>;
+}
+
 /** Everything the platform keeps; instances sharing one store share all of it. */
-export interface PlatformStore extends DeploymentStore, VarStore, KeyStore, RateLimitStore {
+export interface PlatformStore
+  extends DeploymentStore, VarStore, KeyStore, RateLimitStore, ScheduleStore {
   /** A number that changes whenever a live pointer, a variable or a rate limit changes, on any instance. */
   version(): Promise<number>;
   /** Per app, a number that changes whenever that app's live pointers or variables change. */

@@ -159,7 +159,7 @@ export class Sandbox {
   #markReady!: () => void;
   #failReady!: (error: Error) => void;
   #writer?: FrameWriter;
-  #load?: { settle(error?: LoadError): void };
+  #load?: { settle(error?: LoadError, schedules?: unknown): void };
   #stopReason: StopReason | null = null;
   #exited = false;
   /** The deployment this process runs, once one was loaded into it. */
@@ -247,10 +247,13 @@ export class Sandbox {
     })();
   }
 
-  /** Loads `deployment` into the worker; rejects with LoadError if it fails or takes too long. */
-  load(deployment: LoadableDeployment, timeoutMs: number): Promise<void> {
+  /**
+   * Loads `deployment` into the worker; answers what its modules export as `schedule` (to be
+   * checked); rejects with LoadError if it fails or takes too long.
+   */
+  load(deployment: LoadableDeployment, timeoutMs: number): Promise<unknown> {
     this.deployment = deployment;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#load?.settle(
           new LoadError({
@@ -262,11 +265,11 @@ export class Sandbox {
         void this.stop({ kind: "load-timeout", limitMs: timeoutMs });
       }, timeoutMs);
       this.#load = {
-        settle: (error) => {
+        settle: (error, schedules) => {
           clearTimeout(timer);
           this.#load = undefined;
           if (error) reject(error);
-          else resolve();
+          else resolve(schedules);
         },
       };
       const modules = new TextEncoder().encode(JSON.stringify(deployment.modules));
@@ -384,7 +387,7 @@ export class Sandbox {
   #dispatch(message: SandboxMessage, body: Uint8Array | undefined): void {
     switch (message?.t) {
       case "loaded":
-        this.#load?.settle();
+        this.#load?.settle(undefined, message.schedules);
         break;
       case "load-failed":
         this.#load?.settle(

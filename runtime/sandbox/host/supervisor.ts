@@ -51,6 +51,8 @@ export interface SupervisorOptions {
 export interface AcquireTiming {
   queueMs?: number;
   sandboxMs?: number;
+  /** What the deployment's modules export as `schedule`, when this acquire loaded it. */
+  schedules?: unknown;
 }
 
 /** Counters of what the supervisor did, since start. */
@@ -115,10 +117,15 @@ export class Supervisor {
     return new Supervisor(options, dir, entry);
   }
 
-  /** Loads a deployment into its own sandbox (the deploy warm-up); rejects with LoadError. */
-  async load(deployment: LoadableDeployment): Promise<void> {
-    const sandbox = await this.#acquire(deployment, {});
+  /**
+   * Loads a deployment into its own sandbox (the deploy warm-up); answers what its modules
+   * export as `schedule` when this call started it (else undefined); rejects with LoadError.
+   */
+  async load(deployment: LoadableDeployment): Promise<unknown> {
+    const loaded: AcquireTiming = {};
+    const sandbox = await this.#acquire(deployment, loaded);
     this.#done(sandbox);
+    return loaded.schedules;
   }
 
   /** Stops a deployment's sandbox once it is idle; called when the deployment was replaced. */
@@ -237,7 +244,7 @@ export class Supervisor {
     this.#live.set(deployment.id, sandbox);
     this.#stats.coldStarts++;
     try {
-      await sandbox.load(deployment, this.#options.loadTimeoutMs);
+      timing.schedules = await sandbox.load(deployment, this.#options.loadTimeoutMs);
     } catch (error) {
       sandbox.busy--;
       this.#stop(sandbox, { kind: "closed" });

@@ -289,14 +289,13 @@ async function importModule(name: string, code: string): Promise<Record<string, 
  */
 async function load(modules: Record<string, string>): Promise<void> {
   const table: Array<[string, unknown]> = [];
+  let schedules: unknown = {};
   let current = BUNDLE;
   try {
     if (Object.hasOwn(modules, BUNDLE)) {
-      const routes = (await importModule(BUNDLE, modules[BUNDLE])).routes as Record<
-        string,
-        unknown
-      >;
-      table.push(...Object.entries(routes));
+      const bundle = await importModule(BUNDLE, modules[BUNDLE]);
+      table.push(...Object.entries(bundle.routes as Record<string, unknown>));
+      schedules = plain(bundle.schedules);
     } else {
       for (const [file, code] of Object.entries(modules)) {
         current = file;
@@ -323,7 +322,16 @@ async function load(modules: Record<string, string>): Promise<void> {
     }
     handlers.set(file, handler as Handler);
   }
-  post({ t: "loaded" });
+  post({ t: "loaded", schedules });
+}
+
+/** What module exports hold, as plain JSON (the host checks it); {} if it cannot be. */
+function plain(value: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value ?? {}));
+  } catch {
+    return {};
+  }
 }
 
 function decodeBody(kind: BodyKind, bytes: Uint8Array | undefined): unknown {

@@ -1,0 +1,75 @@
+/**
+ * Schedules declared in code: a route file may `export const schedule = { cron, timezone?,
+ * environments? }`; its default export then also runs on that schedule. Checked at deploy with
+ * croner (a cron parser from npm), which also computes the next runs.
+ */
+import { Cron } from "croner";
+import type { Diagnostic } from "../compile.ts";
+import { ENVIRONMENT } from "../ids.ts";
+
+/** A route file's schedule, as checked. */
+export interface Schedule {
+  /** Five fields (minute precision) or six (seconds first). */
+  cron: string;
+  /** An IANA time zone; UTC when absent. */
+  timezone: string;
+  /** Environments it runs in (default: production only). */
+  environments: string[];
+}
+
+/** A cron job of a live deployment. */
+export interface Job {
+  appId: string;
+  environment: string;
+  deploymentId: string;
+  file: string;
+  schedule: Schedule;
+}
+
+/** The next run of `schedule` after `after`, or null if there is none. */
+export function nextRun(schedule: Schedule, after = new Date()): Date | null {
+  return new Cron(schedule.cron, { timezone: schedule.timezone, paused: true }).nextRun(after);
+}
+
+/**
+ * Checks what a deployment's modules export as `schedule` (route file → value, as the worker
+ * read them); returns the schedules and one diagnostic per file that is wrong.
+ */
+export function parseSchedules(
+  raw: unknown,
+): { schedules: Record<string, Schedule>; problems: Diagnostic[] } {
+  const schedules: Record<string, Schedule> = {};
+  const problems: Diagnostic[] = [];
+  const entries = typeof raw === "object" && raw !== null ? Object.entries(raw) : [];
+  for (const [file, value] of entries) {
+    const problem = (message: string) =>
+      problems.push({ file, line: null, column: null, message: `schedule: ${message}` });
+    const { cron, timezone = "UTC", environments = ["production"] } = (value ?? {}) as Record<
+      string,
+      unknown
+    >;
+    if (typeof cron !== "string" || cron.length > 200) {
+      problem('must be an object like { cron: "*/5 * * * *", timezone: "Europe/Paris" }');
+      continue;
+    }
+    if (typeof timezone !== "string") {
+      problem("timezone must be an IANA time zone name, like Europe/Paris");
+      continue;
+    }
+    const valid = Array.isArray(environments) && environments.length > 0 &&
+      environments.every((e) => typeof e === "string" && ENVIRONMENT.test(e));
+    if (!valid) {
+      problem('environments must be a list of environment names, like ["production"]');
+      continue;
+    }
+    const schedule = { cron, timezone, environments: environments as string[] };
+    try {
+      nextRun(schedule);
+    } catch (error) {
+      problem((error as Error).message);
+      continue;
+    }
+    schedules[file] = schedule;
+  }
+  return { schedules, problems };
+}
