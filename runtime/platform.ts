@@ -128,11 +128,15 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     onEvent: (appId, _environment, level, message) =>
       logs.event(appId, level, message, (text) => vars.redactForApp(appId, text)),
   });
-  let scheduler: Scheduler | undefined;
+  // Runs jobs through `functions`, built below; it starts once everything exists.
+  const scheduler: Scheduler = new Scheduler({
+    store,
+    run: (job, at, trigger) => functions.runScheduled(job, at, trigger),
+  });
   const deployments = new Deployments({
     store,
     sandboxes,
-    onJobsChanged: () => void scheduler?.refresh(),
+    onJobsChanged: () => void scheduler.refresh(),
   });
   const rateLimits = new RateLimits({
     store,
@@ -154,10 +158,6 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
   });
-  scheduler = new Scheduler({
-    store,
-    run: (job, at, trigger) => functions.runScheduled(job, at, trigger),
-  });
   await scheduler.start();
   const sync = startSync({
     store,
@@ -167,7 +167,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
         vars.invalidate(appId);
         rateLimits.invalidate(appId);
       }
-      void scheduler?.refresh();
+      void scheduler.refresh();
       await deployments.refresh(appIds);
     },
   });
@@ -201,7 +201,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     },
     async close() {
       sync.stop();
-      scheduler?.stop();
+      scheduler.stop();
       await sandboxes.close();
       await logs.close();
       await kv.close();
