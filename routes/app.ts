@@ -6,6 +6,7 @@ import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
 import { deployRoutes } from "./deployments.ts";
 import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
 import { keyRoutes } from "./keys.ts";
+import { kvRoutes } from "./kv.ts";
 import { logRoutes } from "./logs.ts";
 import { rateLimitRoutes } from "./rate_limits.ts";
 import { scheduleRoutes } from "./schedules.ts";
@@ -15,6 +16,7 @@ import { varRoutes } from "./vars.ts";
 export function createApp(platform: Platform): Hono {
   const { config, deployments, functions, logs } = platform;
   const app = new Hono();
+  let types: Promise<string> | undefined;
 
   app.onError((error, c) => {
     const requestId = (c.get as (key: string) => string | undefined)("requestId");
@@ -33,6 +35,12 @@ export function createApp(platform: Platform): Hono {
     c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
   );
 
+  // The handler types (runtime/sandbox/ctx.ts), for editors and `deno check`; nothing secret.
+  app.get("/v1/types.d.ts", async (c) => {
+    types ??= Deno.readTextFile(new URL("../runtime/sandbox/ctx.ts", import.meta.url));
+    return c.body(await types, 200, { "content-type": "application/typescript; charset=utf-8" });
+  });
+
   app.get("/healthz", async (c) => {
     const problem = await platform.unhealthy();
     return problem ? c.json({ ok: false, error: problem }, 503) : c.json({ ok: true });
@@ -47,7 +55,8 @@ export function createApp(platform: Platform): Hono {
   api.route("/", keyRoutes(platform.keys));
   api.route("/", rateLimitRoutes(platform.rateLimits));
   api.route("/", scheduleRoutes(platform.scheduler));
+  api.route("/", kvRoutes(platform.kv));
   app.route("/v1", api);
-  app.route("/", functionRoutes(functions, config.baseDomain));
+  app.route("/", functionRoutes(functions, config.baseDomain, config.defaultApp));
   return app;
 }

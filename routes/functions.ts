@@ -33,7 +33,11 @@ function targetFromHost(
 }
 
 /** The invocation router; mount at the root. */
-export function functionRoutes(runner: FunctionRunner, baseDomain: string): Hono<FunctionEnv> {
+export function functionRoutes(
+  runner: FunctionRunner,
+  baseDomain: string,
+  defaultApp: string | null = null,
+): Hono<FunctionEnv> {
   const app = new Hono<FunctionEnv>();
 
   const invoke = async (
@@ -60,14 +64,18 @@ export function functionRoutes(runner: FunctionRunner, baseDomain: string): Hono
   const byEnvPath = (c: Context<FunctionEnv>) =>
     invoke(c, c.req.param("appId") ?? "", c.req.param("env") ?? "", 5, { shared: true });
   const byHost = (c: Context<FunctionEnv>) => {
-    const target = targetFromHost(c.req.header("host"), baseDomain);
+    const target = targetFromHost(c.req.header("host"), baseDomain) ??
+      (defaultApp ? { appId: defaultApp, environment: PRODUCTION, host: "" } : null);
     if (!target) {
       throw notFound(
         "no app for this host: call /apps/<appId>/functions/... or use the host " +
           `<appId>.${baseDomain} (<appId>--<environment>.${baseDomain} for other environments)`,
       );
     }
-    return invoke(c, target.appId, target.environment, 1, { shared: false, host: target.host });
+    const origin = target.host
+      ? { shared: false as const, host: target.host }
+      : { shared: true as const };
+    return invoke(c, target.appId, target.environment, 1, origin);
   };
 
   app.use("*", async (c, next) => {

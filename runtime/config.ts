@@ -16,6 +16,11 @@ export interface Config {
   dataDir: string;
   /** Apps answer at `<appId>.<baseDomain>` (BASE_DOMAIN, default localhost). */
   baseDomain: string;
+  /**
+   * The app `/functions/...` serves on a host that names no app (DEFAULT_APP, unset by default;
+   * `fn dev` sets it, so a project answers at `localhost:8000/functions/...`).
+   */
+  defaultApp: string | null;
   /** Execution time limit per request, in ms (FUNCTION_TIMEOUT_MS, default 30000). */
   timeoutMs: number;
   /** V8 heap cap per sandbox, in MB (FUNCTION_MEMORY_MB, default 128). */
@@ -230,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiKey,
     dataDir: env.DATA_DIR || ".data",
     baseDomain: (env.BASE_DOMAIN || "localhost").toLowerCase(),
+    defaultApp: env.DEFAULT_APP || null,
     timeoutMs: integer(env, "FUNCTION_TIMEOUT_MS", 30_000),
     memoryMb,
     sandboxes: sandboxConfig(env, memoryMb),

@@ -10,7 +10,6 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import {
   type BodyKind,
   type Envelope,
-  type FunctionRequest,
   type HostMessage,
   LogBudget,
   type LogLevel,
@@ -20,6 +19,7 @@ import {
 } from "../protocol.ts";
 import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
+import type { Ctx } from "../ctx.ts";
 import { lockDown } from "./lockdown.ts";
 import { toResult } from "./result.ts";
 
@@ -350,10 +350,10 @@ async function invoke(
   /** Work the handler asked to finish after the response (`ctx.waitUntil`). */
   const work = new Set<Promise<unknown>>();
   let finished = false;
-  const ctx = Object.freeze({
-    req: Object.freeze({ ...req, body: decodeBody(message.body, bytes) } as FunctionRequest),
+  const ctx: Ctx = Object.freeze({
+    req: Object.freeze({ ...req, body: decodeBody(message.body, bytes) }),
     env: Object.freeze({ ...env }),
-    kv: kvFor(id),
+    kv: kvFor(id) as unknown as Ctx["kv"],
     waitUntil(promise: unknown): void {
       if (finished) {
         sendLog(id, "warn", "ctx.waitUntil was called after the request's work had finished");

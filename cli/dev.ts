@@ -1,0 +1,116 @@
+/**
+ * `fn dev [dir]`: the real platform (same sandbox, limits, KV and logs; embedded stores under
+ * `<dir>/.fn`) serving the folder as one app at `http://localhost:<port>/functions/...`. A saved
+ * file is redeployed at once; a refused deploy prints its diagnostics with a code frame and the
+ * last good deployment keeps serving. Every request and console line is printed.
+ */
+import { loadConfig } from "../runtime/config.ts";
+import type { LogEntry } from "../runtime/logs/types.ts";
+import { createPlatform } from "../runtime/platform.ts";
+import { createApp } from "../routes/app.ts";
+import { codeFrame, collectFiles, type Diagnostic } from "./project.ts";
+
+const APP = "dev";
+const color = (code: number) => (text: string) =>
+  Deno.noColor ? text : `\x1b[${code}m${text}\x1b[0m`;
+const [red, green, yellow, gray, cyan] = [31, 32, 33, 90, 36].map(color);
+const LEVEL_COLOR: Record<string, (text: string) => string> = {
+  debug: gray,
+  info: (t) => t,
+  warn: yellow,
+  error: red,
+};
+
+function print(entry: LogEntry): void {
+  if (entry.type === "request") {
+    const status = entry.status ?? 0;
+    const paint = status >= 500 ? red : status >= 400 ? yellow : green;
+    console.log(`${entry.method} ${entry.path} ${paint(String(status))} ${entry.duration_ms}ms`);
+  } else {
+    console.log(`  ${(LEVEL_COLOR[entry.level] ?? String)(`[${entry.level}] ${entry.message}`)}`);
+  }
+}
+
+/** Reads `KEY=VALUE` lines (`#` comments, optional quotes). */
+async function readEnvFile(path: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const line of (await Deno.readTextFile(path)).split("\n")) {
+    const match = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
+    if (match) out[match[1]] = match[2].replace(/^(['"])(.*)\1$/, "$2");
+  }
+  return out;
+}
+
+/** Runs the dev server until SIGINT/SIGTERM. */
+export async function dev(dir: string, port: number, envFile?: string): Promise<void> {
+  const apiKey = `dev_${crypto.randomUUID()}`;
+  const config = loadConfig({
+    API_KEY: apiKey,
+    DATA_DIR: `${dir}/.fn`,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DEFAULT_APP: APP,
+  });
+  const platform = await createPlatform(config);
+  const server = Deno.serve({
+    port,
+    hostname: "127.0.0.1",
+    onListen: ({ port }) => {
+      platform.listening(port);
+      console.log(cyan(`fn dev: serving ${dir} at http://localhost:${port}/functions/...`));
+    },
+  }, createApp(platform).fetch);
+  const base = `http://127.0.0.1:${server.addr.port}/v1/apps/${APP}`;
+  const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
+
+  if (envFile) {
+    for (const [name, value] of Object.entries(await readEnvFile(envFile))) {
+      await fetch(`${base}/environments/production/vars/${name}`, {
+        method: "PUT",
+        headers,
+        body: JSON.stringify({ value }),
+      }).then((r) => r.body?.cancel());
+    }
+  }
+
+  const deploy = async () => {
+    const files = await collectFiles(dir);
+    const response = await fetch(`${base}/deploy`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ source: "fn_dev", message: "fn dev", source_files: files }),
+    });
+    const body = await response.json();
+    if (response.ok) {
+      const routes = (body.routes as Array<{ pattern: string }>).map((r) => r.pattern).join(", ");
+      console.log(green(`deployed ${body.id}: ${routes}`));
+    } else {
+      console.log(red(`deploy refused (the last good deployment keeps serving):`));
+      for (const d of (body.diagnostics ?? [{ message: body.error }]) as Diagnostic[]) {
+        console.log(codeFrame(d, files));
+      }
+    }
+  };
+  await deploy();
+
+  const abort = new AbortController();
+  void (async () => {
+    for await (const entry of platform.logs.store.tail(APP, abort.signal)) print(entry);
+  })().catch(() => {});
+
+  const watcher = Deno.watchFs(dir, { recursive: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stop = async () => {
+    abort.abort();
+    watcher.close();
+    await server.shutdown();
+    await platform.close();
+    Deno.exit(0);
+  };
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+  for await (const event of watcher) {
+    if (event.paths.every((p) => p.includes("/.fn/") || p.includes("/.git/"))) continue;
+    clearTimeout(timer);
+    timer = setTimeout(() => void deploy(), 30);
+  }
+}

@@ -1,0 +1,60 @@
+/** `fn init [dir]`: a new functions project, type-checked against the platform's handler types. */
+import { CliError } from "./client.ts";
+
+const TYPES = new URL("../runtime/sandbox/ctx.ts", import.meta.url);
+
+const FILES: Record<string, string> = {
+  "api/hello.ts": `import type { Handler } from "../fn.d.ts";
+import { greeting } from "../lib/greeting.ts";
+
+const hello: Handler = (ctx) => {
+  const who = typeof ctx.req.query.who === "string" ? ctx.req.query.who : "there";
+  return { body: { message: greeting(who) } };
+};
+export default hello;
+`,
+  "api/users/[id].ts": `import type { Handler } from "../../fn.d.ts";
+import { greeting } from "../../lib/greeting.ts";
+
+const user: Handler = async (ctx) => {
+  const visits = await ctx.kv.incr(\`visits:\${ctx.req.params.id}\`);
+  console.log("user", ctx.req.params.id, "visit", visits);
+  return { body: { id: ctx.req.params.id, greeting: greeting(ctx.req.params.id), visits } };
+};
+export default user;
+`,
+  "lib/greeting.ts": `/** A greeting for \`who\`. */
+export function greeting(who: string): string {
+  return \`Hello, \${who}!\`;
+}
+`,
+  "deno.json": `{
+  "compilerOptions": { "strict": true, "lib": ["deno.worker"] },
+  "exclude": [".fn/"]
+}
+`,
+  ".fnignore": `# Files fn deploy never sends (one pattern a line; * matches within a name).
+.fn
+*.test.ts
+README.md
+`,
+};
+
+/** Writes the scaffold into `dir` (created if missing); refuses to overwrite a file. */
+export async function init(dir: string): Promise<string[]> {
+  const files = { ...FILES, "fn.d.ts": await Deno.readTextFile(TYPES) };
+  for (const path of Object.keys(files)) {
+    try {
+      await Deno.stat(`${dir}/${path}`);
+      throw new CliError(`${dir}/${path} already exists; fn init writes only new projects`);
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+    }
+  }
+  for (const [path, text] of Object.entries(files)) {
+    const full = `${dir}/${path}`;
+    await Deno.mkdir(full.slice(0, full.lastIndexOf("/")), { recursive: true });
+    await Deno.writeTextFile(full, text);
+  }
+  return Object.keys(files);
+}

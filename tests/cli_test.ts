@@ -1,0 +1,240 @@
+/** The `fn` CLI, driven as a subprocess against real servers. */
+import assert from "node:assert/strict";
+import { API_KEY, appId, freePort, json, serverTest, waitFor } from "./helpers.ts";
+
+const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
+
+/** Runs `fn <args>` to completion; answers its exit code and output. */
+async function fn(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-worker-options", CLI, ...args],
+    env: { NO_COLOR: "1", FN_CONFIG: "/nonexistent/fn.json", ...env },
+  }).output();
+  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+  return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+/** A long-running `fn` (dev, logs --follow) whose output is collected as it comes. */
+function spawnFn(args: string[], env: Record<string, string> = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-worker-options", CLI, ...args],
+    env: { NO_COLOR: "1", FN_CONFIG: "/nonexistent/fn.json", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
+  };
+  const done = Promise.all([read(child.stdout), read(child.stderr)]);
+  return {
+    output: () => output,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already gone */ }
+      await child.status;
+      await done;
+    },
+  };
+}
+
+Deno.test("fn --help and every command's --help exit 0; a bad flag or no login exits 2", async () => {
+  const help = await fn(["--help"]);
+  assert.equal(help.code, 0);
+  for (
+    const command of [
+      "init",
+      "dev",
+      "deploy",
+      "logs",
+      "deployments",
+      "rollback",
+      "env",
+      "keys",
+      "kv",
+    ]
+  ) {
+    assert.match(help.stdout, new RegExp(`fn ${command}`));
+    const one = await fn([command, "--help"]);
+    assert.equal(one.code, 0, command);
+    assert.match(one.stdout, /usage: fn /);
+  }
+  const bad = await fn(["deploy", "--bogus"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Unknown option '--bogus'/);
+  const unconfigured = await fn(["deployments", "--app", "x"]);
+  assert.equal(unconfigured.code, 2);
+  assert.match(unconfigured.stderr, /set FN_URL and FN_API_KEY, or run `fn login/);
+});
+
+Deno.test({
+  name: "fn init, then fn dev serves the project, redeploys on save, and keeps the last good code",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "fn-project-" });
+    const init = await fn(["init", dir]);
+    assert.equal(init.code, 0, init.stderr);
+    for (
+      const file of [
+        "api/hello.ts",
+        "api/users/[id].ts",
+        "lib/greeting.ts",
+        "fn.d.ts",
+        "deno.json",
+        ".fnignore",
+      ]
+    ) {
+      await Deno.stat(`${dir}/${file}`);
+    }
+    const port = freePort();
+    const dev = spawnFn(["dev", dir, "--port", String(port)]);
+    try {
+      const url = `http://127.0.0.1:${port}/functions`;
+      await waitFor(
+        "fn dev to serve",
+        async () => (await fetch(`${url}/hello?who=ada`)).ok,
+        30_000,
+      );
+      assert.deepEqual(await json(await fetch(`${url}/hello?who=ada`), 200), {
+        message: "Hello, ada!",
+      });
+      assert.deepEqual((await json(await fetch(`${url}/users/7`), 200)).visits, 1);
+      // A saved file is served on the next requests.
+      const saved = performance.now();
+      await Deno.writeTextFile(
+        `${dir}/lib/greeting.ts`,
+        "export function greeting(who: string): string { return `Hi, ${who}.`; }\n",
+      );
+      await waitFor("the edit to be served", async () => {
+        const body = await json(await fetch(`${url}/hello?who=ada`), 200);
+        return body.message === "Hi, ada.";
+      }, 10_000);
+      console.log(`edit served after ${Math.round(performance.now() - saved)} ms`);
+      // A syntax error prints a code frame, and the last good deployment keeps serving.
+      await Deno.writeTextFile(`${dir}/api/hello.ts`, "export default () => ({ body: 1 ;\n");
+      await waitFor(
+        "the refusal with its code frame",
+        () =>
+          Promise.resolve(
+            /deploy refused[\s\S]*api\/hello\.ts:1:\d+[\s\S]*\|\s+\^/.test(dev.output()),
+          ),
+        10_000,
+      );
+      assert.deepEqual(await json(await fetch(`${url}/hello?who=ada`), 200), {
+        message: "Hi, ada.",
+      });
+      // Requests and console lines are printed.
+      assert.match(dev.output(), /GET \/functions\/hello 200 [\d.]+ms/);
+      assert.match(dev.output(), /\[info\] user 7 visit 1/);
+    } finally {
+      await dev.stop();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("handler types: the examples check, and a wrong return type fails the check", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fn-types-" });
+  try {
+    assert.equal((await fn(["init", dir])).code, 0);
+    await Deno.writeTextFile(
+      `${dir}/api/wrong.ts`,
+      `import type { Handler } from "../fn.d.ts";\nconst h: Handler = () => ({ status: "ok" });\nexport default h;\n`,
+    );
+    const check = (file: string) =>
+      new Deno.Command(Deno.execPath(), { args: ["check", file], cwd: dir }).output();
+    for (const good of ["api/hello.ts", "api/users/[id].ts"]) {
+      const result = await check(good);
+      assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
+    }
+    const wrong = await check("api/wrong.ts");
+    assert.notEqual(wrong.code, 0);
+    assert.match(
+      new TextDecoder().decode(wrong.stderr),
+      /Type 'string' is not assignable to type 'number'/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+serverTest("GET /v1/types.d.ts serves the handler types fn init writes", async (s) => {
+  const response = await fetch(`${s.url}/v1/types.d.ts`);
+  assert.equal(response.status, 200);
+  const text = await response.text();
+  assert.match(text, /export interface Ctx/);
+  assert.equal(
+    text,
+    await Deno.readTextFile(new URL("../runtime/sandbox/ctx.ts", import.meta.url)),
+  );
+});
+
+serverTest(
+  "fn deploy, env, logs --follow, deployments and rollback against a server",
+  async (s) => {
+    const env = { FN_URL: s.url, FN_API_KEY: API_KEY };
+    const app = appId("cli");
+    const dir = await Deno.makeTempDir({ prefix: "fn-deploy-" });
+    try {
+      await Deno.mkdir(`${dir}/api`);
+      const version = (n: number) =>
+        Deno.writeTextFile(
+          `${dir}/api/v.ts`,
+          `export default (ctx) => { console.log("served v${n}"); return { body: { v: ${n}, greeting: ctx.env.GREETING ?? null } }; };`,
+        );
+      await version(1);
+      const first = await fn(["deploy", dir, "--app", app, "--message", "one"], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /deployed (dpl_\w+) to production/);
+      assert.match(first.stdout, new RegExp(`/functions/v +${s.url}/apps/${app}/functions/v`));
+      const firstId = first.stdout.match(/deployed (dpl_\w+)/)![1];
+      await version(2);
+      assert.equal((await fn(["deploy", dir, "--app", app], env)).code, 0);
+      // A second environment.
+      const preview = await fn(["deploy", dir, "--app", app, "--env", "preview"], env);
+      assert.equal(preview.code, 0, preview.stderr);
+      assert.match(preview.stdout, new RegExp(`/apps/${app}/env/preview/functions/v`));
+      // A variable reaches ctx.env.
+      assert.equal(
+        (await fn(["env", "set", "GREETING", "hello there", "--app", app], env)).code,
+        0,
+      );
+      assert.equal((await json(await s.call(app, "/v"), 200)).greeting, "hello there");
+      assert.match((await fn(["env", "ls", "--app", app], env)).stdout, /GREETING/);
+      // logs --follow shows a new line.
+      const logs = spawnFn(["logs", "--app", app, "--follow"], env);
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await (await s.call(app, "/v")).body?.cancel();
+        await waitFor(
+          "the followed line",
+          () => Promise.resolve(/served v2/.test(logs.output())),
+          10_000,
+        );
+      } finally {
+        await logs.stop();
+      }
+      // Deployments and a rollback that changes the answer.
+      const listing = await fn(["deployments", "--app", app], env);
+      assert.match(listing.stdout, new RegExp(firstId));
+      assert.equal((await fn(["rollback", firstId, "--app", app], env)).code, 0);
+      assert.equal((await json(await s.call(app, "/v"), 200)).v, 1);
+      // A refused deploy prints a code frame and exits 1.
+      await Deno.writeTextFile(`${dir}/api/v.ts`, "export default () => ({ body: 1 ;");
+      const refused = await fn(["deploy", dir, "--app", app], env);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /deploy refused:\napi\/v\.ts:1:\d+: .*\n\s+1 \| export default/);
+      // KV through the CLI.
+      assert.equal((await fn(["kv", "set", "k", "v1", "--app", app], env)).code, 0);
+      assert.equal((await fn(["kv", "get", "k", "--app", app], env)).stdout.trim(), "v1");
+      assert.equal((await fn(["kv", "ls", "--app", app], env)).stdout.trim(), "k");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
