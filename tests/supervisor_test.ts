@@ -13,6 +13,7 @@ import {
   treeCpuOver,
   waitFor,
 } from "./helpers.ts";
+import { NO_RESOLUTION_FLAGS } from "../runtime/sandbox/host/supervisor.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -238,15 +239,7 @@ Deno.test({
         }`,
       );
       const output = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--no-config",
-          "--no-lock",
-          "--no-npm",
-          "--no-remote",
-          "--cached-only",
-          `${dir}/try.js`,
-        ],
+        args: ["run", ...NO_RESOLUTION_FLAGS, `${dir}/try.js`],
         env: { DENO_DIR: `${dir}/deno-dir`, NO_COLOR: "1" },
         clearEnv: true,
       }).output();

@@ -2,17 +2,12 @@
  * The one wire protocol between the host, a sandbox process and its worker. Every message is
  * a small JSON header plus optional raw bytes (a request or response body, a fetch body); the
  * child relays worker messages by their header alone, so one set of types describes both hops.
- * Host, child and worker all import this file; it imports nothing.
+ * Host, child and worker all import this file; it imports only the handler types (ctx.ts).
  */
+import type { FunctionRequest as CtxRequest } from "./ctx.ts";
 
 /** `ctx.req` as it crosses into the sandbox, without its body (which travels as bytes or a value). */
-export interface FunctionRequest {
-  method: string;
-  path: string;
-  query: Record<string, string | string[]>;
-  headers: Record<string, string>;
-  params: Record<string, string>;
-}
+export type FunctionRequest = Omit<CtxRequest, "body">;
 
 /**
  * How the request body reaches the handler: `none` is undefined, `value` a parsed value carried

@@ -71,6 +71,18 @@ export interface SupervisorStats {
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
+/**
+ * `deno run` flags that keep a sandbox process from resolving anything but its own script: no
+ * config or lock file, no npm or remote modules, nothing fetched.
+ */
+export const NO_RESOLUTION_FLAGS = [
+  "--no-config",
+  "--no-lock",
+  "--no-npm",
+  "--no-remote",
+  "--cached-only",
+] as const;
+
 /** Owns and bounds the sandbox processes. Create with `Supervisor.create`. */
 export class Supervisor {
   readonly #options: SupervisorOptions;
@@ -318,11 +330,7 @@ export class Supervisor {
     const command = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        "--no-config",
-        "--no-lock",
-        "--no-npm",
-        "--no-remote",
-        "--cached-only",
+        ...NO_RESOLUTION_FLAGS,
         "--no-prompt",
         "--unstable-worker-options",
         `--v8-flags=--max-old-space-size=${heapMb},--disallow-code-generation-from-strings`,
