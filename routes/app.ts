@@ -4,6 +4,7 @@ import { HttpError } from "../runtime/errors.ts";
 import type { Platform } from "../runtime/platform.ts";
 import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
 import { deployRoutes } from "./deployments.ts";
+import { OpenApiRegistry } from "./openapi.ts";
 import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
 import { keyRoutes } from "./keys.ts";
 import { kvRoutes } from "./kv.ts";
@@ -16,6 +17,7 @@ import { varRoutes } from "./vars.ts";
 export function createApp(platform: Platform): Hono {
   const { config, deployments, functions, logs } = platform;
   const app = new Hono();
+  const registry = new OpenApiRegistry();
   let types: Promise<string> | undefined;
 
   app.onError((error, c) => {
@@ -49,7 +51,7 @@ export function createApp(platform: Platform): Hono {
   const api = new Hono<AuthEnv>();
   api.use("*", authenticate(platform.keys));
   api.use("/apps/:appId/*", requireAppAccess);
-  api.route("/", deployRoutes(deployments));
+  api.route("/", deployRoutes(deployments, registry));
   api.route("/", logRoutes(logs));
   api.route("/", varRoutes(platform.vars));
   api.route("/", keyRoutes(platform.keys));

@@ -3,13 +3,16 @@
  * environment back to an earlier one.
  */
 import { Hono } from "hono";
-import { readJson } from "../runtime/body.ts";
-import { parseDeployRequest } from "../runtime/deploy_request.ts";
+import { z } from "zod";
 import type { Deployments } from "../runtime/deployments.ts";
-import { badRequest } from "../runtime/errors.ts";
-import { checkAppId, checkEnvironment, DEPLOYMENT_ID } from "../runtime/ids.ts";
+import { DEPLOYMENT_ID, ENVIRONMENT } from "../runtime/ids.ts";
 import type { Deployment, DeploymentSummary } from "../runtime/store/types.ts";
 import { actor, type AuthEnv } from "./auth.ts";
+import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
+import { appEnvParams, appId, appParams, environment, pageLimit } from "./schemas.ts";
+
+const ENVIRONMENT_MESSAGE =
+  'environment must be 1-32 characters of a-z, 0-9 and -, like "production"';
 
 /** Largest deploy request body, in bytes: 5 MB of source plus JSON escaping. */
 export const MAX_DEPLOY_BODY_BYTES = 16 * 1024 * 1024;
@@ -35,52 +38,123 @@ function view(deployment: DeploymentSummary | Deployment, withFiles = false) {
   return out;
 }
 
-function pageSize(raw: string | undefined): number {
-  if (raw === undefined) return PAGE.default;
-  const limit = Number(raw);
-  if (!Number.isInteger(limit) || limit < 1 || limit > PAGE.max) {
-    throw badRequest(`limit must be an integer from 1 to ${PAGE.max}`);
-  }
-  return limit;
-}
+const TEXT = (field: string, max: number) =>
+  z.string({ error: `${field} must be a string` })
+    .max(max, `${field} is longer than ${max} characters`)
+    .nullish();
+
+/** The body of `POST /v1/apps/:appId/deploy`; file contents are checked by the compiler. */
+const deployBody = z.object(
+  {
+    environment: z.string({ error: ENVIRONMENT_MESSAGE })
+      .regex(ENVIRONMENT, ENVIRONMENT_MESSAGE)
+      .default("production"),
+    source: TEXT("source", 100),
+    bundle_s3_key: TEXT("bundle_s3_key", 1024),
+    message: TEXT("message", 4096),
+    source_files: z.record(
+      z.string(),
+      z.string({
+        error: (issue) =>
+          `source_files[${JSON.stringify(issue.path?.at(-1))}] must be a string of source text`,
+      }),
+      {
+        error: (issue) =>
+          issue.input === undefined
+            ? 'source_files is required: an object of path → source text, like {"api/hello.ts": "..."}'
+            : "source_files must be an object of path → source text",
+      },
+    ),
+  },
+  { error: "the request body must be a JSON object" },
+);
+
+const listQuery = z.object({
+  environment: environment.optional(),
+  limit: pageLimit(PAGE.max),
+  cursor: z.string().regex(DEPLOYMENT_ID, "cursor must be the next_cursor of a previous page")
+    .optional(),
+});
+
+const rollbackBody = z.object({
+  deployment_id: z.string({
+    error: "deployment_id is required: the id of the deployment to make live again",
+  }),
+}, { error: "the request body must be a JSON object" });
 
 /** The deployments router; mount under an authenticated `/v1`. */
-export function deployRoutes(deployments: Deployments): Hono<AuthEnv> {
-  return new Hono<AuthEnv>()
-    .post("/apps/:appId/deploy", async (c) => {
-      const appId = checkAppId(c.req.param("appId"));
-      const request = parseDeployRequest(await readJson(c.req.raw, MAX_DEPLOY_BODY_BYTES));
-      return c.json(view(await deployments.deploy(appId, request, actor(c))), 201);
-    })
-    .get("/apps/:appId/deployments", async (c) => {
-      const appId = checkAppId(c.req.param("appId"));
-      const environment = c.req.query("environment");
-      const cursor = c.req.query("cursor");
-      if (cursor !== undefined && !DEPLOYMENT_ID.test(cursor)) {
-        throw badRequest("cursor must be the next_cursor of a previous page");
-      }
-      const page = await deployments.list(appId, {
-        environment: environment === undefined ? undefined : checkEnvironment(environment),
-        limit: pageSize(c.req.query("limit")),
-        before: cursor,
-      });
-      return c.json({
-        deployments: page.deployments.map((d) => view(d)),
-        next_cursor: page.nextCursor,
-      });
-    })
-    .get("/apps/:appId/deployments/:id", async (c) => {
-      const appId = checkAppId(c.req.param("appId"));
-      return c.json(view(await deployments.get(appId, c.req.param("id")), true));
-    })
-    .post("/apps/:appId/environments/:env/rollback", async (c) => {
-      const appId = checkAppId(c.req.param("appId"));
-      const environment = checkEnvironment(c.req.param("env"));
-      const body = await readJson(c.req.raw, MAX_ROLLBACK_BODY_BYTES) as Record<string, unknown>;
-      const id = body?.deployment_id;
-      if (typeof id !== "string") {
-        throw badRequest("deployment_id is required: the id of the deployment to make live again");
-      }
-      return c.json(view(await deployments.rollback(appId, environment, id)));
+export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const tag = "deployments";
+  defineRoute(app, registry, {
+    method: "post",
+    path: "/apps/:appId/deploy",
+    summary: "Deploy source files; the new deployment becomes live at once",
+    tag,
+    params: appParams,
+    body: deployBody,
+    maxBodyBytes: MAX_DEPLOY_BODY_BYTES,
+    responses: {
+      201: "the deployment, live",
+      400: "the body or the code was refused (diagnostics)",
+      413: "the body is too large",
+    },
+  }, async (c, { params, body }) => {
+    const request = {
+      environment: body.environment,
+      source: body.source ?? null,
+      bundleS3Key: body.bundle_s3_key ?? null,
+      message: body.message ?? null,
+      files: Object.fromEntries(Object.entries(body.source_files)),
+    };
+    return c.json(view(await deployments.deploy(params.appId, request, actor(c))), 201);
+  });
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/deployments",
+    summary: "List an app's deployments, newest first",
+    tag,
+    params: appParams,
+    query: listQuery,
+    responses: { 200: "a page of deployments and next_cursor", 400: "a bad query parameter" },
+  }, async (c, { params, query }) => {
+    const page = await deployments.list(params.appId, {
+      environment: query.environment,
+      limit: query.limit ?? PAGE.default,
+      before: query.cursor,
     });
+    return c.json({
+      deployments: page.deployments.map((d) => view(d)),
+      next_cursor: page.nextCursor,
+    });
+  });
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/deployments/:id",
+    summary: "One deployment, with its source files and routes",
+    tag,
+    params: z.object({ appId, id: z.string() }),
+    responses: { 200: "the deployment", 404: "no such deployment" },
+  }, async (c, { params }) => c.json(view(await deployments.get(params.appId, params.id), true)));
+  defineRoute(
+    app,
+    registry,
+    {
+      method: "post",
+      path: "/apps/:appId/environments/:env/rollback",
+      summary: "Make an earlier deployment of this environment live again",
+      tag,
+      params: appEnvParams,
+      body: rollbackBody,
+      maxBodyBytes: MAX_ROLLBACK_BODY_BYTES,
+      responses: {
+        200: "the deployment, live again",
+        400: "a bad body, or a deployment of another environment",
+        404: "no such deployment",
+      },
+    },
+    async (c, { params, body }) =>
+      c.json(view(await deployments.rollback(params.appId, params.env, body.deployment_id))),
+  );
+  return app;
 }

@@ -4,7 +4,6 @@
  */
 import { compile, CompileError, type Diagnostic } from "./compile.ts";
 import { type Job, parseSchedules } from "./cron/schedule.ts";
-import type { DeployRequest } from "./deploy_request.ts";
 import { badRequest, HttpError, notFound } from "./errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "./ids.ts";
 import { Router } from "./router.ts";
@@ -79,6 +78,16 @@ function unavailable(error: SandboxFailure): HttpError {
   return new HttpError(503, `the deployment could not be loaded: ${error.message}`, {}, {
     "retry-after": "1",
   });
+}
+
+/** A deploy request, checked by the API: where it goes, its notes, and its files. */
+export interface DeployRequest {
+  environment: string;
+  source: string | null;
+  bundleS3Key: string | null;
+  message: string | null;
+  /** path → source text. */
+  files: Record<string, string>;
 }
 
 /** The cron jobs a live deployment brings to its environment. */
