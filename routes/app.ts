@@ -37,6 +37,24 @@ export function createApp(platform: Platform): Hono {
     c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
   );
 
+  // The API's own description, built from the route declarations below; nothing secret.
+  app.get("/v1/openapi.json", (c) => c.json(registry.document()));
+  registry.add({
+    method: "get",
+    path: "/openapi.json",
+    summary: "This document: the OpenAPI 3.1 description of the /v1 API",
+    tag: "meta",
+    public: true,
+    responses: { 200: "the document" },
+  });
+  registry.add({
+    method: "get",
+    path: "/types.d.ts",
+    summary: "The TypeScript types of a handler (ctx, its return value)",
+    tag: "meta",
+    public: true,
+    responses: { 200: "a TypeScript declaration file" },
+  });
   // The handler types (runtime/sandbox/ctx.ts), for editors and `deno check`; nothing secret.
   app.get("/v1/types.d.ts", async (c) => {
     types ??= Deno.readTextFile(new URL("../runtime/sandbox/ctx.ts", import.meta.url));
@@ -52,12 +70,12 @@ export function createApp(platform: Platform): Hono {
   api.use("*", authenticate(platform.keys));
   api.use("/apps/:appId/*", requireAppAccess);
   api.route("/", deployRoutes(deployments, registry));
-  api.route("/", logRoutes(logs));
-  api.route("/", varRoutes(platform.vars));
-  api.route("/", keyRoutes(platform.keys));
-  api.route("/", rateLimitRoutes(platform.rateLimits));
-  api.route("/", scheduleRoutes(platform.scheduler));
-  api.route("/", kvRoutes(platform.kv));
+  api.route("/", logRoutes(logs, registry));
+  api.route("/", varRoutes(platform.vars, registry));
+  api.route("/", keyRoutes(platform.keys, registry));
+  api.route("/", rateLimitRoutes(platform.rateLimits, registry));
+  api.route("/", scheduleRoutes(platform.scheduler, registry));
+  api.route("/", kvRoutes(platform.kv, registry));
   app.route("/v1", api);
   app.route("/", functionRoutes(functions, config.baseDomain, config.defaultApp));
   return app;

@@ -1,22 +1,43 @@
 /** Per-app API keys, admin only: `GET/POST /v1/apps/:appId/keys`, `DELETE /v1/apps/:appId/keys/:id`. */
 import { Hono } from "hono";
-import { checkAppId } from "../runtime/ids.ts";
+import { z } from "zod";
 import type { ApiKeys } from "../runtime/keys.ts";
 import { type AuthEnv, requireAdmin } from "./auth.ts";
+import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
+import { appId, appParams } from "./schemas.ts";
 
 /** The keys router; mount under an authenticated `/v1`. */
-export function keyRoutes(keys: ApiKeys): Hono<AuthEnv> {
-  return new Hono<AuthEnv>()
+export function keyRoutes(keys: ApiKeys, registry: OpenApiRegistry): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>()
     .use("/apps/:appId/keys", requireAdmin)
-    .use("/apps/:appId/keys/*", requireAdmin)
-    .get("/apps/:appId/keys", async (c) => {
-      return c.json({ keys: await keys.list(checkAppId(c.req.param("appId"))) });
-    })
-    .post("/apps/:appId/keys", async (c) => {
-      return c.json(await keys.create(checkAppId(c.req.param("appId"))), 201);
-    })
-    .delete("/apps/:appId/keys/:id", async (c) => {
-      await keys.revoke(checkAppId(c.req.param("appId")), c.req.param("id"));
-      return c.body(null, 204);
-    });
+    .use("/apps/:appId/keys/*", requireAdmin);
+  const tag = "keys";
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/keys",
+    summary: "An app's API keys (ids and times; admin key only)",
+    tag,
+    params: appParams,
+    responses: { 200: "the keys", 403: "not the admin key" },
+  }, async (c, { params }) => c.json({ keys: await keys.list(params.appId) }));
+  defineRoute(app, registry, {
+    method: "post",
+    path: "/apps/:appId/keys",
+    summary: "Create a per-app key (shown once; admin key only)",
+    tag,
+    params: appParams,
+    responses: { 201: "the key, with its secret", 403: "not the admin key" },
+  }, async (c, { params }) => c.json(await keys.create(params.appId), 201));
+  defineRoute(app, registry, {
+    method: "delete",
+    path: "/apps/:appId/keys/:id",
+    summary: "Revoke a per-app key (admin key only)",
+    tag,
+    params: z.object({ appId, id: z.string() }),
+    responses: { 204: "revoked", 403: "not the admin key", 404: "no such key" },
+  }, async (c, { params }) => {
+    await keys.revoke(params.appId, params.id);
+    return c.body(null, 204);
+  });
+  return app;
 }

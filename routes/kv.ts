@@ -4,13 +4,14 @@
  * `GET/PUT/DELETE /v1/apps/:appId/kv/:key` (PUT `{ "value": "…", "ttl"?: seconds }`).
  */
 import { Hono } from "hono";
-import { readJson } from "../runtime/body.ts";
+import { z } from "zod";
 import { badRequest, HttpError, notFound } from "../runtime/errors.ts";
-import { checkAppId } from "../runtime/ids.ts";
-import { KvCallError, runKvCall } from "../runtime/kv/calls.ts";
+import { KvCallError, MAX_LIST_LIMIT, runKvCall } from "../runtime/kv/calls.ts";
 import type { KvBackend } from "../runtime/kv/types.ts";
 import { KvQuotaError, KvTypeError } from "../runtime/kv/types.ts";
 import type { AuthEnv } from "./auth.ts";
+import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
+import { appId, appParams, pageLimit } from "./schemas.ts";
 
 /** Largest PUT body, in bytes: a 1 MB value even if every character is JSON-escaped. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -28,38 +29,79 @@ async function call(kv: KvBackend, appId: string, op: string, args: unknown[]): 
   }
 }
 
+const oneKey = z.object({ appId, key: z.string().describe("the key (URL-encoded)") });
+const listQuery = z.object({
+  prefix: z.string().optional(),
+  cursor: z.string().optional().describe("the cursor of the previous page"),
+  limit: pageLimit(MAX_LIST_LIMIT),
+});
+const PUT_SHAPE = 'the body must be a JSON object like {"value": "...", "ttl": 3600}';
+const putBody = z.object({
+  value: z.unknown().refine((v) => v !== undefined, PUT_SHAPE),
+  ttl: z.unknown().optional().describe("seconds (default 30 days)"),
+}, { error: PUT_SHAPE });
+
 /** The KV router; mount under an authenticated `/v1`. */
-export function kvRoutes(kv: KvBackend): Hono<AuthEnv> {
-  return new Hono<AuthEnv>()
-    .get("/apps/:appId/kv", async (c) => {
-      const appId = checkAppId(c.req.param("appId") ?? "");
-      const limit = c.req.query("limit");
-      const options = {
-        prefix: c.req.query("prefix") ?? "",
-        cursor: c.req.query("cursor") ?? null,
-        limit: limit === undefined ? undefined : Number(limit),
-      };
-      return c.json(await call(kv, appId, "list", [options]));
-    })
-    .get("/apps/:appId/kv/:key", async (c) => {
-      const appId = checkAppId(c.req.param("appId") ?? "");
-      const key = c.req.param("key");
-      const value = await call(kv, appId, "get", [key]);
-      if (value === null) throw notFound(`app "${appId}" has no key ${JSON.stringify(key)}`);
-      return c.json({ key, value });
-    })
-    .put("/apps/:appId/kv/:key", async (c) => {
-      const appId = checkAppId(c.req.param("appId") ?? "");
-      const body = await readJson(c.req.raw, MAX_BODY_BYTES) as Record<string, unknown> | null;
-      if (typeof body !== "object" || body === null || !("value" in body)) {
-        throw badRequest('the body must be a JSON object like {"value": "...", "ttl": 3600}');
-      }
-      await call(kv, appId, "set", [c.req.param("key"), body.value, body.ttl]);
-      return c.json({ key: c.req.param("key") });
-    })
-    .delete("/apps/:appId/kv/:key", async (c) => {
-      const appId = checkAppId(c.req.param("appId") ?? "");
-      await call(kv, appId, "del", [c.req.param("key")]);
-      return c.body(null, 204);
-    });
+export function kvRoutes(kv: KvBackend, registry: OpenApiRegistry): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  const tag = "kv";
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/kv",
+    summary: "A page of an app's KV keys",
+    tag,
+    params: appParams,
+    query: listQuery,
+    responses: { 200: "keys, cursor, done", 400: "a bad parameter" },
+  }, async (c, { params, query }) => {
+    const options = {
+      prefix: query.prefix ?? "",
+      cursor: query.cursor ?? null,
+      limit: query.limit,
+    };
+    return c.json(await call(kv, params.appId, "list", [options]));
+  });
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/kv/:key",
+    summary: "One KV value",
+    tag,
+    params: oneKey,
+    responses: { 200: "the key and its value", 404: "no such key" },
+  }, async (c, { params }) => {
+    const value = await call(kv, params.appId, "get", [params.key]);
+    if (value === null) {
+      throw notFound(`app "${params.appId}" has no key ${JSON.stringify(params.key)}`);
+    }
+    return c.json({ key: params.key, value });
+  });
+  defineRoute(app, registry, {
+    method: "put",
+    path: "/apps/:appId/kv/:key",
+    summary: "Write a KV value",
+    tag,
+    params: oneKey,
+    body: putBody,
+    maxBodyBytes: MAX_BODY_BYTES,
+    responses: {
+      200: "written",
+      400: "a bad key, value or ttl",
+      413: "the app's KV quota is full",
+    },
+  }, async (c, { params, body }) => {
+    await call(kv, params.appId, "set", [params.key, body.value, body.ttl]);
+    return c.json({ key: params.key });
+  });
+  defineRoute(app, registry, {
+    method: "delete",
+    path: "/apps/:appId/kv/:key",
+    summary: "Delete a KV key",
+    tag,
+    params: oneKey,
+    responses: { 204: "deleted" },
+  }, async (c, { params }) => {
+    await call(kv, params.appId, "del", [params.key]);
+    return c.body(null, 204);
+  });
+  return app;
 }

@@ -1,9 +1,13 @@
 /** `GET /v1/apps/:appId/logs` (a page, newest first) and `/logs/stream` (a live tail as SSE). */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
-import { checkAppId } from "../runtime/ids.ts";
+import { z } from "zod";
 import type { Logs } from "../runtime/logs/logs.ts";
-import { matches, parseLogQuery } from "../runtime/logs/query.ts";
+import { matches, MAX_PAGE } from "../runtime/logs/query.ts";
+import type { LogQuery } from "../runtime/logs/types.ts";
+import { LOG_LEVELS, type LogLevel } from "../runtime/sandbox/protocol.ts";
+import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
+import { appParams } from "./schemas.ts";
 import { TailOverflowError } from "../runtime/logs/tail.ts";
 
 /** Milliseconds between SSE comments that keep idle connections (and proxies) open. */
@@ -11,51 +15,116 @@ const KEEPALIVE_MS = 15_000;
 /** A client that has not taken an event for this long is stalled and is disconnected, in ms. */
 const STALL_MS = 30_000;
 
-/** The logs router; mount under an authenticated `/v1`. */
-export function logRoutes(logs: Logs): Hono {
-  return new Hono()
-    .get("/apps/:appId/logs", async (c) => {
-      const appId = checkAppId(c.req.param("appId"));
-      const query = parseLogQuery(new URL(c.req.url).searchParams);
-      await logs.flush();
-      return c.json(await logs.store.query(appId, query));
-    })
-    .get("/apps/:appId/logs/stream", (c) => {
-      const appId = checkAppId(c.req.param("appId"));
-      const query = parseLogQuery(new URL(c.req.url).searchParams);
-      const abort = new AbortController();
-      c.req.raw.signal.addEventListener("abort", () => abort.abort());
-      return streamSSE(c, async (stream) => {
-        stream.onAbort(() => abort.abort());
-        const keepalive = setInterval(() => {
-          stream.write(": keepalive\n\n").catch(() => abort.abort());
-        }, KEEPALIVE_MS);
-        // A write that does not finish means the client stopped reading: let it go.
-        const write = async (event: { id?: string; event: string; data: string }) => {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          try {
-            await Promise.race([
-              stream.writeSSE(event),
-              new Promise<never>((_, reject) => {
-                timer = setTimeout(() => reject(new Error("stalled")), STALL_MS);
-              }),
-            ]);
-          } finally {
-            clearTimeout(timer);
-          }
-        };
-        try {
-          await write({ event: "ready", data: "{}" });
-          for await (const entry of logs.store.tail(appId, abort.signal)) {
-            if (!matches(entry, query)) continue;
-            await write({ id: entry.id, event: "log", data: JSON.stringify(entry) });
-          }
-        } catch (error) {
-          if (!(error instanceof TailOverflowError)) abort.abort();
-          else await write({ event: "closed", data: JSON.stringify({ error: error.message }) });
-        } finally {
-          clearInterval(keepalive);
-        }
+const time = (name: string) =>
+  z.string().transform((raw, ctx) => {
+    const value = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+    if (!Number.isFinite(value)) {
+      ctx.addIssue({
+        code: "custom",
+        message: `${name} must be an ISO 8601 time or epoch milliseconds, got "${raw}"`,
       });
-    });
+      return z.NEVER;
+    }
+    return value;
+  }).optional().describe(`${name}: ISO 8601 or epoch ms`);
+
+const text = (name: string) =>
+  z.string().min(1, `${name} must be 1 to 512 characters`)
+    .max(512, `${name} must be 1 to 512 characters`).optional();
+
+/** The filters of both log endpoints, as URL parameters. */
+const logQuery = z.object({
+  level: z.string().refine((l) => (LOG_LEVELS as readonly string[]).includes(l), {
+    error: (issue) => `level must be one of ${LOG_LEVELS.join(", ")}, got "${issue.input}"`,
+  }).optional().describe("minimum level"),
+  limit: z.string().refine((raw) => /^\d+$/.test(raw) && +raw >= 1 && +raw <= MAX_PAGE, {
+    error: (issue) => `limit must be a whole number from 1 to ${MAX_PAGE}, got "${issue.input}"`,
+  }).transform(Number).optional(),
+  cursor: z.string().refine((raw) => /^\d{1,16}-\d{1,10}$/.test(raw), {
+    error: (issue) => `cursor is not a cursor from next_cursor: "${issue.input}"`,
+  }).optional(),
+  since: time("since"),
+  until: time("until"),
+  function: text("function"),
+  request_id: text("request_id"),
+  deployment: text("deployment"),
+  q: text("q"),
+});
+
+function toLogQuery(query: z.output<typeof logQuery>): LogQuery {
+  const out: LogQuery = { limit: query.limit ?? 100 };
+  if (query.level) out.level = query.level as LogLevel;
+  if (query.cursor) out.cursor = query.cursor;
+  if (query.since !== undefined) out.since = query.since;
+  if (query.until !== undefined) out.until = query.until;
+  if (query.function !== undefined) out.function = query.function;
+  if (query.request_id !== undefined) out.requestId = query.request_id;
+  if (query.deployment !== undefined) out.deployment = query.deployment;
+  if (query.q !== undefined) out.q = query.q;
+  return out;
+}
+
+/** The logs router; mount under an authenticated `/v1`. */
+export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
+  const app = new Hono();
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/logs",
+    summary: "A page of an app's runtime logs, newest first",
+    tag: "logs",
+    params: appParams,
+    query: logQuery,
+    responses: { 200: "entries and next_cursor", 400: "a bad filter, named" },
+  }, async (c, { params, query }) => {
+    await logs.flush();
+    return c.json(await logs.store.query(params.appId, toLogQuery(query)));
+  });
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/logs/stream",
+    summary: "Follow an app's runtime logs live (server-sent events)",
+    tag: "logs",
+    params: appParams,
+    query: logQuery.omit({ limit: true, cursor: true }),
+    responses: { 200: "a text/event-stream of `log` events", 400: "a bad filter, named" },
+  }, (c, input) => stream(c, logs, input.params.appId, toLogQuery(input.query)));
+  return app;
+}
+
+/** The live tail as SSE: entries matching `query`, until the client goes or stalls. */
+function stream(c: Context, logs: Logs, appId: string, query: LogQuery): Response {
+  const abort = new AbortController();
+  c.req.raw.signal.addEventListener("abort", () => abort.abort());
+  return streamSSE(c, async (stream) => {
+    stream.onAbort(() => abort.abort());
+    const keepalive = setInterval(() => {
+      stream.write(": keepalive\n\n").catch(() => abort.abort());
+    }, KEEPALIVE_MS);
+    // A write that does not finish means the client stopped reading: let it go.
+    const write = async (event: { id?: string; event: string; data: string }) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          stream.writeSSE(event),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error("stalled")), STALL_MS);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    try {
+      await write({ event: "ready", data: "{}" });
+      for await (const entry of logs.store.tail(appId, abort.signal)) {
+        if (!matches(entry, query)) continue;
+        await write({ id: entry.id, event: "log", data: JSON.stringify(entry) });
+      }
+    } catch (error) {
+      if (!(error instanceof TailOverflowError)) abort.abort();
+      else await write({ event: "closed", data: JSON.stringify({ error: error.message }) });
+    } finally {
+      clearInterval(keepalive);
+    }
+  });
 }

@@ -4,42 +4,58 @@
  * (runs one now, answers how it went).
  */
 import { Hono } from "hono";
+import { z } from "zod";
 import type { Scheduler } from "../runtime/cron/scheduler.ts";
-import { readJson } from "../runtime/body.ts";
-import { badRequest, notFound } from "../runtime/errors.ts";
-import { checkAppId, checkEnvironment } from "../runtime/ids.ts";
+import { notFound } from "../runtime/errors.ts";
 import type { AuthEnv } from "./auth.ts";
+import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
+import { appParams, environment } from "./schemas.ts";
+
+const runBody = z.object({
+  function: z.string({ error: 'the body must name the job: { "function": "api/cron.ts" }' }),
+  environment: environment.default("production"),
+}, { error: 'the body must name the job: { "function": "api/cron.ts" }' });
 
 /** The schedules router; mount under an authenticated `/v1`. */
-export function scheduleRoutes(scheduler: Scheduler): Hono<AuthEnv> {
-  return new Hono<AuthEnv>()
-    .get("/apps/:appId/schedules", async (c) => {
-      const appId = checkAppId(c.req.param("appId") ?? "");
-      const jobs = await scheduler.list(appId);
-      return c.json({
-        schedules: jobs.map((job) => ({
-          function: job.file,
-          environment: job.environment,
-          deployment_id: job.deploymentId,
-          cron: job.schedule.cron,
-          timezone: job.schedule.timezone,
-          next_run: job.nextRun?.toISOString() ?? null,
-          history: job.history,
-        })),
-      });
-    })
-    .post("/apps/:appId/schedules/run", async (c) => {
-      const appId = checkAppId(c.req.param("appId") ?? "");
-      const body = await readJson(c.req.raw, 16 * 1024) as Record<string, unknown> | null;
-      const file = body?.function;
-      if (typeof file !== "string") {
-        throw badRequest('the body must name the job: { "function": "api/cron.ts" }');
-      }
-      const environment = checkEnvironment(String(body?.environment ?? "production"));
-      const run = await scheduler.runNow(appId, environment, file);
-      if (!run) {
-        throw notFound(`app "${appId}" has no cron job ${file} in environment "${environment}"`);
-      }
-      return c.json(run);
+export function scheduleRoutes(scheduler: Scheduler, registry: OpenApiRegistry): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
+  defineRoute(app, registry, {
+    method: "get",
+    path: "/apps/:appId/schedules",
+    summary: "An app's cron jobs, their next run and recent runs",
+    tag: "schedules",
+    params: appParams,
+    responses: { 200: "the jobs" },
+  }, async (c, { params }) => {
+    const jobs = await scheduler.list(params.appId);
+    return c.json({
+      schedules: jobs.map((job) => ({
+        function: job.file,
+        environment: job.environment,
+        deployment_id: job.deploymentId,
+        cron: job.schedule.cron,
+        timezone: job.schedule.timezone,
+        next_run: job.nextRun?.toISOString() ?? null,
+        history: job.history,
+      })),
     });
+  });
+  defineRoute(app, registry, {
+    method: "post",
+    path: "/apps/:appId/schedules/run",
+    summary: "Run one cron job now",
+    tag: "schedules",
+    params: appParams,
+    body: runBody,
+    responses: { 200: "how the run went", 404: "no such job" },
+  }, async (c, { params, body }) => {
+    const run = await scheduler.runNow(params.appId, body.environment, body.function);
+    if (!run) {
+      throw notFound(
+        `app "${params.appId}" has no cron job ${body.function} in environment "${body.environment}"`,
+      );
+    }
+    return c.json(run);
+  });
+  return app;
 }

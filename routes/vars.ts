@@ -2,45 +2,66 @@
  * Environment variables: `GET /v1/apps/:appId/environments/:env/vars` (all, masked), and
  * `GET/PUT/DELETE …/vars/:name` (one).
  */
-import { type Context, Hono } from "hono";
-import { readJson } from "../runtime/body.ts";
-import { badRequest } from "../runtime/errors.ts";
-import { checkAppId, checkEnvironment } from "../runtime/ids.ts";
+import { Hono } from "hono";
+import { z } from "zod";
 import type { EnvVars } from "../runtime/vars.ts";
 import type { AuthEnv } from "./auth.ts";
+import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
+import { appEnvParams } from "./schemas.ts";
 
 /** Largest PUT body, in bytes: a 64 KB value even if every character is JSON-escaped. */
 const MAX_VAR_BODY_BYTES = 512 * 1024;
 
+const oneVar = appEnvParams.extend({ name: z.string().describe("the variable's name") });
+const BODY_SHAPE = 'the body must be a JSON object like {"value": "..."}';
+const putBody = z.object({ value: z.unknown().refine((v) => v !== undefined, BODY_SHAPE) }, {
+  error: BODY_SHAPE,
+});
+
 /** The variables router; mount under an authenticated `/v1`. */
-export function varRoutes(vars: EnvVars): Hono<AuthEnv> {
+export function varRoutes(vars: EnvVars, registry: OpenApiRegistry): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>();
   const base = "/apps/:appId/environments/:env/vars";
-  const target = (c: Context<AuthEnv>) => ({
-    appId: checkAppId(c.req.param("appId") ?? ""),
-    environment: checkEnvironment(c.req.param("env") ?? ""),
+  const tag = "variables";
+  defineRoute(app, registry, {
+    method: "get",
+    path: base,
+    summary: "An environment's variables: names and masked previews",
+    tag,
+    params: appEnvParams,
+    responses: { 200: "the variables, values never shown" },
+  }, async (c, { params }) => c.json({ vars: await vars.list(params.appId, params.env) }));
+  defineRoute(app, registry, {
+    method: "get",
+    path: `${base}/:name`,
+    summary: "One variable, masked",
+    tag,
+    params: oneVar,
+    responses: { 200: "the variable's name and preview", 404: "no such variable" },
+  }, async (c, { params }) => c.json(await vars.info(params.appId, params.env, params.name)));
+  defineRoute(app, registry, {
+    method: "put",
+    path: `${base}/:name`,
+    summary: "Set a variable (write-only; reaches ctx.env without a redeploy)",
+    tag,
+    params: oneVar,
+    body: putBody,
+    maxBodyBytes: MAX_VAR_BODY_BYTES,
+    responses: { 200: "replaced", 201: "created", 400: "a bad name or value" },
+  }, async (c, { params, body }) => {
+    const created = await vars.set(params.appId, params.env, params.name, body.value);
+    return c.json({ name: params.name, environment: params.env }, created ? 201 : 200);
   });
-  return new Hono<AuthEnv>()
-    .get(base, async (c) => {
-      const { appId, environment } = target(c);
-      return c.json({ vars: await vars.list(appId, environment) });
-    })
-    .get(`${base}/:name`, async (c) => {
-      const { appId, environment } = target(c);
-      return c.json(await vars.info(appId, environment, c.req.param("name")));
-    })
-    .put(`${base}/:name`, async (c) => {
-      const { appId, environment } = target(c);
-      const name = c.req.param("name");
-      const body = await readJson(c.req.raw, MAX_VAR_BODY_BYTES);
-      if (typeof body !== "object" || body === null || !("value" in body)) {
-        throw badRequest('the body must be a JSON object like {"value": "..."}');
-      }
-      const created = await vars.set(appId, environment, name, body.value);
-      return c.json({ name, environment }, created ? 201 : 200);
-    })
-    .delete(`${base}/:name`, async (c) => {
-      const { appId, environment } = target(c);
-      await vars.delete(appId, environment, c.req.param("name"));
-      return c.body(null, 204);
-    });
+  defineRoute(app, registry, {
+    method: "delete",
+    path: `${base}/:name`,
+    summary: "Delete a variable",
+    tag,
+    params: oneVar,
+    responses: { 204: "deleted", 404: "no such variable" },
+  }, async (c, { params }) => {
+    await vars.delete(params.appId, params.env, params.name);
+    return c.body(null, 204);
+  });
+  return app;
 }

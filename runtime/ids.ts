@@ -1,5 +1,4 @@
 /** Identifiers: what app and environment names may be, and how new ids are made. */
-import { badRequest } from "./errors.ts";
 
 /** App ids are DNS labels (they become host names): lower-case letters, digits, single hyphens. */
 export const APP_ID = /^[a-z0-9](?:[a-z0-9]|-(?!-)){0,61}$/;
@@ -7,27 +6,6 @@ export const APP_ID = /^[a-z0-9](?:[a-z0-9]|-(?!-)){0,61}$/;
 export const ENVIRONMENT = /^[a-z0-9-]{1,32}$/;
 /** Deployment ids, as `newId("dpl")` makes them. */
 export const DEPLOYMENT_ID = /^dpl_[0-9a-f]{24}$/;
-
-/** Throws 400 unless `appId` is a valid app id. */
-export function checkAppId(appId: string): string {
-  if (!APP_ID.test(appId) || appId.endsWith("-")) {
-    throw badRequest(
-      `app id "${appId}" is invalid: use 1-62 lower-case letters, digits and single hyphens, ` +
-        "starting and ending with a letter or digit",
-    );
-  }
-  return appId;
-}
-
-/** Throws 400 unless `environment` is a valid environment name. */
-export function checkEnvironment(environment: string): string {
-  if (!ENVIRONMENT.test(environment)) {
-    throw badRequest(
-      `environment "${environment.slice(0, 64)}" is invalid: use 1-32 characters of a-z, 0-9 and -`,
-    );
-  }
-  return environment;
-}
 
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 

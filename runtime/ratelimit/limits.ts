@@ -2,7 +2,7 @@
  * Apps' rate limits: read and written through the store (so every instance sees a change),
  * cached per app, and enforced before a request reaches its sandbox.
  */
-import { badRequest, HttpError } from "../errors.ts";
+import { HttpError } from "../errors.ts";
 import type { PlatformStore } from "../store/types.ts";
 import type { Bucket, RateLimit, RateLimiter } from "./types.ts";
 
@@ -35,12 +35,11 @@ export class RateLimits {
     return cached;
   }
 
-  /** Sets (or with null, removes) the app's limit; refuses a malformed one with 400. */
-  async set(appId: string, limit: unknown): Promise<RateLimit | null> {
-    const checked = limit === null ? null : parseRateLimit(limit);
-    await this.#options.store.setRateLimit(appId, checked);
+  /** Sets (or with null, removes) the app's limit, already checked by the API. */
+  async set(appId: string, limit: RateLimit | null): Promise<RateLimit | null> {
+    await this.#options.store.setRateLimit(appId, limit);
     this.invalidate(appId);
-    return checked;
+    return limit;
   }
 
   /** Forgets the cached limit of an app (another instance changed it). */
@@ -72,38 +71,4 @@ export class RateLimits {
       }
     }
   }
-}
-
-function bucketOf(value: unknown, where: string): Bucket {
-  const { rps, burst } = (value ?? {}) as Record<string, unknown>;
-  if (typeof rps !== "number" || !(rps > 0) || rps > MAX_RPS) {
-    throw badRequest(
-      `${where}.rps must be a number of requests per second above 0, at most ${MAX_RPS}`,
-    );
-  }
-  const size = burst ?? Math.max(1, Math.ceil(rps));
-  if (typeof size !== "number" || !Number.isInteger(size) || size < 1 || size > MAX_RPS) {
-    throw badRequest(`${where}.burst must be a whole number from 1 to ${MAX_RPS}`);
-  }
-  return { rps, burst: size };
-}
-
-/** Checks a rate limit from the API: `{ rps, burst?, functions?: { "api/x.ts": { rps, burst? } } }`. */
-export function parseRateLimit(value: unknown): RateLimit {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw badRequest('the body must be a JSON object like { "rps": 10, "burst": 20 }');
-  }
-  const app = bucketOf(value, "body");
-  const functions: Record<string, Bucket> = {};
-  const given = (value as { functions?: unknown }).functions ?? {};
-  if (typeof given !== "object" || given === null || Array.isArray(given)) {
-    throw badRequest("functions must be an object of route file → { rps, burst }");
-  }
-  for (const [file, bucket] of Object.entries(given)) {
-    if (!/^api\/[^\0]{1,500}\.(ts|js)$/.test(file)) {
-      throw badRequest(`functions: "${file.slice(0, 100)}" is not a route file like "api/x.ts"`);
-    }
-    functions[file] = bucketOf(bucket, `functions["${file}"]`);
-  }
-  return { ...app, functions };
 }
