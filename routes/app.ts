@@ -4,6 +4,7 @@ import { HttpError } from "../runtime/errors.ts";
 import type { Platform } from "../runtime/platform.ts";
 import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
 import { deployRoutes } from "./deployments.ts";
+import { metricRoutes, prometheusRoute } from "./metrics.ts";
 import { OpenApiRegistry } from "./openapi.ts";
 import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
 import { keyRoutes } from "./keys.ts";
@@ -76,7 +77,9 @@ export function createApp(platform: Platform): Hono {
   api.route("/", rateLimitRoutes(platform.rateLimits, registry));
   api.route("/", scheduleRoutes(platform.scheduler, registry));
   api.route("/", kvRoutes(platform.kv, registry));
+  api.route("/", metricRoutes(platform.metrics, registry));
   app.route("/v1", api);
+  app.route("/", prometheusRoute(platform.metrics, platform.keys));
   app.route("/", functionRoutes(functions, config.baseDomain, config.defaultApp));
   return app;
 }

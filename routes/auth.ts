@@ -36,13 +36,15 @@ export const requireAppAccess: MiddlewareHandler<AuthEnv> = async (c, next) => {
   await next();
 };
 
-/** Lets only the admin key through; 403 for per-app keys. */
-export const requireAdmin: MiddlewareHandler<AuthEnv> = async (c, next) => {
-  if (c.get("principal").kind !== "admin") {
-    throw new HttpError(403, "only the admin API key can manage API keys");
-  }
-  await next();
-};
+/** Lets only the admin key through; 403 for per-app keys, saying that only it can do `what`. */
+export function requireAdmin(what: string): MiddlewareHandler<AuthEnv> {
+  return async (c, next) => {
+    if (c.get("principal").kind !== "admin") {
+      throw new HttpError(403, `only the admin API key can ${what}`);
+    }
+    await next();
+  };
+}
 
 /** Who made the call, as recorded on deployments: `admin` or the per-app key's id. */
 export function actor(c: Context<AuthEnv>): string {

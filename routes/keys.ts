@@ -8,9 +8,10 @@ import { appId, appParams } from "./schemas.ts";
 
 /** The keys router; mount under an authenticated `/v1`. */
 export function keyRoutes(keys: ApiKeys, registry: OpenApiRegistry): Hono<AuthEnv> {
+  const adminOnly = requireAdmin("manage API keys");
   const app = new Hono<AuthEnv>()
-    .use("/apps/:appId/keys", requireAdmin)
-    .use("/apps/:appId/keys/*", requireAdmin);
+    .use("/apps/:appId/keys", adminOnly)
+    .use("/apps/:appId/keys/*", adminOnly);
   const tag = "keys";
   defineRoute(app, registry, {
     method: "get",

@@ -9,6 +9,7 @@ import { toFunctionRequest } from "./request.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
 import type { Job } from "./cron/schedule.ts";
 import { newId } from "./ids.ts";
+import type { Metrics } from "./metrics/metrics.ts";
 import type { RateLimits } from "./ratelimit/limits.ts";
 import type { JobRun } from "./store/types.ts";
 import { toResponse } from "./response.ts";
@@ -28,6 +29,7 @@ export interface FunctionRunnerOptions {
   deployments: Deployments;
   sandboxes: Supervisor;
   rateLimits: RateLimits;
+  metrics: Metrics;
   kv: KvBackend;
   logs: Logs;
   egress: Egress;
@@ -134,7 +136,11 @@ export class FunctionRunner {
       throw answer;
     } finally {
       live.leave();
-      log.finish({ method: request.method, path, status, durationMs: performance.now() - started });
+      const durationMs = performance.now() - started;
+      log.finish({ method: request.method, path, status, durationMs });
+      const { metrics } = this.#options;
+      metrics.request({ app: appId, environment, function: match.file }, status, durationMs);
+      metrics.logDrops(appId, log.dropped);
     }
   }
 
@@ -198,12 +204,13 @@ export class FunctionRunner {
     deadline: number,
     timing: RequestTiming,
   ): InvocationHooks {
-    const { kv, egress } = this.#options;
+    const { kv, egress, metrics } = this.#options;
     let fetches = 0;
     return {
       async call(op, args, body) {
         if (op.startsWith("kv.")) {
           try {
+            metrics.kv(appId, op.slice(3));
             const value = await timing.measure(
               timing.kv,
               () => runKvCall(kv, appId, op.slice(3), args),

@@ -15,6 +15,7 @@ import { OtlpLogExporter } from "./logs/otlp.ts";
 import type { LogStore } from "./logs/types.ts";
 import { Supervisor } from "./sandbox/host/supervisor.ts";
 import { Scheduler } from "./cron/scheduler.ts";
+import { Metrics } from "./metrics/metrics.ts";
 import { RateLimits } from "./ratelimit/limits.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
@@ -37,6 +38,7 @@ export interface Platform {
   keys: ApiKeys;
   rateLimits: RateLimits;
   scheduler: Scheduler;
+  metrics: Metrics;
   /** Tells the platform the port it serves on (when PORT was 0), so functions cannot fetch it. */
   listening(port: number): void;
   /** Null when every dependency answers, else which one fails and how. */
@@ -133,6 +135,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     store,
     run: (job, at, trigger) => functions.runScheduled(job, at, trigger),
   });
+  const metrics = new Metrics(() => sandboxes.stats());
   const deployments = new Deployments({
     store,
     sandboxes,
@@ -146,6 +149,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     deployments,
     sandboxes,
     rateLimits,
+    metrics,
     kv,
     logs,
     vars,
@@ -182,6 +186,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     keys: new ApiKeys(store, config.apiKey),
     rateLimits,
     scheduler,
+    metrics,
     listening(port) {
       ownPorts.add(port);
     },

@@ -59,6 +59,11 @@ export class RequestLog {
     this.#logs.write(this.#entry("console", level, prepare(message)));
   }
 
+  /** Entries dropped so far past the per-request bounds. */
+  get dropped(): number {
+    return this.#budget.dropped;
+  }
+
   /** Counts lines dropped before they reached the host (the worker applies the same bounds). */
   countDropped(entries: number, characters: number): void {
     this.#budget.dropped += entries;

@@ -1,0 +1,74 @@
+/** Metrics: Prometheus text for operators (admin key), per-minute series for charts. */
+import assert from "node:assert/strict";
+import { API_KEY, appId, json, serverTest } from "./helpers.ts";
+
+serverTest("/metrics counts the requests made, and only the admin key may read it", async (s) => {
+  const app = appId("metrics");
+  await s.deployOk(app, {
+    "api/ok.ts": "export default async (ctx) => { await ctx.kv.get('k'); return { body: 'ok' }; }",
+    "api/bad.ts": "export default () => { throw new Error('no'); }",
+  });
+  for (let i = 0; i < 3; i++) await (await s.call(app, "/ok")).body?.cancel();
+  await (await s.call(app, "/bad")).body?.cancel();
+  assert.equal((await fetch(`${s.url}/metrics`)).status, 401);
+  const key = await json<{ key: string }>(
+    await s.api(`/apps/${app}/keys`, { method: "POST" }),
+    201,
+  );
+  const forbidden = await fetch(`${s.url}/metrics`, {
+    headers: { authorization: `Bearer ${key.key}` },
+  });
+  assert.equal(forbidden.status, 403);
+  assert.match((await forbidden.json()).error, /only the admin API key can read \/metrics/);
+  const response = await fetch(`${s.url}/metrics`, {
+    headers: { authorization: `Bearer ${API_KEY}` },
+  });
+  assert.equal(response.status, 200);
+  const text = await response.text();
+  const line = (pattern: string) => text.split("\n").find((l) => l.startsWith(pattern));
+  assert.match(
+    line(
+      `fn_requests_total{app="${app}",environment="production",function="api/ok.ts",status="2xx"}`,
+    ) ?? "",
+    / 3$/,
+  );
+  assert.match(
+    line(
+      `fn_requests_total{app="${app}",environment="production",function="api/bad.ts",status="5xx"}`,
+    ) ?? "",
+    / 1$/,
+  );
+  assert.match(line(`fn_kv_operations_total{app="${app}",op="get"}`) ?? "", / 3$/);
+  assert.match(text, /fn_request_duration_seconds_bucket\{le="0.005",app="/);
+  assert.match(text, /fn_sandboxes\{state="live"\} \d+/);
+  assert.match(text, /fn_sandbox_cold_starts \d+/);
+});
+
+serverTest(
+  "per-minute series give requests, errors, p50 and p99 per app and function",
+  async (s) => {
+    const app = appId("series");
+    await s.deployOk(app, {
+      "api/ok.ts": "export default () => ({ body: 'ok' })",
+      "api/bad.ts": "export default () => { throw new Error('no'); }",
+    });
+    for (let i = 0; i < 4; i++) await (await s.call(app, "/ok")).body?.cancel();
+    await (await s.call(app, "/bad")).body?.cancel();
+    const series = await json<{
+      app: Array<
+        { requests: number; errors: number; p50_ms: number | null; p99_ms: number | null }
+      >;
+      functions: Record<string, Array<{ requests: number }>>;
+    }>(await s.api(`/apps/${app}/metrics?minutes=5`), 200);
+    assert.equal(series.app.length, 5);
+    const total = series.app.reduce((n, m) => n + m.requests, 0);
+    const errors = series.app.reduce((n, m) => n + m.errors, 0);
+    assert.equal(total, 5);
+    assert.equal(errors, 1);
+    const busy = series.app.find((m) => m.requests > 0)!;
+    assert.ok(busy.p50_ms! > 0 && busy.p99_ms! >= busy.p50_ms!);
+    assert.equal(series.functions["api/ok.ts"].reduce((n, m) => n + m.requests, 0), 4);
+    const bad = await json(await s.api(`/apps/${app}/metrics?minutes=5000`), 400);
+    assert.match(String(bad.error), /minutes must be an integer from 1 to 1440/);
+  },
+);
