@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { HttpError } from "../runtime/errors.ts";
 import type { Platform } from "../runtime/platform.ts";
 import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
+import { appRoutes } from "./apps.ts";
 import { deployRoutes } from "./deployments.ts";
 import { metricRoutes, prometheusRoute } from "./metrics.ts";
 import { OpenApiRegistry } from "./openapi.ts";
@@ -70,6 +71,7 @@ export function createApp(platform: Platform): Hono {
   const api = new Hono<AuthEnv>();
   api.use("*", authenticate(platform.keys));
   api.use("/apps/:appId/*", requireAppAccess);
+  api.route("/", appRoutes(platform.store, platform.metrics, registry));
   api.route("/", deployRoutes(deployments, registry));
   api.route("/", logRoutes(logs, registry));
   api.route("/", varRoutes(platform.vars, registry));

@@ -29,6 +29,8 @@ import { EnvVars } from "./vars.ts";
 /** The runtime parts the HTTP layer needs, plus how to shut them down. */
 export interface Platform {
   config: Config;
+  /** Where deployments, variables, keys and the rest are kept (embedded files or Redis). */
+  store: PlatformStore;
   deployments: Deployments;
   functions: FunctionRunner;
   kv: KvBackend;
@@ -177,6 +179,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   });
   return {
     config,
+    store,
     deployments,
     functions,
     kv,

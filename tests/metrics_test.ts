@@ -1,6 +1,6 @@
 /** Metrics: Prometheus text for operators (admin key), per-minute series for charts. */
 import assert from "node:assert/strict";
-import { API_KEY, appId, json, serverTest } from "./helpers.ts";
+import { API_KEY, appId, backends, json, serverTest } from "./helpers.ts";
 
 serverTest("/metrics counts the requests made, and only the admin key may read it", async (s) => {
   const app = appId("metrics");
@@ -72,3 +72,41 @@ serverTest(
     assert.match(String(bad.error), /minutes must be an integer from 1 to 1440/);
   },
 );
+
+for (const [backend, test] of backends()) {
+  test(`[${backend}] GET /v1/apps lists apps with environments, live deployments and the last hour`, async (s) => {
+    const app = appId("listed");
+    const first = await s.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' })" });
+    const preview = await s.deployOk(app, { "api/ok.ts": "export default () => ({})" }, {
+      environment: "preview",
+    });
+    await (await s.call(app, "/ok")).body?.cancel();
+    const seen: Array<Record<string, unknown>> = [];
+    let cursor: string | null = null;
+    do {
+      const page: { apps: Array<Record<string, unknown>>; next_cursor: string | null } = await json(
+        await s.api(`/apps?limit=100${cursor ? `&cursor=${cursor}` : ""}`),
+        200,
+      );
+      seen.push(...page.apps);
+      cursor = page.next_cursor;
+    } while (cursor);
+    const listed = seen.find((a) => a.id === app)!;
+    assert.deepEqual(listed.environments, [
+      { name: "preview", live_deployment: preview.id },
+      { name: "production", live_deployment: first.id },
+    ]);
+    assert.equal(listed.requests_last_hour, 1);
+    assert.equal(listed.last_deploy_at, preview.created_at);
+    // A per-app key sees only its own app.
+    const key = await json<{ key: string }>(
+      await s.api(`/apps/${app}/keys`, { method: "POST" }),
+      201,
+    );
+    const own = await json<{ apps: Array<{ id: string }> }>(
+      await s.api("/apps", { key: key.key }),
+      200,
+    );
+    assert.deepEqual(own.apps.map((a) => a.id), [app]);
+  });
+}

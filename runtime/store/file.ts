@@ -80,6 +80,24 @@ export class FileStore implements PlatformStore {
     this.#bump(appId);
   }
 
+  async liveOf(appId: string): Promise<Record<string, string>> {
+    return { ...await readJson<Record<string, string>>(`${this.#appDir(appId)}/live.json`) };
+  }
+
+  async listApps(query: { after?: string; limit: number }) {
+    const apps: string[] = [];
+    try {
+      for await (const entry of Deno.readDir(`${this.#dir}/apps`)) {
+        if (entry.isDirectory && (!query.after || entry.name > query.after)) apps.push(entry.name);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    apps.sort();
+    const page = apps.slice(0, query.limit);
+    return { apps: page, next: apps.length > query.limit ? page.at(-1)! : null };
+  }
+
   async getLive(appId: string, environment: string): Promise<string | null> {
     const live = await readJson<Record<string, string>>(`${this.#appDir(appId)}/live.json`);
     return live && Object.hasOwn(live, environment) ? live[environment] : null;

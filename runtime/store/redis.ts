@@ -30,6 +30,8 @@ const VERSION = "fn:version";
 const APP_VERSIONS = "fn:app-versions";
 const KEYS = "fn:keys";
 const JOBS = "fn:jobs";
+/** Apps with a live deployment, all with score 0, so they page in id order (ZRANGE BYLEX). */
+const APPS = "fn:apps";
 const app = (appId: string) => `fn:app:${appId}`;
 
 /** Runs store calls, turning an unreachable Redis into a 503 that says so (no address, no token). */
@@ -94,7 +96,33 @@ export class RedisStore implements PlatformStore {
 
   async setLive(appId: string, environment: string, id: string): Promise<void> {
     return await guard(async () => {
-      await this.#change(appId, (p) => p.hset(`${app(appId)}:live`, { [environment]: id }));
+      await this.#change(
+        appId,
+        (p) =>
+          p.hset(`${app(appId)}:live`, { [environment]: id }).zadd(APPS, {
+            score: 0,
+            member: appId,
+          }),
+      );
+    });
+  }
+
+  async liveOf(appId: string): Promise<Record<string, string>> {
+    return await guard(async () => ({
+      ...await this.#redis.hgetall<Record<string, string>>(`${app(appId)}:live`),
+    }));
+  }
+
+  async listApps(query: { after?: string; limit: number }) {
+    return await guard(async () => {
+      const apps = await this.#redis.zrange<string[]>(
+        APPS,
+        query.after ? `(${query.after}` : "-",
+        "+",
+        { byLex: true, offset: 0, count: query.limit + 1 },
+      );
+      const page = apps.slice(0, query.limit);
+      return { apps: page, next: apps.length > query.limit ? page.at(-1)! : null };
     });
   }
 

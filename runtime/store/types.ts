@@ -62,6 +62,12 @@ export interface DeploymentStore {
   setLive(appId: string, environment: string, id: string): Promise<void>;
   /** The live deployment id of `appId` in `environment`, or null. */
   getLive(appId: string, environment: string): Promise<string | null>;
+  /** Every environment of an app with its live deployment id. */
+  liveOf(appId: string): Promise<Record<string, string>>;
+  /** Apps with a live deployment, by id, after `after`, at most `limit`; `next` pages on. */
+  listApps(
+    query: { after?: string; limit: number },
+  ): Promise<{ apps: string[]; next: string | null }>;
 }
 
 /** An environment variable as stored: its value encrypted (runtime/secrets.ts). */
