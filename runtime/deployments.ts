@@ -2,7 +2,7 @@
  * Deploying and serving deployments: compile, warm a worker, record, then switch the live
  * pointer in one step. A retired deployment's worker is unloaded once its last request ends.
  */
-import { compile, CompileError, type Diagnostic } from "./compile.ts";
+import { compile, type CompiledCode, CompileError, type Diagnostic } from "./compile.ts";
 import { type Job, parseSchedules } from "./cron/schedule.ts";
 import { badRequest, HttpError, notFound } from "./errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "./ids.ts";
@@ -104,12 +104,15 @@ export interface DeploymentsOptions {
   sandboxes: Supervisor;
   /** Called after a deploy or rollback here changed an environment's cron jobs. */
   onJobsChanged?: () => void;
+  /** Told of a deploy refused for a compile limit, to log it for the app. */
+  onLimit?: (appId: string, message: string) => void;
 }
 
 /** Deploys apps and answers which deployment serves an app's environment. */
 export class Deployments {
   readonly #store: DeploymentStore & ScheduleStore;
   readonly #onJobsChanged: () => void;
+  readonly #onLimit: (appId: string, message: string) => void;
   readonly #sandboxes: Supervisor;
   readonly #live = new Map<string, Promise<LiveDeployment | null>>();
   /** Serialises the live switch of each app and environment: the last deploy to finish wins. */
@@ -119,6 +122,7 @@ export class Deployments {
     this.#store = options.store;
     this.#sandboxes = options.sandboxes;
     this.#onJobsChanged = options.onJobsChanged ?? (() => {});
+    this.#onLimit = options.onLimit ?? (() => {});
   }
 
   /**
@@ -126,7 +130,19 @@ export class Deployments {
    * `deployedBy` is who asked: `admin` or a per-app key's id.
    */
   async deploy(appId: string, request: DeployRequest, deployedBy: string): Promise<Deployment> {
-    const code = await compile(request.files);
+    let code: CompiledCode;
+    try {
+      code = await compile(request.files);
+    } catch (error) {
+      // A refusal for a compile limit (time, crash, size, nesting) goes to the app's log too.
+      if (
+        error instanceof HttpError &&
+        (error.status === 413 || /limit|levels|crashed/.test(error.message))
+      ) {
+        this.#onLimit(appId, `deploy refused: ${error.message}`);
+      }
+      throw error;
+    }
     const deployment: Deployment = {
       id: newId("dpl"),
       appId,

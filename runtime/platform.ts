@@ -142,6 +142,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     store,
     sandboxes,
     onJobsChanged: () => void scheduler.refresh(),
+    onLimit: (appId, message) => logs.event(appId, "warn", message),
   });
   const rateLimits = new RateLimits({
     store,

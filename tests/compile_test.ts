@@ -193,3 +193,14 @@ serverTest("a glob-style import never reads the host's own files", async (s) => 
     }
   }
 });
+
+serverTest("a deploy refused for a compile limit is also logged for the app", async (s) => {
+  const app = "compile-limit-log";
+  const response = await s.deploy(app, {
+    "api/x.ts": `export default () => ${"[".repeat(600)}${"]".repeat(600)};`,
+  });
+  assert.equal(response.status, 400);
+  await response.body?.cancel();
+  const entries = await s.logs(app, "level=warn");
+  assert.ok(entries.some((e) => /deploy refused: .*nest deeper than 500 levels/.test(e.message)));
+});
