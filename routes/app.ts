@@ -13,6 +13,7 @@ import { kvRoutes } from "./kv.ts";
 import { logRoutes } from "./logs.ts";
 import { rateLimitRoutes } from "./rate_limits.ts";
 import { scheduleRoutes } from "./schedules.ts";
+import { studioRoutes } from "./studio.ts";
 import { varRoutes } from "./vars.ts";
 
 /** Builds the Hono app from the platform's parts; holds no state of its own. */
@@ -82,6 +83,7 @@ export function createApp(platform: Platform): Hono {
   api.route("/", metricRoutes(platform.metrics, registry));
   app.route("/v1", api);
   app.route("/", prometheusRoute(platform.metrics, platform.keys));
+  app.route("/", studioRoutes());
   app.route("/", functionRoutes(functions, config.baseDomain, config.defaultApp));
   return app;
 }
