@@ -25,14 +25,20 @@ export function prometheusRoute(metrics: Metrics, keys: ApiKeys): Hono<AuthEnv> 
 /** The time-series router; mount under an authenticated `/v1`. */
 export function metricRoutes(metrics: Metrics, registry: OpenApiRegistry): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
-  defineRoute(app, registry, {
-    method: "get",
-    path: "/apps/:appId/metrics",
-    summary: "Per-minute requests, errors and latency of an app and each function",
-    tag: "metrics",
-    params: appParams,
-    query: z.object({ minutes: pageLimit(WINDOW_MINUTES, "minutes") }),
-    responses: { 200: "the app's minutes and each function's", 400: "a bad window" },
-  }, (c, { params, query }) => c.json(metrics.series.query(params.appId, query.minutes ?? 60)));
+  defineRoute(
+    app,
+    registry,
+    {
+      method: "get",
+      path: "/apps/:appId/metrics",
+      summary: "Per-minute requests, errors and latency of an app and each function",
+      tag: "metrics",
+      params: appParams,
+      query: z.object({ minutes: pageLimit(WINDOW_MINUTES, "minutes") }),
+      responses: { 200: "the app's minutes and each function's", 400: "a bad window" },
+    },
+    async (c, { params, query }) =>
+      c.json(await metrics.series.query(params.appId, query.minutes ?? 60)),
+  );
   return app;
 }

@@ -16,6 +16,8 @@ import type { LogStore } from "./logs/types.ts";
 import { Supervisor } from "./sandbox/host/supervisor.ts";
 import { Scheduler } from "./cron/scheduler.ts";
 import { Metrics } from "./metrics/metrics.ts";
+import { MemorySeries } from "./metrics/series_memory.ts";
+import { RedisSeries } from "./metrics/series_redis.ts";
 import { RateLimits } from "./ratelimit/limits.ts";
 import { MemoryRateLimiter } from "./ratelimit/memory.ts";
 import { RedisRateLimiter } from "./ratelimit/redis.ts";
@@ -137,7 +139,10 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     store,
     run: (job, at, trigger) => functions.runScheduled(job, at, trigger),
   });
-  const metrics = new Metrics(() => sandboxes.stats());
+  const metrics = new Metrics(
+    () => sandboxes.stats(),
+    redis ? new RedisSeries(redis) : new MemorySeries(),
+  );
   const deployments = new Deployments({
     store,
     sandboxes,
@@ -213,6 +218,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       scheduler.stop();
       await sandboxes.close();
       await logs.close();
+      await metrics.series.close();
       await kv.close();
       await store.close();
     },

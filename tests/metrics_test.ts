@@ -1,6 +1,6 @@
 /** Metrics: Prometheus text for operators (admin key), per-minute series for charts. */
 import assert from "node:assert/strict";
-import { API_KEY, appId, backends, json, serverTest } from "./helpers.ts";
+import { API_KEY, appId, backends, json, serverTest, sharedRedis, startServer } from "./helpers.ts";
 
 serverTest("/metrics counts the requests made, and only the admin key may read it", async (s) => {
   const app = appId("metrics");
@@ -44,9 +44,8 @@ serverTest("/metrics counts the requests made, and only the admin key may read i
   assert.match(text, /fn_sandbox_cold_starts \d+/);
 });
 
-serverTest(
-  "per-minute series give requests, errors, p50 and p99 per app and function",
-  async (s) => {
+for (const [backend, test] of backends()) {
+  test(`[${backend}] per-minute series give requests, errors, p50 and p99 per app and function`, async (s) => {
     const app = appId("series");
     await s.deployOk(app, {
       "api/ok.ts": "export default () => ({ body: 'ok' })",
@@ -70,8 +69,31 @@ serverTest(
     assert.equal(series.functions["api/ok.ts"].reduce((n, m) => n + m.requests, 0), 4);
     const bad = await json(await s.api(`/apps/${app}/metrics?minutes=5000`), 400);
     assert.match(String(bad.error), /minutes must be an integer from 1 to 1440/);
+  });
+}
+
+Deno.test({
+  name: "[redis] two instances' per-minute figures merge",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const env = (await sharedRedis()).env;
+    const [a, b] = [await startServer({ env }), await startServer({ env })];
+    try {
+      const app = appId("merged");
+      await a.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' })" });
+      for (const s of [a, a, b, b, b]) await (await s.call(app, "/ok")).body?.cancel();
+      await b.platform.metrics.series.query(app, 1); // writes b's buffered counts
+      const series = await json<{ app: Array<{ requests: number }> }>(
+        await a.api(`/apps/${app}/metrics?minutes=5`),
+        200,
+      );
+      assert.equal(series.app.reduce((n, m) => n + m.requests, 0), 5);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   },
-);
+});
 
 for (const [backend, test] of backends()) {
   test(`[${backend}] GET /v1/apps lists apps with environments, live deployments and the last hour`, async (s) => {

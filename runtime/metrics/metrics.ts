@@ -6,7 +6,7 @@
  */
 import client from "prom-client";
 import type { SupervisorStats } from "../sandbox/host/supervisor.ts";
-import { RequestSeries } from "./series.ts";
+import type { SeriesStore } from "./series.ts";
 
 /** Latency buckets of the request histogram, in seconds. */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -20,10 +20,11 @@ export class Metrics {
   readonly #logDrops;
   readonly #limited;
   /** Per-minute figures per app and function, for charts. */
-  readonly series = new RequestSeries();
+  readonly series: SeriesStore;
 
-  /** `sandboxes` reads the supervisor's counters at each scrape. */
-  constructor(sandboxes: () => SupervisorStats) {
+  /** `sandboxes` reads the supervisor's counters at each scrape; `series` keeps the minutes. */
+  constructor(sandboxes: () => SupervisorStats, series: SeriesStore) {
+    this.series = series;
     const registers = [this.#registry];
     this.#requests = new client.Counter({
       name: "fn_requests_total",
