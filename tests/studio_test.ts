@@ -125,6 +125,19 @@ Deno.test({
       );
       await page.screenshot({ path: `${OUTPUT}deployments.png`, fullPage: true });
 
+      // Variables and keys: values never shown; a created key is shown once.
+      await page.goto(`${s.url}/studio#/apps/${app}/variables`);
+      await page.fill("input[name=name]", "GREETING");
+      await page.fill("input[name=value]", "a-secret-value");
+      await page.click("button:has-text('Set')");
+      await page.waitForSelector("#vars td:has-text('GREETING')");
+      assert.ok(!(await page.content()).includes("a-secret-value"));
+      await page.screenshot({ path: `${OUTPUT}variables.png` });
+      await page.goto(`${s.url}/studio#/apps/${app}/keys`);
+      await page.click("button:has-text('Create a key')");
+      await page.waitForSelector("#new-key:has-text('fnk_')");
+      await page.screenshot({ path: `${OUTPUT}keys.png` });
+
       await page.goto(`${s.url}/studio#/apps/${app}/metrics`);
       await page.waitForSelector("#charts svg.chart");
       await page.screenshot({ path: `${OUTPUT}metrics.png`, fullPage: true });
