@@ -384,7 +384,7 @@ function lineDiff(a: string[], b: string[]) {
 
 let tail: AbortController | null = null;
 
-async function logsTab(app: string, body: HTMLElement, requestId = "") {
+function logsTab(app: string, body: HTMLElement, requestId = ""): Promise<void> {
   const level = el(
     "select",
     { name: "level" },
@@ -459,6 +459,7 @@ async function logsTab(app: string, body: HTMLElement, requestId = "") {
     list,
   );
   void follow();
+  return Promise.resolve();
 }
 
 async function kvTab(app: string, body: HTMLElement) {
