@@ -1,6 +1,6 @@
 /** Cron declared in code: runs on schedule, once per tick across instances, listed and run by hand. */
 import assert from "node:assert/strict";
-import { appId, json, serverTest, sharedRedis, startServer, waitFor } from "./helpers.ts";
+import { appId, json, serverTest, twoInstancesTest, waitFor } from "./helpers.ts";
 
 /** A job that runs every second and counts its runs per tick in KV. */
 const EVERY_SECOND = {
@@ -94,26 +94,18 @@ serverTest("a malformed schedule is refused at deploy naming the file", async (s
   }
 });
 
-Deno.test({
-  name: "[redis] a per-second job on two instances runs exactly once per tick",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const env = (await sharedRedis()).env;
-    const [a, b] = [await startServer({ env }), await startServer({ env })];
-    try {
-      const app = appId("cron");
-      await a.deployOk(app, EVERY_SECOND);
-      await new Promise((resolve) => setTimeout(resolve, 3500));
-      // Remove the job, then count what ran.
-      await a.deployOk(app, { "api/tick.ts": "export default () => ({})" });
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      const { keys } = await a.platform.kv.list(app, { prefix: "tick:", cursor: null, limit: 100 });
-      assert.ok(keys.length >= 2, `only ${keys.length} ticks ran`);
-      const counts = await a.platform.kv.getMany(app, keys);
-      assert.deepEqual(counts, keys.map(() => "1"), "a tick ran more than once");
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
+twoInstancesTest(
+  "[redis] a per-second job on two instances runs exactly once per tick",
+  async (a, _b) => {
+    const app = appId("cron");
+    await a.deployOk(app, EVERY_SECOND);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    // Remove the job, then count what ran.
+    await a.deployOk(app, { "api/tick.ts": "export default () => ({})" });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const { keys } = await a.platform.kv.list(app, { prefix: "tick:", cursor: null, limit: 100 });
+    assert.ok(keys.length >= 2, `only ${keys.length} ticks ran`);
+    const counts = await a.platform.kv.getMany(app, keys);
+    assert.deepEqual(counts, keys.map(() => "1"), "a tick ran more than once");
   },
-});
+);

@@ -371,3 +371,24 @@ export async function treeCpuOver(ms: number): Promise<number> {
   }
   return used;
 }
+
+/** Registers a test against two fresh servers sharing this process's Redis; both are closed after. */
+export function twoInstancesTest(
+  name: string,
+  fn: (a: TestServer, b: TestServer) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    async fn() {
+      const env = (await sharedRedis()).env;
+      const [a, b] = [await startServer({ env }), await startServer({ env })];
+      try {
+        await fn(a, b);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    },
+  });
+}

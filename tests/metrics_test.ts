@@ -1,6 +1,6 @@
 /** Metrics: Prometheus text for operators (admin key), per-minute series for charts. */
 import assert from "node:assert/strict";
-import { API_KEY, appId, backends, json, serverTest, sharedRedis, startServer } from "./helpers.ts";
+import { API_KEY, appId, backends, json, serverTest, twoInstancesTest } from "./helpers.ts";
 
 serverTest("/metrics counts the requests made, and only the admin key may read it", async (s) => {
   const app = appId("metrics");
@@ -72,27 +72,16 @@ for (const [backend, test] of backends()) {
   });
 }
 
-Deno.test({
-  name: "[redis] two instances' per-minute figures merge",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const env = (await sharedRedis()).env;
-    const [a, b] = [await startServer({ env }), await startServer({ env })];
-    try {
-      const app = appId("merged");
-      await a.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' })" });
-      for (const s of [a, a, b, b, b]) await (await s.call(app, "/ok")).body?.cancel();
-      await b.platform.metrics.series.query(app, 1); // writes b's buffered counts
-      const series = await json<{ app: Array<{ requests: number }> }>(
-        await a.api(`/apps/${app}/metrics?minutes=5`),
-        200,
-      );
-      assert.equal(series.app.reduce((n, m) => n + m.requests, 0), 5);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  },
+twoInstancesTest("[redis] two instances' per-minute figures merge", async (a, b) => {
+  const app = appId("merged");
+  await a.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' })" });
+  for (const s of [a, a, b, b, b]) await (await s.call(app, "/ok")).body?.cancel();
+  await b.platform.metrics.series.query(app, 1); // writes b's buffered counts
+  const series = await json<{ app: Array<{ requests: number }> }>(
+    await a.api(`/apps/${app}/metrics?minutes=5`),
+    200,
+  );
+  assert.equal(series.app.reduce((n, m) => n + m.requests, 0), 5);
 });
 
 for (const [backend, test] of backends()) {

@@ -1,6 +1,6 @@
 /** Rate limits set through the API: 429 with Retry-After past them, on one instance or many. */
 import assert from "node:assert/strict";
-import { appId, backends, json, sharedRedis, startServer, type TestServer } from "./helpers.ts";
+import { appId, backends, json, type TestServer, twoInstancesTest } from "./helpers.ts";
 
 const FILES = {
   "api/a.ts": "export default () => ({ body: 'a' })",
@@ -80,22 +80,11 @@ for (const [backend, test] of backends()) {
   });
 }
 
-Deno.test({
-  name: "[redis] a rate limit holds across two instances sharing Redis",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const env = (await sharedRedis()).env;
-    const [a, b] = [await startServer({ env }), await startServer({ env })];
-    try {
-      const app = await limited(a, { rps: 5, burst: 5 });
-      const results = await statuses(
-        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).call(app, "/a")),
-      );
-      assert.equal(count(results, 200), 5, JSON.stringify(results));
-      assert.equal(count(results, 429), 5);
-    } finally {
-      await Promise.all([a.close(), b.close()]);
-    }
-  },
+twoInstancesTest("[redis] a rate limit holds across two instances sharing Redis", async (a, b) => {
+  const app = await limited(a, { rps: 5, burst: 5 });
+  const results = await statuses(
+    Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).call(app, "/a")),
+  );
+  assert.equal(count(results, 200), 5, JSON.stringify(results));
+  assert.equal(count(results, 429), 5);
 });
