@@ -21,6 +21,8 @@ export class Metrics {
   readonly #limited;
   /** Per-minute figures per app and function, for charts. */
   readonly series: SeriesStore;
+  readonly #requestChildren = new Map<string, { inc(): void }>();
+  readonly #durationChildren = new Map<string, { observe(value: number): void }>();
 
   /** `sandboxes` reads the supervisor's counters at each scrape; `series` keeps the minutes. */
   constructor(sandboxes: () => SupervisorStats, series: SeriesStore) {
@@ -96,8 +98,21 @@ export class Metrics {
     status: number,
     durationMs: number,
   ): void {
-    this.#requests.inc({ ...labels, status: `${Math.floor(status / 100)}xx` });
-    this.#duration.observe(labels, durationMs / 1000);
+    const statusClass = `${Math.floor(status / 100)}xx`;
+    const series = `${labels.app}\0${labels.environment}\0${labels.function}`;
+    // prom-client hashes a label object on every call; a child per label set does it once.
+    let counter = this.#requestChildren.get(`${series}\0${statusClass}`);
+    if (!counter) {
+      counter = this.#requests.labels({ ...labels, status: statusClass });
+      this.#requestChildren.set(`${series}\0${statusClass}`, counter);
+    }
+    counter.inc();
+    let histogram = this.#durationChildren.get(series);
+    if (!histogram) {
+      histogram = this.#duration.labels(labels);
+      this.#durationChildren.set(series, histogram);
+    }
+    histogram.observe(durationMs / 1000);
     if (status === 429) this.#limited.inc({ app: labels.app });
     this.series.record(labels.app, labels.function, status, durationMs);
   }
