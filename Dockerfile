@@ -12,7 +12,8 @@ COPY --chown=deno:deno deno.json deno.lock ./
 COPY --chown=deno:deno main.ts ./
 COPY --chown=deno:deno runtime/ runtime/
 COPY --chown=deno:deno routes/ routes/
-RUN deno cache main.ts runtime/sandbox/child.ts
+COPY --chown=deno:deno studio/ studio/
+RUN deno cache main.ts runtime/sandbox/child/main.ts runtime/sandbox/worker/main.ts
 
 ENV PORT=8000 HOST=0.0.0.0 DATA_DIR=/data
 EXPOSE 8000
