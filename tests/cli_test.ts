@@ -238,3 +238,28 @@ serverTest(
     }
   },
 );
+
+serverTest(
+  "fn login stores the URL and key in a file of mode 0600, and later commands use it",
+  async (s) => {
+    const dir = await Deno.makeTempDir({ prefix: "fn-login-" });
+    try {
+      const config = `${dir}/nested/fn.json`;
+      const login = await fn(["login", "--url", s.url, "--key", API_KEY], { FN_CONFIG: config });
+      assert.equal(login.code, 0, login.stderr);
+      assert.equal((await Deno.stat(config)).mode! & 0o777, 0o600);
+      const app = appId("login");
+      await s.deployOk(app, { "api/x.ts": "export default () => ({})" });
+      const listing = await fn(["deployments", "--app", app], { FN_CONFIG: config });
+      assert.equal(listing.code, 0, listing.stderr);
+      assert.match(listing.stdout, /dpl_\w+ +production/);
+      const refused = await fn(["rollback", "dpl_000000000000000000000000", "--app", app], {
+        FN_CONFIG: config,
+      });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /404: app ".*" has no deployment/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
