@@ -91,8 +91,13 @@ Deno.test({
     ) {
       await Deno.stat(`${dir}/${file}`);
     }
+    await Deno.writeTextFile(`${dir}/.env`, 'GREETING="from the env file"\n# a comment\n');
+    await Deno.writeTextFile(
+      `${dir}/api/env.ts`,
+      "export default (ctx) => ({ body: { greeting: ctx.env.GREETING ?? null } });\n",
+    );
     const port = freePort();
-    const dev = spawnFn(["dev", dir, "--port", String(port)]);
+    const dev = spawnFn(["dev", dir, "--port", String(port), "--env-file", `${dir}/.env`]);
     try {
       const url = `http://127.0.0.1:${port}/functions`;
       await waitFor(
@@ -104,6 +109,9 @@ Deno.test({
         message: "Hello, ada!",
       });
       assert.deepEqual((await json(await fetch(`${url}/users/7`), 200)).visits, 1);
+      assert.deepEqual(await json(await fetch(`${url}/env`), 200), {
+        greeting: "from the env file",
+      });
       // A saved file is served on the next requests.
       const saved = performance.now();
       await Deno.writeTextFile(
