@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { appId, startServer, suite, waitFor } from "./helpers.ts";
 
-const test = suite(() => startServer({ env: { FUNCTION_TIMEOUT_MS: "2000" } }));
+const test = suite(() => startServer({ env: { FUNCTION_TIMEOUT_MS: "4000" } }));
 
 test("a streamed response's first chunk arrives before the handler ends", async (s) => {
   const app = appId("stream");
@@ -11,7 +11,7 @@ test("a streamed response's first chunk arrives before the handler ends", async 
       headers: { "content-type": "text/plain" },
       body: (async function* () {
         yield "first;";
-        await new Promise((r) => setTimeout(r, 700));
+        await new Promise((r) => setTimeout(r, 1500));
         yield new TextEncoder().encode("second");
       })(),
     });`,
@@ -23,7 +23,7 @@ test("a streamed response's first chunk arrives before the handler ends", async 
   const first = await reader.read();
   const firstAt = performance.now() - started;
   assert.equal(new TextDecoder().decode(first.value), "first;");
-  assert.ok(firstAt < 600, `the first chunk came after ${Math.round(firstAt)} ms`);
+  assert.ok(firstAt < 1200, `the first chunk came after ${Math.round(firstAt)} ms`);
   let rest = "";
   while (true) {
     const { done, value } = await reader.read();
@@ -31,7 +31,7 @@ test("a streamed response's first chunk arrives before the handler ends", async 
     rest += new TextDecoder().decode(value);
   }
   assert.equal(rest, "second");
-  assert.ok(performance.now() - started >= 650);
+  assert.ok(performance.now() - started >= 1450);
 });
 
 test("a ReadableStream body is streamed too", async (s) => {
@@ -97,5 +97,5 @@ test("a stream that outlives the time limit is stopped", async (s) => {
     for await (const _ of response.body!) { /* read until it is cut */ }
   });
   const took = performance.now() - started;
-  assert.ok(took >= 1900 && took < 5000, `the stream ended after ${Math.round(took)} ms`);
+  assert.ok(took >= 3900 && took < 9000, `the stream ended after ${Math.round(took)} ms`);
 });

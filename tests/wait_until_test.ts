@@ -9,7 +9,7 @@ test("waitUntil work finishes after the response and logs under the request's id
   await s.deployOk(app, {
     "api/later.ts": `export default (ctx) => {
       ctx.waitUntil((async () => {
-        await new Promise((r) => setTimeout(r, 300));
+        await new Promise((r) => setTimeout(r, 1000));
         await ctx.kv.set("after", "written");
         console.log("background done");
       })());
@@ -21,7 +21,7 @@ test("waitUntil work finishes after the response and logs under the request's id
   const response = await s.call(app, "/later");
   const requestId = response.headers.get("x-request-id")!;
   assert.equal(await response.text(), "answered");
-  assert.ok(performance.now() - started < 300, "the response waited for the background work");
+  assert.ok(performance.now() - started < 800, "the response waited for the background work");
   assert.deepEqual(await json(await s.call(app, "/read"), 200), { after: null });
   await waitFor("the background work's log line", async () => {
     const entries = await s.logs(app, `request_id=${requestId}`);
