@@ -7,7 +7,7 @@
 import * as esbuild from "esbuild";
 import { HttpError } from "./errors.ts";
 import { planRoutes, type Route } from "./router.ts";
-import { checkSourceFiles, isRouteFile } from "./source_files.ts";
+import { checkSourceFiles, isRouteFile, sourceLimitProblem } from "./source_files.ts";
 import { scanSource } from "./source_scan.ts";
 
 /** One problem found in a deploy; `file`, `line` and `column` (1-based) are null where none applies. */
@@ -20,10 +20,30 @@ export interface Diagnostic {
 
 /** A deploy refused for its code: 400 with every diagnostic, the first one in `error`. */
 export class CompileError extends HttpError {
-  constructor(readonly diagnostics: Diagnostic[]) {
-    super(400, `deploy refused: ${formatDiagnostic(diagnostics[0])}`, { diagnostics });
+  /**
+   * `limit`: the deploy broke a compile limit (size, nesting, time, a compiler crash), which is
+   * also logged for the app; `status` is 400, or 413 for code too large.
+   */
+  constructor(
+    readonly diagnostics: Diagnostic[],
+    options: { limit?: boolean; status?: 400 | 413 } = {},
+  ) {
+    super(options.status ?? 400, `deploy refused: ${formatDiagnostic(diagnostics[0])}`, {
+      diagnostics,
+    });
     this.name = "CompileError";
+    this.limit = options.limit ?? false;
   }
+
+  readonly limit: boolean;
+}
+
+/** A diagnostic of the whole deploy (no file), for the limits. */
+function limitError(message: string, status: 400 | 413 = 400): CompileError {
+  return new CompileError([{ file: null, line: null, column: null, message }], {
+    limit: true,
+    status,
+  });
 }
 
 /** What a deployment runs: its bundle, its routes, and source maps for stack traces. */
@@ -235,22 +255,16 @@ async function buildSurvivingCrashes(files: Record<string, string>, routeFiles: 
     } catch (error) {
       if (error instanceof CompileTimeout) {
         await esbuild.stop();
-        throw new CompileError([{
-          file: null,
-          line: null,
-          column: null,
-          message: `compiling took over ${COMPILE_TIMEOUT_MS / 1000} s, the compile time limit`,
-        }]);
+        throw limitError(
+          `compiling took over ${COMPILE_TIMEOUT_MS / 1000} s, the compile time limit`,
+        );
       }
       if (!serviceDied(error)) throw error;
       await esbuild.stop();
       if (attempt > 0) {
-        throw new CompileError([{
-          file: null,
-          line: null,
-          column: null,
-          message: "the compiler crashed on this deploy (too deeply nested or too large code?)",
-        }]);
+        throw limitError(
+          "the compiler crashed on this deploy (too deeply nested or too large code?)",
+        );
       }
     }
   }
@@ -258,6 +272,8 @@ async function buildSurvivingCrashes(files: Record<string, string>, routeFiles: 
 
 /** Checks, routes and bundles a deploy; throws CompileError (400) with diagnostics. */
 export async function compile(files: Record<string, string>): Promise<CompiledCode> {
+  const tooLarge = sourceLimitProblem(files);
+  if (tooLarge) throw new CompileError([tooLarge], { limit: true });
   const problems = checkSourceFiles(files);
   if (problems.length > 0) throw new CompileError(problems);
   const routeFiles = Object.keys(files).filter(isRouteFile).sort();
@@ -268,7 +284,10 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
       ? [scanSource(file, source)].filter((d) => d !== null)
       : []
   );
-  if (scanned.length > 0) throw new CompileError(scanned);
+  if (scanned.length > 0) {
+    const diagnostics = scanned.map(({ limit: _, ...diagnostic }) => diagnostic);
+    throw new CompileError(diagnostics, { limit: scanned.some((p) => p.limit) });
+  }
 
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
@@ -281,10 +300,10 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
   const code = result.outputFiles.find((o) => o.path.endsWith("/bundle.js"))!;
   const map = result.outputFiles.find((o) => o.path.endsWith("/bundle.js.map"))!;
   if (code.contents.length > MAX_COMPILED_BYTES) {
-    throw new HttpError(
-      413,
-      `deploy refused: the compiled code is ${code.contents.length} bytes, over the limit of ` +
+    throw limitError(
+      `the compiled code is ${code.contents.length} bytes, over the limit of ` +
         `${MAX_COMPILED_BYTES} bytes (16 MB)`,
+      413,
     );
   }
   return {

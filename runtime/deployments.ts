@@ -135,12 +135,7 @@ export class Deployments {
       code = await compile(request.files);
     } catch (error) {
       // A refusal for a compile limit (time, crash, size, nesting) goes to the app's log too.
-      if (
-        error instanceof HttpError &&
-        (error.status === 413 || /limit|levels|crashed/.test(error.message))
-      ) {
-        this.#onLimit(appId, `deploy refused: ${error.message}`);
-      }
+      if (error instanceof CompileError && error.limit) this.#onLimit(appId, error.message);
       throw error;
     }
     const deployment: Deployment = {

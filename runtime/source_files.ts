@@ -38,26 +38,32 @@ function pathProblem(path: string): string | null {
   return null;
 }
 
-/** Validates every path and the size limits; returns one diagnostic per problem. */
-export function checkSourceFiles(files: Record<string, string>): Diagnostic[] {
+/** Checks the deploy's size limits (files, bytes of source); the first one broken, or null. */
+export function sourceLimitProblem(files: Record<string, string>): Diagnostic | null {
   const paths = Object.keys(files);
   if (paths.length > MAX_FILES) {
-    return [{
+    return {
       file: null,
       line: null,
       column: null,
       message: `the deploy has ${paths.length} files; the limit is ${MAX_FILES}`,
-    }];
+    };
   }
   const bytes = paths.reduce((sum, p) => sum + new TextEncoder().encode(files[p]).length, 0);
   if (bytes > MAX_SOURCE_BYTES) {
-    return [{
+    return {
       file: null,
       line: null,
       column: null,
       message: `the deploy has ${bytes} bytes of source; the limit is ${MAX_SOURCE_BYTES} (5 MB)`,
-    }];
+    };
   }
+  return null;
+}
+
+/** Validates every path, and that there is a route; returns one diagnostic per problem. */
+export function checkSourceFiles(files: Record<string, string>): Diagnostic[] {
+  const paths = Object.keys(files);
   const problems: Diagnostic[] = [];
   for (const path of paths) {
     const problem = pathProblem(path);

@@ -30,8 +30,11 @@ const REGEX_AFTER_WORD = new Set([
 
 const IDENT = /[A-Za-z0-9_$\u0080-\uffff]/;
 
+/** A problem the scan found; `limit` when it is the nesting bound, not a refused construct. */
+export type ScanProblem = Diagnostic & { limit: boolean };
+
 /** The first problem of `source` (a file of the deploy), or null. */
-export function scanSource(file: string, source: string): Diagnostic | null {
+export function scanSource(file: string, source: string): ScanProblem | null {
   let depth = 0;
   let line = 1;
   let lineStart = 0;
@@ -40,11 +43,12 @@ export function scanSource(file: string, source: string): Diagnostic | null {
   let lastButOne = "";
   /** Open template literals: the brace depth at which each `${` was entered. */
   const templates: number[] = [];
-  const at = (i: number, message: string): Diagnostic => ({
+  const at = (i: number, message: string, limit = false): ScanProblem => ({
     file,
     line,
     column: i - lineStart + 1,
     message,
+    limit,
   });
   const push = (token: string) => {
     lastButOne = last;
@@ -131,6 +135,7 @@ export function scanSource(file: string, source: string): Diagnostic | null {
         return at(
           i,
           `brackets nest deeper than ${MAX_NESTING} levels here; the compiler refuses deeper code`,
+          true,
         );
       }
       if (ch === "(" && (last === "import" || last === "require") && lastButOne !== ".") {
