@@ -35,7 +35,9 @@ test("after a timed-out busy loop the sandbox process is gone and the process tr
   });
   const pid = s.platform.sandboxes.pidOf(id);
   assert.ok(pid !== null);
+  const timeouts = s.platform.sandboxes.stats().stops.timeout ?? 0;
   await json(await s.call(app, "/spin"), 504);
+  assert.equal(s.platform.sandboxes.stats().stops.timeout, timeouts + 1);
   assert.equal(await processRunning(pid), false, "the sandbox process has exited by the 504");
   assert.equal(s.platform.sandboxes.pidOf(id), null);
   const cpu = await treeCpuOver(1000);
@@ -127,7 +129,12 @@ Deno.test({
         assert.ok(live <= 2, `${live} sandboxes serve deployments, over the cap of 2`);
         assert.ok(s.platform.sandboxes.pids().length <= 3, "at most the cap plus one spare run");
       }
-      assert.ok((s.platform.sandboxes.stats().stops.evicted ?? 0) >= 6);
+      // Stops are counted when the process has exited.
+      await waitFor(
+        "six evictions counted",
+        () => Promise.resolve((s.platform.sandboxes.stats().stops.evicted ?? 0) >= 6),
+        5000,
+      );
     } finally {
       await s.close();
     }
@@ -179,7 +186,11 @@ Deno.test({
         () => Promise.resolve(s.platform.sandboxes.stats().live === 0),
         5000,
       );
-      assert.ok((s.platform.sandboxes.stats().stops.idle ?? 0) >= 1);
+      await waitFor(
+        "the idle stop counted",
+        () => Promise.resolve((s.platform.sandboxes.stats().stops.idle ?? 0) >= 1),
+        5000,
+      );
       assert.equal(await (await s.call(app, "/ok")).text(), "ok");
     } finally {
       await s.close();

@@ -80,8 +80,8 @@ export class Metrics {
     });
     new client.Gauge({
       name: "fn_sandbox_stops",
-      help: "Sandbox processes stopped since the server started, by reason " +
-        "(timeout, memory, idle-cpu, evicted, idle, retired, …)",
+      help: "Sandbox processes ended since the server started, by reason " +
+        "(timeout, memory, idle-cpu, evicted, idle, retired, heap, crashed, …)",
       labelNames: ["reason"] as const,
       registers,
       collect() {

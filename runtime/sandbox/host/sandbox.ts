@@ -124,8 +124,8 @@ export interface SandboxOptions {
   heapMb: number;
   /** Receives log lines not tied to a running request (timers, crashes, stops). */
   onEvent(sandbox: Sandbox, level: LogLevel, message: string): void;
-  /** Called once when the process has exited, for whatever reason. */
-  onExit(sandbox: Sandbox): void;
+  /** Called once when the process has exited, with the reason the host stopped it, if it did. */
+  onExit(sandbox: Sandbox, reason: StopReason | null, status: Deno.CommandStatus): void;
 }
 
 /** Longest text taken from a field of a sandbox's message (an error, a file name), in characters. */
@@ -552,6 +552,6 @@ export class Sandbox {
       if (pending) this.#fail(pending, failure);
     }
     this.#load?.settle(new LoadError({ file: "", message: failure.message }));
-    this.#options.onExit(this);
+    this.#options.onExit(this, this.#stopReason, status);
   }
 }

@@ -63,7 +63,10 @@ export interface SupervisorStats {
   spares: number;
   /** Deployments loaded into a process (each a cold start). */
   coldStarts: number;
-  /** Processes stopped, by reason (`timeout`, `memory`, `evicted`, `idle`, …). */
+  /**
+   * Processes ended, by reason: the host's (`timeout`, `load-timeout`, `memory`, `idle-cpu`,
+   * `evicted`, `idle`, `retired`, `closed`), or `heap` (V8's heap cap) and `crashed`.
+   */
   stops: Record<string, number>;
   /** Requests refused because every sandbox was busy. */
   refusedBusy: number;
@@ -355,7 +358,12 @@ export class Supervisor {
           this.#options.onEvent(s.deployment.appId, s.deployment.environment, level, message);
         }
       },
-      onExit: (s) => this.#onExit(s, token),
+      onExit: (s, reason, status) => {
+        // Counted at the exit, whoever stopped it: a timeout is stopped by the sandbox itself.
+        const kind = reason?.kind ?? (status.code === 133 ? "heap" : "crashed");
+        this.#stats.stops[kind] = (this.#stats.stops[kind] ?? 0) + 1;
+        this.#onExit(s, token);
+      },
     });
     this.#awaitingHello.set(token, sandbox);
     return sandbox;
@@ -373,7 +381,6 @@ export class Supervisor {
 
   #stop(sandbox: Sandbox, reason: StopReason): void {
     if (sandbox.stopping) return;
-    this.#stats.stops[reason.kind] = (this.#stats.stops[reason.kind] ?? 0) + 1;
     const depId = sandbox.deployment?.id;
     // The slot frees at once; the exit is awaited by the sandbox itself.
     if (depId && this.#live.get(depId) === sandbox) this.#live.delete(depId);
