@@ -6,6 +6,7 @@
  * counted in `kv_usage`, kept in step with every write, delete and purge.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { inTransaction } from "../sqlite.ts";
 import {
   type KvBackend,
   type KvListOptions,
@@ -111,8 +112,9 @@ export class SqliteKv implements KvBackend {
   }
 
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    this.#transaction(() =>
-      this.#put(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000)
+    inTransaction(
+      this.#db,
+      () => this.#put(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000),
     );
     return Promise.resolve();
   }
@@ -125,7 +127,7 @@ export class SqliteKv implements KvBackend {
     expected: string | null,
   ): Promise<boolean> {
     let written = false;
-    this.#transaction(() => {
+    inTransaction(this.#db, () => {
       const k = bytes(key);
       const row = this.#get.get(appId, k, Date.now()) as { value: Uint8Array } | undefined;
       const current = row ? decoder.decode(row.value) : null;
@@ -138,7 +140,7 @@ export class SqliteKv implements KvBackend {
 
   incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number> {
     let result = 0;
-    this.#transaction(() => {
+    inTransaction(this.#db, () => {
       const k = bytes(key);
       const now = Date.now();
       const row = this.#current.get(appId, k, now) as
@@ -187,7 +189,7 @@ export class SqliteKv implements KvBackend {
 
   del(appId: string, key: string): Promise<void> {
     const k = bytes(key);
-    this.#transaction(() => {
+    inTransaction(this.#db, () => {
       const old = this.#sizeOf(appId, k);
       if (old === undefined) return;
       const usage = this.#usageOf(appId);
@@ -254,7 +256,7 @@ export class SqliteKv implements KvBackend {
   }
 
   #purgeExpired(): void {
-    this.#transaction(() => {
+    inTransaction(this.#db, () => {
       const now = Date.now();
       const expired = this.#expiredByApp.all(now) as Array<
         { app: string; keys: number; bytes: number }
@@ -265,16 +267,5 @@ export class SqliteKv implements KvBackend {
       }
       this.#purge.run(now);
     });
-  }
-
-  #transaction(work: () => void): void {
-    this.#db.exec("BEGIN");
-    try {
-      work();
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
   }
 }

@@ -4,6 +4,7 @@
  * Ids are `<ms>-<seq>`, increasing across restarts. The live tail is fed in-process.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { inTransaction } from "../sqlite.ts";
 import { matches } from "./query.ts";
 import { TailHub } from "./tail.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
@@ -65,8 +66,7 @@ export class SqliteLogStore implements LogStore {
 
   append(entries: NewLogEntry[]): Promise<void> {
     const added: LogEntry[] = [];
-    this.#db.exec("BEGIN");
-    try {
+    inTransaction(this.#db, () => {
       const rows: Array<string | number> = [];
       for (const fields of entries) {
         const [ms, seq] = this.#nextId();
@@ -75,17 +75,13 @@ export class SqliteLogStore implements LogStore {
         added.push(entry);
         this.#counted(entry.app_id, 1);
       }
-      // Many rows a statement: the per-call cost, not the rows, dominates a busy server's logging.
+      // Many rows a statement: fewer calls into SQLite for a busy server's batches.
       let at = 0;
       for (; at + INSERT_BATCH * 4 <= rows.length; at += INSERT_BATCH * 4) {
         this.#insertMany.run(...rows.slice(at, at + INSERT_BATCH * 4));
       }
       for (; at < rows.length; at += 4) this.#insert.run(...rows.slice(at, at + 4));
-      this.#db.exec("COMMIT");
-    } catch (error) {
-      this.#db.exec("ROLLBACK");
-      throw error;
-    }
+    });
     for (const entry of added) this.#tail.publish(entry);
     return Promise.resolve();
   }
