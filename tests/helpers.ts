@@ -3,7 +3,7 @@ import { loadConfig } from "../runtime/config.ts";
 import { createPlatform, type Platform, type PlatformParts } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
 import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
-import { sampleTree } from "../runtime/sandbox/host/proc.ts";
+import { sampleProcess, sampleTree } from "../runtime/sandbox/host/proc.ts";
 
 /** The admin API key every test server uses. */
 export const API_KEY = "test-admin-key-0123456789";
@@ -354,9 +354,8 @@ export function sharedRedis(): Promise<RedisStack> {
 
 /** Whether a process with this id is running (and not a zombie). */
 export async function processRunning(pid: number): Promise<boolean> {
-  const text = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
-  if (!text) return false;
-  return text.slice(text.lastIndexOf(")") + 2, text.lastIndexOf(")") + 3) !== "Z";
+  const sample = await sampleProcess(pid);
+  return sample !== null && sample.state !== "Z";
 }
 
 /** CPU the process tree uses over `ms` of wall time, in ms (processes alive at both readings). */

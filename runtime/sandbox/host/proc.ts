@@ -13,6 +13,10 @@ export interface ProcSample {
   rssBytes: number;
   /** User and system CPU time used so far by all its threads, in ms. */
   cpuMs: number;
+  /** The parent's process id. */
+  ppid: number;
+  /** Its state letter: R running, S sleeping, Z exited but not yet reaped, … */
+  state: string;
 }
 
 /** Reads `/proc/<pid>/stat`; null when the process is gone or there is no /proc. */
@@ -24,33 +28,38 @@ export async function sampleProcess(pid: number): Promise<ProcSample | null> {
 function parseStat(text: string): ProcSample | null {
   // The command name (field 2) may hold spaces and parentheses: fields start after the last ")".
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  // Counted from field 3 (state): utime is field 14, stime 15, rss 24.
+  // Counted from field 3 (state): ppid is field 4, utime 14, stime 15, rss 24.
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   const rss = Number(fields[21]);
-  if (!Number.isFinite(utime + stime + rss)) return null;
-  return { rssBytes: rss * PAGE_BYTES, cpuMs: ((utime + stime) * 1000) / TICKS_PER_SECOND };
+  const ppid = Number(fields[1]);
+  if (!Number.isFinite(utime + stime + rss + ppid)) return null;
+  return {
+    rssBytes: rss * PAGE_BYTES,
+    cpuMs: ((utime + stime) * 1000) / TICKS_PER_SECOND,
+    ppid,
+    state: fields[0],
+  };
 }
 
 /** Totals of a process and every process below it. */
-export interface TreeSample extends ProcSample {
+export interface TreeSample {
+  /** Resident memory of all of them, in bytes. */
+  rssBytes: number;
+  /** CPU time all of them used so far, in ms. */
+  cpuMs: number;
   /** Each process counted, by id. */
   processes: Map<number, ProcSample>;
 }
 
 /** Reads every process under `root` (itself included) from /proc; empty totals without /proc. */
 export async function sampleTree(root: number): Promise<TreeSample> {
-  const parents = new Map<number, number>();
   const samples = new Map<number, ProcSample>();
   try {
     for await (const entry of Deno.readDir("/proc")) {
       if (!/^\d+$/.test(entry.name)) continue;
-      const pid = Number(entry.name);
-      const text = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
-      if (!text) continue;
-      const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-      parents.set(pid, Number(fields[1]));
-      samples.set(pid, parseStat(text)!);
+      const sample = await sampleProcess(Number(entry.name));
+      if (sample) samples.set(Number(entry.name), sample);
     }
   } catch {
     return { rssBytes: 0, cpuMs: 0, processes: new Map() };
@@ -58,7 +67,7 @@ export async function sampleTree(root: number): Promise<TreeSample> {
   const inTree = (pid: number): boolean => {
     for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
       if (p === root) return true;
-      p = parents.get(p) ?? 0;
+      p = samples.get(p)?.ppid ?? 0;
     }
     return false;
   };
