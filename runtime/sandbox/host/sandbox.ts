@@ -164,6 +164,8 @@ export class Sandbox {
   #exited = false;
   /** The deployment this process runs, once one was loaded into it. */
   deployment: LoadableDeployment | null = null;
+  /** What the loaded deployment's modules export as `schedule` (tenant-written, unchecked). */
+  schedules: unknown = undefined;
   /** Requests (and a load) under way; a busy sandbox is never evicted. */
   busy = 0;
   /** When it last started or finished work, in performance.now() ms, for LRU and idle eviction. */
@@ -248,12 +250,12 @@ export class Sandbox {
   }
 
   /**
-   * Loads `deployment` into the worker; answers what its modules export as `schedule` (to be
-   * checked); rejects with LoadError if it fails or takes too long.
+   * Loads `deployment` into the worker (then `schedules` holds what its modules export as
+   * `schedule`); rejects with LoadError if it fails or takes too long.
    */
-  load(deployment: LoadableDeployment, timeoutMs: number): Promise<unknown> {
+  load(deployment: LoadableDeployment, timeoutMs: number): Promise<void> {
     this.deployment = deployment;
-    return new Promise<unknown>((resolve, reject) => {
+    return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#load?.settle(
           new LoadError({
@@ -268,8 +270,9 @@ export class Sandbox {
         settle: (error, schedules) => {
           clearTimeout(timer);
           this.#load = undefined;
+          this.schedules = schedules;
           if (error) reject(error);
-          else resolve(schedules);
+          else resolve();
         },
       };
       const modules = new TextEncoder().encode(JSON.stringify(deployment.modules));

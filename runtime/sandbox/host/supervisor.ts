@@ -51,8 +51,6 @@ export interface SupervisorOptions {
 export interface AcquireTiming {
   queueMs?: number;
   sandboxMs?: number;
-  /** What the deployment's modules export as `schedule`, when this acquire loaded it. */
-  schedules?: unknown;
 }
 
 /** Counters of what the supervisor did, since start. */
@@ -134,13 +132,12 @@ export class Supervisor {
 
   /**
    * Loads a deployment into its own sandbox (the deploy warm-up); answers what its modules
-   * export as `schedule` when this call started it (else undefined); rejects with LoadError.
+   * export as `schedule`, to be checked; rejects with LoadError.
    */
   async load(deployment: LoadableDeployment): Promise<unknown> {
-    const loaded: AcquireTiming = {};
-    const sandbox = await this.#acquire(deployment, loaded);
+    const sandbox = await this.#acquire(deployment, {});
     this.#done(sandbox);
-    return loaded.schedules;
+    return sandbox.schedules;
   }
 
   /** Stops a deployment's sandbox once it is idle; called when the deployment was replaced. */
@@ -259,7 +256,7 @@ export class Supervisor {
     this.#live.set(deployment.id, sandbox);
     this.#stats.coldStarts++;
     try {
-      timing.schedules = await sandbox.load(deployment, this.#options.loadTimeoutMs);
+      await sandbox.load(deployment, this.#options.loadTimeoutMs);
     } catch (error) {
       sandbox.busy--;
       this.#stop(sandbox, { kind: "closed" });
