@@ -1,6 +1,6 @@
 /**
- * Deploying and serving deployments: compile, warm a worker, record, then switch the live
- * pointer in one step. A retired deployment's worker is unloaded once its last request ends.
+ * Deploying and serving deployments: compile, warm a sandbox, record, then switch the live
+ * pointer in one step. A retired deployment's sandbox is stopped once its last request ends.
  */
 import { compile, type CompiledCode, CompileError, type Diagnostic } from "./compile.ts";
 import { type Job, parseSchedules } from "./cron/schedule.ts";

@@ -1,6 +1,6 @@
 /**
  * The types of a handler's world: `ctx` and what a handler returns. The one source of truth:
- * the worker builds `ctx` against these, `GET /v1/types.d.ts` serves this file, and `fn init`
+ * the sandbox builds `ctx` against these, `GET /v1/types.d.ts` serves this file, and `fn init`
  * writes it into new projects. It imports nothing, so it can be copied anywhere.
  *
  * @example

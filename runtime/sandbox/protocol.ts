@@ -1,8 +1,7 @@
 /**
- * The one wire protocol between the host, a sandbox process and its worker. Every message is
- * a small JSON header plus optional raw bytes (a request or response body, a fetch body); the
- * child relays worker messages by their header alone, so one set of types describes both hops.
- * Host, child and worker all import this file; it imports only the handler types (ctx.ts).
+ * The one wire protocol between the host and a sandbox process. Every message is a small JSON
+ * header plus optional raw bytes (a request or response body, a fetch body). Host and child
+ * both import this file; it imports only the handler types (ctx.ts).
  */
 import type { FunctionRequest as CtxRequest } from "./ctx.ts";
 
@@ -15,7 +14,7 @@ export type FunctionRequest = Omit<CtxRequest, "body">;
  */
 export type BodyKind = { type: "none" } | { type: "value"; value: unknown } | { type: "bytes" };
 
-/** What a handler answered, validated by the worker; the body bytes travel beside it. */
+/** What a handler answered, validated in the sandbox; the body bytes travel beside it. */
 export interface FunctionResult {
   status: number;
   headers: Record<string, string>;
@@ -48,17 +47,17 @@ export class BadResultError extends Error {
   }
 }
 
-/** Why an invocation produced no result: a throw or a bad value, in the worker. */
+/** Why an invocation produced no result: a throw or a bad value, in the sandbox. */
 export type FailureKind = "threw" | "bad-result";
 
-/** A failed invocation, as reported by the worker. */
+/** A failed invocation, as reported by the sandbox. */
 export interface Failure {
   kind: FailureKind;
   message: string;
   stack?: string;
 }
 
-/** Why a deployment's modules could not be loaded in a worker. */
+/** Why a deployment's modules could not be loaded in a sandbox. */
 export interface LoadFailure {
   /** The route file, or "" when the bundle as a whole failed (see `stack`). */
   file: string;
@@ -72,7 +71,7 @@ export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** One of LOG_LEVELS. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
-/** An outbound request as the worker sends it; its body travels as the frame's bytes. */
+/** An outbound request as the sandbox sends it; its body travels as the frame's bytes. */
 export interface WireFetchRequest {
   url: string;
   method: string;
@@ -81,7 +80,7 @@ export interface WireFetchRequest {
   redirect: RequestRedirect;
 }
 
-/** An outbound response as the worker receives it; its body travels as the frame's bytes. */
+/** An outbound response as the sandbox receives it; its body travels as the frame's bytes. */
 export interface WireFetchResponse {
   url: string;
   status: number;
@@ -91,7 +90,7 @@ export interface WireFetchResponse {
   redirected: boolean;
 }
 
-/** Host → sandbox process → worker. `load` carries the modules as JSON bytes. */
+/** Host → sandbox process. `load` carries the modules as JSON bytes. */
 export type HostMessage =
   | { t: "load"; dep: string }
   | {
@@ -105,10 +104,10 @@ export type HostMessage =
   | { t: "reply"; id: string; cid: number; ok: true; value: unknown }
   | { t: "reply"; id: string; cid: number; ok: false; error: string };
 
-/** Worker → sandbox process → host (and `hello`, from the process itself). */
+/** Sandbox process → host. */
 export type SandboxMessage =
   | { t: "hello"; token: string }
-  /** The worker has run its bootstrap; the process says hello only after it. */
+  /** The function runtime is installed and locked down: a spare may take a deployment. */
   | { t: "ready" }
   /** `schedules`: route file → its `schedule` export, as the module gave it (host-checked). */
   | { t: "loaded"; schedules?: unknown }
@@ -124,7 +123,7 @@ export type SandboxMessage =
   | { t: "failed"; id: string; error: Failure }
   | { t: "call"; id: string; cid: number; op: string; args: unknown[] }
   | { t: "log"; id: string | null; level: LogLevel; message: string }
-  /** Console lines a worker dropped for a request past the per-request bounds, sent before its end. */
+  /** Console lines a sandbox dropped for a request past the per-request bounds, sent before its end. */
   | { t: "log-dropped"; id: string; entries: number; characters: number };
 
 /** A message with the raw bytes that travel beside it. */
@@ -139,7 +138,7 @@ export const MAX_ENTRIES_PER_REQUEST = 1000;
 export const MAX_BYTES_PER_REQUEST = 256 * 1024;
 
 /**
- * One request's console output counted against the per-request bounds. The worker keeps one
+ * One request's console output counted against the per-request bounds. The sandbox keeps one
  * per request so a flood never crosses to the host; the host keeps one too, as the authority.
  */
 export class LogBudget {

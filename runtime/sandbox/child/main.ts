@@ -1,16 +1,14 @@
 /**
  * Entry of a sandbox process: bundled by the host into one script and started with no
  * permission but its IPC socket, no package or remote resolution, a private empty module
- * cache, a V8 heap cap and code generation from strings disabled. It boots its worker before
- * saying hello (so a spare process is warm before any app is assigned to it), then pumps
- * bytes: the process runs one deployment in one worker, so frames need no routing here and
- * are moved (transferred) both ways without being read.
+ * cache, a V8 heap cap and code generation from strings disabled. It connects to the host,
+ * then gives up even the socket's permissions and locks its global scope down before any
+ * deployment is loaded: the tenant's code runs on this main thread with nothing of the host in
+ * reach, and the process (one per app environment) is the unit the host kills and measures.
  */
-import { encodeFrame, FrameWriter } from "../frames.ts";
+import { FrameWriter } from "../frames.ts";
 import type { SandboxMessage } from "../protocol.ts";
-
-/** The worker bootstrap (runtime/sandbox/worker/main.ts), inlined by the host's bundler. */
-declare const WORKER_SOURCE: string;
+import { startRuntime } from "./runtime.ts";
 
 /** Reads the whole of stdin: the host writes this process's token there, never in args or env. */
 async function readToken(): Promise<string> {
@@ -20,34 +18,23 @@ async function readToken(): Promise<string> {
 
 const [socketPath] = Deno.args;
 const token = await readToken();
-
-const worker = new Worker(
-  `data:text/javascript;charset=utf-8,${encodeURIComponent(WORKER_SOURCE)}`,
-  { type: "module", deno: { permissions: "none" } },
-);
-
-// A spare is ready only once its worker has booted (its first frame says so): a cold app then
-// pays a module load only.
-const ready = await new Promise<Uint8Array>((resolve, reject) => {
-  worker.onmessage = (event: MessageEvent<Uint8Array>) => resolve(event.data);
-  worker.onerror = (event) => reject(new Error(`the worker failed to start: ${event.message}`));
-});
-
 const conn = await Deno.connect({ transport: "unix", path: socketPath });
-const socket = conn.writable.getWriter();
-const out = new FrameWriter((bytes) => socket.write(bytes));
-out.send({ t: "hello", token } satisfies SandboxMessage);
-out.sendEncoded(ready);
+// Permissions are per process: once connected, the socket is the only way out, and even it
+// cannot be reopened.
+for (const name of ["net", "read", "write"] as const) Deno.permissions.revokeSync({ name });
 
-worker.onmessage = (event: MessageEvent<Uint8Array>) => out.sendEncoded(event.data);
-worker.onerror = (event) => {
-  event.preventDefault();
-  const message = `worker error: ${event.message}`;
-  out.sendEncoded(encodeFrame({ t: "log", id: null, level: "error", message }));
-};
-
-for await (const chunk of conn.readable) {
-  worker.postMessage(chunk, [chunk.buffer]);
+/** Writes all of `bytes`: a socket write may take only part of them. */
+async function writeAll(bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
 }
+
+// Taken before the lockdown refuses it to functions.
+const exit = Deno.exit;
+const out = new FrameWriter(writeAll);
+out.send({ t: "hello", token } satisfies SandboxMessage);
+const onBytes = startRuntime(out);
+out.send({ t: "ready" } satisfies SandboxMessage);
+
+for await (const chunk of conn.readable) onBytes(chunk);
 // The host closed the socket: nothing left to serve.
-Deno.exit(0);
+exit(0);

@@ -1,5 +1,5 @@
 /**
- * The host's handle on one sandbox process, which runs one deployment in one worker: load it,
+ * The host's handle on one sandbox process, which runs one deployment: load it,
  * invoke it, stop it for real (SIGKILL, then wait for the exit), and fail what was running in
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
@@ -24,7 +24,7 @@ export interface InvocationHooks {
   call(op: string, args: unknown[], body: Uint8Array | undefined): Promise<CallAnswer>;
   /** Receives one console line of the handler. */
   log(level: LogLevel, message: string): void;
-  /** Counts console lines the worker dropped past the per-request bounds. */
+  /** Counts console lines the sandbox dropped past the per-request bounds. */
   dropped(entries: number, characters: number): void;
 }
 
@@ -250,7 +250,7 @@ export class Sandbox {
   }
 
   /**
-   * Loads `deployment` into the worker (then `schedules` holds what its modules export as
+   * Loads `deployment` into the process (then `schedules` holds what its modules export as
    * `schedule`); rejects with LoadError if it fails or takes too long.
    */
   load(deployment: LoadableDeployment, timeoutMs: number): Promise<void> {
@@ -286,8 +286,8 @@ export class Sandbox {
       const timer = setTimeout(async () => {
         const pending = this.#pending.get(call.id);
         this.#pending.delete(call.id);
-        // A worker cannot be interrupted from outside its thread: only ending the process stops
-        // it, and the caller hears of the timeout once the process has exited.
+        // Running JS cannot be interrupted from outside its thread: only ending the process
+        // stops it, and the caller hears of the timeout once the process has exited.
         await this.stop({ kind: "timeout", limitMs: timeoutMs });
         if (pending?.background) {
           this.#fail(

@@ -332,7 +332,6 @@ export class Supervisor {
         "run",
         ...NO_RESOLUTION_FLAGS,
         "--no-prompt",
-        "--unstable-worker-options",
         `--v8-flags=--max-old-space-size=${heapMb},--disallow-code-generation-from-strings`,
         `--allow-net=unix:${this.#socketPath}`,
         `--allow-read=${this.#socketPath}`,

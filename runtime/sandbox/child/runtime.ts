@@ -1,10 +1,8 @@
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
 /**
- * The bootstrap of a deployment's Web Worker, bundled into the sandbox process and started
- * as a `data:` URL module with no permissions. It locks the global scope down, imports the
- * deployment's route modules, runs handlers with `ctx`, and turns `kv`, `fetch` and `console`
- * calls into messages to the host. It imports only the shared protocol and its own folder.
+ * The function runtime of a sandbox process: imports the deployment's route modules, runs
+ * handlers with `ctx`, and turns `kv`, `fetch` and `console` calls into frames to the host.
+ * It runs on the process's main thread, after the process has given up every permission and
+ * locked its global scope down (main.ts). It imports only the shared protocol and its folder.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import {
@@ -36,12 +34,8 @@ function cut(text: string | undefined): string | undefined {
     : text;
 }
 
-// Captured before user code runs, so a handler cannot forge or intercept protocol messages.
-const postRaw: (message: Uint8Array, transfer: Transferable[]) => void = self.postMessage.bind(
-  self,
-);
-/** Frames to the host, batched per turn and moved to the sandbox process without a copy. */
-const out = new FrameWriter((bytes) => postRaw(bytes, [bytes.buffer]));
+/** Frames to the host, batched per turn; set by `startRuntime` before any user code runs. */
+let out: FrameWriter;
 function post(header: SandboxMessage, body?: Uint8Array): void {
   out.send(header, body);
 }
@@ -105,7 +99,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | null | undefine
 }
 
 /**
- * `fetch` for handlers: the worker has no network permission, so the request goes to the host,
+ * `fetch` for handlers: the process has no network permission, so the request goes to the host,
  * which applies the egress policy (no loopback, private or link-local targets) and credentials.
  */
 async function proxiedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
@@ -242,22 +236,14 @@ function mapStackFrames(): void {
   };
 }
 
-function guardMessages(): void {
+function guardErrors(): void {
   Object.defineProperty(globalThis, "fetch", { value: proxiedFetch, writable: false });
-  Object.defineProperty(self, "postMessage", {
-    value: () => {
-      throw new Error("postMessage() is not available inside a function");
-    },
-  });
-  // A function cannot take over the message channel of the sandbox.
-  self.addEventListener("message", onMessage);
-  Object.defineProperty(self, "onmessage", { value: null, writable: false });
-  self.addEventListener("unhandledrejection", (event) => {
+  globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
     const reason = describeThrown(event.reason);
     sendLog(null, "error", `unhandled promise rejection: ${reason}`);
   });
-  self.addEventListener("error", (event) => {
+  globalThis.addEventListener("error", (event) => {
     event.preventDefault();
     const reason = event.error === undefined ? event.message : describeThrown(event.error);
     sendLog(null, "error", `uncaught error: ${reason}`);
@@ -463,8 +449,8 @@ function serverSentEvents(events: AsyncIterable<SseEvent>, init: { status?: numb
   };
 }
 
-function onMessage(event: MessageEvent<Uint8Array>): void {
-  for (const frame of frames.push(event.data)) {
+function onBytes(chunk: Uint8Array): void {
+  for (const frame of frames.push(chunk)) {
     onFrame(frame as Envelope<HostMessage>);
   }
 }
@@ -487,8 +473,16 @@ function onFrame({ header, body }: Envelope<HostMessage>): void {
   }
 }
 
-captureConsole();
-mapStackFrames();
-guardMessages();
-lockDown();
-post({ t: "ready" });
+/**
+ * Installs the runtime (console capture, stack mapping, error events, proxied `fetch`) and
+ * locks the global scope down; frames go to `writer`. Returns what takes the host's bytes.
+ * Call once, before any user code runs.
+ */
+export function startRuntime(writer: FrameWriter): (chunk: Uint8Array) => void {
+  out = writer;
+  captureConsole();
+  mapStackFrames();
+  guardErrors();
+  lockDown();
+  return onBytes;
+}

@@ -1,10 +1,11 @@
 /**
- * Takes away, before any user code runs, what a permission-less worker would still reach:
- * threads (`Worker`), the host-wide Cache API, channels to other workers of the process,
- * Deno's internals and Node's `process`. What stays is the web platform a handler needs.
+ * Takes away, before any user code runs, what a permission-less process would still reach:
+ * threads (`Worker`), the host-wide Cache API, channels between workers, Deno's internals,
+ * Node's `process`, the process's stdio and its exit. What stays is the web platform a
+ * handler needs.
  */
 
-/** Globals removed from a function's worker, each with why. */
+/** Globals removed from a sandbox process, each with why. */
 export const REMOVED_GLOBALS = [
   "Worker", // threads outlive requests and escape the time limit
   "SharedWorker",
@@ -15,6 +16,10 @@ export const REMOVED_GLOBALS = [
   "process", // Node's process: stdio, getBuiltinModule, exit
   "localStorage",
   "sessionStorage",
+  "alert", // stdio of the process
+  "confirm",
+  "prompt",
+  "close", // ends the process
 ] as const;
 
 /** The process's stdio: stdout and stderr are not the wire, but nothing of the process is the function's. */
@@ -41,5 +46,4 @@ export function lockDown(): void {
     Object.defineProperty(Deno, name, { get: refuse(`Deno.${name}`), configurable: false });
   }
   Object.defineProperty(Deno, "exit", { value: refuse("Deno.exit"), configurable: false });
-  Object.defineProperty(self, "close", { value: refuse("close()"), configurable: false });
 }
