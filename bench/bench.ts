@@ -10,6 +10,7 @@ import { loadConfig } from "../runtime/config.ts";
 import { createPlatform } from "../runtime/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { startRedisStack } from "../tests/helpers.ts";
+import { startCeiling } from "./ceiling.ts";
 import { density } from "./density.ts";
 import { logPath } from "./log_path.ts";
 import { type Figures, wrk } from "./wrk.ts";
@@ -128,6 +129,11 @@ async function throughput(): Promise<void> {
   await measure("bare Deno.serve (baseline)", bareUrl, rows);
   await measure("bare Deno.serve (baseline)", bareUrl, single, 1);
   await bare.shutdown();
+
+  const ceiling = await startCeiling();
+  await measure("ceiling: a process hop, no work", ceiling.url, rows);
+  await measure("ceiling: a process hop, no work", ceiling.url, single, 1);
+  await ceiling.close();
 
   const embedded = await startPlatform({});
   await measure("hello function", embedded.url("/hello"), rows);

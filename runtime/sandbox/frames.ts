@@ -149,6 +149,16 @@ export class FrameWriter {
   }
 }
 
+/**
+ * A FrameWriter sink that writes straight to a socket (no stream machinery on the hot path),
+ * looping because one write may take only part of the bytes.
+ */
+export function socketSink(conn: Deno.Conn): (bytes: Uint8Array) => Promise<void> {
+  return async (bytes) => {
+    for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
+  };
+}
+
 function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
   if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].buffer.byteLength === total) {
     return parts[0] as Uint8Array<ArrayBuffer>;

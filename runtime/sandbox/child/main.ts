@@ -6,7 +6,7 @@
  * deployment is loaded: the tenant's code runs on this main thread with nothing of the host in
  * reach, and the process (one per app environment) is the unit the host kills and measures.
  */
-import { FrameWriter } from "../frames.ts";
+import { FrameWriter, socketSink } from "../frames.ts";
 import type { SandboxMessage } from "../protocol.ts";
 import { startRuntime } from "./runtime.ts";
 
@@ -23,14 +23,9 @@ const conn = await Deno.connect({ transport: "unix", path: socketPath });
 // cannot be reopened.
 for (const name of ["net", "read", "write"] as const) Deno.permissions.revokeSync({ name });
 
-/** Writes all of `bytes`: a socket write may take only part of them. */
-async function writeAll(bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
-}
-
 // Taken before the lockdown refuses it to functions.
 const exit = Deno.exit;
-const out = new FrameWriter(writeAll);
+const out = new FrameWriter(socketSink(conn));
 out.send({ t: "hello", token } satisfies SandboxMessage);
 const onBytes = startRuntime(out);
 out.send({ t: "ready" } satisfies SandboxMessage);

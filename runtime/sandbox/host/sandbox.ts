@@ -3,7 +3,7 @@
  * invoke it, stop it for real (SIGKILL, then wait for the exit), and fail what was running in
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
-import { FrameError, FrameReader, FrameWriter } from "../frames.ts";
+import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
 import {
   type BodyKind,
   type Envelope,
@@ -221,8 +221,7 @@ export class Sandbox {
     chunks: AsyncIterator<Uint8Array>,
     early: Array<Envelope<unknown>>,
   ): void {
-    const socket = conn.writable.getWriter();
-    this.#writer = new FrameWriter((bytes) => socket.write(bytes));
+    this.#writer = new FrameWriter(socketSink(conn));
     this.#markReady();
     void (async () => {
       try {
