@@ -2,8 +2,8 @@
  * The server's entry: reads configuration from the environment, builds the platform and
  * serves it. `--dev` generates an API key when API_KEY is unset and prints it.
  */
-import { ConfigError, loadConfig } from "./runtime/config.ts";
-import { createPlatform } from "./runtime/platform.ts";
+import { ConfigError, loadConfig } from "./runtime/platform/config.ts";
+import { createPlatform } from "./runtime/platform/platform.ts";
 import { createApp } from "./routes/app.ts";
 
 const env = Deno.env.toObject();

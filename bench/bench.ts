@@ -6,8 +6,8 @@
  * BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_APPS (default 1000),
  * BENCH_ONLY (`logs`, `throughput` or `density`).
  */
-import { loadConfig } from "../runtime/config.ts";
-import { createPlatform } from "../runtime/platform.ts";
+import { loadConfig } from "../runtime/platform/config.ts";
+import { createPlatform } from "../runtime/platform/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { startRedisStack } from "../tests/helpers.ts";
 import { startCeiling } from "./ceiling.ts";

@@ -3,7 +3,7 @@
  * all called round-robin twice. Reports the resident memory of the whole process tree, and
  * p50s of deploys, first calls and calls to apps whose sandbox had been evicted.
  */
-import type { Platform } from "../runtime/platform.ts";
+import type { Platform } from "../runtime/platform/platform.ts";
 import { sampleTree } from "../runtime/sandbox/host/proc.ts";
 
 function percentile(values: number[], p: number): number {

@@ -3,10 +3,10 @@
  * function wrote) for 100 KB and 1 MB of hostile text: it must grow linearly, not with the
  * square of the size.
  */
-import { compile } from "../runtime/compile.ts";
-import { LiveDeployment } from "../runtime/deployments.ts";
+import { compile } from "../runtime/deploy/compile.ts";
+import { LiveDeployment } from "../runtime/deploy/deployments.ts";
 import type { Deployment } from "../runtime/store/types.ts";
-import { redactSecrets } from "../runtime/vars.ts";
+import { redactSecrets } from "../runtime/vars/vars.ts";
 
 /** Milliseconds per call of the log path on `text`, the best of a few rounds. */
 function cost(live: LiveDeployment, text: string, secrets: Record<string, string>): number {

@@ -4,9 +4,9 @@
  * file is redeployed at once; a refused deploy prints its diagnostics with a code frame and the
  * last good deployment keeps serving. Every request and console line is printed.
  */
-import { loadConfig } from "../runtime/config.ts";
+import { loadConfig } from "../runtime/platform/config.ts";
 import type { LogEntry } from "../runtime/logs/types.ts";
-import { createPlatform } from "../runtime/platform.ts";
+import { createPlatform } from "../runtime/platform/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { codeFrame, collectFiles, type Diagnostic } from "./project.ts";
 

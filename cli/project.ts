@@ -1,5 +1,5 @@
 /** A functions project on disk: collecting its files (with `.fnignore`) and showing diagnostics. */
-import { isRouteFile } from "../runtime/source_files.ts";
+import { isRouteFile } from "../runtime/deploy/source_files.ts";
 
 /** Names never deployed, whatever `.fnignore` says. */
 const ALWAYS_IGNORED = [".git", ".fn", "node_modules", ".fnignore", ".env"];

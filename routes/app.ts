@@ -1,7 +1,7 @@
 /** The HTTP app: mounts the routers and turns every error into `{ "error": … }` JSON in one place. */
 import { Hono } from "hono";
 import { HttpError } from "../runtime/errors.ts";
-import type { Platform } from "../runtime/platform.ts";
+import type { Platform } from "../runtime/platform/platform.ts";
 import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
 import { appRoutes } from "./apps.ts";
 import { deployRoutes } from "./deployments.ts";

@@ -4,7 +4,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { HttpError } from "../runtime/errors.ts";
-import type { ApiKeys, Principal } from "../runtime/keys.ts";
+import type { ApiKeys, Principal } from "../runtime/auth/keys.ts";
 
 /** Variables set on the Hono context of authenticated requests. */
 export type AuthEnv = { Variables: { principal: Principal } };

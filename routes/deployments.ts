@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Deployments } from "../runtime/deployments.ts";
+import type { Deployments } from "../runtime/deploy/deployments.ts";
 import { DEPLOYMENT_ID, ENVIRONMENT } from "../runtime/ids.ts";
 import type { Deployment, DeploymentSummary } from "../runtime/store/types.ts";
 import { actor, type AuthEnv } from "./auth.ts";

@@ -7,7 +7,7 @@
 import { type Context, Hono } from "hono";
 import { notFound } from "../runtime/errors.ts";
 import { APP_ID, ENVIRONMENT, newId } from "../runtime/ids.ts";
-import type { FunctionRunner, FunctionTarget } from "../runtime/invoke.ts";
+import type { FunctionRunner, FunctionTarget } from "../runtime/invoke/runner.ts";
 
 /** Header that carries the request id on every function response. */
 export const REQUEST_ID_HEADER = "x-request-id";

@@ -1,7 +1,7 @@
 /** Per-app API keys, admin only: `GET/POST /v1/apps/:appId/keys`, `DELETE /v1/apps/:appId/keys/:id`. */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { ApiKeys } from "../runtime/keys.ts";
+import type { ApiKeys } from "../runtime/auth/keys.ts";
 import { type AuthEnv, requireAdmin } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appId, appParams } from "./schemas.ts";

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { ApiKeys } from "../runtime/keys.ts";
+import type { ApiKeys } from "../runtime/auth/keys.ts";
 import type { Metrics } from "../runtime/metrics/metrics.ts";
 import { WINDOW_MINUTES } from "../runtime/metrics/series.ts";
 import { authenticate, type AuthEnv, requireAdmin } from "./auth.ts";

@@ -6,7 +6,7 @@
  */
 import type { Context, Env, Hono } from "hono";
 import { z } from "zod";
-import { readJson } from "../runtime/body.ts";
+import { readJson } from "../runtime/invoke/body.ts";
 import { badRequest } from "../runtime/errors.ts";
 
 /** One declared route. */

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { EnvVars } from "../runtime/vars.ts";
+import type { EnvVars } from "../runtime/vars/vars.ts";
 import type { AuthEnv } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appEnvParams } from "./schemas.ts";

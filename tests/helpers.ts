@@ -1,6 +1,6 @@
 /** Shared test helpers: start a real server on a free port, deploy, call. */
-import { loadConfig } from "../runtime/config.ts";
-import { createPlatform, type Platform, type PlatformParts } from "../runtime/platform.ts";
+import { loadConfig } from "../runtime/platform/config.ts";
+import { createPlatform, type Platform, type PlatformParts } from "../runtime/platform/platform.ts";
 import { createApp } from "../routes/app.ts";
 import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
 import { sampleProcess, sampleTree } from "../runtime/sandbox/host/proc.ts";

@@ -1,6 +1,6 @@
 /** The lexer that pre-checks deployed sources: computed imports and deep nesting, nothing else. */
 import assert from "node:assert/strict";
-import { MAX_NESTING, scanSource } from "../runtime/source_scan.ts";
+import { MAX_NESTING, scanSource } from "../runtime/deploy/source_scan.ts";
 
 for (
   const source of [

@@ -4,7 +4,7 @@
  * croner (a cron parser from npm), which also computes the next runs.
  */
 import { Cron } from "croner";
-import type { Diagnostic } from "../compile.ts";
+import type { Diagnostic } from "../deploy/diagnostic.ts";
 import { ENVIRONMENT } from "../ids.ts";
 
 /** A route file's schedule, as checked. */

@@ -5,7 +5,7 @@
  * whose values come from the app's secrets, so a secret never enters the worker.
  */
 import { lookup } from "node:dns/promises";
-import { readLimited } from "../body.ts";
+import { readLimited } from "../invoke/body.ts";
 import type { WireFetchRequest, WireFetchResponse } from "../sandbox/protocol.ts";
 import { blockedReason, isIpLiteral, isLoopback } from "./address.ts";
 

@@ -6,7 +6,7 @@
  * counted in `kv_usage`, kept in step with every write, delete and purge.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { inTransaction } from "../sqlite.ts";
+import { inTransaction } from "../platform/sqlite.ts";
 import {
   type KvBackend,
   type KvListOptions,

@@ -8,7 +8,7 @@
  * expired are swept from the indexes by the next script of their app.
  */
 import type { Redis } from "@upstash/redis";
-import { whenReachable } from "../redis.ts";
+import { whenReachable } from "../platform/redis.ts";
 import {
   type KvBackend,
   type KvListOptions,
@@ -146,7 +146,7 @@ export class UpstashKv implements KvBackend {
   readonly #redis: Redis;
   readonly #quota: KvQuota;
 
-  /** Uses a client from runtime/redis.ts (strings as stored, short timeouts). */
+  /** Uses a client from runtime/platform/redis.ts (strings as stored, short timeouts). */
   constructor(redis: Redis, quota: KvQuota) {
     this.#redis = redis;
     this.#quota = quota;

@@ -4,7 +4,7 @@
  * Ids are `<ms>-<seq>`, increasing across restarts. The live tail is fed in-process.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { inTransaction } from "../sqlite.ts";
+import { inTransaction } from "../platform/sqlite.ts";
 import { matches } from "./query.ts";
 import { TailHub } from "./tail.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";

@@ -3,7 +3,7 @@
  * by one Lua script, so every instance draws from the same bucket.
  */
 import type { Redis } from "@upstash/redis";
-import { whenReachable } from "../redis.ts";
+import { whenReachable } from "../platform/redis.ts";
 import type { Bucket, RateLimiter, Taken } from "./types.ts";
 
 /** KEYS: bucket. ARGV: now ms, rps, burst. Answers {allowed (0/1), retry after ms}. */

@@ -12,7 +12,7 @@ import type { Pipeline, Redis } from "@upstash/redis";
 import type { Job } from "../cron/schedule.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
 import { HttpError } from "../errors.ts";
-import { whenReachable } from "../redis.ts";
+import { whenReachable } from "../platform/redis.ts";
 import {
   type Deployment,
   type DeploymentListQuery,
@@ -46,7 +46,7 @@ function guard<T>(operation: () => Promise<T>): Promise<T> {
   );
 }
 
-/** A PlatformStore in Redis; build the client with runtime/redis.ts. */
+/** A PlatformStore in Redis; build the client with runtime/platform/redis.ts. */
 export class RedisStore implements PlatformStore {
   readonly #redis: Redis;
 

@@ -6,7 +6,7 @@
  */
 import type { Job, Schedule } from "../cron/schedule.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
-import type { Route } from "../router.ts";
+import type { Route } from "../deploy/router.ts";
 
 /** An immutable, successful deployment with everything needed to serve it again. */
 export interface Deployment {
@@ -70,7 +70,7 @@ export interface DeploymentStore {
   ): Promise<{ apps: string[]; next: string | null }>;
 }
 
-/** An environment variable as stored: its value encrypted (runtime/secrets.ts). */
+/** An environment variable as stored: its value encrypted (runtime/vars/secrets.ts). */
 export interface StoredVar {
   /** base64 of IV + AES-GCM ciphertext. */
   sealed: string;

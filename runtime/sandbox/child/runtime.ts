@@ -259,7 +259,7 @@ function describeThrown(value: unknown): string {
   }
 }
 
-/** The name of a deployment's single bundle (runtime/compile.ts BUNDLE). */
+/** The name of a deployment's single bundle (runtime/deploy/compile.ts BUNDLE). */
 const BUNDLE = "$bundle";
 
 /** Imports one module from its source; its stack frames name `name`. */

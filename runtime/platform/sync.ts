@@ -4,7 +4,7 @@
  * re-read what it caches for those apps (live deployments, variables). A quiet poll costs one
  * small Redis call and needs no pub/sub.
  */
-import type { PlatformStore } from "./store/types.ts";
+import type { PlatformStore } from "../store/types.ts";
 
 /** Settings of the sync loop. */
 export interface SyncOptions {

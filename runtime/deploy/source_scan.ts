@@ -5,7 +5,7 @@
  * - `import(…)` or `require(…)` whose argument is not one string literal: esbuild would expand
  *   `import("./" + name)` as a glob over a real folder of the host.
  */
-import type { Diagnostic } from "./compile.ts";
+import type { Diagnostic } from "./diagnostic.ts";
 
 /** Deepest nesting of brackets accepted in a source file. */
 export const MAX_NESTING = 500;

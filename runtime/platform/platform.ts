@@ -1,32 +1,32 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
 import type { Config } from "./config.ts";
-import { Deployments } from "./deployments.ts";
-import { Egress, hostPort, secretNames } from "./egress/fetch.ts";
-import { FunctionRunner } from "./invoke.ts";
-import { ApiKeys } from "./keys.ts";
-import { SqliteKv } from "./kv/sqlite.ts";
-import type { KvBackend } from "./kv/types.ts";
-import { UpstashKv } from "./kv/upstash.ts";
-import { RedisLogStore } from "./logs/redis.ts";
+import { Deployments } from "../deploy/deployments.ts";
+import { Egress, hostPort, secretNames } from "../egress/fetch.ts";
+import { FunctionRunner } from "../invoke/runner.ts";
+import { ApiKeys } from "../auth/keys.ts";
+import { SqliteKv } from "../kv/sqlite.ts";
+import type { KvBackend } from "../kv/types.ts";
+import { UpstashKv } from "../kv/upstash.ts";
+import { RedisLogStore } from "../logs/redis.ts";
 import { createRedis } from "./redis.ts";
-import { Logs } from "./logs/logs.ts";
-import { SqliteLogStore } from "./logs/sqlite.ts";
-import { OtlpLogExporter } from "./logs/otlp.ts";
-import type { LogStore } from "./logs/types.ts";
-import { Supervisor } from "./sandbox/host/supervisor.ts";
-import { Scheduler } from "./cron/scheduler.ts";
-import { Metrics } from "./metrics/metrics.ts";
-import { MemorySeries } from "./metrics/series_memory.ts";
-import { RedisSeries } from "./metrics/series_redis.ts";
-import { RateLimits } from "./ratelimit/limits.ts";
-import { MemoryRateLimiter } from "./ratelimit/memory.ts";
-import { RedisRateLimiter } from "./ratelimit/redis.ts";
-import { Cipher } from "./secrets.ts";
-import { FileStore } from "./store/file.ts";
-import { RedisStore } from "./store/redis.ts";
-import type { PlatformStore } from "./store/types.ts";
+import { Logs } from "../logs/logs.ts";
+import { SqliteLogStore } from "../logs/sqlite.ts";
+import { OtlpLogExporter } from "../logs/otlp.ts";
+import type { LogStore } from "../logs/types.ts";
+import { Supervisor } from "../sandbox/host/supervisor.ts";
+import { Scheduler } from "../cron/scheduler.ts";
+import { Metrics } from "../metrics/metrics.ts";
+import { MemorySeries } from "../metrics/series_memory.ts";
+import { RedisSeries } from "../metrics/series_redis.ts";
+import { RateLimits } from "../ratelimit/limits.ts";
+import { MemoryRateLimiter } from "../ratelimit/memory.ts";
+import { RedisRateLimiter } from "../ratelimit/redis.ts";
+import { Cipher } from "../vars/secrets.ts";
+import { FileStore } from "../store/file.ts";
+import { RedisStore } from "../store/redis.ts";
+import type { PlatformStore } from "../store/types.ts";
 import { startSync } from "./sync.ts";
-import { EnvVars } from "./vars.ts";
+import { EnvVars } from "../vars/vars.ts";
 
 /** The runtime parts the HTTP layer needs, plus how to shut them down. */
 export interface Platform {

@@ -3,7 +3,7 @@
  * IV per value, and the value's app, environment and name as additional data, so a sealed
  * value copied to another variable or app fails to open instead of leaking there.
  */
-import { decodeBase64, encodeBase64 } from "./base64.ts";
+import { decodeBase64, encodeBase64 } from "../base64.ts";
 
 /** Length of the encryption key, in bytes (AES-256). */
 export const SECRETS_KEY_BYTES = 32;

@@ -1,5 +1,5 @@
 /** Turns a handler's result into an HTTP response. */
-import { BadResultError, type FunctionResult } from "./sandbox/protocol.ts";
+import { BadResultError, type FunctionResult } from "../sandbox/protocol.ts";
 
 /** Response headers a handler cannot set: the server owns framing and connection handling. */
 const RESERVED_HEADERS = new Set([

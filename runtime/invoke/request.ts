@@ -1,7 +1,7 @@
 /** Turns an HTTP request into the `ctx.req` a handler sees. */
 import { readBody } from "./body.ts";
-import { HttpError } from "./errors.ts";
-import type { BodyKind, FunctionRequest } from "./sandbox/protocol.ts";
+import { HttpError } from "../errors.ts";
+import type { BodyKind, FunctionRequest } from "../sandbox/protocol.ts";
 
 /** Request headers a handler never sees: hop-by-hop headers and the platform's own `x-platform-*`. */
 export const INTERNAL_HEADERS = [

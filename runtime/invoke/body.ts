@@ -1,5 +1,5 @@
 /** Reads request bodies under a byte limit, refusing early from Content-Length and counting otherwise. */
-import { HttpError } from "./errors.ts";
+import { HttpError } from "../errors.ts";
 
 /**
  * Reads a byte stream whole, or returns null (having cancelled it) as soon as it exceeds

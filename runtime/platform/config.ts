@@ -1,6 +1,6 @@
-import { type EgressRule, originOf } from "./egress/fetch.ts";
-import { MAX_REQUEST_BYTES_CEILING } from "./sandbox/protocol.ts";
-import { SECRETS_KEY_BYTES } from "./secrets.ts";
+import { type EgressRule, originOf } from "../egress/fetch.ts";
+import { MAX_REQUEST_BYTES_CEILING } from "../sandbox/protocol.ts";
+import { SECRETS_KEY_BYTES } from "../vars/secrets.ts";
 
 /** Platform configuration, read from environment variables (see README "Configuration"). */
 

@@ -3,10 +3,10 @@
  * are stored, masked when listed, and opened into `ctx.env` for requests (cached until any
  * instance changes a variable). Values are never echoed in errors.
  */
-import { badRequest, notFound } from "./errors.ts";
-import { appEnvKey, parseAppEnvKey } from "./ids.ts";
+import { badRequest, notFound } from "../errors.ts";
+import { appEnvKey, parseAppEnvKey } from "../ids.ts";
 import type { Cipher } from "./secrets.ts";
-import type { StoredVar, VarStore } from "./store/types.ts";
+import type { StoredVar, VarStore } from "../store/types.ts";
 
 /** What a variable name may be. */
 export const VAR_NAME = /^[A-Z_][A-Z0-9_]{0,255}$/;

@@ -2,21 +2,22 @@
  * Deploying and serving deployments: compile, warm a sandbox, record, then switch the live
  * pointer in one step. A retired deployment's sandbox is stopped once its last request ends.
  */
-import { compile, type CompiledCode, CompileError, type Diagnostic } from "./compile.ts";
-import { type Job, parseSchedules } from "./cron/schedule.ts";
-import { badRequest, HttpError, notFound } from "./errors.ts";
-import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "./ids.ts";
+import { compile, type CompiledCode } from "./compile.ts";
+import { CompileError, type Diagnostic } from "./diagnostic.ts";
+import { type Job, parseSchedules } from "../cron/schedule.ts";
+import { badRequest, HttpError, notFound } from "../errors.ts";
+import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "../ids.ts";
 import { Router } from "./router.ts";
-import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "./logs/sourcemap.ts";
-import { LoadError, SandboxFailure } from "./sandbox/host/sandbox.ts";
-import type { Supervisor } from "./sandbox/host/supervisor.ts";
+import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "../logs/sourcemap.ts";
+import { LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
+import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import type {
   Deployment,
   DeploymentListQuery,
   DeploymentPage,
   DeploymentStore,
   ScheduleStore,
-} from "./store/types.ts";
+} from "../store/types.ts";
 
 /** A deployment being served, with its router and a count of the requests running on it. */
 export class LiveDeployment {

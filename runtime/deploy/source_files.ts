@@ -1,5 +1,5 @@
 /** Checks a deploy's `source_files` map: paths, file types and size limits, before anything compiles. */
-import type { Diagnostic } from "./compile.ts";
+import type { Diagnostic } from "./diagnostic.ts";
 
 /** Most files one deployment may hold. */
 export const MAX_FILES = 500;

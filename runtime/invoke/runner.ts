@@ -1,28 +1,28 @@
 /** Runs one HTTP request against an app's live deployment and answers it. */
-import type { Deployments, LiveDeployment } from "./deployments.ts";
-import type { Egress } from "./egress/fetch.ts";
-import { HttpError, notFound } from "./errors.ts";
-import { runKvCall } from "./kv/calls.ts";
-import { type KvBackend, KvQuotaError } from "./kv/types.ts";
-import type { Logs, RequestLog } from "./logs/logs.ts";
+import type { Deployments, LiveDeployment } from "../deploy/deployments.ts";
+import type { Egress } from "../egress/fetch.ts";
+import { HttpError, notFound } from "../errors.ts";
+import { runKvCall } from "../kv/calls.ts";
+import { type KvBackend, KvQuotaError } from "../kv/types.ts";
+import type { Logs, RequestLog } from "../logs/logs.ts";
 import { toFunctionRequest } from "./request.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
-import type { Job } from "./cron/schedule.ts";
-import { newId } from "./ids.ts";
-import type { Metrics } from "./metrics/metrics.ts";
-import type { RateLimits } from "./ratelimit/limits.ts";
-import type { JobRun } from "./store/types.ts";
+import type { Job } from "../cron/schedule.ts";
+import { newId } from "../ids.ts";
+import type { Metrics } from "../metrics/metrics.ts";
+import type { RateLimits } from "../ratelimit/limits.ts";
+import type { JobRun } from "../store/types.ts";
 import { toResponse } from "./response.ts";
 import { RequestTiming } from "./timing.ts";
-import type { Supervisor } from "./sandbox/host/supervisor.ts";
+import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import {
   type FailureKind,
   type InvocationHooks,
   LoadError,
   SandboxFailure,
-} from "./sandbox/host/sandbox.ts";
-import { BadResultError, type WireFetchRequest } from "./sandbox/protocol.ts";
-import { type EnvVars, redactSecrets, type RequestEnv } from "./vars.ts";
+} from "../sandbox/host/sandbox.ts";
+import { BadResultError, type WireFetchRequest } from "../sandbox/protocol.ts";
+import { type EnvVars, redactSecrets, type RequestEnv } from "../vars/vars.ts";
 
 /** Dependencies and limits of the function runner. */
 export interface FunctionRunnerOptions {

@@ -4,10 +4,10 @@
  * comparison is constant-time.
  */
 import { timingSafeEqual } from "node:crypto";
-import { notFound } from "./errors.ts";
-import { newId, toHex } from "./ids.ts";
-import { encodeBase64 } from "./base64.ts";
-import type { KeyStore } from "./store/types.ts";
+import { notFound } from "../errors.ts";
+import { newId, toHex } from "../ids.ts";
+import { encodeBase64 } from "../base64.ts";
+import type { KeyStore } from "../store/types.ts";
 
 /** Who an API call acts as. */
 export type Principal = { kind: "admin" } | { kind: "app"; appId: string; keyId: string };

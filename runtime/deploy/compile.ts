@@ -5,38 +5,10 @@
  * esbuild service is survived (the service restarted, the deploy that caused it refused).
  */
 import * as esbuild from "esbuild";
-import { HttpError } from "./errors.ts";
+import { CompileError, type Diagnostic } from "./diagnostic.ts";
 import { planRoutes, type Route } from "./router.ts";
 import { checkSourceFiles, isRouteFile, sourceLimitProblem } from "./source_files.ts";
 import { scanSource } from "./source_scan.ts";
-
-/** One problem found in a deploy; `file`, `line` and `column` (1-based) are null where none applies. */
-export interface Diagnostic {
-  file: string | null;
-  line: number | null;
-  column: number | null;
-  message: string;
-}
-
-/** A deploy refused for its code: 400 with every diagnostic, the first one in `error`. */
-export class CompileError extends HttpError {
-  /**
-   * `limit`: the deploy broke a compile limit (size, nesting, time, a compiler crash), which is
-   * also logged for the app; `status` is 400, or 413 for code too large.
-   */
-  constructor(
-    readonly diagnostics: Diagnostic[],
-    options: { limit?: boolean; status?: 400 | 413 } = {},
-  ) {
-    super(options.status ?? 400, `deploy refused: ${formatDiagnostic(diagnostics[0])}`, {
-      diagnostics,
-    });
-    this.name = "CompileError";
-    this.limit = options.limit ?? false;
-  }
-
-  readonly limit: boolean;
-}
 
 /** A diagnostic of the whole deploy (no file), for the limits. */
 function limitError(message: string, status: 400 | 413 = 400): CompileError {
@@ -64,12 +36,6 @@ export const BUNDLE = "$bundle";
 export const COMPILE_TIMEOUT_MS = 15_000;
 /** Largest compiled bundle, in bytes (16 MB): compiled code stays close to the source's size. */
 export const MAX_COMPILED_BYTES = 16 * 1024 * 1024;
-
-/** Renders a diagnostic as `file:line:column: message`. */
-export function formatDiagnostic(d: Diagnostic): string {
-  const where = [d.file, d.line, d.column].filter((x) => x !== null).join(":");
-  return where ? `${where}: ${d.message}` : d.message;
-}
 
 const LOADERS: Record<string, esbuild.Loader> = {
   ".ts": "ts",

@@ -2,7 +2,7 @@
  * File-system routing: `api/a/b.ts` → `/functions/a/b`, `index` names its folder, `[id]`
  * matches one segment, `[...rest]` the remainder (one or more segments), static beats dynamic.
  */
-import type { Diagnostic } from "./compile.ts";
+import type { Diagnostic } from "./diagnostic.ts";
 
 type Segment =
   | { kind: "static"; value: string }
