@@ -1,13 +1,13 @@
 /** The HTTP app: mounts the routers and turns every error into `{ "error": … }` JSON in one place. */
 import { Hono } from "hono";
-import { HttpError } from "../runtime/errors.ts";
 import type { Platform } from "../runtime/platform/platform.ts";
 import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
 import { appRoutes } from "./apps.ts";
 import { deployRoutes } from "./deployments.ts";
 import { metricRoutes, prometheusRoute } from "./metrics.ts";
 import { OpenApiRegistry } from "./openapi.ts";
-import { functionRoutes, REQUEST_ID_HEADER } from "./functions.ts";
+import { answerError } from "./errors.ts";
+import { functionRoutes } from "./functions.ts";
 import { keyRoutes } from "./keys.ts";
 import { kvRoutes } from "./kv.ts";
 import { logRoutes } from "./logs.ts";
@@ -23,19 +23,7 @@ export function createApp(platform: Platform): Hono {
   const registry = new OpenApiRegistry();
   let types: Promise<string> | undefined;
 
-  app.onError((error, c) => {
-    const requestId = (c.get as (key: string) => string | undefined)("requestId");
-    const headers: Record<string, string> = requestId ? { [REQUEST_ID_HEADER]: requestId } : {};
-    if (error instanceof HttpError) {
-      return c.json(
-        { error: error.message, ...error.details },
-        error.status as 400,
-        { ...error.headers, ...headers },
-      );
-    }
-    console.error("unexpected error:", error);
-    return c.json({ error: "internal server error" }, 500, headers);
-  });
+  app.onError(answerError);
   app.notFound((c) =>
     c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
   );

@@ -3,7 +3,7 @@
  * A per-app key acts on its own app only (403 elsewhere); managing keys needs the admin key.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { HttpError } from "../runtime/errors.ts";
+import { PlatformError } from "../runtime/errors.ts";
 import type { ApiKeys, Principal } from "../runtime/auth/keys.ts";
 
 /** Variables set on the Hono context of authenticated requests. */
@@ -14,10 +14,13 @@ export function authenticate(keys: ApiKeys): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     const match = (c.req.header("authorization") ?? "").match(/^Bearer\s+(.+)$/i);
     if (!match) {
-      throw new HttpError(401, "missing API key: send Authorization: Bearer <API key>");
+      throw new PlatformError(
+        "unauthorized",
+        "missing API key: send Authorization: Bearer <API key>",
+      );
     }
     const principal = await keys.authenticate(match[1].trim());
-    if (!principal) throw new HttpError(401, "invalid API key");
+    if (!principal) throw new PlatformError("unauthorized", "invalid API key");
     c.set("principal", principal);
     await next();
   };
@@ -28,8 +31,8 @@ export const requireAppAccess: MiddlewareHandler<AuthEnv> = async (c, next) => {
   const principal = c.get("principal");
   const appId = c.req.param("appId");
   if (principal.kind === "app" && principal.appId !== appId) {
-    throw new HttpError(
-      403,
+    throw new PlatformError(
+      "forbidden",
       `this API key belongs to app "${principal.appId}" and cannot act on app "${appId}"`,
     );
   }
@@ -40,7 +43,7 @@ export const requireAppAccess: MiddlewareHandler<AuthEnv> = async (c, next) => {
 export function requireAdmin(what: string): MiddlewareHandler<AuthEnv> {
   return async (c, next) => {
     if (c.get("principal").kind !== "admin") {
-      throw new HttpError(403, `only the admin API key can ${what}`);
+      throw new PlatformError("forbidden", `only the admin API key can ${what}`);
     }
     await next();
   };

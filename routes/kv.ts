@@ -5,29 +5,15 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { badRequest, HttpError, notFound } from "../runtime/errors.ts";
-import { KvCallError, MAX_LIST_LIMIT, runKvCall } from "../runtime/kv/calls.ts";
+import { notFound } from "../runtime/errors.ts";
+import { MAX_LIST_LIMIT, runKvCall } from "../runtime/kv/calls.ts";
 import type { KvBackend } from "../runtime/kv/types.ts";
-import { KvQuotaError, KvTypeError } from "../runtime/kv/types.ts";
 import type { AuthEnv } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appId, appParams, pageLimit } from "./schemas.ts";
 
 /** Largest PUT body, in bytes: a 1 MB value even if every character is JSON-escaped. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
-
-/** Runs a KV call; a refused one is the caller's mistake (400), a full quota 413. */
-async function call(kv: KvBackend, appId: string, op: string, args: unknown[]): Promise<unknown> {
-  try {
-    return await runKvCall(kv, appId, op, args);
-  } catch (error) {
-    if (error instanceof KvCallError || error instanceof KvTypeError) {
-      throw badRequest(error.message);
-    }
-    if (error instanceof KvQuotaError) throw new HttpError(413, error.message);
-    throw error;
-  }
-}
 
 const oneKey = z.object({ appId, key: z.string().describe("the key (URL-encoded)") });
 const listQuery = z.object({
@@ -59,7 +45,7 @@ export function kvRoutes(kv: KvBackend, registry: OpenApiRegistry): Hono<AuthEnv
       cursor: query.cursor ?? null,
       limit: query.limit,
     };
-    return c.json(await call(kv, params.appId, "list", [options]));
+    return c.json(await runKvCall(kv, params.appId, "list", [options]));
   });
   defineRoute(app, registry, {
     method: "get",
@@ -69,7 +55,7 @@ export function kvRoutes(kv: KvBackend, registry: OpenApiRegistry): Hono<AuthEnv
     params: oneKey,
     responses: { 200: "the key and its value", 404: "no such key" },
   }, async (c, { params }) => {
-    const value = await call(kv, params.appId, "get", [params.key]);
+    const value = await runKvCall(kv, params.appId, "get", [params.key]);
     if (value === null) {
       throw notFound(`app "${params.appId}" has no key ${JSON.stringify(params.key)}`);
     }
@@ -89,7 +75,7 @@ export function kvRoutes(kv: KvBackend, registry: OpenApiRegistry): Hono<AuthEnv
       413: "the app's KV quota is full",
     },
   }, async (c, { params, body }) => {
-    await call(kv, params.appId, "set", [params.key, body.value, body.ttl]);
+    await runKvCall(kv, params.appId, "set", [params.key, body.value, body.ttl]);
     return c.json({ key: params.key });
   });
   defineRoute(app, registry, {
@@ -100,7 +86,7 @@ export function kvRoutes(kv: KvBackend, registry: OpenApiRegistry): Hono<AuthEnv
     params: oneKey,
     responses: { 204: "deleted" },
   }, async (c, { params }) => {
-    await call(kv, params.appId, "del", [params.key]);
+    await runKvCall(kv, params.appId, "del", [params.key]);
     return c.body(null, 204);
   });
   return app;

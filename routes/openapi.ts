@@ -7,7 +7,7 @@
 import type { Context, Env, Hono } from "hono";
 import { z } from "zod";
 import { readJson } from "../runtime/invoke/body.ts";
-import { badRequest } from "../runtime/errors.ts";
+import { invalid } from "../runtime/errors.ts";
 
 /** One declared route. */
 export interface ApiRoute<
@@ -146,7 +146,7 @@ export function check<T extends z.ZodType>(schema: T, value: unknown): z.output<
   const where = issue.path.length > 0 ? issue.path.map(String).join(".") : "";
   // Messages written in the schemas name their field already; generic ones get the path.
   const named = where && !issue.message.includes(String(issue.path[0]));
-  throw badRequest(named ? `${where}: ${issue.message}` : issue.message);
+  throw invalid(named ? `${where}: ${issue.message}` : issue.message);
 }
 
 /** Registers `route` on `app` (and in `registry`), with validation from its schemas. */

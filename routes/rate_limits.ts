@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import { badRequest, notFound } from "../runtime/errors.ts";
+import { invalid, notFound } from "../runtime/errors.ts";
 import { MAX_RPS, type RateLimits } from "../runtime/ratelimit/limits.ts";
 import type { AuthEnv } from "./auth.ts";
 import { check, defineRoute, type OpenApiRegistry } from "./openapi.ts";
@@ -74,7 +74,7 @@ export function rateLimitRoutes(limits: RateLimits, registry: OpenApiRegistry): 
     const functions: Record<string, { rps: number; burst: number }> = {};
     for (const [file, given] of Object.entries(body.functions ?? {})) {
       if (!/^api\/[^\0]{1,500}\.(ts|js)$/.test(file)) {
-        throw badRequest(`functions: "${file.slice(0, 100)}" is not a route file like "api/x.ts"`);
+        throw invalid(`functions: "${file.slice(0, 100)}" is not a route file like "api/x.ts"`);
       }
       functions[file] = withBurst(check(bucket(`functions["${file}"]`), given));
     }

@@ -334,7 +334,7 @@ Deno.test({
       await kv(s, app, "set", "k", "before");
       await stack.stopRedis();
       const down = await json(await s.call(app, "/safe"), 503);
-      assert.equal(down.error, "the KV store is unavailable right now; try again shortly");
+      assert.equal(down.error, "the KV store is unreachable right now; try again shortly");
       assert.equal(await (await s.call(app, "/hello")).text(), "hi");
       await stack.startRedis();
       const deadline = Date.now() + 15_000;

@@ -11,10 +11,10 @@ import { checkSourceFiles, isRouteFile, sourceLimitProblem } from "./source_file
 import { scanSource } from "./source_scan.ts";
 
 /** A diagnostic of the whole deploy (no file), for the limits. */
-function limitError(message: string, status: 400 | 413 = 400): CompileError {
+function limitError(message: string, tooLarge = false): CompileError {
   return new CompileError([{ file: null, line: null, column: null, message }], {
     limit: true,
-    status,
+    tooLarge,
   });
 }
 
@@ -236,7 +236,7 @@ async function buildSurvivingCrashes(files: Record<string, string>, routeFiles: 
   }
 }
 
-/** Checks, routes and bundles a deploy; throws CompileError (400) with diagnostics. */
+/** Checks, routes and bundles a deploy; throws CompileError with diagnostics. */
 export async function compile(files: Record<string, string>): Promise<CompiledCode> {
   const tooLarge = sourceLimitProblem(files);
   if (tooLarge) throw new CompileError([tooLarge], { limit: true });
@@ -269,7 +269,7 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
     throw limitError(
       `the compiled code is ${code.contents.length} bytes, over the limit of ` +
         `${MAX_COMPILED_BYTES} bytes (16 MB)`,
-      413,
+      true,
     );
   }
   return {

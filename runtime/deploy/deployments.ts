@@ -5,7 +5,7 @@
 import { compile, type CompiledCode } from "./compile.ts";
 import { CompileError, type Diagnostic } from "./diagnostic.ts";
 import { type Job, parseSchedules } from "../cron/schedule.ts";
-import { badRequest, HttpError, notFound } from "../errors.ts";
+import { invalid, notFound, PlatformError } from "../errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "../ids.ts";
 import { Router } from "./router.ts";
 import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "../logs/sourcemap.ts";
@@ -74,10 +74,11 @@ function loadDiagnostic(error: LoadError, deployment: Deployment): Diagnostic {
   return { ...frame, message: `${frame.file} failed to load: ${message}` };
 }
 
-/** 503 for a deploy or rollback that found no sandbox to load into; the caller may retry. */
-function unavailable(error: SandboxFailure): HttpError {
-  return new HttpError(503, `the deployment could not be loaded: ${error.message}`, {}, {
-    "retry-after": "1",
+/** A deploy or rollback that found no sandbox to load into; the caller may retry. */
+function unavailable(error: SandboxFailure): PlatformError {
+  return new PlatformError("unavailable", `the deployment could not be loaded: ${error.message}`, {
+    retryAfterSeconds: 1,
+    cause: error,
   });
 }
 
@@ -174,7 +175,7 @@ export class Deployments {
   async rollback(appId: string, environment: string, id: string): Promise<Deployment> {
     const deployment = await this.get(appId, id);
     if (deployment.environment !== environment) {
-      throw badRequest(
+      throw invalid(
         `deployment ${id} belongs to environment "${deployment.environment}", not "${environment}"`,
       );
     }
@@ -183,7 +184,11 @@ export class Deployments {
     } catch (error) {
       if (error instanceof SandboxFailure) throw unavailable(error);
       if (!(error instanceof LoadError)) throw error;
-      throw new HttpError(500, `deployment ${id} failed to load again: ${error.message}`);
+      throw new PlatformError(
+        "function-failed",
+        `deployment ${id} failed to load again: ${error.failure.message}`,
+        { cause: error },
+      );
     }
     await this.#switchTo(deployment, true);
     return deployment;

@@ -1,5 +1,5 @@
 /** What a refused deploy reports: its diagnostics, each naming the file, line and column. */
-import { HttpError } from "../errors.ts";
+import { PlatformError } from "../errors.ts";
 
 /** One problem found in a deploy; `file`, `line` and `column` (1-based) are null where none applies. */
 export interface Diagnostic {
@@ -9,19 +9,21 @@ export interface Diagnostic {
   message: string;
 }
 
-/** A deploy refused for its code: 400 with every diagnostic, the first one in `error`. */
-export class CompileError extends HttpError {
+/** A deploy refused for its code (`invalid`), with every diagnostic, the first one in `error`. */
+export class CompileError extends PlatformError {
   /**
    * `limit`: the deploy broke a compile limit (size, nesting, time, a compiler crash), which is
-   * also logged for the app; `status` is 400, or 413 for code too large.
+   * also logged for the app; `tooLarge`: the kind is `too-large` (compiled code over its cap).
    */
   constructor(
     readonly diagnostics: Diagnostic[],
-    options: { limit?: boolean; status?: 400 | 413 } = {},
+    options: { limit?: boolean; tooLarge?: boolean } = {},
   ) {
-    super(options.status ?? 400, `deploy refused: ${formatDiagnostic(diagnostics[0])}`, {
-      diagnostics,
-    });
+    super(
+      options.tooLarge ? "too-large" : "invalid",
+      `deploy refused: ${formatDiagnostic(diagnostics[0])}`,
+      { details: { diagnostics } },
+    );
     this.name = "CompileError";
     this.limit = options.limit ?? false;
   }

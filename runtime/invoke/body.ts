@@ -1,5 +1,5 @@
 /** Reads request bodies under a byte limit, refusing early from Content-Length and counting otherwise. */
-import { HttpError } from "../errors.ts";
+import { invalid, PlatformError } from "../errors.ts";
 
 /**
  * Reads a byte stream whole, or returns null (having cancelled it) as soon as it exceeds
@@ -48,10 +48,10 @@ export async function readJson(request: Request, limit: number): Promise<unknown
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {
-    throw new HttpError(400, `the request body is not valid JSON: ${(error as Error).message}`);
+    throw invalid(`the request body is not valid JSON: ${(error as Error).message}`);
   }
 }
 
-function tooLarge(limit: number): HttpError {
-  return new HttpError(413, `the request body is over the limit of ${limit} bytes`);
+function tooLarge(limit: number): PlatformError {
+  return new PlatformError("too-large", `the request body is over the limit of ${limit} bytes`);
 }

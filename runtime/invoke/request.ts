@@ -1,6 +1,6 @@
 /** Turns an HTTP request into the `ctx.req` a handler sees. */
 import { readBody } from "./body.ts";
-import { HttpError } from "../errors.ts";
+import { invalid, PlatformError } from "../errors.ts";
 import type { BodyKind, FunctionRequest } from "../sandbox/protocol.ts";
 
 /** Request headers a handler never sees: hop-by-hop headers and the platform's own `x-platform-*`. */
@@ -45,8 +45,8 @@ function headersOf(request: Request): Record<string, string> {
     out[name] = value;
   }
   if (size > MAX_HEADER_BYTES) {
-    throw new HttpError(
-      431,
+    throw new PlatformError(
+      "headers-too-large",
       `the request headers are ${size} bytes, over the limit of ${MAX_HEADER_BYTES} bytes`,
     );
   }
@@ -77,7 +77,7 @@ function parseBody(bytes: Uint8Array, contentType: string): BodyKind {
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new HttpError(400, `the request body is not valid UTF-8 (content-type ${mime})`);
+    throw invalid(`the request body is not valid UTF-8 (content-type ${mime})`);
   }
   if (isText) return { type: "value", value: text };
   if (isForm) return { type: "value", value: paramsToObject(new URLSearchParams(text)) };
@@ -85,10 +85,10 @@ function parseBody(bytes: Uint8Array, contentType: string): BodyKind {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, `the request body is not valid JSON: ${(error as Error).message}`);
+    throw invalid(`the request body is not valid JSON: ${(error as Error).message}`);
   }
   if (depthOf(value) > MAX_JSON_DEPTH) {
-    throw new HttpError(400, `the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+    throw invalid(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
   return { type: "value", value };
 }

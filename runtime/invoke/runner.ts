@@ -1,7 +1,7 @@
 /** Runs one HTTP request against an app's live deployment and answers it. */
 import type { Deployments, LiveDeployment } from "../deploy/deployments.ts";
 import type { Egress } from "../egress/fetch.ts";
-import { HttpError, notFound } from "../errors.ts";
+import { notFound, PlatformError, statusOf } from "../errors.ts";
 import { runKvCall } from "../kv/calls.ts";
 import { type KvBackend, KvQuotaError } from "../kv/types.ts";
 import type { Logs, RequestLog } from "../logs/logs.ts";
@@ -16,7 +16,6 @@ import { toResponse } from "./response.ts";
 import { RequestTiming } from "./timing.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import {
-  type FailureKind,
   type InvocationHooks,
   LoadError,
   SandboxFailure,
@@ -55,16 +54,6 @@ export interface FunctionTarget {
 /** Most outbound fetches one request may make (as Cloudflare Workers bound subrequests). */
 export const MAX_FETCHES_PER_REQUEST = 100;
 
-const FAILURE_STATUS: Record<FailureKind, number> = {
-  threw: 500,
-  "bad-result": 500,
-  timeout: 504,
-  memory: 502,
-  crashed: 502,
-  stopped: 503,
-  busy: 503,
-};
-
 /** Answers requests to deployed functions. */
 export class FunctionRunner {
   readonly #options: FunctionRunnerOptions;
@@ -73,7 +62,7 @@ export class FunctionRunner {
     this.#options = options;
   }
 
-  /** Runs the function `target` addresses; throws HttpError for 4xx/5xx answers. */
+  /** Runs the function `target` addresses; throws PlatformError when it has no answer. */
   async run(target: FunctionTarget, request: Request, requestId: string): Promise<Response> {
     const { appId, environment, subpath } = target;
     const live = await this.#options.deployments.live(appId, environment);
@@ -124,11 +113,9 @@ export class FunctionRunner {
       status = response.status;
       return response;
     } catch (error) {
-      const answer = toHttpError(error, match.file, vars.secrets);
-      if (answer instanceof HttpError) {
-        status = answer.status;
-        answer.headers["server-timing"] = timing.header();
-      }
+      const answer = toPlatformError(error, match.file, vars.secrets);
+      status = statusOf(answer);
+      if (answer instanceof PlatformError) answer.headers["server-timing"] = timing.header();
       log.log(
         status >= 500 ? "error" : "warn",
         redactSecrets(failureLog(error, live), vars.secrets),
@@ -180,7 +167,7 @@ export class FunctionRunner {
       };
     } catch (error) {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
-      const status = error instanceof HttpError ? error.status : 500;
+      const status = statusOf(error);
       const message = error instanceof Error ? error.message : String(error);
       return {
         ...base,
@@ -257,26 +244,34 @@ function failureLog(error: unknown, live: LiveDeployment): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function toHttpError(error: unknown, file: string, secrets: Record<string, string>): unknown {
+function toPlatformError(error: unknown, file: string, secrets: Record<string, string>): unknown {
   if (error instanceof BadResultError) {
     const reason = redactSecrets(error.message, secrets);
-    return new HttpError(500, `${file} returned a value that cannot be sent: ${reason}`);
+    return new PlatformError(
+      "function-failed",
+      `${file} returned a value that cannot be sent: ${reason}`,
+      { cause: error },
+    );
   }
   if (error instanceof LoadError) {
-    return new HttpError(500, `${file}'s deployment failed to load: ${error.message}`);
+    return new PlatformError(
+      "function-failed",
+      `${file}'s deployment failed to load: ${error.failure.message}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (!(error instanceof SandboxFailure)) return error;
-  const { kind } = error;
+  const { failure } = error;
   const message = redactSecrets(error.message, secrets);
-  const text = kind === "threw"
+  const text = failure === "threw"
     ? `${file} threw ${message}`
-    : kind === "bad-result"
+    : failure === "bad-result"
     ? `${file} returned a value that cannot be sent: ${message}`
     : message;
-  return new HttpError(
-    FAILURE_STATUS[kind],
-    text,
-    {},
-    kind === "busy" ? { "retry-after": "1" } : {},
-  );
+  return new PlatformError(error.kind, text, {
+    retryAfterSeconds: error.retryAfterSeconds,
+    cause: error,
+  });
 }

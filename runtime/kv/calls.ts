@@ -1,4 +1,5 @@
 /** Checks a handler's `ctx.kv` call and runs it on the app's store: the one gate every KV call passes. */
+import { PlatformError } from "../errors.ts";
 import { DEFAULT_TTL_SECONDS, type KvBackend, type KvListPage } from "./types.ts";
 
 /** Longest key, in UTF-8 bytes. */
@@ -15,10 +16,10 @@ export const DEFAULT_LIST_LIMIT = 100;
 
 const encoder = new TextEncoder();
 
-/** A refused `ctx.kv` call; its message reaches the handler as the rejection. */
-export class KvCallError extends Error {
+/** A refused `ctx.kv` call (`invalid`); its message reaches the handler as the rejection. */
+export class KvCallError extends PlatformError {
   constructor(message: string) {
-    super(message);
+    super("invalid", message);
     this.name = "KvCallError";
   }
 }

@@ -1,4 +1,5 @@
 /** The seam between `ctx.kv` and the store behind it. Every method is scoped to one app. */
+import { PlatformError } from "../errors.ts";
 
 /** Default time to live of a key, in seconds (30 days). */
 export const DEFAULT_TTL_SECONDS = 30 * 24 * 60 * 60;
@@ -25,18 +26,18 @@ export interface KvListOptions {
   limit: number;
 }
 
-/** A write refused because the app's KV quota is full; its message names the limit. */
-export class KvQuotaError extends Error {
+/** A write refused because the app's KV quota is full (`too-large`); its message names the limit. */
+export class KvQuotaError extends PlatformError {
   constructor(message: string) {
-    super(message);
+    super("too-large", message);
     this.name = "KvQuotaError";
   }
 }
 
 /** An operation refused because of what the key holds (incr on a value that is not an integer). */
-export class KvTypeError extends Error {
+export class KvTypeError extends PlatformError {
   constructor(message: string) {
-    super(message);
+    super("invalid", message);
     this.name = "KvTypeError";
   }
 }

@@ -19,14 +19,6 @@ import {
   quotaMessage,
 } from "./types.ts";
 
-/** The store could not be reached; the message is safe to show a handler (no address, no token). */
-export class KvUnavailableError extends Error {
-  constructor() {
-    super("the KV store is unavailable right now; try again shortly");
-    this.name = "KvUnavailableError";
-  }
-}
-
 /** Expired keys swept from an app's indexes per script run. */
 const SWEEP = 100;
 
@@ -249,7 +241,7 @@ export class UpstashKv implements KvBackend {
   }
 
   #call<T>(operation: () => Promise<T>): Promise<T> {
-    return whenReachable(operation, () => new KvUnavailableError());
+    return whenReachable(operation, "the KV store");
   }
 }
 

@@ -1,5 +1,6 @@
 /** The one place a Redis client (Upstash REST protocol) is configured, for every Redis-backed store. */
 import { Redis } from "@upstash/redis";
+import { PlatformError } from "../errors.ts";
 
 /** Connection settings: UPSTASH_REDIS_REST_URL, UPSTASH_REDIS_REST_TOKEN and a per-call timeout. */
 export interface RedisOptions {
@@ -32,14 +33,17 @@ export function isUnavailable(error: unknown): boolean {
     );
 }
 
-/** Runs a Redis call; if Redis cannot be reached, throws `unavailable()` instead of the client's error. */
-export async function whenReachable<T>(
-  operation: () => Promise<T>,
-  unavailable: () => Error,
-): Promise<T> {
+/**
+ * Runs a Redis call; if Redis cannot be reached, throws one `unavailable` PlatformError naming
+ * `what` (never the address or the token) instead of the client's error.
+ */
+export async function whenReachable<T>(operation: () => Promise<T>, what: string): Promise<T> {
   try {
     return await operation();
   } catch (error) {
-    throw isUnavailable(error) ? unavailable() : error;
+    if (!isUnavailable(error)) throw error;
+    throw new PlatformError("unavailable", `${what} is unreachable right now; try again shortly`, {
+      cause: error,
+    });
   }
 }

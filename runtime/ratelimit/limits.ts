@@ -2,7 +2,7 @@
  * Apps' rate limits: read and written through the store (so every instance sees a change),
  * cached per app, and enforced before a request reaches its sandbox.
  */
-import { HttpError } from "../errors.ts";
+import { PlatformError } from "../errors.ts";
 import type { PlatformStore } from "../store/types.ts";
 import type { Bucket, RateLimit, RateLimiter } from "./types.ts";
 
@@ -61,12 +61,11 @@ export class RateLimits {
       const taken = await this.#options.limiter.take(key, bucket);
       if (!taken.allowed) {
         const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
-        throw new HttpError(
-          429,
+        throw new PlatformError(
+          "limit",
           `rate limit reached for ${what}: ${bucket.rps} requests per second, bursts of ` +
             `${bucket.burst}; retry after ${seconds} s`,
-          {},
-          { "retry-after": String(seconds) },
+          { retryAfterSeconds: seconds },
         );
       }
     }

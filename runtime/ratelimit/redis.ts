@@ -3,6 +3,7 @@
  * by one Lua script, so every instance draws from the same bucket.
  */
 import type { Redis } from "@upstash/redis";
+import { PlatformError } from "../errors.ts";
 import { whenReachable } from "../platform/redis.ts";
 import type { Bucket, RateLimiter, Taken } from "./types.ts";
 
@@ -44,9 +45,12 @@ export class RedisRateLimiter implements RateLimiter {
           String(bucket.rps),
           String(bucket.burst),
         ]) as Promise<[number, number]>,
+      "the rate limit store",
+    ).catch((error) => {
       // With Redis down, limits cannot be judged: let requests through rather than fail them.
-      () => new Error("unreachable"),
-    ).catch(() => [1, 0]);
+      if (error instanceof PlatformError) return [1, 0];
+      throw error;
+    });
     return { allowed: Number(allowed) === 1, retryAfterMs: Number(retry) };
   }
 }

@@ -11,7 +11,6 @@
 import type { Pipeline, Redis } from "@upstash/redis";
 import type { Job } from "../cron/schedule.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
-import { HttpError } from "../errors.ts";
 import { whenReachable } from "../platform/redis.ts";
 import {
   type Deployment,
@@ -34,16 +33,9 @@ const JOBS = "fn:jobs";
 const APPS = "fn:apps";
 const app = (appId: string) => `fn:app:${appId}`;
 
-/** Runs store calls, turning an unreachable Redis into a 503 that says so (no address, no token). */
+/** Runs store calls, turning an unreachable Redis into an `unavailable` error that says so. */
 function guard<T>(operation: () => Promise<T>): Promise<T> {
-  return whenReachable(
-    operation,
-    () =>
-      new HttpError(
-        503,
-        "the platform's store (Redis) is unreachable right now; try again shortly",
-      ),
-  );
+  return whenReachable(operation, "the platform's store (Redis)");
 }
 
 /** A PlatformStore in Redis; build the client with runtime/platform/redis.ts. */

@@ -3,7 +3,7 @@
  * are stored, masked when listed, and opened into `ctx.env` for requests (cached until any
  * instance changes a variable). Values are never echoed in errors.
  */
-import { badRequest, notFound } from "../errors.ts";
+import { invalid, notFound } from "../errors.ts";
 import { appEnvKey, parseAppEnvKey } from "../ids.ts";
 import type { Cipher } from "./secrets.ts";
 import type { StoredVar, VarStore } from "../store/types.ts";
@@ -51,15 +51,15 @@ export class EnvVars {
   /** Sets a variable; true if it is new. Throws 400 naming what is wrong (never the value). */
   async set(appId: string, environment: string, name: string, value: unknown): Promise<boolean> {
     checkName(name);
-    if (typeof value !== "string") throw badRequest(`value of ${name} must be a string`);
+    if (typeof value !== "string") throw invalid(`value of ${name} must be a string`);
     const bytes = new TextEncoder().encode(value).length;
     if (bytes > MAX_VAR_BYTES) {
-      throw badRequest(`value of ${name} is ${bytes} bytes, over the limit of ${MAX_VAR_BYTES}`);
+      throw invalid(`value of ${name} is ${bytes} bytes, over the limit of ${MAX_VAR_BYTES}`);
     }
     const existing = await this.#options.store.listVars(appId, environment);
     const isNew = !Object.hasOwn(existing, name);
     if (isNew && Object.keys(existing).length >= MAX_VARS) {
-      throw badRequest(`environment ${environment} already has ${MAX_VARS} variables, the limit`);
+      throw invalid(`environment ${environment} already has ${MAX_VARS} variables, the limit`);
     }
     const sealed = await this.#options.cipher.seal(value, context(appId, environment, name));
     await this.#options.store.putVar(appId, environment, name, {
@@ -151,7 +151,7 @@ export class EnvVars {
 
 function checkName(name: string): void {
   if (!VAR_NAME.test(name)) {
-    throw badRequest(
+    throw invalid(
       `variable name "${name.slice(0, 100)}" is invalid: use A-Z, 0-9 and _, ` +
         "not starting with a digit, at most 256 characters",
     );

@@ -3,6 +3,7 @@
  * invoke it, stop it for real (SIGKILL, then wait for the exit), and fail what was running in
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
+import { type ErrorKind, PlatformError } from "../../errors.ts";
 import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
 import {
   type BodyKind,
@@ -77,18 +78,31 @@ export type FailureKind =
   | "stopped"
   | "busy";
 
-/** An invocation that ended without a result. */
-export class SandboxFailure extends Error {
-  constructor(readonly kind: FailureKind, message: string, readonly userStack?: string) {
-    super(message);
+/** What each way an invocation can fail is, for the caller. */
+const FAILURE_KIND: Record<FailureKind, ErrorKind> = {
+  threw: "function-failed",
+  "bad-result": "function-failed",
+  timeout: "timeout",
+  memory: "function-crashed",
+  crashed: "function-crashed",
+  stopped: "unavailable",
+  busy: "unavailable",
+};
+
+/** An invocation that ended without a result; `failure` says how. */
+export class SandboxFailure extends PlatformError {
+  constructor(readonly failure: FailureKind, message: string, readonly userStack?: string) {
+    super(FAILURE_KIND[failure], message, {
+      retryAfterSeconds: failure === "busy" ? 1 : undefined,
+    });
     this.name = "SandboxFailure";
   }
 }
 
 /** A deployment whose modules failed to load (threw at top level, exported no function, hung). */
-export class LoadError extends Error {
+export class LoadError extends PlatformError {
   constructor(readonly failure: LoadFailure) {
-    super(failure.message);
+    super("function-failed", `the deployment failed to load: ${failure.message}`);
     this.name = "LoadError";
   }
 }
@@ -346,7 +360,7 @@ export class Sandbox {
     // The client only learns that the body was cut; the reason (tenant text) goes to the logs.
     this.#endStream(
       pending,
-      new Error(`the function's streamed response was cut (${failure.kind})`),
+      new Error(`the function's streamed response was cut (${failure.failure})`),
     );
     pending.background.reject(failure);
   }
