@@ -10,7 +10,7 @@ async function fn(
   env: Record<string, string> = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-worker-options", CLI, ...args],
+    args: ["run", "-A", CLI, ...args],
     env: { NO_COLOR: "1", FN_CONFIG: "/nonexistent/fn.json", ...env },
   }).output();
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -20,7 +20,7 @@ async function fn(
 /** A long-running `fn` (dev, logs --follow) whose output is collected as it comes. */
 function spawnFn(args: string[], env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-worker-options", CLI, ...args],
+    args: ["run", "-A", CLI, ...args],
     env: { NO_COLOR: "1", FN_CONFIG: "/nonexistent/fn.json", ...env },
     stdout: "piped",
     stderr: "piped",
