@@ -34,7 +34,7 @@ async function measure(
 }
 
 function print(rows: Array<[string, Figures]>, connections: number): void {
-  const baseline = rows[0][1];
+  const baseline = rows[0]![1];
   console.log(`\n${connections} connection(s), ${SECONDS} s per scenario, wrk on loopback\n`);
   console.log(
     "scenario".padEnd(34) + "req/s".padStart(10) + "p50 ms".padStart(10) + "p99 ms".padStart(10) +
@@ -113,7 +113,7 @@ async function firstByte(url: string): Promise<{ p50: number; p99: number; whole
     whole.push(performance.now() - started);
   }
   const at = (values: number[], p: number) =>
-    [...values].sort((a, b) => a - b)[Math.floor((p / 100) * (values.length - 1))];
+    [...values].sort((a, b) => a - b)[Math.floor((p / 100) * (values.length - 1))]!;
   return { p50: at(first, 50), p99: at(first, 99), whole: at(whole, 50) };
 }
 

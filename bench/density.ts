@@ -9,7 +9,7 @@ import { sampleTree } from "../runtime/sandbox/host/proc.ts";
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 async function timed(fn: () => Promise<Response>): Promise<{ ms: number; ok: boolean }> {
@@ -62,7 +62,7 @@ export async function density(
   }
   for (let round = 0; round < 2; round++) {
     for (let i = 0; i < apps; i++) {
-      const wasEvicted = platform.sandboxes.pidOf(ids[i]) === null;
+      const wasEvicted = platform.sandboxes.pidOf(ids[i]!) === null;
       const result = await timed(() => call(i));
       (wasEvicted ? evicted : warm).push(result.ms);
       if (!result.ok) errors++;

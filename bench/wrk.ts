@@ -22,7 +22,7 @@ export function parseWrk(text: string): Figures {
   const rps = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
   const percentile = (p: string) => {
     const m = text.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)\\s*$`, "m"));
-    return m ? toMs(m[1], m[2]) : NaN;
+    return m ? toMs(m[1]!, m[2]!) : NaN;
   };
   const non2xx = Number(text.match(/Non-2xx or 3xx responses:\s+(\d+)/)?.[1] ?? 0);
   const socket = text.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);

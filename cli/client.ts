@@ -56,7 +56,7 @@ export async function api<T = Record<string, unknown>>(
         authorization: `Bearer ${key}`,
         ...(init.json === undefined ? {} : { "content-type": "application/json" }),
       },
-      body: init.json === undefined ? undefined : JSON.stringify(init.json),
+      ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
     });
   } catch (error) {
     throw new CliError(`cannot reach ${url}: ${(error as Error).message}`);

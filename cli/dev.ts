@@ -13,7 +13,7 @@ import { codeFrame, collectFiles, type Diagnostic } from "./project.ts";
 const APP = "dev";
 const color = (code: number) => (text: string) =>
   Deno.noColor ? text : `\x1b[${code}m${text}\x1b[0m`;
-const [red, green, yellow, gray, cyan] = [31, 32, 33, 90, 36].map(color);
+const [red, green, yellow, gray, cyan] = [color(31), color(32), color(33), color(90), color(36)];
 const LEVEL_COLOR: Record<string, (text: string) => string> = {
   debug: gray,
   info: (t) => t,
@@ -36,7 +36,7 @@ async function readEnvFile(path: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const line of (await Deno.readTextFile(path)).split("\n")) {
     const match = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
-    if (match) out[match[1]] = match[2].replace(/^(['"])(.*)\1$/, "$2");
+    if (match) out[match[1]!] = match[2]!.replace(/^(['"])(.*)\1$/, "$2");
   }
   return out;
 }

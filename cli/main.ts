@@ -187,7 +187,9 @@ const COMMANDS: Record<string, Command> = {
         });
         console.log(`${name} set in ${envOf(flags)}`);
       } else if (action === "ls") {
-        const { vars } = await api<{ vars: Array<Record<string, string>> }>(base);
+        const { vars } = await api<
+          { vars: Array<{ name: string; preview: string; updated_at: string }> }
+        >(base);
         for (const v of vars) console.log(`${v.name.padEnd(30)} ${v.preview}  ${v.updated_at}`);
       } else if (action === "rm") {
         const name = arg(positionals, 1, "the variable name");

@@ -65,7 +65,7 @@ export function codeFrame(d: Diagnostic, files: Record<string, string>): string 
   const where = [d.file, d.line, d.column].filter((x) => x !== null).join(":");
   const head = `${where ? `${where}: ` : ""}${d.message}`;
   if (!d.file || d.line === null || !Object.hasOwn(files, d.file)) return head;
-  const lines = files[d.file].split("\n");
+  const lines = files[d.file]!.split("\n");
   const out = [head];
   for (let n = Math.max(1, d.line - 1); n <= Math.min(lines.length, d.line + 1); n++) {
     out.push(`${String(n).padStart(5)} | ${lines[n - 1]}`);

@@ -19,7 +19,7 @@ export function authenticate(keys: ApiKeys): MiddlewareHandler<AuthEnv> {
         "missing API key: send Authorization: Bearer <API key>",
       );
     }
-    const principal = await keys.authenticate(match[1].trim());
+    const principal = await keys.authenticate(match[1]!.trim());
     if (!principal) throw new PlatformError("unauthorized", "invalid API key");
     c.set("principal", principal);
     await next();

@@ -142,7 +142,7 @@ function operation(route: ApiRoute): Record<string, unknown> {
 export function check<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0];
+  const issue = result.error.issues[0]!;
   const where = issue.path.length > 0 ? issue.path.map(String).join(".") : "";
   // Messages written in the schemas name their field already; generic ones get the path.
   const named = where && !issue.message.includes(String(issue.path[0]));

@@ -39,7 +39,7 @@ const limitBody = bucket("body").extend({
   }).optional(),
 });
 
-const withBurst = (b: { rps: number; burst?: number }) => ({
+const withBurst = (b: { rps: number; burst?: number | undefined }) => ({
   rps: b.rps,
   burst: b.burst ?? Math.max(1, Math.ceil(b.rps)),
 });

@@ -44,7 +44,7 @@ async function bundle(): Promise<string> {
     minify: true,
     logLevel: "silent",
   });
-  return result.outputFiles[0].text;
+  return result.outputFiles[0]!.text;
 }
 
 /** The Studio router; mount at the root. */

@@ -60,11 +60,11 @@ export function statusOf(error: unknown): number {
 /** Options of a PlatformError. */
 export interface PlatformErrorOptions {
   /** Extra JSON fields sent beside `error`, e.g. compile diagnostics. */
-  details?: Record<string, unknown>;
+  details?: Record<string, unknown> | undefined;
   /** When the caller may retry, in seconds. */
-  retryAfterSeconds?: number;
+  retryAfterSeconds?: number | undefined;
   /** Metadata the edge passes on as response headers (a function's `Server-Timing`). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   /** The error this one reports. */
   cause?: unknown;
 }

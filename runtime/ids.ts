@@ -32,6 +32,6 @@ export function appEnvKey(appId: string, environment: string): string {
 
 /** The app and environment of a key made by `appEnvKey`. */
 export function parseAppEnvKey(key: string): { appId: string; environment: string } {
-  const [appId, environment] = key.split("\u0000");
+  const [appId = "", environment = ""] = key.split("\u0000");
   return { appId, environment };
 }

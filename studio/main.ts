@@ -31,7 +31,7 @@ async function api<T = Json>(path: string, init: { method?: string; json?: unkno
       authorization: `Bearer ${sessionStorage.getItem(KEY) ?? ""}`,
       ...(init.json === undefined ? {} : { "content-type": "application/json" }),
     },
-    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+    ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
   });
   const text = await response.text();
   const body = text ? JSON.parse(text) : {};
@@ -183,7 +183,7 @@ async function functionsTab(app: string, body: HTMLElement) {
           {
             method: method.value,
             headers: extra ? JSON.parse(extra) : {},
-            body: method.value === "GET" ? undefined : (requestBody as HTMLTextAreaElement).value,
+            ...(method.value === "GET" ? {} : { body: (requestBody as HTMLTextAreaElement).value }),
           },
         );
         const text = await response.text();
@@ -266,7 +266,8 @@ async function deploymentsTab(app: string, body: HTMLElement) {
       { name },
       ...deployments.map((d) => el("option", { value: String(d.id) }, String(d.id))),
     );
-  const [left, right] = [pick("left"), pick("right")] as HTMLSelectElement[];
+  const left = pick("left") as HTMLSelectElement;
+  const right = pick("right") as HTMLSelectElement;
   if (deployments.length > 1) right.selectedIndex = 1;
   const table = el(
     "table",
@@ -334,11 +335,9 @@ async function files(app: string, id: string, into: HTMLElement) {
 }
 
 async function diff(app: string, a: string, b: string, into: HTMLElement) {
-  const [left, right] = await Promise.all(
-    [a, b].map((id) =>
-      api<{ source_files: Record<string, string> }>(`/apps/${app}/deployments/${id}`)
-    ),
-  );
+  const read = (id: string) =>
+    api<{ source_files: Record<string, string> }>(`/apps/${app}/deployments/${id}`);
+  const [left, right] = await Promise.all([read(a), read(b)]);
   const paths = [
     ...new Set([...Object.keys(left.source_files), ...Object.keys(right.source_files)]),
   ]
@@ -365,19 +364,23 @@ async function diff(app: string, a: string, b: string, into: HTMLElement) {
 /** A line diff by longest common subsequence (files are small). */
 function lineDiff(a: string[], b: string[]) {
   const n = a.length, m = b.length;
-  const lcs = Array.from({ length: n + 1 }, () => new Array<number>(m + 1).fill(0));
+  // lcs[i * (m + 1) + j]: the longest common subsequence of a[i..] and b[j..].
+  const lcs = new Uint32Array((n + 1) * (m + 1));
+  const at = (i: number, j: number) => lcs[i * (m + 1) + j]!;
   for (let i = n - 1; i >= 0; i--) {
     for (let j = m - 1; j >= 0; j--) {
-      lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+      lcs[i * (m + 1) + j] = a[i] === b[j]
+        ? at(i + 1, j + 1) + 1
+        : Math.max(at(i + 1, j), at(i, j + 1));
     }
   }
   const out: Array<{ kind: "same" | "add" | "del"; text: string }> = [];
   let i = 0, j = 0;
   while (i < n || j < m) {
-    if (i < n && j < m && a[i] === b[j]) out.push({ kind: "same", text: a[i++] }), j++;
-    else if (j < m && (i >= n || lcs[i][j + 1] >= lcs[i + 1][j])) {
-      out.push({ kind: "add", text: b[j++] });
-    } else out.push({ kind: "del", text: a[i++] });
+    if (i < n && j < m && a[i] === b[j]) out.push({ kind: "same", text: a[i++]! }), j++;
+    else if (j < m && (i >= n || at(i, j + 1) >= at(i + 1, j))) {
+      out.push({ kind: "add", text: b[j++]! });
+    } else out.push({ kind: "del", text: a[i++]! });
   }
   return out;
 }
@@ -644,12 +647,12 @@ function chart(title: string, minutes: string[], series: Array<[string, Array<nu
     const line = document.createElementNS(ns, "polyline");
     line.setAttribute("points", points);
     line.setAttribute("fill", "none");
-    line.setAttribute("stroke", colours[n % colours.length]);
+    line.setAttribute("stroke", colours[n % colours.length]!);
     svg.append(line);
     const label = document.createElementNS(ns, "text");
     label.setAttribute("x", String(pad + n * 120));
     label.setAttribute("y", "14");
-    label.setAttribute("fill", colours[n % colours.length]);
+    label.setAttribute("fill", colours[n % colours.length]!);
     label.textContent = name;
     svg.append(label);
   });
@@ -697,7 +700,7 @@ async function metricsTab(app: string, body: HTMLElement) {
 async function route() {
   tail?.abort();
   if (!sessionStorage.getItem(KEY)) return signIn();
-  const [path, search] = location.hash.slice(1).split("?");
+  const [path = "", search] = location.hash.slice(1).split("?");
   const parts = path.split("/").filter(Boolean);
   try {
     if (parts[0] === "apps" && parts[1]) {

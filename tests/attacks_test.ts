@@ -408,7 +408,7 @@ function deployAttack(
     run: async (s) => await check(await s.deploy(`${ATTACKER}-deploy`, files)),
   });
 }
-for (const [open, close] of [["[", "]"], ["(", ")"], ["{", "}"]]) {
+for (const [open, close] of [["[", "]"], ["(", ")"], ["{", "}"]] as const) {
   deployAttack(
     `a deploy nesting ${open} 100,000 deep`,
     { "api/x.ts": `export default () => ${open.repeat(100_000)}1${close.repeat(100_000)};` },

@@ -200,7 +200,7 @@ serverTest(
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stdout, /deployed (dpl_\w+) to production/);
       assert.match(first.stdout, new RegExp(`/functions/v +${s.url}/apps/${app}/functions/v`));
-      const firstId = first.stdout.match(/deployed (dpl_\w+)/)![1];
+      const firstId = first.stdout.match(/deployed (dpl_\w+)/)![1]!;
       await version(2);
       assert.equal((await fn(["deploy", dir, "--app", app], env)).code, 0);
       // A second environment.

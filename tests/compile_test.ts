@@ -21,9 +21,9 @@ serverTest("a deploy with a syntax error is refused with its file, line and colu
   const body = await refused(s, {
     "api/a.ts": "const x = 1;\nexport default () => ({ body: 1 ;\n",
   });
-  assert.deepEqual(body.diagnostics[0].file, "api/a.ts");
-  assert.equal(body.diagnostics[0].line, 2);
-  assert.equal(body.diagnostics[0].column, 33);
+  assert.deepEqual(body.diagnostics[0]!.file, "api/a.ts");
+  assert.equal(body.diagnostics[0]!.line, 2);
+  assert.equal(body.diagnostics[0]!.column, 33);
   assert.match(body.error, /^deploy refused: api\/a\.ts:2:33: Expected "}"/);
 });
 
@@ -52,10 +52,10 @@ for (
     const body = await refused(s, {
       "api/a.ts": `// comment\nimport x from ${JSON.stringify(spec)};\nexport default x;`,
     });
-    assert.equal(body.diagnostics[0].file, "api/a.ts");
-    assert.equal(body.diagnostics[0].line, 2);
-    assert.equal(body.diagnostics[0].column, 15);
-    assert.match(body.diagnostics[0].message, /is not allowed: only relative imports/);
+    assert.equal(body.diagnostics[0]!.file, "api/a.ts");
+    assert.equal(body.diagnostics[0]!.line, 2);
+    assert.equal(body.diagnostics[0]!.column, 15);
+    assert.match(body.diagnostics[0]!.message, /is not allowed: only relative imports/);
   });
 }
 
@@ -63,20 +63,20 @@ serverTest("a require() of a package is refused like an import", async (s) => {
   const body = await refused(s, {
     "api/a.js": `const fs = require("fs");\nexport default () => ({});`,
   });
-  assert.match(body.diagnostics[0].message, /"fs" is not allowed/);
+  assert.match(body.diagnostics[0]!.message, /"fs" is not allowed/);
 });
 
 serverTest("a relative import that leaves the tree is refused", async (s) => {
   const body = await refused(s, {
     "api/a.ts": `import x from "../../secret.ts";\nexport default x;`,
   });
-  assert.match(body.diagnostics[0].message, /leaves the app's source tree/);
-  assert.equal(body.diagnostics[0].line, 1);
+  assert.match(body.diagnostics[0]!.message, /leaves the app's source tree/);
+  assert.equal(body.diagnostics[0]!.line, 1);
 });
 
 serverTest("a relative import of a missing file is refused naming it", async (s) => {
   const body = await refused(s, { "api/a.ts": `import x from "../lib/nope";\nexport default x;` });
-  assert.match(body.diagnostics[0].message, /names lib\/nope, which is not in the deploy/);
+  assert.match(body.diagnostics[0]!.message, /names lib\/nope, which is not in the deploy/);
 });
 
 serverTest("relative imports between deployed files work, with or without extension", async (s) => {
@@ -111,14 +111,14 @@ serverTest("files outside api/ and under _ folders are modules, not routes", asy
 
 serverTest("a route file with no default export is refused", async (s) => {
   const body = await refused(s, { "api/a.ts": "export const handler = () => ({});" });
-  assert.equal(body.diagnostics[0].file, "api/a.ts");
-  assert.match(body.diagnostics[0].message, /no default export/);
+  assert.equal(body.diagnostics[0]!.file, "api/a.ts");
+  assert.match(body.diagnostics[0]!.message, /no default export/);
 });
 
 serverTest("a default export that is not a function is refused", async (s) => {
   const body = await refused(s, { "api/a.ts": "export default { body: 1 };" });
-  assert.equal(body.diagnostics[0].file, "api/a.ts");
-  assert.match(body.diagnostics[0].message, /default export must be a function, got object/);
+  assert.equal(body.diagnostics[0]!.file, "api/a.ts");
+  assert.match(body.diagnostics[0]!.message, /default export must be a function, got object/);
 });
 
 serverTest("a module that throws while loading is refused at deploy", async (s) => {
@@ -131,8 +131,8 @@ serverTest("a module that throws while loading is refused at deploy", async (s) 
 for (const file of ["api/a.py", "api/a.tsx", "api/style.css", "api/data.json"]) {
   serverTest(`an api/ file that is not .ts or .js (${file}) is refused`, async (s) => {
     const body = await refused(s, { "api/ok.ts": OK, [file]: "x" });
-    assert.equal(body.diagnostics[0].file, file);
-    assert.match(body.diagnostics[0].message, /must be \.ts or \.js/);
+    assert.equal(body.diagnostics[0]!.file, file);
+    assert.match(body.diagnostics[0]!.message, /must be \.ts or \.js/);
   });
 }
 
@@ -149,8 +149,8 @@ for (
 ) {
   serverTest(`a path ${JSON.stringify(path)} is refused`, async (s) => {
     const body = await refused(s, { "api/ok.ts": OK, [path]: OK });
-    assert.equal(body.diagnostics[0].file, path);
-    assert.match(body.diagnostics[0].message, pattern);
+    assert.equal(body.diagnostics[0]!.file, path);
+    assert.match(body.diagnostics[0]!.message, pattern);
   });
 }
 

@@ -35,14 +35,14 @@ serverTest(
     assert.equal(await s.platform.kv.get(app, "method"), "SCHEDULED");
     const listing = await json<Listing>(await s.api(`/apps/${app}/schedules`), 200);
     assert.equal(listing.schedules.length, 1);
-    const [job] = listing.schedules;
+    const job = listing.schedules[0]!;
     assert.equal(job.function, "api/tick.ts");
     assert.equal(job.timezone, "Europe/Paris");
     assert.ok(Date.parse(job.next_run) > Date.now() - 1000);
     assert.ok(job.history.length >= 1);
-    assert.equal(job.history[0].outcome, "ok");
+    assert.equal(job.history[0]!.outcome, "ok");
     // Its runs are in the logs under their request ids.
-    const entries = await s.logs(app, `request_id=${job.history[0].request_id}`);
+    const entries = await s.logs(app, `request_id=${job.history[0]!.request_id}`);
     assert.ok(entries.some((e) => e.type === "request" && /^SCHEDULED /.test(e.message)));
     // Run it by hand.
     const run = await json(
@@ -89,7 +89,7 @@ serverTest("a malformed schedule is refused at deploy naming the file", async (s
       }),
       400,
     );
-    assert.equal(body.diagnostics[0].file, "api/job.ts");
+    assert.equal(body.diagnostics[0]!.file, "api/job.ts");
     assert.match(String(body.error), pattern);
   }
 });

@@ -56,7 +56,7 @@ for (const [backend, test, backendEnv] of backends()) {
     );
     assert.deepEqual(deployments.map((d) => d.id), [...ids].reverse());
     assert.equal(next_cursor, null);
-    const [newest] = deployments;
+    const newest = deployments[0]!;
     assert.equal(newest.message, "v3");
     assert.equal(newest.source, "cli_upload");
     assert.equal(newest.bundle_s3_key, "b/3.zip");

@@ -181,7 +181,7 @@ allowed(
     const before = upstream.seen.length;
     const body = await fetchVia(s, app, `http://127.0.0.1:${upstream.port}/data`);
     assert.equal(body.text, "upstream /data");
-    const hit = upstream.seen[before];
+    const hit = upstream.seen[before]!;
     assert.equal(hit.apiKey, "k-secret-42");
     assert.equal(hit.authorization, "Bearer mine");
     // The secret a rule uses is withheld from ctx.env; other variables are there.
@@ -284,7 +284,7 @@ allowed(
     const before = second.seen.length;
     const body = await fetchVia(s, app, `http://127.0.0.1:${second.port}/other`);
     assert.equal(body.text, "upstream /other");
-    assert.equal(second.seen[before].apiKey, null);
+    assert.equal(second.seen[before]!.apiKey, null);
   },
 );
 
@@ -360,7 +360,7 @@ allowed("cookies and custom auth headers do not follow a redirect to another ori
   const first = `http://127.0.0.1:${upstream.port}/to?u=${encodeURIComponent(elsewhere)}`;
   const response = await s.call(app, `/h?url=${encodeURIComponent(first)}`);
   assert.equal(await response.text(), "upstream /h-next");
-  const hit = second.seen[before];
+  const hit = second.seen[before]!;
   assert.equal(hit.cookie, null);
   assert.equal(hit.custom, null);
   assert.equal(hit.apiKey, null);

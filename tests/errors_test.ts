@@ -65,7 +65,7 @@ Deno.test("every error class in runtime/ is a PlatformError, or converted before
       if (entry.isDirectory) await walk(new URL(`${entry.name}/`, dir));
       else if (entry.name.endsWith(".ts")) {
         const text = await Deno.readTextFile(new URL(entry.name, dir));
-        for (const m of text.matchAll(/class (\w+) extends (\w+)/g)) parents.set(m[1], m[2]);
+        for (const m of text.matchAll(/class (\w+) extends (\w+)/g)) parents.set(m[1]!, m[2]!);
       }
     }
   };

@@ -22,10 +22,10 @@ Deno.test("frames round-trip header and body bytes whatever the chunk boundaries
     const out = [];
     for (let i = 0; i < all.length; i += size) out.push(...reader.push(all.slice(i, i + size)));
     assert.equal(out.length, 3, `chunks of ${size}`);
-    assert.deepEqual(out[0].header, { t: "a", text: "héllo ✓" });
-    assert.equal(out[0].body, undefined);
-    assert.deepEqual(out[1].body, body(1000));
-    assert.deepEqual(out[2].header, { t: "c", n: 3 });
+    assert.deepEqual(out[0]!.header, { t: "a", text: "héllo ✓" });
+    assert.equal(out[0]!.body, undefined);
+    assert.deepEqual(out[1]!.body, body(1000));
+    assert.deepEqual(out[2]!.header, { t: "c", n: 3 });
   }
 });
 
@@ -38,8 +38,8 @@ Deno.test("the largest response fits a frame, reassembled from 64 KB chunks", ()
     out.push(...reader.push(frame.subarray(i, i + 65536)));
   }
   assert.equal(out.length, 1);
-  assert.equal(out[0].body!.length, MAX_RESPONSE_BYTES);
-  assert.deepEqual(out[0].body, big);
+  assert.equal(out[0]!.body!.length, MAX_RESPONSE_BYTES);
+  assert.deepEqual(out[0]!.body, big);
 });
 
 Deno.test("a frame over the limit is refused when written and when read", () => {

@@ -115,7 +115,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
           authorization: `Bearer ${init.key ?? API_KEY}`,
           ...(init.json === undefined ? {} : { "content-type": "application/json" }),
         },
-        body: init.json === undefined ? undefined : JSON.stringify(init.json),
+        ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
       }),
     setVar(appId, environment, name, value) {
       return fetch(`${url}/v1/apps/${appId}/environments/${environment}/vars/${name}`, {
@@ -205,8 +205,8 @@ export async function rawHttp(url: string, request: string | Uint8Array): Promis
         break;
       }
     }
-    const [head, ...rest] = text.split("\r\n\r\n");
-    const [statusLine, ...headerLines] = head.split("\r\n");
+    const [head = "", ...rest] = text.split("\r\n\r\n");
+    const [statusLine = "", ...headerLines] = head.split("\r\n");
     const headers: Record<string, string> = {};
     for (const line of headerLines) {
       const i = line.indexOf(":");
@@ -336,7 +336,7 @@ export type Backend = [
  * The embedded stores and Redis, each with a suite sharing one server, so a test file runs the
  * same tests on both; `extra` is added to both servers' environment.
  */
-export function backends(extra: Record<string, string> = {}): Backend[] {
+export function backends(extra: Record<string, string> = {}): [Backend, Backend] {
   const embeddedEnv = () => Promise.resolve({ ...extra });
   const redisEnv = async () => ({ ...(await sharedRedis()).env, ...extra });
   return [

@@ -11,7 +11,7 @@ const FOLDERS = ["runtime/", "routes/", "cli/", "studio/"];
 /** Relative module specifiers of a source, from its import and export statements. */
 export function importsOf(text: string): string[] {
   return [...text.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s+"(\.{1,2}\/[^"]+)"/gms)]
-    .map((m) => m[1]);
+    .map((m) => m[1]!);
 }
 
 /** Module path (from the repository root) → the module paths it imports. */

@@ -50,7 +50,7 @@ Deno.test({
         await second.api(`/apps/${app}/logs?limit=1`),
         200,
       );
-      assert.equal(page.entries[0].request_id, again.headers.get("x-request-id"));
+      assert.equal(page.entries[0]!.request_id, again.headers.get("x-request-id"));
     } finally {
       await second.close();
     }

@@ -66,8 +66,8 @@ for (const [backend, test] of backends()) {
       assert.equal(request.path, "/functions/noisy");
       assert.equal(request.status, 200);
       assert.equal(typeof request.duration_ms, "number");
-      assert.equal(entries[0], entries.find((e) => e.id === entries[0].id), "newest first");
-      assert.equal(entries[0].type, "request");
+      assert.equal(entries[0], entries.find((e) => e.id === entries[0]!.id), "newest first");
+      assert.equal(entries[0]!.type, "request");
     },
   );
 
@@ -362,8 +362,8 @@ Deno.test("log storage per app is bounded: the oldest entries are dropped first"
     const { entries, next_cursor } = await s.logPage(app, "limit=1000");
     assert.equal(entries.length, 30);
     assert.equal(next_cursor, null);
-    assert.equal(entries[0].type, "request");
-    assert.equal(entries[29].message, "n71");
+    assert.equal(entries[0]!.type, "request");
+    assert.equal(entries[29]!.message, "n71");
   } finally {
     await s.close();
   }

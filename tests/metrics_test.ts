@@ -66,7 +66,7 @@ for (const [backend, test] of backends()) {
     assert.equal(errors, 1);
     const busy = series.app.find((m) => m.requests > 0)!;
     assert.ok(busy.p50_ms! > 0 && busy.p99_ms! >= busy.p50_ms!);
-    assert.equal(series.functions["api/ok.ts"].reduce((n, m) => n + m.requests, 0), 4);
+    assert.equal(series.functions["api/ok.ts"]!.reduce((n, m) => n + m.requests, 0), 4);
     const bad = await json(await s.api(`/apps/${app}/metrics?minutes=5000`), 400);
     assert.match(String(bad.error), /minutes must be an integer from 1 to 1440/);
   });

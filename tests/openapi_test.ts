@@ -40,7 +40,7 @@ serverTest(
     const broken = { openapi: "3.1.0", paths: { "/x": { get: {} } } };
     assert.equal((await new Validator().validate(broken)).valid, false);
     // Path parameters are declared where the path names them.
-    const rollback = doc.paths["/v1/apps/{appId}/environments/{env}/rollback"].post;
+    const rollback = doc.paths["/v1/apps/{appId}/environments/{env}/rollback"]!.post!;
     assert.deepEqual(rollback.parameters.map((p) => `${p.in}:${p.name}`), [
       "path:appId",
       "path:env",

@@ -8,7 +8,7 @@ const NODE_BUILTINS_ALLOWED = ["node:async_hooks"];
 
 async function importsOf(url: URL): Promise<string[]> {
   const text = await Deno.readTextFile(url);
-  return [...text.matchAll(/^\s*(?:import|export)[^;]*?from\s+"([^"]+)"/gms)].map((m) => m[1]);
+  return [...text.matchAll(/^\s*(?:import|export)[^;]*?from\s+"([^"]+)"/gms)].map((m) => m[1]!);
 }
 
 for (const folder of ["child"]) {

@@ -66,7 +66,7 @@ Deno.test({
       const page = await browser.newPage();
       // A wrong key gets a clear message; the page is served with a strict CSP.
       const shell = await page.goto(`${s.url}/studio`);
-      assert.match(shell!.headers()["content-security-policy"], /default-src 'none'/);
+      assert.match(shell!.headers()["content-security-policy"] ?? "", /default-src 'none'/);
       assert.equal(shell!.headers()["x-frame-options"], "DENY");
       await signIn(page, s, "not-a-key");
       await page.waitForSelector("#sign-in-error:has-text('That key was refused')");

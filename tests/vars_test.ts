@@ -57,7 +57,7 @@ for (const [backend, test] of backends()) {
       "TOKEN",
       "••••1234",
     ]]);
-    assert.match(vars[0].updated_at, /^\d{4}-\d\d-\d\dT/);
+    assert.match(vars[0]!.updated_at ?? "", /^\d{4}-\d\d-\d\dT/);
     const one = await json(await s.api(`/apps/${app}/environments/production/vars/TOKEN`), 200);
     assert.deepEqual(one, vars[1]);
     await json(await s.api(`/apps/${app}/environments/production/vars/NOPE`), 404);

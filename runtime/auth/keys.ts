@@ -74,7 +74,7 @@ export class ApiKeys {
     if (await secretsEqual(token, this.#adminKey)) return { kind: "admin" };
     const match = token.match(KEY_FORMAT);
     if (!match) return null;
-    const [, id, secret] = match;
+    const [, id = "", secret = ""] = match;
     const stored = await this.#store.getKey(id);
     const presented = await sha256(secret);
     // Compared even when the id is unknown, so timing does not tell which ids exist.

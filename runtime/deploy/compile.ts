@@ -108,7 +108,7 @@ function sourceFilesPlugin(files: Record<string, string>): esbuild.Plugin {
             }],
           };
         }
-        return { contents: files[args.path], loader, resolveDir: NO_DIR };
+        return { contents: files[args.path] ?? "", loader, resolveDir: NO_DIR };
       });
       // Nothing is ever read from the host's disk: a glob import would list and load real files.
       build.onLoad({ filter: /.*/ }, (args) => ({

@@ -49,7 +49,7 @@ export class LiveDeployment {
       // `file` comes from the function's own output: never a key of a plain object unchecked.
       if (!Object.hasOwn(this.deployment.sourceMaps, file)) return null;
       if (!this.#maps.has(file)) {
-        this.#maps.set(file, parseSourceMap(this.deployment.sourceMaps[file]));
+        this.#maps.set(file, parseSourceMap(this.deployment.sourceMaps[file]!));
       }
       return this.#maps.get(file)!;
     });

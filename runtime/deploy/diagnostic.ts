@@ -21,7 +21,7 @@ export class CompileError extends PlatformError {
   ) {
     super(
       options.tooLarge ? "too-large" : "invalid",
-      `deploy refused: ${formatDiagnostic(diagnostics[0])}`,
+      `deploy refused: ${formatDiagnostic(diagnostics[0]!)}`,
       { details: { diagnostics } },
     );
     this.name = "CompileError";

@@ -28,9 +28,9 @@ const RANK = { static: 0, param: 1, rest: 2 } as const;
 
 function parseSegment(raw: string): Segment {
   const rest = raw.match(/^\[\.\.\.(.+)\]$/);
-  if (rest) return { kind: "rest", name: rest[1] };
+  if (rest) return { kind: "rest", name: rest[1]! };
   const param = raw.match(/^\[(.+)\]$/);
-  if (param) return { kind: "param", name: param[1] };
+  if (param) return { kind: "param", name: param[1]! };
   return { kind: "static", value: raw };
 }
 
@@ -65,7 +65,7 @@ function problemOf(segments: Segment[]): string | null {
 
 function compareRoutes(a: Segment[], b: Segment[]): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    const diff = RANK[a[i].kind] - RANK[b[i].kind];
+    const diff = RANK[a[i]!.kind] - RANK[b[i]!.kind];
     if (diff !== 0) return diff;
   }
   return b.length - a.length;
@@ -137,7 +137,7 @@ function matchSegments(segments: Segment[], parts: string[]): Record<string, str
     }
     if (i >= parts.length) return null;
     if (segment.kind === "static" && segment.value !== parts[i]) return null;
-    if (segment.kind === "param") params[segment.name] = parts[i];
+    if (segment.kind === "param") params[segment.name] = parts[i]!;
   }
   return segments.length === parts.length ? params : null;
 }

@@ -57,7 +57,7 @@ export function scanSource(file: string, source: string): ScanProblem | null {
 
   let i = 0;
   while (i < source.length) {
-    const ch = source[i];
+    const ch = source.charAt(i);
     if (ch === "\n") {
       line++;
       lineStart = ++i;
@@ -113,7 +113,7 @@ export function scanSource(file: string, source: string): ScanProblem | null {
       continue;
     }
     if (ch === "/") {
-      const regex = last === "" || (!IDENT.test(last[0]) && last !== ")" && last !== "]" &&
+      const regex = last === "" || (!IDENT.test(last.charAt(0)) && last !== ")" && last !== "]" &&
         last !== "}" && last !== "literal" && last !== "template") ||
         REGEX_AFTER_WORD.has(last);
       if (regex) {
@@ -124,7 +124,7 @@ export function scanSource(file: string, source: string): ScanProblem | null {
     }
     if (IDENT.test(ch)) {
       let j = i;
-      while (j < source.length && IDENT.test(source[j])) j++;
+      while (j < source.length && IDENT.test(source.charAt(j))) j++;
       const word = source.slice(i, j);
       push(/^[0-9]/.test(word) ? "literal" : word);
       i = j;
@@ -154,7 +154,7 @@ export function scanSource(file: string, source: string): ScanProblem | null {
 /** Why the argument of a call starting at `i` is not one string literal, or null if it is. */
 function callArgument(source: string, i: number): string | null {
   const skipSpace = (k: number) => {
-    while (k < source.length && /\s/.test(source[k])) k++;
+    while (k < source.length && /\s/.test(source.charAt(k))) k++;
     return k;
   };
   let k = skipSpace(i);
@@ -178,7 +178,7 @@ function isMethodDefinition(source: string, i: number): boolean {
     if (source[k] === "(") depth++;
     else if (source[k] === ")") depth--;
   }
-  while (k < source.length && /\s/.test(source[k])) k++;
+  while (k < source.length && /\s/.test(source.charAt(k))) k++;
   return source[k] === "{";
 }
 
@@ -202,6 +202,6 @@ function skipRegex(source: string, i: number): number {
     j++;
   }
   j++;
-  while (j < source.length && IDENT.test(source[j])) j++;
+  while (j < source.length && IDENT.test(source.charAt(j))) j++;
   return j;
 }

@@ -14,10 +14,10 @@ function v4(text: string): bigint | null {
 }
 
 function v6(text: string): bigint | null {
-  let address = text.replace(/^\[|\]$/g, "").split("%")[0].toLowerCase();
+  let address = text.replace(/^\[|\]$/g, "").split("%")[0]!.toLowerCase();
   const dotted = address.match(/^(.*:)(\d+\.\d+\.\d+\.\d+)$/);
   if (dotted) {
-    const tail = v4(dotted[2]);
+    const tail = v4(dotted[2]!);
     if (tail === null) return null;
     address = `${dotted[1]}${(tail >> 16n).toString(16)}:${(tail & 0xffffn).toString(16)}`;
   }

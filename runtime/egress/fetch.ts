@@ -53,7 +53,7 @@ export function secretNames(rules: EgressRule[]): Set<string> {
   const names = new Set<string>();
   for (const rule of rules) {
     for (const template of Object.values(rule.headers)) {
-      for (const [, name] of template.matchAll(SECRET_PLACEHOLDER)) names.add(name);
+      for (const [, name] of template.matchAll(SECRET_PLACEHOLDER)) names.add(name!);
     }
   }
   return names;
@@ -241,12 +241,12 @@ function parseUrl(text: string): URL {
 }
 
 function fillSecrets(template: string, secrets: Record<string, string>, host: string): string {
-  return template.replace(SECRET_PLACEHOLDER, (_, name: string) => {
+  return template.replace(SECRET_PLACEHOLDER, (_: string, name: string) => {
     if (!Object.hasOwn(secrets, name)) {
       throw new EgressError(
         `fetch to ${host}: the platform's credential rule needs the secret ${name}, which this app has not set`,
       );
     }
-    return secrets[name];
+    return secrets[name]!;
   });
 }

@@ -68,7 +68,7 @@ function depthOf(value: unknown): number {
 
 function parseBody(bytes: Uint8Array, contentType: string): BodyKind {
   if (bytes.length === 0) return { type: "none" };
-  const mime = contentType.split(";")[0].trim().toLowerCase();
+  const mime = contentType.split(";")[0]!.trim().toLowerCase();
   const isJson = mime === "application/json" || mime.endsWith("+json");
   const isText = mime.startsWith("text/");
   const isForm = mime === "application/x-www-form-urlencoded";
@@ -97,7 +97,7 @@ function parseBody(bytes: Uint8Array, contentType: string): BodyKind {
 export interface IncomingCall {
   req: FunctionRequest;
   body: BodyKind;
-  bytes?: Uint8Array;
+  bytes?: Uint8Array | undefined;
 }
 
 /** Builds `ctx.req`; `path` is the function path (`/functions/...`). Throws 400/413 for bad bodies. */

@@ -15,11 +15,7 @@ import type { JobRun } from "../store/types.ts";
 import { toResponse } from "./response.ts";
 import { RequestTiming } from "./timing.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
-import {
-  type InvocationHooks,
-  LoadError,
-  SandboxFailure,
-} from "../sandbox/host/sandbox.ts";
+import { type InvocationHooks, LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
 import { BadResultError, type WireFetchRequest } from "../sandbox/protocol.ts";
 import { type EnvVars, redactSecrets, type RequestEnv } from "../vars/vars.ts";
 

@@ -212,7 +212,7 @@ export class SqliteKv implements KvBackend {
     ) as Array<{ key: Uint8Array }>;
     const done = rows.length <= options.limit;
     const keys = rows.slice(0, options.limit).map((row) => decoder.decode(row.key));
-    return Promise.resolve({ keys, cursor: done ? null : keys[keys.length - 1], done });
+    return Promise.resolve({ keys, cursor: done ? null : keys[keys.length - 1]!, done });
   }
 
   ping(): Promise<void> {

@@ -229,7 +229,7 @@ export class UpstashKv implements KvBackend {
     );
     const done = found.length <= options.limit;
     const keys = found.slice(0, options.limit);
-    return { keys, cursor: done ? null : keys[keys.length - 1], done };
+    return { keys, cursor: done ? null : keys[keys.length - 1]!, done };
   }
 
   async ping(): Promise<void> {

@@ -119,13 +119,13 @@ export class RequestLog {
 /** Dependencies of the log pipeline. */
 export interface LogsOptions {
   store: LogStore;
-  exporter?: LogExporter;
+  exporter?: LogExporter | undefined;
 }
 
 /** The log pipeline of one server. */
 export class Logs {
   readonly store: LogStore;
-  readonly #exporter?: LogExporter;
+  readonly #exporter: LogExporter | undefined;
   #queue: NewLogEntry[] = [];
   #flushing: Promise<void> | null = null;
   #storeFailed = false;

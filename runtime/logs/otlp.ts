@@ -21,7 +21,7 @@ export interface OtlpOptions {
   /** The logs endpoint, e.g. `http://collector:4318/v1/logs`. */
   url: string;
   /** Extra HTTP headers (OTEL_EXPORTER_OTLP_HEADERS). */
-  headers?: Record<string, string>;
+  headers?: Record<string, string> | undefined;
   serviceName: string;
   /** Most entries waiting for export before new ones are dropped (default 2048). */
   maxQueue?: number;
@@ -51,7 +51,7 @@ export class OtlpLogExporter implements LogExporter {
     this.#url = options.url;
     const exporter = new OTLPLogExporter({
       url: options.url,
-      headers: options.headers,
+      ...(options.headers ? { headers: options.headers } : {}),
       timeoutMillis: 5000,
     });
     this.#provider = new LoggerProvider({

@@ -7,8 +7,8 @@ export const MAX_PAGE = 1000;
 
 /** Orders entry ids `<ms>-<seq>` by time, then sequence. */
 export function compareIds(a: string, b: string): number {
-  const [am, as] = a.split("-").map(Number);
-  const [bm, bs] = b.split("-").map(Number);
+  const [am = 0, as = 0] = a.split("-").map(Number);
+  const [bm = 0, bs = 0] = b.split("-").map(Number);
   return am - bm || as - bs;
 }
 

@@ -49,12 +49,12 @@ export class RedisLogStore implements LogStore {
       for (const entry of batch) {
         if (!matches(entry, query)) continue;
         if (entries.length === query.limit) {
-          return { entries, next_cursor: entries[entries.length - 1].id };
+          return { entries, next_cursor: entries[entries.length - 1]!.id };
         }
         entries.push(entry);
       }
       if (batch.length < BATCH) break;
-      end = `(${batch[batch.length - 1].id}`;
+      end = `(${batch[batch.length - 1]!.id}`;
     }
     return { entries, next_cursor: null };
   }
@@ -89,7 +89,7 @@ function key(appId: string): string {
 function toEntries(range: StreamRange): LogEntry[] {
   return (range ?? []).map(([id, fields]) => ({
     id,
-    ...JSON.parse(fields[fields.indexOf("e") + 1]) as NewLogEntry,
+    ...JSON.parse(fields[fields.indexOf("e") + 1]!) as NewLogEntry,
   }));
 }
 

@@ -30,7 +30,7 @@ function decodeVlq(text: string, start: number, out: number[]): number {
     let shift = 0;
     let digit: number;
     do {
-      digit = BASE64.indexOf(text[i++]);
+      digit = BASE64.indexOf(text.charAt(i++));
       value += (digit & 31) << shift;
       shift += 5;
     } while (digit & 32);
@@ -59,12 +59,13 @@ export function parseSourceMap(json: string): ParsedMap {
     }
     const fields: number[] = [];
     i = decodeVlq(map.mappings, i, fields);
-    generated += fields[0];
-    if (fields.length >= 4) {
-      source += fields[1];
-      line += fields[2];
-      column += fields[3];
-      lines[lines.length - 1].push([generated, source, line, column]);
+    const [dGenerated = 0, dSource, dLine, dColumn] = fields;
+    generated += dGenerated;
+    if (dSource !== undefined && dLine !== undefined && dColumn !== undefined) {
+      source += dSource;
+      line += dLine;
+      column += dColumn;
+      lines[lines.length - 1]!.push([generated, source, line, column]);
     }
   }
   return { sources: map.sources.map((s) => s.replace(/^src:/, "")), lines };
@@ -78,12 +79,13 @@ export function originalPosition(
 ): { file: string; line: number; column: number } | null {
   const segments = map.lines[line - 1];
   if (!segments || segments.length === 0) return null;
-  let best = segments[0];
+  let best = segments[0]!;
   for (const segment of segments) {
     if (segment[0] <= column - 1) best = segment;
     else break;
   }
-  return { file: map.sources[best[1]], line: best[2] + 1, column: best[3] + 1 };
+  const file = map.sources[best[1]];
+  return file === undefined ? null : { file, line: best[2] + 1, column: best[3] + 1 };
 }
 
 /**
@@ -97,7 +99,7 @@ export function mapStack(text: string, maps: (file: string) => ParsedMap | null)
   const lines = head.split("\n");
   let frames = 0;
   for (let i = 0; i < lines.length && frames < MAX_MAPPED_FRAMES; i++) {
-    const line = lines[i];
+    const line = lines[i]!;
     if (!FRAME_LINE.test(line)) continue;
     const at = line.indexOf("bundle:");
     if (at < 0) continue;
@@ -134,7 +136,7 @@ export function firstFrame(stack: string): { file: string; line: number; column:
   for (const line of stack.slice(0, MAX_MAPPED_CHARS).split("\n")) {
     if (!FRAME_LINE.test(line)) continue;
     const match = line.match(/\(?([^\s()]+):(\d{1,9}):(\d{1,9})\)?$/);
-    if (match) return { file: match[1], line: Number(match[2]), column: Number(match[3]) };
+    if (match) return { file: match[1]!, line: Number(match[2]), column: Number(match[3]) };
   }
   return null;
 }

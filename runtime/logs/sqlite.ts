@@ -88,7 +88,7 @@ export class SqliteLogStore implements LogStore {
 
   query(appId: string, query: LogQuery): Promise<LogPage> {
     const entries: LogEntry[] = [];
-    let [ms, seq] = query.cursor ? query.cursor.split("-").map(Number) : [Infinity, 0];
+    let [ms = Infinity, seq = 0] = query.cursor ? query.cursor.split("-").map(Number) : [];
     if (!Number.isFinite(ms)) [ms, seq] = [Number.MAX_SAFE_INTEGER, 0];
     // Rows past the retention wait for a batched trim; they are already gone to readers.
     const oldest = this.#oldestKept.get(appId, this.#maxPerApp - 1) as
@@ -117,9 +117,9 @@ export class SqliteLogStore implements LogStore {
       }
       scanned += rows.length;
       if (rows.length < PAGE) break;
-      ({ ms, seq } = rows[rows.length - 1]);
+      ({ ms, seq } = rows[rows.length - 1]!);
     }
-    return Promise.resolve({ entries, next_cursor: more ? entries[entries.length - 1].id : null });
+    return Promise.resolve({ entries, next_cursor: more ? entries[entries.length - 1]!.id : null });
   }
 
   tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {

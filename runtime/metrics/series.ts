@@ -68,7 +68,8 @@ export function addTo(minute: Minute, status: number, durationMs: number): void 
   minute.requests++;
   if (status >= 500) minute.errors++;
   const index = BOUNDS.findIndex((bound) => durationMs <= bound);
-  minute.buckets[index < 0 ? BOUNDS.length : index]++;
+  const bucket = index < 0 ? BOUNDS.length : index;
+  minute.buckets[bucket] = (minute.buckets[bucket] ?? 0) + 1;
 }
 
 /** A minute as the API shows it. */
@@ -87,9 +88,9 @@ function quantile(m: Minute, q: number): number {
   let seen = 0;
   for (const [i, count] of m.buckets.entries()) {
     seen += count;
-    if (seen >= rank) return BOUNDS[i] ?? BOUNDS[BOUNDS.length - 1] * 2;
+    if (seen >= rank) return BOUNDS[i] ?? BOUNDS[BOUNDS.length - 1]! * 2;
   }
-  return BOUNDS[BOUNDS.length - 1] * 2;
+  return BOUNDS[BOUNDS.length - 1]! * 2;
 }
 
 /** The range of whole minutes ending now: [from, to]. */

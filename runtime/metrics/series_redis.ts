@@ -99,7 +99,7 @@ export class RedisSeries implements SeriesStore {
     this.#pending = new Map();
     const pipeline = this.#redis.pipeline();
     for (const [slot, figures] of pending) {
-      const [appId, minute] = slot.split("\0");
+      const [appId = "", minute] = slot.split("\0");
       const hash = key(appId, Number(minute));
       for (const [name, m] of figures) {
         pipeline.hincrby(hash, `${name}|r`, m.requests);

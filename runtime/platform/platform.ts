@@ -112,7 +112,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       (redis
         ? new RedisLogStore(redis, config.logRetention)
         : new SqliteLogStore(`${config.dataDir}/logs.sqlite`, config.logRetention)),
-    exporter: config.otlp ? new OtlpLogExporter(config.otlp) : undefined,
+    ...(config.otlp ? { exporter: new OtlpLogExporter(config.otlp) } : {}),
   });
   const ownPorts = new Set<number>(config.port ? [config.port] : []);
   if (config.redis) ownPorts.add(Number(hostPort(new URL(config.redis.url)).split(":").pop()));

@@ -55,7 +55,7 @@ export class RateLimits {
       [`${appId}:${environment}`, limit, `app "${appId}"`],
     ];
     if (Object.hasOwn(limit.functions, file)) {
-      checks.push([`${appId}:${environment}:${file}`, limit.functions[file], file]);
+      checks.push([`${appId}:${environment}:${file}`, limit.functions[file]!, file]);
     }
     for (const [key, bucket, what] of checks) {
       const taken = await this.#options.limiter.take(key, bucket);

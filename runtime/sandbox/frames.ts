@@ -66,7 +66,8 @@ export class FrameReader {
   /** Removes the first `n` buffered bytes; copies only when they span chunks. */
   #take(n: number): Uint8Array {
     this.#buffered -= n;
-    const first = this.#chunks[0];
+    // Callers take at most what is buffered, so a chunk is always there.
+    const first = this.#chunks[0]!;
     if (first.length >= n) {
       if (first.length === n) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(n);
@@ -75,7 +76,7 @@ export class FrameReader {
     const out = new Uint8Array(n);
     let offset = 0;
     while (offset < n) {
-      const chunk = this.#chunks[0];
+      const chunk = this.#chunks[0]!;
       const part = Math.min(chunk.length, n - offset);
       out.set(chunk.subarray(0, part), offset);
       offset += part;
@@ -160,7 +161,7 @@ export function socketSink(conn: Deno.Conn): (bytes: Uint8Array) => Promise<void
 }
 
 function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1 && parts[0].byteOffset === 0 && parts[0].buffer.byteLength === total) {
+  if (parts.length === 1 && parts[0]!.byteOffset === 0 && parts[0]!.buffer.byteLength === total) {
     return parts[0] as Uint8Array<ArrayBuffer>;
   }
   const out = new Uint8Array(total);

@@ -54,7 +54,7 @@ export type FailureKind = "threw" | "bad-result";
 export interface Failure {
   kind: FailureKind;
   message: string;
-  stack?: string;
+  stack?: string | undefined;
 }
 
 /** Why a deployment's modules could not be loaded in a sandbox. */
@@ -63,7 +63,7 @@ export interface LoadFailure {
   file: string;
   message: string;
   /** Stack frames of the error, naming `bundle:` positions for the host to map. */
-  stack?: string;
+  stack?: string | undefined;
 }
 
 /** Log levels a handler's console can write, lowest first. */
@@ -129,7 +129,7 @@ export type SandboxMessage =
 /** A message with the raw bytes that travel beside it. */
 export interface Envelope<M> {
   header: M;
-  body?: Uint8Array;
+  body?: Uint8Array | undefined;
 }
 
 /** Most entries one request may write; past it one entry says how much was dropped. */

@@ -100,7 +100,7 @@ export class FileStore implements PlatformStore {
 
   async getLive(appId: string, environment: string): Promise<string | null> {
     const live = await readJson<Record<string, string>>(`${this.#appDir(appId)}/live.json`);
-    return live && Object.hasOwn(live, environment) ? live[environment] : null;
+    return live && Object.hasOwn(live, environment) ? live[environment]! : null;
   }
 
   async listVars(appId: string, environment: string): Promise<Record<string, StoredVar>> {
@@ -133,7 +133,7 @@ export class FileStore implements PlatformStore {
 
   async getKey(id: string): Promise<StoredKey | null> {
     const keys = await readJson<Record<string, StoredKey>>(`${this.#dir}/keys.json`);
-    return keys && Object.hasOwn(keys, id) ? keys[id] : null;
+    return keys && Object.hasOwn(keys, id) ? keys[id]! : null;
   }
 
   async listKeys(appId: string): Promise<StoredKey[]> {
@@ -144,7 +144,7 @@ export class FileStore implements PlatformStore {
   async deleteKey(appId: string, id: string): Promise<boolean> {
     let found = false;
     await this.#update<StoredKey>(`${this.#dir}/keys.json`, (keys) => {
-      found = Object.hasOwn(keys, id) && keys[id].appId === appId;
+      found = Object.hasOwn(keys, id) && keys[id]!.appId === appId;
       if (found) delete keys[id];
     });
     return found;

@@ -36,11 +36,11 @@ export type DeploymentSummary = Omit<Deployment, "files" | "modules" | "sourceMa
 
 /** A query over an app's deployments, newest first. */
 export interface DeploymentListQuery {
-  environment?: string;
+  environment?: string | undefined;
   /** Page size. */
   limit: number;
   /** Return deployments older than this id (the previous page's `nextCursor`). */
-  before?: string;
+  before?: string | undefined;
 }
 
 /** One page of deployments, newest first. */
@@ -66,7 +66,7 @@ export interface DeploymentStore {
   liveOf(appId: string): Promise<Record<string, string>>;
   /** Apps with a live deployment, by id, after `after`, at most `limit`; `next` pages on. */
   listApps(
-    query: { after?: string; limit: number },
+    query: { after?: string | undefined; limit: number },
   ): Promise<{ apps: string[]; next: string | null }>;
 }
 

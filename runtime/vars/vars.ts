@@ -82,7 +82,7 @@ export class EnvVars {
   async list(appId: string, environment: string): Promise<VarInfo[]> {
     const stored = await this.#options.store.listVars(appId, environment);
     return await Promise.all(
-      Object.keys(stored).sort().map((name) => this.#info(appId, environment, name, stored[name])),
+      Object.keys(stored).sort().map((name) => this.#info(appId, environment, name, stored[name]!)),
     );
   }
 
@@ -91,7 +91,7 @@ export class EnvVars {
     checkName(name);
     const stored = await this.#options.store.listVars(appId, environment);
     if (!Object.hasOwn(stored, name)) throw noSuchVar(environment, name);
-    return await this.#info(appId, environment, name, stored[name]);
+    return await this.#info(appId, environment, name, stored[name]!);
   }
 
   /** The variables a request of this app environment sees; cached until `invalidate`. */

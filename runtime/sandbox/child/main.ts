@@ -16,7 +16,7 @@ async function readToken(): Promise<string> {
   return text.trim();
 }
 
-const [socketPath] = Deno.args;
+const socketPath = Deno.args[0] ?? "";
 const token = await readToken();
 const conn = await Deno.connect({ transport: "unix", path: socketPath });
 // Permissions are per process: once connected, the socket is the only way out, and even it

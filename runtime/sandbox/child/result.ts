@@ -19,7 +19,7 @@ function streamOf(body: unknown): AsyncIterable<unknown> | undefined {
  */
 export function toResult(
   out: unknown,
-): { result: FunctionResult; body?: Uint8Array; stream?: AsyncIterable<unknown> } {
+): { result: FunctionResult; body?: Uint8Array | undefined; stream?: AsyncIterable<unknown> } {
   if (out === undefined || out === null) {
     return { result: { status: 200, headers: {}, body: { type: "none" } } };
   }

@@ -279,7 +279,7 @@ async function load(modules: Record<string, string>): Promise<void> {
   let current = BUNDLE;
   try {
     if (Object.hasOwn(modules, BUNDLE)) {
-      const bundle = await importModule(BUNDLE, modules[BUNDLE]);
+      const bundle = await importModule(BUNDLE, modules[BUNDLE]!);
       table.push(...Object.entries(bundle.routes as Record<string, unknown>));
       schedules = plain(bundle.schedules);
     } else {

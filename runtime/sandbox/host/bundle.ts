@@ -14,7 +14,7 @@ async function bundle(entry: string): Promise<string> {
     external: ["node:*"],
     logLevel: "silent",
   });
-  return result.outputFiles[0].text;
+  return result.outputFiles[0]!.text;
 }
 
 /** Writes the sandbox process script to `path` (once per host start); returns `path`. */

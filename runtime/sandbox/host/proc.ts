@@ -38,7 +38,7 @@ function parseStat(text: string): ProcSample | null {
     rssBytes: rss * PAGE_BYTES,
     cpuMs: ((utime + stime) * 1000) / TICKS_PER_SECOND,
     ppid,
-    state: fields[0],
+    state: fields[0]!,
   };
 }
 

@@ -32,7 +32,7 @@ export interface InvocationHooks {
 /** The answer to a handler's call: a JSON value and optional bytes (a fetch body). */
 export interface CallAnswer {
   value: unknown;
-  body?: Uint8Array;
+  body?: Uint8Array | undefined;
 }
 
 /** A deployment as the sandbox needs it: ids and its compiled route modules. */
@@ -49,21 +49,21 @@ export interface Invocation {
   file: string;
   req: FunctionRequest;
   body: BodyKind;
-  bytes?: Uint8Array;
+  bytes?: Uint8Array | undefined;
   env: Record<string, string>;
 }
 
 /** What an invocation answered: the result and its body bytes. */
 export interface InvocationResult {
   result: FunctionResult;
-  body?: Uint8Array;
+  body?: Uint8Array | undefined;
   /**
    * Set when the handler left `ctx.waitUntil` work: settles when it is done, or rejects when it
    * ran past the time limit (its sandbox then stopped) or the sandbox died.
    */
-  background?: Promise<void>;
+  background?: Promise<void> | undefined;
   /** A streamed body (result body type `stream`), fed as the handler produces it. */
-  stream?: ReadableStream<Uint8Array>;
+  stream?: ReadableStream<Uint8Array> | undefined;
 }
 
 /**
@@ -124,7 +124,7 @@ interface Pending {
   reject(error: SandboxFailure): void;
   background?: { resolve(): void; reject(error: SandboxFailure): void };
   /** The streamed body being fed by `chunk` frames, and how many bytes it has carried. */
-  stream?: { controller: ReadableStreamDefaultController<Uint8Array>; bytes: number };
+  stream?: { controller: ReadableStreamDefaultController<Uint8Array>; bytes: number } | undefined;
   hooks: InvocationHooks;
   timer: ReturnType<typeof setTimeout>;
 }
@@ -173,7 +173,7 @@ export class Sandbox {
   #markReady!: () => void;
   #failReady!: (error: Error) => void;
   #writer?: FrameWriter;
-  #load?: { settle(error?: LoadError, schedules?: unknown): void };
+  #load: { settle(error?: LoadError, schedules?: unknown): void } | undefined;
   #stopReason: StopReason | null = null;
   #exited = false;
   /** The deployment this process runs, once one was loaded into it. */

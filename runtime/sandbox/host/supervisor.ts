@@ -411,7 +411,7 @@ export class Supervisor {
       return;
     }
     clearTimeout(timer);
-    const hello = frames[0].header as Partial<SandboxMessage>;
+    const hello = frames[0]!.header as Partial<SandboxMessage>;
     const token = hello.t === "hello" ? hello.token ?? "" : "";
     const sandbox = this.#awaitingHello.get(token);
     if (!sandbox) {
