@@ -95,7 +95,7 @@ export async function dev(dir: string, port: number, envFile?: string): Promise<
 
   const abort = new AbortController();
   void (async () => {
-    for await (const entry of platform.logs.store.tail(APP, abort.signal)) print(entry);
+    for await (const entry of platform.logs.tail(APP, abort.signal)) print(entry);
   })().catch(() => {});
 
   const watcher = Deno.watchFs(dir, { recursive: true });

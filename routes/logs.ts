@@ -76,8 +76,7 @@ export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
     query: logQuery,
     responses: { 200: "entries and next_cursor", 400: "a bad filter, named" },
   }, async (c, { params, query }) => {
-    await logs.flush();
-    return c.json(await logs.store.query(params.appId, toLogQuery(query)));
+    return c.json(await logs.query(params.appId, toLogQuery(query)));
   });
   defineRoute(app, registry, {
     method: "get",
@@ -116,7 +115,7 @@ function stream(c: Context, logs: Logs, appId: string, query: LogQuery): Respons
     };
     try {
       await write({ event: "ready", data: "{}" });
-      for await (const entry of logs.store.tail(appId, abort.signal)) {
+      for await (const entry of logs.tail(appId, abort.signal)) {
         if (!matches(entry, query)) continue;
         await write({ id: entry.id, event: "log", data: JSON.stringify(entry) });
       }

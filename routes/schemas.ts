@@ -3,7 +3,7 @@ import { z } from "zod";
 import { APP_ID, ENVIRONMENT } from "../runtime/ids.ts";
 
 /** An app id path parameter (`:appId`). */
-export const appId = z.string().refine((id) => APP_ID.test(id) && !id.endsWith("-"), {
+export const appId = z.string().refine((id) => APP_ID.test(id), {
   error: (issue) =>
     `app id "${String(issue.input).slice(0, 64)}" is invalid: use 1-62 lower-case letters, ` +
     "digits and single hyphens, starting and ending with a letter or digit",

@@ -1,7 +1,11 @@
 /** Identifiers: what app and environment names may be, and how new ids are made. */
 
-/** App ids are DNS labels (they become host names): lower-case letters, digits, single hyphens. */
-export const APP_ID = /^[a-z0-9](?:[a-z0-9]|-(?!-)){0,61}$/;
+/**
+ * The one app id rule. App ids are DNS labels (they become host names): 1-62 lower-case letters,
+ * digits and single hyphens, starting and ending with a letter or digit (so never `--`, which
+ * separates the environment in `<app>--<env>` host names).
+ */
+export const APP_ID = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,61}$/;
 /** Environment names, e.g. `production`, `staging`, `pr-42`. */
 export const ENVIRONMENT = /^[a-z0-9-]{1,32}$/;
 /** Deployment ids, as `newId("dpl")` makes them. */

@@ -8,7 +8,7 @@ import {
   MAX_BYTES_PER_REQUEST,
   MAX_ENTRIES_PER_REQUEST,
 } from "../sandbox/protocol.ts";
-import type { LogEntry, LogStore, NewLogEntry } from "./types.ts";
+import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 
 /** How long entries gather before one batch goes to the store, in ms: one transaction per batch. */
 const FLUSH_DELAY_MS = 20;
@@ -124,7 +124,7 @@ export interface LogsOptions {
 
 /** The log pipeline of one server. */
 export class Logs {
-  readonly store: LogStore;
+  readonly #store: LogStore;
   readonly #exporter: LogExporter | undefined;
   #queue: NewLogEntry[] = [];
   #flushing: Promise<void> | null = null;
@@ -135,7 +135,7 @@ export class Logs {
   >();
 
   constructor(options: LogsOptions) {
-    this.store = options.store;
+    this.#store = options.store;
     this.#exporter = options.exporter;
   }
 
@@ -224,6 +224,17 @@ export class Logs {
     );
   }
 
+  /** A page of an app's entries, newest first, including every entry written so far. */
+  async query(appId: string, query: LogQuery): Promise<LogPage> {
+    await this.flush();
+    return await this.#store.query(appId, query);
+  }
+
+  /** An app's entries as they are stored, until `signal` aborts (bounded: see LogStore). */
+  tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {
+    return this.#store.tail(appId, signal);
+  }
+
   /** Resolves once every entry written so far is in the store. */
   async flush(): Promise<void> {
     while (this.#flushing) await this.#flushing;
@@ -233,14 +244,14 @@ export class Logs {
   async close(): Promise<void> {
     await this.flush();
     await this.#exporter?.shutdown();
-    await this.store.close();
+    await this.#store.close();
   }
 
   async #flush(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
     try {
-      await this.store.append(batch);
+      await this.#store.append(batch);
       this.#storeFailed = false;
     } catch (error) {
       if (!this.#storeFailed) {
