@@ -9,7 +9,7 @@ export class CliError extends Error {
 }
 
 /** Where the CLI's login is kept (FN_CONFIG, or ~/.config/fn/config.json). */
-export function configPath(): string {
+function configPath(): string {
   const explicit = Deno.env.get("FN_CONFIG");
   if (explicit) return explicit;
   const home = Deno.env.get("HOME") ?? ".";

@@ -15,7 +15,7 @@ const ENVIRONMENT_MESSAGE =
   'environment must be 1-32 characters of a-z, 0-9 and -, like "production"';
 
 /** Largest deploy request body, in bytes: 5 MB of source plus JSON escaping. */
-export const MAX_DEPLOY_BODY_BYTES = 16 * 1024 * 1024;
+const MAX_DEPLOY_BODY_BYTES = 16 * 1024 * 1024;
 /** Largest rollback request body, in bytes. */
 const MAX_ROLLBACK_BODY_BYTES = 4096;
 /** Default and largest page size of the deployments listing. */

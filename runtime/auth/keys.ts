@@ -30,7 +30,7 @@ function fromHex(text: string): Uint8Array {
 }
 
 /** Compares two secrets in constant time (their SHA-256 digests, so length leaks nothing either). */
-export async function secretsEqual(a: string, b: string): Promise<boolean> {
+async function secretsEqual(a: string, b: string): Promise<boolean> {
   return timingSafeEqual(await sha256(a), await sha256(b));
 }
 

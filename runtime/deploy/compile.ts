@@ -33,9 +33,9 @@ export interface CompiledCode {
 /** The name of a deployment's single bundle in `modules` and `sourceMaps`. */
 export const BUNDLE = "$bundle";
 /** How long compiling one deploy may take, in ms. */
-export const COMPILE_TIMEOUT_MS = 15_000;
+const COMPILE_TIMEOUT_MS = 15_000;
 /** Largest compiled bundle, in bytes (16 MB): compiled code stays close to the source's size. */
-export const MAX_COMPILED_BYTES = 16 * 1024 * 1024;
+const MAX_COMPILED_BYTES = 16 * 1024 * 1024;
 
 const LOADERS: Record<string, esbuild.Loader> = {
   ".ts": "ts",

@@ -93,7 +93,7 @@ export interface DeployRequest {
 }
 
 /** The cron jobs a live deployment brings to its environment. */
-export function jobsOf(deployment: Deployment): Job[] {
+function jobsOf(deployment: Deployment): Job[] {
   const { appId, environment, id } = deployment;
   return Object.entries(deployment.schedules ?? {})
     .filter(([, schedule]) => schedule.environments.includes(environment))

@@ -32,7 +32,7 @@ export class CompileError extends PlatformError {
 }
 
 /** Renders a diagnostic as `file:line:column: message`. */
-export function formatDiagnostic(d: Diagnostic): string {
+function formatDiagnostic(d: Diagnostic): string {
   const where = [d.file, d.line, d.column].filter((x) => x !== null).join(":");
   return where ? `${where}: ${d.message}` : d.message;
 }

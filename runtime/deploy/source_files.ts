@@ -2,11 +2,11 @@
 import type { Diagnostic } from "./diagnostic.ts";
 
 /** Most files one deployment may hold. */
-export const MAX_FILES = 500;
+const MAX_FILES = 500;
 /** Most bytes of source one deployment may hold (5 MB). */
-export const MAX_SOURCE_BYTES = 5 * 1024 * 1024;
+const MAX_SOURCE_BYTES = 5 * 1024 * 1024;
 /** Longest path accepted, in characters. */
-export const MAX_PATH_LENGTH = 512;
+const MAX_PATH_LENGTH = 512;
 
 const ROUTE_EXTENSIONS = [".ts", ".js"];
 

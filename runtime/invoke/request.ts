@@ -4,7 +4,7 @@ import { invalid, PlatformError } from "../errors.ts";
 import type { BodyKind, FunctionRequest } from "../sandbox/protocol.ts";
 
 /** Request headers a handler never sees: hop-by-hop headers and the platform's own `x-platform-*`. */
-export const INTERNAL_HEADERS = [
+const INTERNAL_HEADERS = [
   "connection",
   "keep-alive",
   "proxy-authorization",
@@ -17,10 +17,10 @@ export const INTERNAL_HEADERS = [
 const INTERNAL_PREFIX = "x-platform-";
 
 /** Deepest nesting accepted in a JSON or form body. */
-export const MAX_JSON_DEPTH = 64;
+const MAX_JSON_DEPTH = 64;
 
 /** `URLSearchParams` as an object; repeated keys become arrays. Safe for keys like `__proto__`. */
-export function paramsToObject(params: URLSearchParams): Record<string, string | string[]> {
+function paramsToObject(params: URLSearchParams): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = Object.create(null);
   for (const [key, value] of params) {
     const existing = out[key];

@@ -13,9 +13,9 @@ const RESERVED_HEADERS = new Set([
 const NO_BODY = new Set([204, 205, 304]);
 
 /** Most response headers a function may set. */
-export const MAX_RESPONSE_HEADERS = 100;
+const MAX_RESPONSE_HEADERS = 100;
 /** Largest total size of the response headers a function may set, in bytes (32 KB). */
-export const MAX_RESPONSE_HEADER_BYTES = 32 * 1024;
+const MAX_RESPONSE_HEADER_BYTES = 32 * 1024;
 
 /**
  * Builds the Response; throws BadResultError for what HTTP forbids or the limits refuse. The

@@ -48,7 +48,7 @@ export interface FunctionTarget {
 }
 
 /** Most outbound fetches one request may make (as Cloudflare Workers bound subrequests). */
-export const MAX_FETCHES_PER_REQUEST = 100;
+const MAX_FETCHES_PER_REQUEST = 100;
 
 /** Answers requests to deployed functions. */
 export class FunctionRunner {

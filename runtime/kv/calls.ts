@@ -3,16 +3,16 @@ import { PlatformError } from "../errors.ts";
 import { DEFAULT_TTL_SECONDS, type KvBackend, type KvListPage } from "./types.ts";
 
 /** Longest key, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 512;
+const MAX_KEY_BYTES = 512;
 /** Largest value, in UTF-8 bytes (1 MB). */
-export const MAX_VALUE_BYTES = 1024 * 1024;
+const MAX_VALUE_BYTES = 1024 * 1024;
 /** Most keys `keys()` returns; an app with more pages through them with `list()`. */
-export const MAX_KEYS_RESULT = 1000;
+const MAX_KEYS_RESULT = 1000;
 /** Most keys one `getMany()` reads. */
-export const MAX_GET_MANY = 100;
+const MAX_GET_MANY = 100;
 /** Most keys one `list()` page holds, and its default size. */
 export const MAX_LIST_LIMIT = 1000;
-export const DEFAULT_LIST_LIMIT = 100;
+const DEFAULT_LIST_LIMIT = 100;
 
 const encoder = new TextEncoder();
 

@@ -14,13 +14,13 @@ import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types
 const FLUSH_DELAY_MS = 20;
 
 /** The window of the per-app budget of lines outside requests, in ms. */
-export const EVENT_WINDOW_MS = 10_000;
+const EVENT_WINDOW_MS = 10_000;
 /** Most lines outside requests an app may write per window. */
-export const EVENT_ENTRIES = 100;
+const EVENT_ENTRIES = 100;
 /** Most characters of lines outside requests an app may write per window (64 KB). */
-export const EVENT_CHARS = 64 * 1024;
+const EVENT_CHARS = 64 * 1024;
 /** Longest line outside a request; a longer one is cut. */
-export const MAX_EVENT_CHARS = 16 * 1024;
+const MAX_EVENT_CHARS = 16 * 1024;
 
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {

@@ -5,13 +5,6 @@ import type { LogEntry, LogQuery } from "./types.ts";
 /** Most entries one page may hold. */
 export const MAX_PAGE = 1000;
 
-/** Orders entry ids `<ms>-<seq>` by time, then sequence. */
-export function compareIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split("-").map(Number);
-  const [bm = 0, bs = 0] = b.split("-").map(Number);
-  return am - bm || as - bs;
-}
-
 /** Whether `entry` passes the filters of `query` (paging aside). */
 export function matches(entry: LogEntry, query: Omit<LogQuery, "limit" | "cursor">): boolean {
   if (query.level && LOG_LEVELS.indexOf(entry.level) < LOG_LEVELS.indexOf(query.level)) {

@@ -10,9 +10,9 @@ const FRAME_LINE = /^[ \t]{0,16}at /;
 const DIGITS = /^\d{1,9}$/;
 
 /** Most characters of one text searched for frames; the rest is kept as it is. */
-export const MAX_MAPPED_CHARS = 64 * 1024;
+const MAX_MAPPED_CHARS = 64 * 1024;
 /** Most frame lines rewritten in one text. */
-export const MAX_MAPPED_FRAMES = 200;
+const MAX_MAPPED_FRAMES = 200;
 
 /** [generated column, source index, original line, original column], all 0-based. */
 type Segment = [number, number, number, number];
@@ -72,7 +72,7 @@ export function parseSourceMap(json: string): ParsedMap {
 }
 
 /** The original position of a 1-based generated line and column, or null if unmapped. */
-export function originalPosition(
+function originalPosition(
   map: ParsedMap,
   line: number,
   column: number,

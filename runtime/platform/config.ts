@@ -187,7 +187,7 @@ function secretsKey(raw: string | undefined, shared: boolean): string | null {
 }
 
 /** The default cap on sandboxes: as many as fit in 40% of RAM at their memory cap, 4 to 1000. */
-export function defaultMaxSandboxes(sandboxMemoryMb: number, totalBytes: number): number {
+function defaultMaxSandboxes(sandboxMemoryMb: number, totalBytes: number): number {
   const fit = Math.floor((totalBytes * 0.4) / (sandboxMemoryMb * 1024 * 1024));
   return Math.min(1000, Math.max(4, fit));
 }

@@ -59,7 +59,7 @@ export interface PlatformParts {
 }
 
 /** Largest response body a function's fetch may receive, in bytes (10 MB). */
-export const MAX_FETCH_RESPONSE_BYTES = 10 * 1024 * 1024;
+const MAX_FETCH_RESPONSE_BYTES = 10 * 1024 * 1024;
 
 /** How long loading a deployment's modules may take, in ms. */
 const LOAD_TIMEOUT_MS = 10_000;

@@ -25,7 +25,7 @@ export function createRedis(options: RedisOptions): Redis {
 }
 
 /** Whether a client error means Redis (or its REST front) could not be reached in time. */
-export function isUnavailable(error: unknown): boolean {
+function isUnavailable(error: unknown): boolean {
   const e = error as { name?: string; message?: string };
   return e?.name === "TimeoutError" || e?.name === "AbortError" || e?.name === "TypeError" ||
     /fetch|connect|network|abort|timed out|ECONN|Connection is closed|Unauthorized|5\d\d/i.test(

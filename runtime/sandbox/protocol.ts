@@ -30,7 +30,7 @@ export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 /** Largest request body the platform can be configured to accept, in bytes (8 MB). */
 export const MAX_REQUEST_BYTES_CEILING = 8 * 1024 * 1024;
 /** Largest body an outbound fetch may send or receive, in bytes (10 MB). */
-export const MAX_FETCH_BODY_BYTES = 10 * 1024 * 1024;
+const MAX_FETCH_BODY_BYTES = 10 * 1024 * 1024;
 /** Largest JSON header of a frame, in bytes: ctx.req (32 KB of headers), env, a KV value (1 MB). */
 export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 /**

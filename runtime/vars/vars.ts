@@ -9,11 +9,11 @@ import type { Cipher } from "./secrets.ts";
 import type { StoredVar, VarStore } from "../store/types.ts";
 
 /** What a variable name may be. */
-export const VAR_NAME = /^[A-Z_][A-Z0-9_]{0,255}$/;
+const VAR_NAME = /^[A-Z_][A-Z0-9_]{0,255}$/;
 /** Largest value, in UTF-8 bytes (64 KB). */
-export const MAX_VAR_BYTES = 64 * 1024;
+const MAX_VAR_BYTES = 64 * 1024;
 /** Most variables per app environment. */
-export const MAX_VARS = 100;
+const MAX_VARS = 100;
 
 /** A variable as listings show it: never its value. */
 export interface VarInfo {
@@ -171,7 +171,7 @@ function mask(value: string): string {
 }
 
 /** Shortest value that is redacted from logs and errors; shorter ones would mangle ordinary text. */
-export const MIN_REDACTED_LENGTH = 8;
+const MIN_REDACTED_LENGTH = 8;
 
 /** Replaces every occurrence of a variable's value in `text` with `[redacted NAME]`. */
 export function redactSecrets(text: string, secrets: Record<string, string>): string {

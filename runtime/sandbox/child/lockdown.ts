@@ -6,7 +6,7 @@
  */
 
 /** Globals removed from a sandbox process, each with why. */
-export const REMOVED_GLOBALS = [
+const REMOVED_GLOBALS = [
   "Worker", // threads outlive requests and escape the time limit
   "SharedWorker",
   "caches", // stored on the host's disk, shared by every process with the same entry
