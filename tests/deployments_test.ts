@@ -180,7 +180,7 @@ for (const [backend, test, backendEnv] of backends()) {
   });
 
   test(
-    `[${backend}] 50 deploys in a row under load: no failed or mixed request, workers back to one`,
+    `[${backend}] 50 deploys in a row under load: no failed or mixed request, sandboxes back to one`,
     async () => {
       const s = await startServer({ env: await backendEnv() });
       try {

@@ -169,7 +169,7 @@ allowed(
 );
 
 allowed(
-  "a credential rule adds the header from the app's secret on the host side, never in the worker",
+  "a credential rule adds the header from the app's secret on the host side, never in the sandbox",
   async (s) => {
     const app = appId("egress");
     await s.deployOk(app, {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { appId, json, rawHttp, startServer, suite, waitFor } from "./helpers.ts";
 
-/** A server with a 1 s time limit and a 64 MB heap per worker, so the limits are quick to reach. */
+/** A server with a 1 s time limit and a 64 MB heap per sandbox, so the limits are quick to reach. */
 const test = suite(() =>
   startServer({ env: { FUNCTION_TIMEOUT_MS: "1000", FUNCTION_MEMORY_MB: "64" } })
 );
@@ -32,7 +32,7 @@ test(
     const spin = s.call(app, "/spin");
     await sleep(200);
     const sharing = s.call(app, "/wait?ms=5000");
-    // Other apps keep being answered while the worker spins.
+    // Other apps keep being answered while the sandbox spins.
     for (let i = 0; i < 5; i++) {
       const response = await s.call(other, "/ok");
       assert.equal(await response.text(), "still here");
@@ -48,7 +48,7 @@ test(
       /stopped with its sandbox: another request to the same deployment ran past its time limit/,
     );
 
-    // The replacement worker serves the app again, and other apps were never affected.
+    // The replacement sandbox serves the app again, and other apps were never affected.
     assert.equal(await (await s.call(app, "/ok")).text(), "ok");
     assert.equal(await (await s.call(other, "/ok")).text(), "still here");
   },

@@ -74,7 +74,7 @@ for (
   });
 }
 
-serverTest("a handler's worker is reused across requests", async (s) => {
+serverTest("a handler's sandbox is reused across requests", async (s) => {
   const app = appId();
   await s.deployOk(app, {
     "api/count.ts": "let n = 0; export default () => ({ body: ++n });",
@@ -84,7 +84,7 @@ serverTest("a handler's worker is reused across requests", async (s) => {
   assert.deepEqual(seen, [1, 2, 3, 4, 5]);
 });
 
-serverTest("one worker serves concurrent requests, each getting its own answer", async (s) => {
+serverTest("one sandbox serves concurrent requests, each getting its own answer", async (s) => {
   const app = appId();
   await s.deployOk(app, {
     "api/wait.ts":

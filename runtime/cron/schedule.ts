@@ -32,7 +32,7 @@ export function nextRun(schedule: Schedule, after = new Date()): Date | null {
 }
 
 /**
- * Checks what a deployment's modules export as `schedule` (route file → value, as the worker
+ * Checks what a deployment's modules export as `schedule` (route file → value, as the sandbox
  * read them); returns the schedules and one diagnostic per file that is wrong.
  */
 export function parseSchedules(

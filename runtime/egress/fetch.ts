@@ -1,8 +1,8 @@
 /**
- * A function's outbound `fetch`, performed by the host: the worker has no network permission.
+ * A function's outbound `fetch`, performed by the host: the sandbox has no network permission.
  * Each hop (redirects included, followed here, at most 5) must resolve only to public
  * addresses and must not be one of the platform's own services; credential rules add headers
- * whose values come from the app's secrets, so a secret never enters the worker.
+ * whose values come from the app's secrets, so a secret never enters the sandbox.
  */
 import { lookup } from "node:dns/promises";
 import { readLimited } from "../invoke/body.ts";

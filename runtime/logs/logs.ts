@@ -64,7 +64,7 @@ export class RequestLog {
     return this.#budget.dropped;
   }
 
-  /** Counts lines dropped before they reached the host (the worker applies the same bounds). */
+  /** Counts lines dropped before they reached the host (the sandbox applies the same bounds). */
   countDropped(entries: number, characters: number): void {
     this.#budget.dropped += entries;
     this.#budget.droppedCharacters += characters;

@@ -1,11 +1,11 @@
 /**
- * Maps stack frames of compiled route modules back to the user's files. The worker writes
+ * Maps stack frames of compiled route modules back to the user's files. The sandbox writes
  * frames of a route bundle as `bundle:<route file>:<line>:<column>`; this rewrites each to
  * `<original file>:<line>:<column>` with the source map esbuild produced at deploy.
  */
 
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-/** A stack frame line as the worker formats it: indentation, then `at `. */
+/** A stack frame line as the sandbox formats it: indentation, then `at `. */
 const FRAME_LINE = /^[ \t]{0,16}at /;
 const DIGITS = /^\d{1,9}$/;
 

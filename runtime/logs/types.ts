@@ -50,7 +50,19 @@ export interface LogPage {
   next_cursor: string | null;
 }
 
-/** Keeps each app's recent log entries, bounded per app (oldest dropped first). */
+/**
+ * Keeps each app's recent log entries, bounded per app (oldest dropped first). Two
+ * implementations pass the same suite: SqliteLogStore (embedded) and RedisLogStore.
+ *
+ * @example
+ * ```ts
+ * const logs: LogStore = new SqliteLogStore(":memory:", 10_000);
+ * await logs.append([{ time: new Date().toISOString(), level: "info", type: "console",
+ *   app_id: "shop", environment: "production", deployment_id: null, function: null,
+ *   request_id: null, message: "hello" }]);
+ * const { entries } = await logs.query("shop", { limit: 10, q: "hello" });
+ * ```
+ */
 export interface LogStore {
   /** Appends entries (of any apps), assigning their ids. */
   append(entries: NewLogEntry[]): Promise<void>;

@@ -144,7 +144,18 @@ export interface ScheduleStore {
   listRuns(jobKey: string): Promise<JobRun[]>;
 }
 
-/** Everything the platform keeps; instances sharing one store share all of it. */
+/**
+ * Everything the platform keeps; instances sharing one store share all of it. Two
+ * implementations pass the same suites: FileStore (embedded, files under DATA_DIR) and
+ * RedisStore.
+ *
+ * @example
+ * ```ts
+ * const store: PlatformStore = new FileStore("./.data");
+ * await store.setLive("shop", "production", "dpl_0000000000000000000000ab");
+ * await store.getLive("shop", "production"); // → "dpl_0000000000000000000000ab"
+ * ```
+ */
 export interface PlatformStore
   extends DeploymentStore, VarStore, KeyStore, RateLimitStore, ScheduleStore {
   /** A number that changes whenever a live pointer, a variable or a rate limit changes, on any instance. */

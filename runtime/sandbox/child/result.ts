@@ -1,6 +1,6 @@
 /**
  * Turns what a handler returned into a FunctionResult and its body bytes, or says clearly why
- * it cannot be sent. Runs inside the worker, so a bad value never has to cross the wire.
+ * it cannot be sent. Runs inside the sandbox, so a bad value never has to cross the wire.
  */
 import { BadResultError, type FunctionResult, MAX_RESPONSE_BYTES } from "../protocol.ts";
 
