@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "../runtime/platform/config.ts";
 import { freePort, waitFor } from "./helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -45,13 +46,20 @@ for (
     ],
   ] as const
 ) {
-  Deno.test(`the server refuses to start with ${what}, saying which setting is wrong`, async () => {
-    const { code, stderr } = await runMain(env);
-    assert.equal(code, 2, stderr);
-    assert.match(stderr, /^configuration error: /m);
-    assert.match(stderr, message);
+  Deno.test(`the configuration refuses ${what}, saying which setting is wrong`, () => {
+    assert.throws(() => loadConfig(env), (error) => {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, message);
+      return true;
+    });
   });
 }
+
+Deno.test("the server refuses to start on a bad setting: exit 2, naming it on stderr", async () => {
+  const { code, stderr } = await runMain({ PORT: "0" });
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /^configuration error: API_KEY must be set/m);
+});
 
 Deno.test("the server starts on the embedded stores with only API_KEY set, and stops on SIGTERM", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "cli-test-" });
