@@ -13,6 +13,7 @@ import { kvRoutes } from "./kv.ts";
 import { logRoutes } from "./logs.ts";
 import { rateLimitRoutes } from "./rate_limits.ts";
 import { scheduleRoutes } from "./schedules.ts";
+import { checkAppParams } from "./schemas.ts";
 import { studioRoutes } from "./studio.ts";
 import { varRoutes } from "./vars.ts";
 
@@ -59,6 +60,9 @@ export function createApp(platform: Platform): Hono {
 
   const api = new Hono<AuthEnv>();
   api.use("*", authenticate(platform.keys));
+  api.use("/apps/:appId", checkAppParams);
+  api.use("/apps/:appId/*", checkAppParams);
+  api.use("/apps/:appId/environments/:env/*", checkAppParams);
   api.use("/apps/:appId/*", requireAppAccess);
   api.route("/", appRoutes(platform.store, platform.metrics, registry));
   api.route("/", deployRoutes(deployments, registry));

@@ -1,5 +1,7 @@
 /** Zod schemas the `/v1` routes share: app ids, environments, pagination. */
+import type { MiddlewareHandler } from "hono";
 import { z } from "zod";
+import { check } from "./openapi.ts";
 import { APP_ID, ENVIRONMENT } from "../runtime/ids.ts";
 
 /** An app id path parameter (`:appId`). */
@@ -29,3 +31,14 @@ export function pageLimit(max: number, name = "limit") {
     .optional()
     .describe(`page size, 1 to ${max}`);
 }
+
+/**
+ * Checks the `:appId` and `:env` path parameters of every `/v1/apps/...` route once, before
+ * authorization and the route itself: one rule and one message for each, whatever the route.
+ */
+export const checkAppParams: MiddlewareHandler = async (c, next) => {
+  const params = c.req.param() as Record<string, string | undefined>;
+  check(appId, params.appId);
+  if (params.env !== undefined) check(environment, params.env);
+  await next();
+};

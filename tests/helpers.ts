@@ -44,7 +44,7 @@ export interface TestServer {
 export interface ApiInit {
   method?: string;
   json?: unknown;
-  key?: string;
+  key?: string | undefined;
 }
 
 /** What a successful deploy answers. */

@@ -115,3 +115,24 @@ Deno.test("[embedded] per-app keys are stored hashed", async () => {
     await s.close();
   }
 });
+
+const [[, embeddedTest]] = backends();
+embeddedTest(
+  "a bad app id or environment gets one 400 naming it, whichever key asks",
+  async (s) => {
+    const app = appId("ids");
+    const { key } = await createKey(s, app);
+    for (const asKey of [undefined, key]) {
+      const badApp = await json<{ error: string }>(
+        await s.api(`/apps/Bad--App/logs`, { key: asKey }),
+        400,
+      );
+      assert.match(badApp.error, /^app id "Bad--App" is invalid: use 1-62 lower-case letters/);
+      const badEnv = await json<{ error: string }>(
+        await s.api(`/apps/${app}/environments/Prod!/vars`, { key: asKey }),
+        400,
+      );
+      assert.match(badEnv.error, /^environment "Prod!" is invalid/);
+    }
+  },
+);
