@@ -76,20 +76,24 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
     ...options.env,
   });
   const platform = await createPlatform(config, options.parts);
+  const app = createApp(platform);
   const server = Deno.serve(
     { port: options.port ?? 0, hostname: "127.0.0.1", onListen: () => {} },
-    createApp(platform).fetch,
+    app.fetch,
   );
   platform.listening(server.addr.port);
   const url = `http://127.0.0.1:${server.addr.port}`;
+  /** A request answered in process, without a socket: for API and function calls. */
+  const local = async (input: string, init?: RequestInit) =>
+    await app.fetch(new Request(input, init));
   const deploy = (appId: string, files: Record<string, string>, extra = {}) =>
-    fetch(`${url}/v1/apps/${appId}/deploy`, {
+    local(`${url}/v1/apps/${appId}/deploy`, {
       method: "POST",
       headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
       body: JSON.stringify({ source: "test", source_files: files, ...extra }),
     });
   const logPage = async (appId: string, params = "") => {
-    const response = await fetch(`${url}/v1/apps/${appId}/logs?${params}`, {
+    const response = await local(`${url}/v1/apps/${appId}/logs?${params}`, {
       headers: { authorization: `Bearer ${API_KEY}` },
     });
     return await json<LogPage>(response, 200);
@@ -107,9 +111,9 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       }
       return body;
     },
-    call: (appId, path, init) => fetch(`${url}/apps/${appId}/functions${path}`, init),
+    call: (appId, path, init) => local(`${url}/apps/${appId}/functions${path}`, init),
     api: (path, init = {}) =>
-      fetch(`${url}/v1${path}`, {
+      local(`${url}/v1${path}`, {
         method: init.method ?? (init.json === undefined ? "GET" : "POST"),
         headers: {
           authorization: `Bearer ${init.key ?? API_KEY}`,
@@ -118,7 +122,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
         ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
       }),
     setVar(appId, environment, name, value) {
-      return fetch(`${url}/v1/apps/${appId}/environments/${environment}/vars/${name}`, {
+      return local(`${url}/v1/apps/${appId}/environments/${environment}/vars/${name}`, {
         method: "PUT",
         headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
         body: JSON.stringify({ value }),
