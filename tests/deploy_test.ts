@@ -12,7 +12,7 @@ async function post(url: string, body: string, headers: Record<string, string> =
 }
 
 serverTest("a deploy without an API key is refused with 401", async (s) => {
-  const response = await fetch(`${s.url}/v1/apps/${appId()}/deploy`, {
+  const response = await s.request(`/v1/apps/${appId()}/deploy`, {
     method: "POST",
     body: JSON.stringify({ source_files: HELLO }),
   });

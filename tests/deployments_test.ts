@@ -20,7 +20,7 @@ export default () => ({ body: { lib: VERSION, mine: MINE } });`,
 }
 
 async function version(s: TestServer, app: string, prefix = `/apps/${app}/functions`) {
-  const body = await json<{ lib: number; mine: number }>(await fetch(`${s.url}${prefix}/v`), 200);
+  const body = await json<{ lib: number; mine: number }>(await s.request(`${prefix}/v`), 200);
   assert.equal(body.lib, body.mine, "a request saw files of two deployments");
   return body.mine;
 }
@@ -175,7 +175,7 @@ for (const [backend, test, backendEnv] of backends()) {
     );
     assert.equal(byHost.status, 200);
     assert.deepEqual(JSON.parse(byHost.body), { lib: 2, mine: 2 });
-    const none = await json(await fetch(`${s.url}/apps/${app}/env/qa/functions/v`), 404);
+    const none = await json(await s.request(`/apps/${app}/env/qa/functions/v`), 404);
     assert.match(String(none.error), /no live deployment in environment "qa"/);
   });
 

@@ -27,8 +27,10 @@ export interface TestServer {
     files: Record<string, string>,
     extra?: Record<string, unknown>,
   ): Promise<DeployBody>;
-  /** Calls `/apps/<appId>/functions<path>`. */
+  /** Calls `/apps/<appId>/functions<path>`, in process. */
   call(appId: string, path: string, init?: RequestInit): Promise<Response>;
+  /** Requests any `path` of the server in process, as a client would but without a socket. */
+  request(path: string, init?: RequestInit): Promise<Response>;
   /** Calls the `/v1` API at `path` with the admin key (or `key`); a `json` value is sent as the body. */
   api(path: string, init?: ApiInit): Promise<Response>;
   /** PUTs an environment variable with the admin key; answers the raw response. */
@@ -112,6 +114,7 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
       return body;
     },
     call: (appId, path, init) => local(`${url}/apps/${appId}/functions${path}`, init),
+    request: (path, init) => local(`${url}${path}`, init),
     api: (path, init = {}) =>
       local(`${url}/v1${path}`, {
         method: init.method ?? (init.json === undefined ? "GET" : "POST"),

@@ -197,7 +197,7 @@ for (const [backend, test] of backends()) {
         JSON.stringify(value)
       }) is refused naming it`,
       async (s) => {
-        const response = await fetch(`${s.url}/v1/apps/${appId()}/logs?${param}=${value}`, {
+        const response = await s.request(`/v1/apps/${appId()}/logs?${param}=${value}`, {
           headers: { authorization: `Bearer ${API_KEY}` },
         });
         const body = await json(response, 400);
@@ -207,8 +207,8 @@ for (const [backend, test] of backends()) {
   }
 
   test(`[${backend}] reading logs needs the API key`, async (s) => {
-    await json(await fetch(`${s.url}/v1/apps/${appId()}/logs`), 401);
-    await json(await fetch(`${s.url}/v1/apps/${appId()}/logs/stream`), 401);
+    await json(await s.request(`/v1/apps/${appId()}/logs`), 401);
+    await json(await s.request(`/v1/apps/${appId()}/logs/stream`), 401);
   });
 
   test(

@@ -10,17 +10,17 @@ serverTest("/metrics counts the requests made, and only the admin key may read i
   });
   for (let i = 0; i < 3; i++) await (await s.call(app, "/ok")).body?.cancel();
   await (await s.call(app, "/bad")).body?.cancel();
-  assert.equal((await fetch(`${s.url}/metrics`)).status, 401);
+  assert.equal((await s.request("/metrics")).status, 401);
   const key = await json<{ key: string }>(
     await s.api(`/apps/${app}/keys`, { method: "POST" }),
     201,
   );
-  const forbidden = await fetch(`${s.url}/metrics`, {
+  const forbidden = await s.request("/metrics", {
     headers: { authorization: `Bearer ${key.key}` },
   });
   assert.equal(forbidden.status, 403);
   assert.match((await forbidden.json()).error, /only the admin API key can read \/metrics/);
-  const response = await fetch(`${s.url}/metrics`, {
+  const response = await s.request("/metrics", {
     headers: { authorization: `Bearer ${API_KEY}` },
   });
   assert.equal(response.status, 200);

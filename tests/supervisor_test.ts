@@ -57,7 +57,7 @@ test("each environment of an app runs in its own process: no shared state, no sh
   };
   await s.deployOk(app, files);
   await s.deployOk(app, files, { environment: "preview" });
-  const preview = (path: string) => fetch(`${s.url}/apps/${app}/env/preview/functions${path}`);
+  const preview = (path: string) => s.request(`/apps/${app}/env/preview/functions${path}`);
   assert.equal(await json(await s.call(app, "/g"), 200), 1);
   assert.equal(await json(await preview("/g"), 200), 1);
   // An out-of-memory in preview does not fail a request running in production.

@@ -39,7 +39,7 @@ for (const [backend, test] of backends()) {
     await s.setVar(app, "staging", "MODE", "stage");
     assert.deepEqual(await json(await s.call(app, "/env"), 200), { MODE: "prod" });
     assert.deepEqual(
-      await json(await fetch(`${s.url}/apps/${app}/env/staging/functions/env`), 200),
+      await json(await s.request(`/apps/${app}/env/staging/functions/env`), 200),
       { MODE: "stage" },
     );
   });
