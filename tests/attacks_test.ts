@@ -208,6 +208,11 @@ for (
     ["a subprocess", `new Deno.Command("id").outputSync()`, /Requires run access|Failed/],
     ["the environment", `Deno.env.get("API_KEY")`, /Requires env access/],
     ["a raw socket", `await Deno.connect({ port: 6379 })`, /Requires net access/],
+    [
+      "the host's socket, reopened (its permission was revoked after connecting)",
+      `await Deno.connect({ transport: "unix", path: Deno.args[0] })`,
+      /Requires (net|read|write) access/,
+    ],
     ["a listener", `Deno.listen({ port: 0 })`, /Requires net access/],
     ["FFI", `Deno.dlopen("libc.so.6", {})`, /Requires ffi access/],
     ["system info", `Deno.osRelease()`, /Requires sys access/],
