@@ -109,13 +109,22 @@ function decodeRest(frame: Uint8Array): Envelope<unknown> {
  */
 export class FrameWriter {
   readonly #sink: (bytes: Uint8Array<ArrayBuffer>) => Promise<void> | void;
+  readonly #defer: (drain: () => void) => void;
   #queue: Uint8Array[] = [];
   #queued = 0;
   #scheduled = false;
   #failed = false;
 
-  constructor(sink: (bytes: Uint8Array<ArrayBuffer>) => Promise<void> | void) {
+  /**
+   * `defer` decides how long frames gather before a write: by default until the end of the
+   * current turn (a microtask).
+   */
+  constructor(
+    sink: (bytes: Uint8Array<ArrayBuffer>) => Promise<void> | void,
+    defer: (drain: () => void) => void = queueMicrotask,
+  ) {
     this.#sink = sink;
+    this.#defer = defer;
   }
 
   /** Encodes and queues a message; after a failed write, messages are dropped. */
@@ -130,7 +139,7 @@ export class FrameWriter {
     this.#queued += bytes.length;
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => void this.#drain());
+    this.#defer(() => void this.#drain());
   }
 
   async #drain(): Promise<void> {
@@ -148,6 +157,33 @@ export class FrameWriter {
       this.#scheduled = false;
     }
   }
+}
+
+/**
+ * A FrameWriter `defer` that waits for the next turn of the event loop (a MessageChannel
+ * message), not just the end of this one. A busy HTTP server hands over one request per turn, so
+ * frames gathered only until the end of a turn go out one write each, and the process at the other
+ * end wakes once per request; a turn later, the frames of every request that arrived meanwhile
+ * share one write (at the cost of that hop). `close` releases the channel.
+ */
+export function nextTurn(): { defer: (drain: () => void) => void; close(): void } {
+  const channel = new MessageChannel();
+  let waiting: (() => void) | null = null;
+  channel.port1.onmessage = () => {
+    const drain = waiting;
+    waiting = null;
+    drain?.();
+  };
+  return {
+    defer(drain) {
+      waiting = drain;
+      channel.port2.postMessage(null);
+    },
+    close() {
+      channel.port1.close();
+      channel.port2.close();
+    },
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
 import { type ErrorKind, PlatformError } from "../../errors.ts";
-import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
+import { FrameError, FrameReader, FrameWriter, nextTurn, socketSink } from "../frames.ts";
 import {
   type BodyKind,
   type Envelope,
@@ -235,7 +235,13 @@ export class Sandbox {
     chunks: AsyncIterator<Uint8Array>,
     early: Array<Envelope<unknown>>,
   ): void {
-    this.#writer = new FrameWriter(socketSink(conn));
+    // Under load, frames wait a turn so that concurrent requests share a write; a lone request
+    // goes out at the end of this turn, without the extra hop.
+    const turn = nextTurn();
+    this.#writer = new FrameWriter(
+      socketSink(conn),
+      (drain) => this.#pending.size > 1 ? turn.defer(drain) : queueMicrotask(drain),
+    );
     this.#markReady();
     void (async () => {
       try {
@@ -255,6 +261,7 @@ export class Sandbox {
           void this.stop({ kind: "closed" });
         }
       }
+      turn.close();
       // A process that is dying (a heap abort) closes its socket first: let its exit status
       // speak, and stop it only if it lingers.
       const linger = setTimeout(() => void this.stop({ kind: "closed" }), EXIT_GRACE_MS);
