@@ -500,8 +500,6 @@ routes["api/echo.ts"] = `export default () => ({ body: "echo" });`;
 
 Deno.test({
   name: `${attacks.length} hostile-tenant attacks: each answered clearly, others unaffected`,
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn(t) {
     assert.ok(attacks.length >= 100, `only ${attacks.length} attacks`);
     const s = await startServer({

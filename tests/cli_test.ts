@@ -73,8 +73,6 @@ Deno.test("fn --help and every command's --help exit 0; a bad flag or no login e
 
 Deno.test({
   name: "fn init, then fn dev serves the project, redeploys on save, and keeps the last good code",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "fn-project-" });
     const init = await fn(["init", dir]);

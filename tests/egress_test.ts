@@ -290,8 +290,6 @@ allowed(
 
 Deno.test({
   name: "a rule's origin is https by default: the same host over http gets no secret",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const s = await startServer({
       env: {
@@ -318,8 +316,6 @@ Deno.test({
 
 Deno.test({
   name: "an allowPrivate rule that names the platform itself cannot reach the platform's API",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const port = freePort();
     const s = await startServer({

@@ -385,6 +385,7 @@ export function twoInstancesTest(
 ): void {
   Deno.test({
     name,
+    // This process's Redis stack, started on first use, outlives the test.
     sanitizeOps: false,
     sanitizeResources: false,
     async fn() {

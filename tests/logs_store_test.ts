@@ -21,8 +21,6 @@ Deno.test("a live-tail subscriber that falls behind is closed instead of queuein
 
 Deno.test({
   name: "embedded runtime logs survive a restart of the server",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const dataDir = await Deno.makeTempDir({ prefix: "fn-logs-" });
     const app = appId("persist");

@@ -245,8 +245,6 @@ for (const [backend, test] of backends()) {
 
 Deno.test({
   name: "entries are exported as OTLP logs to a collector, with app, function and request id",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const received: unknown[] = [];
     const port = freePort();
@@ -327,8 +325,6 @@ function attr(attributes: Attr[], key: string): unknown {
 
 Deno.test({
   name: "a collector that is down never blocks invocations; its entries are dropped and counted",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const s = await startServer({
       env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${freePort()}` },
@@ -371,6 +367,7 @@ Deno.test("log storage per app is bounded: the oldest entries are dropped first"
 
 Deno.test({
   name: "[redis] two server instances sharing Redis show one merged log, live tail included",
+  // This process's Redis stack, started on first use, outlives the test.
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {

@@ -59,8 +59,6 @@ const COUNTER_APP = {
 Deno.test({
   name:
     "the Studio, in Chromium: sign in, apps, try-it with logs, live tail, KV, rollback, scoping",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     await withStudio(async (s, browser) => {
       const page = await browser.newPage();

@@ -69,8 +69,6 @@ test("each environment of an app runs in its own process: no shared state, no sh
 
 Deno.test({
   name: "past the cap the least recently used idle sandbox is evicted, and its app still answers",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const s = await startServer({ env: { MAX_SANDBOXES: "2", SPARE_SANDBOXES: "1" } });
     try {
@@ -98,8 +96,6 @@ Deno.test({
 
 Deno.test({
   name: "when every sandbox is busy a request waits briefly, then gets 503 with Retry-After",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const s = await startServer({ env: { MAX_SANDBOXES: "1", SPARE_SANDBOXES: "1" } });
     try {
@@ -128,8 +124,6 @@ Deno.test({
 
 Deno.test({
   name: "an idle sandbox is stopped after SANDBOX_IDLE_MS and its app starts again on demand",
-  sanitizeOps: false,
-  sanitizeResources: false,
   async fn() {
     const s = await startServer({ env: { SANDBOX_IDLE_MS: "300" } });
     try {
