@@ -4,7 +4,6 @@
  * It runs on the process's main thread, after the process has given up every permission and
  * locked its global scope down (main.ts). It imports only the shared protocol and its folder.
  */
-import { AsyncLocalStorage } from "node:async_hooks";
 import {
   type BodyKind,
   type Envelope,
@@ -18,6 +17,7 @@ import {
 import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
 import type { Ctx } from "../ctx.ts";
+import type { RequestContext } from "./context.ts";
 import { lockDown } from "./lockdown.ts";
 import { toResult } from "./result.ts";
 
@@ -46,7 +46,8 @@ const calls = new Map<
   number,
   { resolve: (v: Envelope<unknown>) => void; reject: (e: Error) => void }
 >();
-const currentRequest = new AsyncLocalStorage<string>();
+/** Set by `startRuntime` before any user code runs. */
+let currentRequest: RequestContext;
 /** Route module URL → route file, so stack frames can name the file they came from. */
 const routeFiles = new Map<string, string>();
 let nextCall = 0;
@@ -103,7 +104,7 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | null | undefine
  * which applies the egress policy (no loopback, private or link-local targets) and credentials.
  */
 async function proxiedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  const id = currentRequest.getStore();
+  const id = currentRequest.get();
   if (!id) throw new TypeError("fetch can only be called while a request is being handled");
   const request = new Request(input, init);
   const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
@@ -191,7 +192,7 @@ function captureConsole(): void {
   ];
   for (const [method, level] of levels) {
     (console as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
-      sendLog(currentRequest.getStore() ?? null, level, format(args));
+      sendLog(currentRequest.get() ?? null, level, format(args));
     };
   }
 }
@@ -222,7 +223,7 @@ function mapStackFrames(): void {
     }
     const frames = sites.flatMap((site) => {
       const url = site.getFileName() ?? "<anonymous>";
-      // The bootstrap and the AsyncLocalStorage wrapper around each handler are the platform's.
+      // The bootstrap and the request context around each handler are the platform's.
       if (url === self || url.startsWith("ext:deno_node/async_hooks")) return [];
       const file = routeFiles.get(url);
       const where = `${
@@ -475,11 +476,15 @@ function onFrame({ header, body }: Envelope<HostMessage>): void {
 
 /**
  * Installs the runtime (console capture, stack mapping, error events, proxied `fetch`) and
- * locks the global scope down; frames go to `writer`. Returns what takes the host's bytes.
- * Call once, before any user code runs.
+ * locks the global scope down; frames go to `writer`, `context` tracks which request runs.
+ * Returns what takes the host's bytes. Call once, before any user code runs.
  */
-export function startRuntime(writer: FrameWriter): (chunk: Uint8Array) => void {
+export function startRuntime(
+  writer: FrameWriter,
+  context: RequestContext,
+): (chunk: Uint8Array) => void {
   out = writer;
+  currentRequest = context;
   captureConsole();
   mapStackFrames();
   guardErrors();
