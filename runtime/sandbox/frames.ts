@@ -103,9 +103,9 @@ function decodeRest(frame: Uint8Array): Envelope<unknown> {
 }
 
 /**
- * Queues frames for a sink (a socket, or a `postMessage`), and hands it everything queued in
- * one turn, or while its previous write was under way, as one buffer: a burst of messages
- * costs one write rather than one each.
+ * Queues frames for a sink (a socket), and hands it everything queued until `defer` calls back,
+ * or while its previous write was under way, as one buffer: a burst of messages costs one write
+ * rather than one each.
  */
 export class FrameWriter {
   readonly #sink: (bytes: Uint8Array<ArrayBuffer>) => Promise<void> | void;
