@@ -200,3 +200,18 @@ test(
     assert.equal(await (await s.call(app, "/wait")).text(), "waited");
   },
 );
+
+test("a request past its time limit gets its 504 even when the oldest request of its sandbox finished first", async (s) => {
+  const app = appId("deadlines");
+  await s.deployOk(app, STUCK_APP);
+  const started = performance.now();
+  const [fast, slow] = await Promise.all([
+    s.call(app, "/wait?ms=10"),
+    new Promise<Response>((resolve) => setTimeout(() => resolve(s.call(app, "/wait?ms=8000")), 50)),
+  ]);
+  assert.equal(await fast.text(), "waited");
+  const body = await json(slow, 504);
+  assert.match(String(body.error), /ran past its time limit of 1000 ms/);
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 6000, `the 504 came after ${Math.round(elapsed)} ms, not near the 1 s limit`);
+});

@@ -126,7 +126,16 @@ interface Pending {
   /** The streamed body being fed by `chunk` frames, and how many bytes it has carried. */
   stream?: { controller: ReadableStreamDefaultController<Uint8Array>; bytes: number } | undefined;
   hooks: InvocationHooks;
-  timer: ReturnType<typeof setTimeout>;
+  /** Its place in the deadline queue. */
+  deadline: Deadline;
+}
+
+/** When an invocation runs out of time; `pending` is null once it has ended. */
+interface Deadline {
+  /** performance.now() ms. */
+  at: number;
+  pending: Pending | null;
+  onTimeout(): void;
 }
 
 /** Options for one sandbox process. */
@@ -169,6 +178,10 @@ export class Sandbox {
   readonly #options: SandboxOptions;
   readonly #child: Deno.ChildProcess;
   readonly #pending = new Map<string, Pending>();
+  /** Deadlines of invocations in start order, from `#deadlineHead` on. */
+  #deadlines: Deadline[] = [];
+  #deadlineHead = 0;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #ready: Promise<void>;
   #markReady!: () => void;
   #failReady!: (error: Error) => void;
@@ -303,7 +316,7 @@ export class Sandbox {
   /** Runs one request; rejects with SandboxFailure on a throw, a bad result, a timeout or a stop. */
   invoke(call: Invocation, hooks: InvocationHooks, timeoutMs: number): Promise<InvocationResult> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(async () => {
+      const onTimeout = async () => {
         const pending = this.#pending.get(call.id);
         this.#pending.delete(call.id);
         // Running JS cannot be interrupted from outside its thread: only ending the process
@@ -326,8 +339,13 @@ export class Sandbox {
             ),
           );
         }
-      }, timeoutMs);
-      this.#pending.set(call.id, { resolve, reject, hooks, timer });
+      };
+      const deadline: Deadline = { at: performance.now() + timeoutMs, pending: null, onTimeout };
+      const pending: Pending = { resolve, reject, hooks, deadline };
+      deadline.pending = pending;
+      this.#pending.set(call.id, pending);
+      this.#deadlines.push(deadline);
+      if (this.#deadlineTimer === undefined) this.#checkDeadlines();
       this.#send(
         {
           t: "invoke",
@@ -387,8 +405,41 @@ export class Sandbox {
     const pending = this.#pending.get(id);
     if (!pending) return undefined;
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
+    pending.deadline.pending = null;
+    this.#dropEnded();
     return pending;
+  }
+
+  /**
+   * Every invocation of a sandbox has the same time limit, so deadlines come in order: one timer,
+   * armed for the oldest invocation still running, serves them all (no timer set and cleared per
+   * request). Runs the timeout of an invocation past its deadline, else re-arms.
+   */
+  #checkDeadlines(): void {
+    this.#deadlineTimer = undefined;
+    this.#dropEnded();
+    const next = this.#deadlines[this.#deadlineHead];
+    if (!next || this.#exited) return;
+    const wait = next.at - performance.now();
+    if (wait > 0) {
+      this.#deadlineTimer = setTimeout(() => this.#checkDeadlines(), Math.ceil(wait));
+      return;
+    }
+    this.#deadlineHead++;
+    next.onTimeout();
+    this.#checkDeadlines();
+  }
+
+  /** Moves the queue's head past invocations that have ended, compacting it now and then. */
+  #dropEnded(): void {
+    const queue = this.#deadlines;
+    while (this.#deadlineHead < queue.length && queue[this.#deadlineHead]!.pending === null) {
+      this.#deadlineHead++;
+    }
+    if (this.#deadlineHead > 1024 && this.#deadlineHead * 2 > queue.length) {
+      this.#deadlines = queue.slice(this.#deadlineHead);
+      this.#deadlineHead = 0;
+    }
   }
 
   /**
@@ -564,6 +615,8 @@ export class Sandbox {
 
   #onExit(status: Deno.CommandStatus): void {
     this.#exited = true;
+    clearTimeout(this.#deadlineTimer);
+    this.#deadlineTimer = undefined;
     this.#failReady(new Error(`the sandbox process exited before it connected`));
     const { failure, event } = this.#exitFailure(status);
     const quiet = ["closed", "evicted", "idle", "retired"].includes(this.#stopReason?.kind ?? "");
