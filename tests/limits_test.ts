@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appId, json, rawHttp, startServer, suite, waitFor } from "./helpers.ts";
+import { appId, json, processRunning, rawHttp, startServer, suite, waitFor } from "./helpers.ts";
 
 /** A server with a 1 s time limit and a 64 MB heap per sandbox, so the limits are quick to reach. */
 const test = suite(() =>
@@ -203,7 +203,9 @@ test(
 
 test("a request past its time limit gets its 504 even when the oldest request of its sandbox finished first", async (s) => {
   const app = appId("deadlines");
-  await s.deployOk(app, STUCK_APP);
+  const { id } = await s.deployOk(app, STUCK_APP);
+  const pid = s.platform.sandboxes.pidOf(id);
+  assert.ok(pid !== null);
   const started = performance.now();
   const [fast, slow] = await Promise.all([
     s.call(app, "/wait?ms=10"),
@@ -214,4 +216,5 @@ test("a request past its time limit gets its 504 even when the oldest request of
   assert.match(String(body.error), /ran past its time limit of 1000 ms/);
   const elapsed = performance.now() - started;
   assert.ok(elapsed < 6000, `the 504 came after ${Math.round(elapsed)} ms, not near the 1 s limit`);
+  assert.equal(await processRunning(pid), false, "the sandbox process has exited by the 504");
 });

@@ -128,14 +128,18 @@ interface Pending {
   hooks: InvocationHooks;
   /** Its place in the deadline queue. */
   deadline: Deadline;
+  /** Stops the sandbox and fails the invocation with its timeout. */
+  onTimeout(): void;
 }
 
-/** When an invocation runs out of time; `pending` is null once it has ended. */
+/**
+ * When an invocation runs out of time. `pending` is null once it has ended, so an entry left in
+ * the queue behind a long-running one holds nothing of its request (no body, no callbacks).
+ */
 interface Deadline {
   /** performance.now() ms. */
   at: number;
   pending: Pending | null;
-  onTimeout(): void;
 }
 
 /** Options for one sandbox process. */
@@ -340,8 +344,8 @@ export class Sandbox {
           );
         }
       };
-      const deadline: Deadline = { at: performance.now() + timeoutMs, pending: null, onTimeout };
-      const pending: Pending = { resolve, reject, hooks, deadline };
+      const deadline: Deadline = { at: performance.now() + timeoutMs, pending: null };
+      const pending: Pending = { resolve, reject, hooks, deadline, onTimeout };
       deadline.pending = pending;
       this.#pending.set(call.id, pending);
       this.#deadlines.push(deadline);
@@ -426,7 +430,7 @@ export class Sandbox {
       return;
     }
     this.#deadlineHead++;
-    next.onTimeout();
+    next.pending?.onTimeout();
     this.#checkDeadlines();
   }
 
