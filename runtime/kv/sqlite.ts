@@ -5,8 +5,8 @@
  * SQLite's TEXT would cut a string at its first NUL character. Each app's keys and bytes are
  * counted in `kv_usage`, kept in step with every write, delete and purge.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { inTransaction } from "../platform/sqlite.ts";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { inTransaction, openDatabase } from "../platform/sqlite.ts";
 import {
   type KvBackend,
   type KvListOptions,
@@ -54,10 +54,8 @@ export class SqliteKv implements KvBackend {
 
   constructor(path: string, quota: KvQuota) {
     this.#quota = quota;
-    this.#db = new DatabaseSync(path);
+    this.#db = openDatabase(path);
     this.#db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS kv (
         app TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, expires_at INTEGER NOT NULL,
         PRIMARY KEY (app, key)

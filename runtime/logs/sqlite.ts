@@ -3,8 +3,8 @@
  * keeping about `maxPerApp` entries per app (oldest dropped first, as the Redis stream does).
  * Ids are `<ms>-<seq>`, increasing across restarts. The live tail is fed in-process.
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { inTransaction } from "../platform/sqlite.ts";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { inTransaction, openDatabase } from "../platform/sqlite.ts";
 import { matches } from "./query.ts";
 import { TailHub } from "./tail.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
@@ -32,10 +32,8 @@ export class SqliteLogStore implements LogStore {
 
   constructor(path: string, maxPerApp: number) {
     this.#maxPerApp = maxPerApp;
-    this.#db = new DatabaseSync(path);
+    this.#db = openDatabase(path);
     this.#db.exec(`
-      PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS logs (
         app TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
         PRIMARY KEY (app, ms, seq)
