@@ -14,7 +14,10 @@ async function createKey(s: TestServer, app: string): Promise<CreatedKey> {
   return await json<CreatedKey>(await s.api(`/apps/${app}/keys`, { method: "POST" }), 201);
 }
 
-for (const [backend, test] of backends()) {
+/** This file's servers, one per backend, shared by all its tests. */
+const servers = backends();
+
+for (const [backend, test] of servers) {
   test(`[${backend}] a per-app key deploys, reads logs and manages vars of its app`, async (s) => {
     const app = appId("keys");
     const created = await createKey(s, app);
@@ -116,7 +119,7 @@ Deno.test("[embedded] per-app keys are stored hashed", async () => {
   }
 });
 
-const [[, embeddedTest]] = backends();
+const [[, embeddedTest]] = servers;
 embeddedTest(
   "a bad app id or environment gets one 400 naming it, whichever key asks",
   async (s) => {

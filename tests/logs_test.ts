@@ -37,7 +37,10 @@ async function callForId(s: TestServer, app: string, path: string): Promise<stri
   return response.headers.get("x-request-id")!;
 }
 
-for (const [backend, test] of backends()) {
+/** This file's servers, one per backend, shared by all its tests. */
+const servers = backends();
+
+for (const [backend, test] of servers) {
   test(
     `[${backend}] console output and the request are logged with level, ids and inspected objects`,
     async (s) => {
@@ -408,7 +411,7 @@ Deno.test({
   },
 });
 
-const [[, embeddedLogsTest]] = backends();
+const [[, embeddedLogsTest]] = servers;
 embeddedLogsTest(
   "console lines of concurrent requests in one sandbox never carry another request's id",
   async (s) => {
