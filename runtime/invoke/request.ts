@@ -19,16 +19,22 @@ const INTERNAL_PREFIX = "x-platform-";
 /** Deepest nesting accepted in a JSON or form body. */
 const MAX_JSON_DEPTH = 64;
 
-/** `URLSearchParams` as an object; repeated keys become arrays. Safe for keys like `__proto__`. */
-function paramsToObject(params: URLSearchParams): Record<string, string | string[]> {
+/** Most parameters a query string or form body may hold; past it the request is refused. */
+export const MAX_PARAMS = 1000;
+
+/**
+ * `URLSearchParams` as an object; repeated keys become arrays (appended in place, so linear in the
+ * count). Safe for keys like `__proto__`. Throws 400 past MAX_PARAMS parameters.
+ */
+function paramsToObject(params: URLSearchParams, what: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = Object.create(null);
+  let count = 0;
   for (const [key, value] of params) {
+    if (++count > MAX_PARAMS) throw invalid(`the ${what} has more than ${MAX_PARAMS} parameters`);
     const existing = out[key];
-    out[key] = existing === undefined
-      ? value
-      : Array.isArray(existing)
-      ? [...existing, value]
-      : [existing, value];
+    if (existing === undefined) out[key] = value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else out[key] = [existing, value];
   }
   return out;
 }
@@ -80,7 +86,9 @@ function parseBody(bytes: Uint8Array, contentType: string): BodyKind {
     throw invalid(`the request body is not valid UTF-8 (content-type ${mime})`);
   }
   if (isText) return { type: "value", value: text };
-  if (isForm) return { type: "value", value: paramsToObject(new URLSearchParams(text)) };
+  if (isForm) {
+    return { type: "value", value: paramsToObject(new URLSearchParams(text), "form body") };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -113,7 +121,13 @@ export async function toFunctionRequest(
   const bytes = hasBody ? await readBody(request, maxBodyBytes) : new Uint8Array(0);
   const body = parseBody(bytes, request.headers.get("content-type") ?? "");
   return {
-    req: { method: request.method, path, query: paramsToObject(url.searchParams), headers, params },
+    req: {
+      method: request.method,
+      path,
+      query: paramsToObject(url.searchParams, "query string"),
+      headers,
+      params,
+    },
     body,
     bytes: body.type === "bytes" ? bytes : undefined,
   };
