@@ -1,5 +1,6 @@
 /** Cron declared in code: runs on schedule, once per tick across instances, listed and run by hand. */
 import assert from "node:assert/strict";
+import { MAX_KV_REPLY_BYTES } from "../runtime/kv/types.ts";
 import { appId, json, serverTest, twoInstancesTest, waitFor } from "./helpers.ts";
 
 /** A job that runs every second and counts its runs per tick in KV. */
@@ -105,7 +106,7 @@ twoInstancesTest(
     await new Promise((resolve) => setTimeout(resolve, 500));
     const { keys } = await a.platform.kv.list(app, { prefix: "tick:", cursor: null, limit: 100 });
     assert.ok(keys.length >= 2, `only ${keys.length} ticks ran`);
-    const counts = await a.platform.kv.getMany(app, keys);
+    const counts = await a.platform.kv.getMany(app, keys, MAX_KV_REPLY_BYTES);
     assert.deepEqual(counts, keys.map(() => "1"), "a tick ran more than once");
   },
 );

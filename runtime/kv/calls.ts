@@ -1,6 +1,11 @@
 /** Checks a handler's `ctx.kv` call and runs it on the app's store: the one gate every KV call passes. */
 import { PlatformError } from "../errors.ts";
-import { DEFAULT_TTL_SECONDS, type KvBackend, type KvListPage } from "./types.ts";
+import {
+  DEFAULT_TTL_SECONDS,
+  type KvBackend,
+  type KvListPage,
+  MAX_KV_REPLY_BYTES,
+} from "./types.ts";
 
 /** Longest key, in UTF-8 bytes. */
 const MAX_KEY_BYTES = 512;
@@ -24,7 +29,8 @@ export class KvCallError extends PlatformError {
   }
 }
 
-function checkKey(op: string, key: unknown): string {
+/** A key as `kv.<op>` accepts it (a non-empty, well-formed string of at most 512 UTF-8 bytes). */
+export function checkKey(op: string, key: unknown): string {
   if (typeof key !== "string") throw new KvCallError(`kv.${op}: key must be a string`);
   if (key.length === 0) throw new KvCallError(`kv.${op}: key must not be empty`);
   if (!key.isWellFormed()) {
@@ -39,7 +45,8 @@ function checkKey(op: string, key: unknown): string {
   return key;
 }
 
-function checkValue(value: unknown): string {
+/** A value as `kv.set` accepts it (a well-formed string of at most 1 MB of UTF-8). */
+export function checkValue(value: unknown): string {
   if (typeof value !== "string") throw new KvCallError("kv.set: value must be a string");
   if (!value.isWellFormed()) {
     throw new KvCallError(
@@ -107,7 +114,8 @@ export async function runKvCall(
       if (!Array.isArray(keys) || keys.length > MAX_GET_MANY) {
         throw new KvCallError(`kv.getMany: keys must be an array of at most ${MAX_GET_MANY} keys`);
       }
-      return await kv.getMany(appId, keys.map((key) => checkKey("getMany", key)));
+      const checked = keys.map((key) => checkKey("getMany", key));
+      return await kv.getMany(appId, checked, MAX_KV_REPLY_BYTES);
     }
     case "del":
       await kv.del(appId, checkKey("del", args[0]));

@@ -4,15 +4,23 @@
  * never returned and are purged in the background. Keys and values are UTF-8 BLOBs, because
  * SQLite's TEXT would cut a string at its first NUL character. Each app's keys and bytes are
  * counted in `kv_usage`, kept in step with every write, delete and purge.
+ *
+ * Rows live in a rowid table (`kv_values`) found through a unique index on (app, key): the index
+ * holds only keys, so one app's 1 MB values never sit in the B-tree that every app's lookups
+ * walk. (The first layout, a `WITHOUT ROWID` table `kv`, kept values in its clustered B-tree: one
+ * app filling its quota with 1 MB values made another's reads over 100× slower. A store in that layout
+ * is copied over once, at open.)
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { inTransaction, openDatabase } from "../platform/sqlite.ts";
 import {
   type KvBackend,
+  type KvEntry,
   type KvListOptions,
   type KvListPage,
   type KvQuota,
   KvQuotaError,
+  KvReplyError,
   KvTypeError,
   quotaMessage,
 } from "./types.ts";
@@ -33,11 +41,26 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * Copies the rows of the first layout (`kv`, WITHOUT ROWID) into `kv_values` and drops it; call
+ * inside a transaction. A store without that table is left as it is.
+ */
+function migrateClusteredTable(db: DatabaseSync): void {
+  const old = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'kv'").get();
+  if (!old) return;
+  db.exec(`
+    INSERT OR REPLACE INTO kv_values (app, key, value, expires_at)
+      SELECT app, key, value, expires_at FROM kv;
+    DROP TABLE kv;
+  `);
+}
+
 /** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
 export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
   readonly #quota: KvQuota;
   readonly #get: StatementSync;
+  readonly #getWithin: StatementSync;
   readonly #current: StatementSync;
   readonly #size: StatementSync;
   readonly #set: StatementSync;
@@ -55,52 +78,62 @@ export class SqliteKv implements KvBackend {
   constructor(path: string, quota: KvQuota) {
     this.#quota = quota;
     this.#db = openDatabase(path);
-    this.#db.exec(`
-      CREATE TABLE IF NOT EXISTS kv (
-        app TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, expires_at INTEGER NOT NULL,
-        PRIMARY KEY (app, key)
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS kv_expiry ON kv (expires_at);
-      CREATE TABLE IF NOT EXISTS kv_usage (
-        app TEXT PRIMARY KEY, keys INTEGER NOT NULL, bytes INTEGER NOT NULL
-      ) WITHOUT ROWID;
-    `);
+    inTransaction(this.#db, () => {
+      this.#db.exec(`
+        CREATE TABLE IF NOT EXISTS kv_values (
+          id INTEGER PRIMARY KEY, app TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+          expires_at INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS kv_values_key ON kv_values (app, key);
+        CREATE INDEX IF NOT EXISTS kv_values_expiry ON kv_values (expires_at);
+        CREATE TABLE IF NOT EXISTS kv_usage (
+          app TEXT PRIMARY KEY, keys INTEGER NOT NULL, bytes INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      `);
+      migrateClusteredTable(this.#db);
+    });
     this.#get = this.#db.prepare(
-      "SELECT value FROM kv WHERE app = ? AND key = ? AND expires_at > ?",
+      "SELECT value FROM kv_values WHERE app = ? AND key = ? AND expires_at > ?",
+    );
+    // length() of a BLOB reads the row's header, not its pages: a value over the budget is
+    // measured without being read.
+    this.#getWithin = this.#db.prepare(
+      `SELECT length(value) AS size, CASE WHEN length(value) <= ? THEN value END AS value
+       FROM kv_values WHERE app = ? AND key = ? AND expires_at > ?`,
     );
     this.#current = this.#db.prepare(
-      "SELECT value, expires_at FROM kv WHERE app = ? AND key = ? AND expires_at > ?",
+      "SELECT value, expires_at FROM kv_values WHERE app = ? AND key = ? AND expires_at > ?",
     );
     this.#size = this.#db.prepare(
-      "SELECT length(key) + length(value) AS size FROM kv WHERE app = ? AND key = ?",
+      "SELECT length(key) + length(value) AS size FROM kv_values WHERE app = ? AND key = ?",
     );
     this.#set = this.#db.prepare(
-      `INSERT INTO kv (app, key, value, expires_at) VALUES (?, ?, ?, ?)
+      `INSERT INTO kv_values (app, key, value, expires_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (app, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
     );
-    this.#del = this.#db.prepare("DELETE FROM kv WHERE app = ? AND key = ?");
+    this.#del = this.#db.prepare("DELETE FROM kv_values WHERE app = ? AND key = ?");
     this.#list = this.#db.prepare(
-      `SELECT key FROM kv WHERE app = ? AND key >= ? AND key < ? AND key > ? AND expires_at > ?
+      `SELECT key FROM kv_values WHERE app = ? AND key >= ? AND key < ? AND key > ? AND expires_at > ?
        ORDER BY key LIMIT ?`,
     );
     this.#usage = this.#db.prepare("SELECT keys, bytes FROM kv_usage WHERE app = ?");
     this.#count = this.#db.prepare(
-      "SELECT COUNT(*) AS keys, COALESCE(SUM(length(key) + length(value)), 0) AS bytes FROM kv WHERE app = ?",
+      "SELECT COUNT(*) AS keys, COALESCE(SUM(length(key) + length(value)), 0) AS bytes FROM kv_values WHERE app = ?",
     );
     this.#saveUsage = this.#db.prepare(
       `INSERT INTO kv_usage (app, keys, bytes) VALUES (?, ?, ?)
        ON CONFLICT (app) DO UPDATE SET keys = excluded.keys, bytes = excluded.bytes`,
     );
     this.#expiredByApp = this.#db.prepare(
-      `SELECT app, COUNT(*) AS keys, SUM(length(key) + length(value)) AS bytes FROM kv
+      `SELECT app, COUNT(*) AS keys, SUM(length(key) + length(value)) AS bytes FROM kv_values
        WHERE expires_at <= ? GROUP BY app`,
     );
     this.#expiredOfApp = this.#db.prepare(
-      `SELECT COUNT(*) AS keys, COALESCE(SUM(length(key) + length(value)), 0) AS bytes FROM kv
+      `SELECT COUNT(*) AS keys, COALESCE(SUM(length(key) + length(value)), 0) AS bytes FROM kv_values
        WHERE app = ? AND expires_at <= ?`,
     );
-    this.#purge = this.#db.prepare("DELETE FROM kv WHERE expires_at <= ?");
-    this.#purgeApp = this.#db.prepare("DELETE FROM kv WHERE app = ? AND expires_at <= ?");
+    this.#purge = this.#db.prepare("DELETE FROM kv_values WHERE expires_at <= ?");
+    this.#purgeApp = this.#db.prepare("DELETE FROM kv_values WHERE app = ? AND expires_at <= ?");
     this.#timer = setInterval(() => this.#purgeExpired(), PURGE_INTERVAL_MS);
   }
 
@@ -115,6 +148,25 @@ export class SqliteKv implements KvBackend {
       () => this.#put(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000),
     );
     return Promise.resolve();
+  }
+
+  setKeepingExpiry(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
+    inTransaction(this.#db, () => {
+      const k = bytes(key);
+      const now = Date.now();
+      const row = this.#current.get(appId, k, now) as { expires_at: number } | undefined;
+      this.#put(appId, k, bytes(value), row?.expires_at ?? now + ttlSeconds * 1000);
+    });
+    return Promise.resolve();
+  }
+
+  entry(appId: string, key: string): Promise<KvEntry | null> {
+    const row = this.#current.get(appId, bytes(key), Date.now()) as
+      | { value: Uint8Array; expires_at: number }
+      | undefined;
+    return Promise.resolve(
+      row ? { value: decoder.decode(row.value), expiresAt: row.expires_at } : null,
+    );
   }
 
   setIf(
@@ -157,10 +209,25 @@ export class SqliteKv implements KvBackend {
     return Promise.resolve(result);
   }
 
-  async getMany(appId: string, keys: string[]): Promise<Array<string | null>> {
+  getMany(appId: string, keys: string[], maxBytes: number): Promise<Array<string | null>> {
     const out: Array<string | null> = [];
-    for (const key of keys) out.push(await this.get(appId, key));
-    return out;
+    let total = 0;
+    const now = Date.now();
+    for (const key of keys) {
+      const row = this.#getWithin.get(maxBytes - total, appId, bytes(key), now) as
+        | { size: number; value: Uint8Array | null }
+        | undefined;
+      if (!row) {
+        out.push(null);
+        continue;
+      }
+      total += row.size;
+      if (row.value === null || total > maxBytes) {
+        throw new KvReplyError("getMany", out.length + 1, total, maxBytes);
+      }
+      out.push(decoder.decode(row.value));
+    }
+    return Promise.resolve(out);
   }
 
   /** Writes a row, keeping the app's usage in step; call inside a transaction. */

@@ -4,6 +4,12 @@ import { PlatformError } from "../errors.ts";
 /** Default time to live of a key, in seconds (30 days). */
 export const DEFAULT_TTL_SECONDS = 30 * 24 * 60 * 60;
 
+/**
+ * Most bytes of values (UTF-8) one KV reply may carry (3 MB): the reply travels to the sandbox in
+ * one frame header of at most 4 MB (runtime/sandbox/protocol.ts), and the host never builds more.
+ */
+export const MAX_KV_REPLY_BYTES = 3 * 1024 * 1024;
+
 /** What one app may hold: keys, and bytes of keys plus values (UTF-8). */
 export interface KvQuota {
   maxKeys: number;
@@ -19,6 +25,13 @@ export interface KvListPage {
   done: boolean;
 }
 
+/** A value with its expiry. */
+export interface KvEntry {
+  value: string;
+  /** When the key expires, in ms since the epoch. */
+  expiresAt: number;
+}
+
 /** How to list: keys starting with `prefix`, after `cursor`, at most `limit` of them. */
 export interface KvListOptions {
   prefix: string;
@@ -31,6 +44,21 @@ export class KvQuotaError extends PlatformError {
   constructor(message: string) {
     super("too-large", message);
     this.name = "KvQuotaError";
+  }
+}
+
+/**
+ * A read refused because its reply would carry more than `MAX_KV_REPLY_BYTES` (`too-large`);
+ * raised while the reply is being gathered, before it is built.
+ */
+export class KvReplyError extends PlatformError {
+  constructor(op: string, keys: number, bytes: number, limit: number) {
+    super(
+      "too-large",
+      `kv.${op}: the values of the first ${keys} keys already come to ${bytes} bytes, over the ` +
+        `limit of ${limit} bytes for one reply; read fewer keys at once`,
+    );
+    this.name = "KvReplyError";
   }
 }
 
@@ -68,6 +96,13 @@ export interface KvBackend {
   /** Writes `value`, expiring after `ttlSeconds`; throws KvQuotaError past the app's quota. */
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void>;
   /**
+   * Writes `value` keeping the key's remaining expiry, atomically; a key that is absent (or
+   * expired) gets `ttlSeconds`. Throws KvQuotaError past the app's quota.
+   */
+  setKeepingExpiry(appId: string, key: string, value: string, ttlSeconds: number): Promise<void>;
+  /** The value of `key` with when it expires (ms since the epoch), or null if absent or expired. */
+  entry(appId: string, key: string): Promise<KvEntry | null>;
+  /**
    * Writes `value` only if the key now holds `expected` (null: only if it is absent), atomically;
    * answers whether it wrote. Throws KvQuotaError past the quota.
    */
@@ -84,8 +119,11 @@ export interface KvBackend {
    * the value is not an integer or the result is not a safe integer.
    */
   incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number>;
-  /** The values of `keys`, in order (null for absent ones). */
-  getMany(appId: string, keys: string[]): Promise<Array<string | null>>;
+  /**
+   * The values of `keys`, in order (null for absent ones). Throws KvReplyError as soon as the
+   * values read so far pass `maxBytes` (UTF-8), without reading the rest.
+   */
+  getMany(appId: string, keys: string[], maxBytes: number): Promise<Array<string | null>>;
   /** Deletes `key`; deleting an absent key is not an error. */
   del(appId: string, key: string): Promise<void>;
   /** A page of unexpired keys of `appId`, without any internal prefix. */

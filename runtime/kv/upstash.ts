@@ -11,10 +11,12 @@ import type { Redis } from "@upstash/redis";
 import { whenReachable } from "../platform/redis.ts";
 import {
   type KvBackend,
+  type KvEntry,
   type KvListOptions,
   type KvListPage,
   type KvQuota,
   KvQuotaError,
+  KvReplyError,
   KvTypeError,
   quotaMessage,
 } from "./types.ts";
@@ -65,6 +67,21 @@ sweep(KEYS[2], KEYS[3], KEYS[4], ARGV[4], ARGV[7])
 /** ARGV: key, value, ttl s, now ms, max keys, max bytes, prefix. */
 const SET_LUA = `${PUT_LUA}
 return put(ARGV[2], tonumber(ARGV[3]) * 1000)
+`;
+
+/** ARGV: key, value, ttl s, now ms, max keys, max bytes, prefix. Keeps a live key's expiry. */
+const SET_KEEPING_EXPIRY_LUA = `${PUT_LUA}
+local ttlms = tonumber(ARGV[3]) * 1000
+local left = redis.call('PTTL', KEYS[1])
+if left > 0 then ttlms = left end
+return put(ARGV[2], ttlms)
+`;
+
+/** KEYS: value. Answers the value and its remaining time to live in ms (PTTL), or nil. */
+const ENTRY_LUA = `
+local value = redis.call('GET', KEYS[1])
+if not value then return nil end
+return {value, redis.call('PTTL', KEYS[1])}
 `;
 
 /** ARGV: key, value, ttl s, now ms, max keys, max bytes, prefix, mode ('absent'|'equals'), expected. */
@@ -133,6 +150,20 @@ end
 return out
 `;
 
+/**
+ * KEYS: values. ARGV: most bytes. Sums the values' lengths (STRLEN reads no value) and answers
+ * {1, values} when they fit, or {0, keys counted, bytes} as soon as they pass the budget.
+ */
+const GET_MANY_LUA = `
+local total = 0
+local max = tonumber(ARGV[1])
+for i, k in ipairs(KEYS) do
+  total = total + redis.call('STRLEN', k)
+  if total > max then return {0, i, total} end
+end
+return {1, redis.call('MGET', unpack(KEYS))}
+`;
+
 /** A KvBackend on Redis through the Upstash REST API. */
 export class UpstashKv implements KvBackend {
   readonly #redis: Redis;
@@ -150,6 +181,28 @@ export class UpstashKv implements KvBackend {
 
   async set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
     await this.#write(SET_LUA, appId, key, [value, String(ttlSeconds)]);
+  }
+
+  async setKeepingExpiry(
+    appId: string,
+    key: string,
+    value: string,
+    ttlSeconds: number,
+  ): Promise<void> {
+    await this.#write(SET_KEEPING_EXPIRY_LUA, appId, key, [value, String(ttlSeconds)]);
+  }
+
+  async entry(appId: string, key: string): Promise<KvEntry | null> {
+    const now = Date.now();
+    const found = await this.#call(() =>
+      this.#redis.eval(ENTRY_LUA, [valueKey(appId, key)], []) as Promise<
+        [string, number] | null
+      >
+    );
+    if (!found) return null;
+    const [value, leftMs] = found;
+    // Every value is written with PX, so PTTL is positive while the key exists.
+    return { value, expiresAt: now + Number(leftMs) };
   }
 
   async setIf(
@@ -178,11 +231,17 @@ export class UpstashKv implements KvBackend {
     return Number(value);
   }
 
-  async getMany(appId: string, keys: string[]): Promise<Array<string | null>> {
+  async getMany(appId: string, keys: string[], maxBytes: number): Promise<Array<string | null>> {
     if (keys.length === 0) return [];
-    return await this.#call(() =>
-      this.#redis.mget<Array<string | null>>(...keys.map((key) => valueKey(appId, key)))
+    const answer = await this.#call(() =>
+      this.#redis.eval(
+        GET_MANY_LUA,
+        keys.map((key) => valueKey(appId, key)),
+        [String(maxBytes)],
+      ) as Promise<[1, Array<string | null>] | [0, number, number]>
     );
+    if (answer[0] === 0) throw new KvReplyError("getMany", answer[1], answer[2], maxBytes);
+    return answer[1];
   }
 
   /** Runs a writing script: ARGV is key, `args` (value or by, ttl), now, quota, prefix, `extra`. */

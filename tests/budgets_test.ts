@@ -1,0 +1,178 @@
+/**
+ * Tenant budgets, from the attacker's side: what one app can make the host hold (KV replies, log
+ * pages and tails, metrics series) stays bounded in bytes, and another app keeps answering.
+ * Each attack runs on the embedded stores and on Redis where both hold the data.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { appId, backends, json, startServer, type TestServer } from "./helpers.ts";
+
+/** The host's resident memory, in MB, from /proc. */
+async function rssMb(): Promise<number> {
+  const status = await Deno.readTextFile("/proc/self/status");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+/**
+ * Calls a hello app every 25 ms until stopped; `stop` answers the slowest answer in ms and fails
+ * if any answer was not a 200.
+ */
+async function probe(s: TestServer): Promise<{ stop(): Promise<number> }> {
+  const app = appId("victim");
+  await s.deployOk(app, { "api/hello.ts": "export default () => ({ body: 'hi' })" });
+  let running = true;
+  let slowest = 0;
+  const statuses = new Set<number>();
+  const loop = (async () => {
+    while (running) {
+      const start = performance.now();
+      const response = await s.call(app, "/hello");
+      await response.body?.cancel();
+      statuses.add(response.status);
+      slowest = Math.max(slowest, performance.now() - start);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      assert.deepEqual([...statuses], [200]);
+      return slowest;
+    },
+  };
+}
+
+/** A handler that runs `kv[op](...args)` from the JSON body and answers the outcome. */
+const KV_OP = `export default async (ctx) => {
+  const { op, args } = ctx.req.body;
+  try {
+    return { body: { ok: true, value: await ctx.kv[op](...args) ?? null } };
+  } catch (e) {
+    return { status: 422, body: { ok: false, error: e.message } };
+  }
+};`;
+
+/** Writes `n` values of 1 MB (`big-<i>`), and answers how many the quota let in. */
+const FILL = `export default async (ctx) => {
+  const value = "x".repeat(1024 * 1024 - 16);
+  const n = Number(ctx.req.query.n);
+  for (let i = 0; i < n; i++) {
+    try { await ctx.kv.set("big-" + i, value); } catch { return { body: { written: i } }; }
+  }
+  return { body: { written: n } };
+};`;
+
+/** The median time of `n` reads of one small key, measured in the handler, in µs. */
+const READS = `export default async (ctx) => {
+  await ctx.kv.set("small", "v".repeat(100));
+  const times = [];
+  for (let i = 0; i < 300; i++) {
+    const start = performance.now();
+    await ctx.kv.get("small");
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return { body: { p50_us: times[150] * 1000 } };
+};`;
+
+async function kvCall(s: TestServer, app: string, op: string, ...args: unknown[]) {
+  const response = await s.call(app, "/kv", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ op, args }),
+  });
+  return await response.json() as { ok: boolean; value?: unknown; error?: string };
+}
+
+for (const [backend, test] of backends({ KV_MAX_BYTES: String(64 * 1024 * 1024) })) {
+  test(`[${backend}] getMany of one 1 MB key 100 times is refused before its reply is built`, async (s) => {
+    const app = appId("getmany");
+    await s.deployOk(app, { "api/kv.ts": KV_OP, "api/fill.ts": FILL });
+    assert.deepEqual(await json(await s.call(app, "/fill?n=3"), 200), { written: 3 });
+    // Within the budget: three 1 MB values in one reply.
+    const three = await kvCall(s, app, "getMany", ["big-0", "big-1", "missing", "big-2"]);
+    assert.equal(three.ok, true);
+    assert.deepEqual((three.value as Array<string | null>).map((v) => v?.length ?? null), [
+      1024 * 1024 - 16,
+      1024 * 1024 - 16,
+      null,
+      1024 * 1024 - 16,
+    ]);
+    const victim = await probe(s);
+    const before = await rssMb();
+    let peak = before;
+    const attacks = await Promise.all(Array.from({ length: 4 }, async () => {
+      const answer = await kvCall(s, app, "getMany", Array(100).fill("big-0"));
+      peak = Math.max(peak, await rssMb());
+      return answer;
+    }));
+    const slowest = await victim.stop();
+    for (const answer of attacks) {
+      assert.equal(answer.ok, false);
+      assert.match(
+        String(answer.error),
+        /kv\.getMany: the values of the first 4 keys already come to 4194240 bytes, over the limit of 3145728 bytes for one reply/,
+      );
+    }
+    // Before the bound each call built a 100 MB reply (+380 MB of host memory).
+    assert.ok(peak - before < 150, `host RSS grew ${Math.round(peak - before)} MB`);
+    assert.ok(slowest < 1000, `the other app answered in ${Math.round(slowest)} ms`);
+  });
+
+  test(`[${backend}] one app filling its quota with 1 MB values does not slow another's kv.get`, async (s) => {
+    const victim = appId("reader");
+    const attacker = appId("filler");
+    await s.deployOk(victim, { "api/reads.ts": READS });
+    await s.deployOk(attacker, { "api/fill.ts": FILL });
+    // The median of five calls' medians of 300 reads each, after one call to warm up.
+    const median = async () => {
+      const samples: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        samples.push((await json<{ p50_us: number }>(await s.call(victim, "/reads"), 200)).p50_us);
+      }
+      return samples.slice(1).sort((a, b) => a - b)[2]!;
+    };
+    const baseline = await median();
+    const filled = await json<{ written: number }>(await s.call(attacker, "/fill?n=70"), 200);
+    assert.ok(filled.written >= 60, `only ${filled.written} values of 1 MB were written`);
+    const after = await median();
+    // The clustered layout measured 4–10× here (over 100× at the SQLite level).
+    assert.ok(
+      after < baseline * 2,
+      `kv.get p50 went from ${Math.round(baseline)} to ${Math.round(after)} µs`,
+    );
+  });
+}
+
+Deno.test("[embedded] KV rows move to the rowid layout at start, and every value is kept", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "fn-test-" });
+  const app = appId("legacy");
+  const encode = (text: string) => new TextEncoder().encode(text);
+  // The first layout: values in the clustered B-tree of a WITHOUT ROWID table.
+  const old = new DatabaseSync(`${dataDir}/kv.sqlite`);
+  old.exec(`CREATE TABLE kv (
+    app TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, expires_at INTEGER NOT NULL,
+    PRIMARY KEY (app, key)) WITHOUT ROWID;`);
+  old.prepare("INSERT INTO kv VALUES (?, ?, ?, ?)")
+    .run(app, encode("greeting"), encode("hello\0world"), Date.now() + 3_600_000);
+  old.close();
+  const s = await startServer({ dataDir });
+  try {
+    await s.deployOk(app, {
+      "api/get.ts": "export default async (ctx) => ({ body: { v: await ctx.kv.get('greeting') } })",
+    });
+    assert.deepEqual(await json(await s.call(app, "/get"), 200), { v: "hello\0world" });
+    const db = new DatabaseSync(`${dataDir}/kv.sqlite`, { readOnly: true });
+    const tables = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
+      .all() as Array<{ name: string; sql: string }>;
+    db.close();
+    const names = tables.map((t) => t.name);
+    assert.ok(!names.includes("kv"), `the old table is still there: ${names}`);
+    const values = tables.find((t) => t.name === "kv_values")!;
+    assert.match(values.sql, /id INTEGER PRIMARY KEY/);
+    assert.doesNotMatch(values.sql, /WITHOUT ROWID/);
+  } finally {
+    await s.close();
+  }
+});
