@@ -26,6 +26,12 @@ export type ErrorKind =
   | "too-large"
   /** The request headers are over their size limit. */
   | "headers-too-large"
+  /** The URL's query string is over its size limit. */
+  | "uri-too-long"
+  /** The client stopped sending its request body before it was complete. */
+  | "request-timeout"
+  /** The client went away before the answer; nobody receives it, the log records it. */
+  | "client-closed"
   /** A rate limit: retry later (`retryAfterSeconds`). */
   | "limit"
   /** The function threw, returned what cannot be sent, or its deployment failed to load. */
@@ -45,7 +51,10 @@ export const STATUS: Readonly<Record<ErrorKind, number>> = {
   "not-found": 404,
   "too-large": 413,
   "limit": 429,
+  "request-timeout": 408,
+  "uri-too-long": 414,
   "headers-too-large": 431,
+  "client-closed": 499,
   "function-failed": 500,
   "function-crashed": 502,
   "unavailable": 503,

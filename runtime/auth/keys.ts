@@ -20,6 +20,19 @@ export interface KeyInfo {
 }
 
 const KEY_FORMAT = /^fnk_(key_[0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
+/** Every per-app key inside a text (fixed-length parts, so matching is linear). */
+const KEYS_IN_TEXT = /fnk_key_[0-9a-f]{24}_[A-Za-z0-9_-]{43}/g;
+
+/**
+ * `text` with every platform key in it (the admin key, anything shaped like a per-app key)
+ * replaced: what the host applies to every header a function would see, so no key, valid or
+ * not, ever reaches tenant code. Linear in the text.
+ */
+export function withoutPlatformKeys(text: string, adminKey: string): string {
+  let out = text.includes(adminKey) ? text.replaceAll(adminKey, "[platform key removed]") : text;
+  if (out.includes("fnk_key_")) out = out.replace(KEYS_IN_TEXT, "[platform key removed]");
+  return out;
+}
 
 async function sha256(text: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));

@@ -22,6 +22,78 @@ export async function readLimited(
     }
     chunks.push(value);
   }
+  return join(chunks, size);
+}
+
+/** How long a request body may go without a byte before it is answered 408, in ms. */
+export const BODY_IDLE_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads the whole request body, or throws: 413 as soon as it is known to exceed `limit` bytes,
+ * 408 when `idleMs` pass without a byte, 499 when the client went away mid-upload, and 400 when
+ * the body's framing is malformed (a bad chunked encoding, a short Content-Length).
+ */
+export async function readBody(
+  request: Request,
+  limit: number,
+  idleMs = BODY_IDLE_TIMEOUT_MS,
+): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let idle = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      idle = true;
+      reader.cancel().catch(() => {});
+    }, idleMs);
+  };
+  try {
+    arm();
+    while (true) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        if (idle) throw stalled(idleMs);
+        // Deno reports a connection that closed mid-body as a resource gone away; a framing
+        // error as a plain Error naming the invalid request.
+        if (error instanceof Deno.errors.BadResource) {
+          throw new PlatformError("client-closed", "the client went away during the upload", {
+            cause: error,
+          });
+        }
+        throw invalid(`the request body's framing is malformed: ${(error as Error).message}`);
+      }
+      if (idle) throw stalled(idleMs);
+      if (next.done) break;
+      size += next.value.length;
+      if (size > limit) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(limit);
+      }
+      chunks.push(next.value);
+      arm();
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+  return join(chunks, size);
+}
+
+function stalled(idleMs: number): PlatformError {
+  return new PlatformError(
+    "request-timeout",
+    `the request body stopped arriving: no byte for ${idleMs / 1000} s`,
+  );
+}
+
+function join(chunks: Uint8Array[], size: number): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   const body = new Uint8Array(size);
   let offset = 0;
@@ -29,16 +101,6 @@ export async function readLimited(
     body.set(chunk, offset);
     offset += chunk.length;
   }
-  return body;
-}
-
-/** Reads the whole request body, or throws 413 as soon as it is known to exceed `limit` bytes. */
-export async function readBody(request: Request, limit: number): Promise<Uint8Array> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  if (!request.body) return new Uint8Array(0);
-  const body = await readLimited(request.body, limit);
-  if (body === null) throw tooLarge(limit);
   return body;
 }
 

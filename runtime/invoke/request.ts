@@ -1,10 +1,15 @@
-/** Turns an HTTP request into the `ctx.req` a handler sees. */
+/**
+ * Turns an HTTP request into what the host sends a sandbox: the routing results, the raw query
+ * string, the header pairs a function may see and the body's bytes. The host only counts and
+ * polices here (sizes, platform headers and keys); parsing happens in the sandbox.
+ */
 import { readBody } from "./body.ts";
-import { invalid, PlatformError } from "../errors.ts";
-import type { BodyKind, FunctionRequest } from "../sandbox/protocol.ts";
+import { PlatformError } from "../errors.ts";
+import { withoutPlatformKeys } from "../auth/keys.ts";
+import { MAX_QUERY_BYTES, type WireRequest } from "../sandbox/protocol.ts";
 
 /** Request headers a handler never sees: hop-by-hop headers and the platform's own `x-platform-*`. */
-const INTERNAL_HEADERS = [
+const INTERNAL_HEADERS = new Set([
   "connection",
   "keep-alive",
   "proxy-authorization",
@@ -13,42 +18,20 @@ const INTERNAL_HEADERS = [
   "trailer",
   "transfer-encoding",
   "upgrade",
-];
+]);
 const INTERNAL_PREFIX = "x-platform-";
-
-/** Deepest nesting accepted in a JSON or form body. */
-const MAX_JSON_DEPTH = 64;
-
-/** Most parameters a query string or form body may hold; past it the request is refused. */
-export const MAX_PARAMS = 1000;
-
-/**
- * `URLSearchParams` as an object; repeated keys become arrays (appended in place, so linear in the
- * count). Safe for keys like `__proto__`. Throws 400 past MAX_PARAMS parameters.
- */
-function paramsToObject(params: URLSearchParams, what: string): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null);
-  let count = 0;
-  for (const [key, value] of params) {
-    if (++count > MAX_PARAMS) throw invalid(`the ${what} has more than ${MAX_PARAMS} parameters`);
-    const existing = out[key];
-    if (existing === undefined) out[key] = value;
-    else if (Array.isArray(existing)) existing.push(value);
-    else out[key] = [existing, value];
-  }
-  return out;
-}
 
 /** Largest total size of the request headers a function receives, in bytes (32 KB). */
 export const MAX_HEADER_BYTES = 32 * 1024;
 
-function headersOf(request: Request): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
+/** The header pairs a function sees; every platform key in them removed. Throws 431 past the cap. */
+function headersOf(request: Request, adminKey: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   let size = 0;
   for (const [name, value] of request.headers) {
     size += name.length + value.length + 4;
-    if (INTERNAL_HEADERS.includes(name) || name.startsWith(INTERNAL_PREFIX)) continue;
-    out[name] = value;
+    if (INTERNAL_HEADERS.has(name) || name.startsWith(INTERNAL_PREFIX)) continue;
+    out.push([name, withoutPlatformKeys(value, adminKey)]);
   }
   if (size > MAX_HEADER_BYTES) {
     throw new PlatformError(
@@ -59,76 +42,44 @@ function headersOf(request: Request): Record<string, string> {
   return out;
 }
 
-function depthOf(value: unknown): number {
-  let deepest = 0;
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (typeof item !== "object" || item === null) continue;
-    if (depth > deepest) deepest = depth;
-    if (deepest > MAX_JSON_DEPTH) return deepest;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+/** The raw query string of `url` (no `?`, no fragment); throws 414 past MAX_QUERY_BYTES. */
+function queryOf(url: string): string {
+  const start = url.indexOf("?");
+  if (start < 0) return "";
+  const query = url.slice(start + 1);
+  if (query.length > MAX_QUERY_BYTES) {
+    throw new PlatformError(
+      "uri-too-long",
+      `the query string is ${query.length} bytes, over the limit of ${MAX_QUERY_BYTES} bytes`,
+    );
   }
-  return deepest;
+  return query;
 }
 
-function parseBody(bytes: Uint8Array, contentType: string): BodyKind {
-  if (bytes.length === 0) return { type: "none" };
-  const mime = contentType.split(";")[0]!.trim().toLowerCase();
-  const isJson = mime === "application/json" || mime.endsWith("+json");
-  const isText = mime.startsWith("text/");
-  const isForm = mime === "application/x-www-form-urlencoded";
-  if (!isJson && !isText && !isForm) return { type: "bytes" };
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw invalid(`the request body is not valid UTF-8 (content-type ${mime})`);
-  }
-  if (isText) return { type: "value", value: text };
-  if (isForm) {
-    return { type: "value", value: paramsToObject(new URLSearchParams(text), "form body") };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw invalid(`the request body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (depthOf(value) > MAX_JSON_DEPTH) {
-    throw invalid(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
-  }
-  return { type: "value", value };
-}
-
-/** `ctx.req` with how its body travels: a parsed value, or raw bytes beside the message. */
+/** A request as it crosses into the sandbox, with its raw body. */
 export interface IncomingCall {
-  req: FunctionRequest;
-  body: BodyKind;
+  req: WireRequest;
   bytes?: Uint8Array | undefined;
 }
 
-/** Builds `ctx.req`; `path` is the function path (`/functions/...`). Throws 400/413 for bad bodies. */
-export async function toFunctionRequest(
+/**
+ * Builds the wire request; `path` is the function path (`/functions/...`). Throws 408, 413, 414,
+ * 431, 499 or 400 (see readBody) for what the host refuses.
+ */
+export async function toWireRequest(
   request: Request,
   path: string,
   params: Record<string, string>,
   maxBodyBytes: number,
+  adminKey: string,
+  bodyIdleMs: number,
 ): Promise<IncomingCall> {
-  const url = new URL(request.url);
-  const headers = headersOf(request);
-  const hasBody = request.method !== "GET" && request.method !== "HEAD";
-  const bytes = hasBody ? await readBody(request, maxBodyBytes) : new Uint8Array(0);
-  const body = parseBody(bytes, request.headers.get("content-type") ?? "");
-  return {
-    req: {
-      method: request.method,
-      path,
-      query: paramsToObject(url.searchParams, "query string"),
-      headers,
-      params,
-    },
-    body,
-    bytes: body.type === "bytes" ? bytes : undefined,
-  };
+  const headers = headersOf(request, adminKey);
+  const query = queryOf(request.url);
+  const { method } = request;
+  const hasBody = method !== "GET" && method !== "HEAD" && request.body !== null;
+  const bytes = hasBody ? await readBody(request, maxBodyBytes, bodyIdleMs) : undefined;
+  const req: WireRequest = { method, path, params, query, headers };
+  if (method === "HEAD") req.head = true;
+  return { req, bytes: bytes && bytes.length > 0 ? bytes : undefined };
 }

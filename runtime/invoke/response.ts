@@ -57,6 +57,13 @@ export function toResponse(
     }
   }
   const { body } = result;
+  if (body?.type === "head") {
+    if (!headers.has("content-type")) headers.set("content-type", String(body.contentType));
+    if (Number.isSafeInteger(body.length) && body.length! >= 0) {
+      headers.set("content-length", String(body.length));
+    }
+    return new Response(null, { status: result.status, headers });
+  }
   if (body?.type !== "bytes" && body?.type !== "stream") {
     return new Response(null, { status: result.status, headers });
   }

@@ -3,16 +3,31 @@
  * header plus optional raw bytes (a request or response body, a fetch body). Host and child
  * both import this file; it imports only the handler types (ctx.ts).
  */
-import type { FunctionRequest as CtxRequest } from "./ctx.ts";
-
-/** `ctx.req` as it crosses into the sandbox, without its body (which travels as bytes or a value). */
-export type FunctionRequest = Omit<CtxRequest, "body">;
-
 /**
- * How the request body reaches the handler: `none` is undefined, `value` a parsed value carried
- * in the header (JSON, text, form), `bytes` the frame's raw bytes as a Uint8Array.
+ * A request as the host sends it: only what the host had to read to route and police it. The
+ * sandbox builds `ctx.req` from it (parsing the query string and the body), so work whose cost a
+ * client controls is paid by the app's own capped process, not the shared host.
  */
-export type BodyKind = { type: "none" } | { type: "value"; value: unknown } | { type: "bytes" };
+export interface WireRequest {
+  method: string;
+  /** The function path, `/functions/...`. */
+  path: string;
+  /** Route parameters, decoded by the host's router. */
+  params: Record<string, string>;
+  /** The raw query string, without its `?` (at most MAX_QUERY_BYTES). */
+  query: string;
+  /** Lower-cased header pairs, minus hop-by-hop and platform headers (at most 32 KB in all). */
+  headers: Array<[string, string]>;
+  /** The body's bytes travel as the frame's body; HEAD runs the handler but sends no body back. */
+  head?: boolean;
+}
+
+/** Longest query string the host accepts, in bytes (32 KB); past it the request is refused. */
+export const MAX_QUERY_BYTES = 32 * 1024;
+/** Most parameters a query string or form body may hold; the sandbox refuses more with 400. */
+export const MAX_PARAMS = 1000;
+/** Deepest nesting the sandbox accepts in a JSON body. */
+export const MAX_JSON_DEPTH = 64;
 
 /** What a handler answered, validated in the sandbox; the body bytes travel beside it. */
 export interface FunctionResult {
@@ -22,7 +37,11 @@ export interface FunctionResult {
    * `none`: no body; `bytes`: the frame's bytes; `stream`: `chunk` frames follow, then `end`.
    * `contentType` is used if the handler set none.
    */
-  body: { type: "none" } | { type: "bytes" | "stream"; contentType: string };
+  body:
+    | { type: "none" }
+    | { type: "bytes" | "stream"; contentType: string }
+    /** The answer to HEAD: no bytes follow; `length` is the body's size when it was known. */
+    | { type: "head"; contentType: string; length: number | null };
 }
 
 /** Largest response body a handler may return, in bytes (6 MB). */
@@ -47,8 +66,12 @@ export class BadResultError extends Error {
   }
 }
 
-/** Why an invocation produced no result: a throw or a bad value, in the sandbox. */
-export type FailureKind = "threw" | "bad-result";
+/**
+ * Why an invocation produced no result, in the sandbox: a throw, a bad value, or a request the
+ * sandbox could not parse (`bad-request`: malformed JSON, invalid UTF-8, too deep, too many
+ * parameters), which is the client's fault and answered 400.
+ */
+export type FailureKind = "threw" | "bad-result" | "bad-request";
 
 /** A failed invocation, as reported by the sandbox. */
 export interface Failure {
@@ -97,8 +120,7 @@ export type HostMessage =
     t: "invoke";
     id: string;
     file: string;
-    req: FunctionRequest;
-    body: BodyKind;
+    req: WireRequest;
     env: Record<string, string>;
   }
   | { t: "reply"; id: string; cid: number; ok: true; value: unknown }

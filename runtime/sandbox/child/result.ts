@@ -54,6 +54,25 @@ export function toResult(
   };
 }
 
+/**
+ * The answer to a HEAD request: the result's head, with the body's length when it was built
+ * whole; a streamed body is cancelled unread (HEAD sends no body).
+ */
+export function headOf(
+  answer: ReturnType<typeof toResult>,
+): { result: FunctionResult; body?: undefined; stream?: undefined } {
+  const { result, body, stream } = answer;
+  if (result.body.type === "none" || result.body.type === "head") return { result };
+  if (stream) {
+    const iterator = stream[Symbol.asyncIterator]();
+    void Promise.resolve(iterator.return?.()).catch(() => {});
+  }
+  const length = result.body.type === "bytes" ? body?.length ?? 0 : null;
+  return {
+    result: { ...result, body: { type: "head", contentType: result.body.contentType, length } },
+  };
+}
+
 function toHeaders(headers: unknown): Record<string, string> {
   if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
     throw new BadResultError(`headers must be an object of strings, got ${describe(headers)}`);

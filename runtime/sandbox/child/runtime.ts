@@ -5,7 +5,6 @@
  * locked its global scope down (main.ts). It imports only the shared protocol and its folder.
  */
 import {
-  type BodyKind,
   type Envelope,
   type HostMessage,
   LogBudget,
@@ -19,7 +18,8 @@ import { FrameReader, FrameWriter } from "../frames.ts";
 import type { Ctx } from "../ctx.ts";
 import type { RequestContext } from "./context.ts";
 import { lockDown } from "./lockdown.ts";
-import { toResult } from "./result.ts";
+import { headOf, toResult } from "./result.ts";
+import { BadRequestError, toFunctionRequest } from "./request.ts";
 
 type Handler = (ctx: unknown) => unknown;
 
@@ -148,9 +148,11 @@ const logBudgets = new Map<string, LogBudget>();
  */
 let outside = { since: 0, budget: new LogBudget() };
 
-function sendLog(id: string | null, level: LogLevel, message: string): void {
-  let budget = id === null ? undefined : logBudgets.get(id);
-  if (id === null) {
+function sendLog(requestId: string | null, level: LogLevel, message: string): void {
+  let budget = requestId === null ? undefined : logBudgets.get(requestId);
+  // A line of a request that has ended (a timer it left) counts against the outside budget.
+  const id = budget ? requestId : null;
+  if (!budget) {
     const now = Date.now();
     if (now - outside.since >= OUTSIDE_WINDOW_MS) {
       const { dropped, droppedCharacters } = outside.budget;
@@ -321,24 +323,26 @@ function plain(value: unknown): unknown {
   }
 }
 
-function decodeBody(kind: BodyKind, bytes: Uint8Array | undefined): unknown {
-  if (kind.type === "none") return undefined;
-  if (kind.type === "bytes") return bytes ?? new Uint8Array(0);
-  return kind.value;
-}
-
 async function invoke(
   message: Extract<HostMessage, { t: "invoke" }>,
   bytes: Uint8Array | undefined,
 ): Promise<void> {
-  const { id, file, req, env } = message;
+  const { id, file, env } = message;
   await loading;
   const handler = handlers.get(file);
+  let req;
+  try {
+    req = toFunctionRequest(message.req, bytes);
+  } catch (error) {
+    if (!(error instanceof BadRequestError)) throw error;
+    post({ t: "failed", id, error: { kind: "bad-request", message: error.message } });
+    return;
+  }
   /** Work the handler asked to finish after the response (`ctx.waitUntil`). */
   const work = new Set<Promise<unknown>>();
   let finished = false;
   const ctx: Ctx = Object.freeze({
-    req: Object.freeze({ ...req, body: decodeBody(message.body, bytes) }),
+    req: Object.freeze(req),
     env: Object.freeze({ ...env }),
     kv: kvFor(id) as unknown as Ctx["kv"],
     waitUntil(promise: unknown): void {
@@ -358,7 +362,7 @@ async function invoke(
   let streaming = false;
   try {
     const out = await currentRequest.run(id, () => handler!(ctx));
-    const { result, body, stream } = toResult(out);
+    const { result, body, stream } = message.req.head ? headOf(toResult(out)) : toResult(out);
     streaming = stream !== undefined;
     if (!streaming && work.size === 0) {
       closeLogBudget(id);

@@ -6,10 +6,8 @@
 import { type ErrorKind, PlatformError } from "../../errors.ts";
 import { FrameError, FrameReader, FrameWriter, nextTurn, socketSink } from "../frames.ts";
 import {
-  type BodyKind,
   type Envelope,
   type Failure,
-  type FunctionRequest,
   type FunctionResult,
   type HostMessage,
   type LoadFailure,
@@ -17,6 +15,7 @@ import {
   type LogLevel,
   MAX_RESPONSE_BYTES,
   type SandboxMessage,
+  type WireRequest,
 } from "../protocol.ts";
 
 /** What an invocation may call back into the host for while it runs. */
@@ -47,8 +46,8 @@ export interface LoadableDeployment {
 export interface Invocation {
   id: string;
   file: string;
-  req: FunctionRequest;
-  body: BodyKind;
+  req: WireRequest;
+  /** The request body, raw: the sandbox parses it. */
   bytes?: Uint8Array | undefined;
   env: Record<string, string>;
 }
@@ -67,8 +66,8 @@ export interface InvocationResult {
 }
 
 /**
- * Why an invocation ended without a result; `kind` decides the HTTP status: `threw` and
- * `bad-result` 500, `timeout` 504, `memory` and `crashed` 502, `stopped` and `busy` 503.
+ * Why an invocation ended without a result; `kind` decides the HTTP status: `bad-request` 400,
+ * `threw` and `bad-result` 500, `timeout` 504, `memory` and `crashed` 502, `stopped` and `busy` 503.
  */
 export type FailureKind =
   | Failure["kind"]
@@ -82,6 +81,7 @@ export type FailureKind =
 const FAILURE_KIND: Record<FailureKind, ErrorKind> = {
   threw: "function-failed",
   "bad-result": "function-failed",
+  "bad-request": "invalid",
   timeout: "timeout",
   memory: "function-crashed",
   crashed: "function-crashed",
@@ -356,7 +356,6 @@ export class Sandbox {
           id: call.id,
           file: call.file,
           req: call.req,
-          body: call.body,
           env: call.env,
         },
         call.bytes,
@@ -525,7 +524,8 @@ export class Sandbox {
         break;
       }
       case "failed": {
-        const kind = message.error?.kind === "bad-result" ? "bad-result" : "threw";
+        const reported = message.error?.kind;
+        const kind = reported === "bad-result" || reported === "bad-request" ? reported : "threw";
         const stack = typeof message.error?.stack === "string"
           ? text(message.error.stack)
           : undefined;

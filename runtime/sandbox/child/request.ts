@@ -1,0 +1,103 @@
+/**
+ * Builds `ctx.req` inside the sandbox from what the host sent: the raw query string, header
+ * pairs and body bytes. Parsing runs here, in the app's own capped process, so a hostile body
+ * costs its app and nobody else; every parser is linear in its input and bounded.
+ */
+import { MAX_JSON_DEPTH, MAX_PARAMS, type WireRequest } from "../protocol.ts";
+import type { FunctionRequest } from "../ctx.ts";
+
+/** A request the sandbox cannot parse; answered 400 with its message, before the handler runs. */
+export class BadRequestError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "BadRequestError";
+  }
+}
+
+/** Sets an own property, also for keys like `__proto__` that plain assignment would not create. */
+function put<T>(target: Record<string, T>, key: string, value: T): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  } else target[key] = value;
+}
+
+/**
+ * `URLSearchParams` as a plain object; repeated keys become arrays (appended in place, so
+ * linear). Throws past MAX_PARAMS parameters.
+ */
+function paramsToObject(text: string, what: string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  let count = 0;
+  for (const [key, value] of new URLSearchParams(text)) {
+    if (++count > MAX_PARAMS) {
+      throw new BadRequestError(`the ${what} has more than ${MAX_PARAMS} parameters`);
+    }
+    const existing = Object.hasOwn(out, key) ? out[key] : undefined;
+    if (existing === undefined) put(out, key, value);
+    else if (Array.isArray(existing)) existing.push(value);
+    else put(out, key, [existing, value]);
+  }
+  return out;
+}
+
+/** Whether `value` nests deeper than MAX_JSON_DEPTH; walks each node once. */
+function tooDeep(value: unknown): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth > MAX_JSON_DEPTH) return true;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/** The body as the handler sees it, by content type (README "The handler's view"). */
+function parseBody(bytes: Uint8Array | undefined, contentType: string): unknown {
+  if (!bytes || bytes.length === 0) return undefined;
+  const mime = contentType.split(";")[0]!.trim().toLowerCase();
+  const isJson = mime === "application/json" || mime.endsWith("+json");
+  const isText = mime.startsWith("text/");
+  const isForm = mime === "application/x-www-form-urlencoded";
+  if (!isJson && !isText && !isForm) return bytes;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new BadRequestError(`the request body is not valid UTF-8 (content-type ${mime})`);
+  }
+  if (isText) return text;
+  if (isForm) return paramsToObject(text, "form body");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new BadRequestError(`the request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (tooDeep(value)) {
+    throw new BadRequestError(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  return value;
+}
+
+/** `ctx.req` for `wire` and its body bytes; throws BadRequestError for what cannot be parsed. */
+export function toFunctionRequest(
+  wire: WireRequest,
+  bytes: Uint8Array | undefined,
+): FunctionRequest {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of wire.headers) put(headers, name, value);
+  return {
+    method: wire.method,
+    path: wire.path,
+    params: wire.params,
+    query: paramsToObject(wire.query, "query string"),
+    headers,
+    body: parseBody(bytes, Object.hasOwn(headers, "content-type") ? headers["content-type"]! : ""),
+  };
+}

@@ -1,0 +1,223 @@
+/**
+ * The HTTP edge of function requests, from the client's side over raw sockets: stalled and
+ * aborted uploads, malformed framing, HEAD, bodies the sandbox cannot parse, and platform keys
+ * that must never reach tenant code.
+ */
+import assert from "node:assert/strict";
+import { API_KEY, appId, json, rawHttp, startServer, suite, waitFor } from "./helpers.ts";
+import type { LogEntry } from "../runtime/logs/types.ts";
+
+const edgeTest = suite(() => startServer({ env: { REQUEST_BODY_TIMEOUT_MS: "300" } }));
+
+const ECHO = {
+  "api/echo.ts": `export default (ctx) => {
+    console.log("method", ctx.req.method);
+    return { body: { method: ctx.req.method, headers: ctx.req.headers, body: ctx.req.body ?? null } };
+  };`,
+};
+
+/** The request entry of the app's log for `requestId`, once it is written. */
+async function requestEntry(
+  s: Awaited<ReturnType<typeof startServer>>,
+  app: string,
+  match: (entry: LogEntry) => boolean,
+): Promise<LogEntry> {
+  let found: LogEntry | undefined;
+  await waitFor("the request log entry", async () => {
+    found = (await s.logs(app)).find((entry) => entry.type === "request" && match(entry));
+    return found !== undefined;
+  });
+  return found!;
+}
+
+/** Opens a socket to the server and writes `head`; the caller decides what follows. */
+async function openUpload(url: string, head: string): Promise<Deno.TcpConn> {
+  const { hostname, port } = new URL(url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  await conn.write(new TextEncoder().encode(head));
+  return conn;
+}
+
+async function readAll(conn: Deno.Conn): Promise<string> {
+  const buffer = new Uint8Array(16 * 1024);
+  let text = "";
+  while (true) {
+    const n = await conn.read(buffer).catch(() => null);
+    if (n === null) break;
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+    if (/\r\n\r\n/.test(text) && /content-length: (\d+)/i.test(text)) {
+      const length = Number(text.match(/content-length: (\d+)/i)![1]);
+      if (text.length - text.indexOf("\r\n\r\n") - 4 >= length) break;
+    }
+  }
+  return text;
+}
+
+edgeTest("a body that stops arriving is answered 408 and logged as 408", async (s) => {
+  const app = appId("edge");
+  await s.deployOk(app, ECHO);
+  const conn = await openUpload(
+    s.url,
+    `POST /apps/${app}/functions/echo HTTP/1.1\r\nHost: x\r\ncontent-type: text/plain\r\n` +
+      "content-length: 100\r\n\r\nonly part",
+  );
+  try {
+    const answer = await readAll(conn);
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.match(answer, /no byte for 0\.3 s/);
+  } finally {
+    conn.close();
+  }
+  const entry = await requestEntry(s, app, (e) => e.status === 408);
+  assert.equal(entry.level, "warn");
+});
+
+edgeTest("a client that goes away mid-upload is logged 499, not as the app's error", async (s) => {
+  const app = appId("edge");
+  await s.deployOk(app, ECHO);
+  const conn = await openUpload(
+    s.url,
+    `POST /apps/${app}/functions/echo HTTP/1.1\r\nHost: x\r\ncontent-type: text/plain\r\n` +
+      "content-length: 100000\r\n\r\n" + "x".repeat(1000),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  conn.close();
+  const entry = await requestEntry(s, app, (e) => e.status === 499);
+  assert.equal(entry.level, "warn");
+});
+
+edgeTest("malformed chunked framing is a 400 to the client and in the request log", async (s) => {
+  const app = appId("edge");
+  await s.deployOk(app, ECHO);
+  // Framing broken in the first packet never reaches the app: Deno's HTTP layer drops it. Broken
+  // after the request was dispatched, the body read fails.
+  const conn = await openUpload(
+    s.url,
+    `POST /apps/${app}/functions/echo HTTP/1.1\r\nHost: x\r\ncontent-type: text/plain\r\n` +
+      "transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",
+  );
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await conn.write(new TextEncoder().encode("zz\r\nnot hex\r\n0\r\n\r\n"));
+    assert.match(await readAll(conn), /^HTTP\/1\.1 400/);
+  } finally {
+    conn.close();
+  }
+  const entry = await requestEntry(s, app, (e) => e.method === "POST");
+  assert.equal(entry.status, 400);
+});
+
+edgeTest("HEAD runs the handler with HEAD and answers its headers with no body", async (s) => {
+  const app = appId("edge");
+  await s.deployOk(app, {
+    "api/page.ts": `export default (ctx) => ({
+      headers: { "content-type": "text/html", "x-seen": ctx.req.method },
+      body: "<p>hello</p>",
+    });`,
+  });
+  const response = await rawHttp(
+    s.url,
+    `HEAD /apps/${app}/functions/page HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n`,
+  );
+  assert.equal(response.status, 200);
+  assert.equal(response.headers["x-seen"], "HEAD");
+  assert.equal(response.headers["content-type"], "text/html");
+  assert.equal(response.headers["content-length"], String("<p>hello</p>".length));
+  assert.equal(response.body, "");
+});
+
+edgeTest("a body the sandbox cannot parse is a 400 warning, not the app's 5xx", async (s) => {
+  const app = appId("edge");
+  await s.deployOk(app, ECHO);
+  for (
+    const [type, body, message] of [
+      ["application/json", '{"a": ', /not valid JSON/],
+      ["text/plain", new Uint8Array([0xff, 0xfe]), /not valid UTF-8/],
+      ["application/json", "[".repeat(70) + "]".repeat(70), /nested deeper than 64/],
+      ["application/x-www-form-urlencoded", "a=&".repeat(1001), /more than 1000 parameters/],
+    ] as const
+  ) {
+    const answer = await json<{ error: string }>(
+      await s.call(app, "/echo", { method: "POST", headers: { "content-type": type }, body }),
+      400,
+    );
+    assert.match(answer.error, message);
+  }
+  const tooMany = await json<{ error: string }>(
+    await s.call(app, `/echo?${"a=1&".repeat(1001)}`),
+    400,
+  );
+  assert.match(tooMany.error, /query string has more than 1000 parameters/);
+  const requests = (await s.logs(app)).filter((e) => e.type === "request");
+  assert.equal(requests.length, 5);
+  for (const entry of requests) {
+    assert.equal(entry.status, 400);
+    assert.equal(entry.level, "warn");
+  }
+  // The handler never ran for any of them.
+  assert.ok(!(await s.logs(app)).some((e) => e.message.startsWith("method")));
+});
+
+edgeTest("repeated form keys and queries still arrive as arrays, in order", async (s) => {
+  const app = appId("edge");
+  await s.deployOk(app, {
+    "api/form.ts": `export default (ctx) => ({ body: { q: ctx.req.query, b: ctx.req.body } });`,
+  });
+  const answer = await json<{ q: unknown; b: unknown }>(
+    await s.call(app, "/form?x=1&x=2&__proto__=p&constructor=c", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "a=1&b=2&a=3",
+    }),
+    200,
+  );
+  assert.deepEqual(answer.q, { x: ["1", "2"], ["__proto__"]: "p", constructor: "c" });
+  assert.deepEqual(answer.b, { a: ["1", "3"], b: "2" });
+});
+
+edgeTest("no platform key reaches a function, whatever header carries it", async (s) => {
+  const app = appId("edge");
+  await s.deployOk(app, ECHO);
+  const created = await json<{ key: string }>(
+    await s.api(`/apps/${app}/keys`, { method: "POST" }),
+    201,
+  );
+  const forged = `fnk_key_${"0".repeat(24)}_${"a".repeat(43)}`;
+  const answer = await json<{ headers: Record<string, string> }>(
+    await s.call(app, "/echo", {
+      headers: {
+        authorization: `Bearer ${API_KEY}`,
+        cookie: `session=1; k=${created.key}`,
+        "x-api-key": forged,
+        "x-other": "kept",
+      },
+    }),
+    200,
+  );
+  const seen = JSON.stringify(answer.headers);
+  assert.ok(!seen.includes(API_KEY), seen);
+  assert.ok(!seen.includes(created.key), seen);
+  assert.ok(!seen.includes(forged), seen);
+  assert.equal(answer.headers["x-other"], "kept");
+  assert.match(answer.headers.cookie!, /^session=1; k=\[platform key removed\]$/);
+});
+
+edgeTest(
+  "lines a timer logs after its request ended are held to the sandbox's budget",
+  async (s) => {
+    const app = appId("edge");
+    await s.deployOk(app, {
+      "api/late.ts": `export default () => {
+      const line = "x".repeat(200_000);
+      for (let i = 0; i < 50; i++) setTimeout(() => console.log(line), 20);
+      return { body: "ok" };
+    };`,
+    });
+    assert.equal(await (await s.call(app, "/late")).text(), "ok");
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const entries = await s.logs(app, "limit=1000");
+    const big = entries.filter((e) => e.message.length >= 200_000);
+    // The outside-requests budget is 256 KB a window: one line of 200 KB fits, not fifty.
+    assert.ok(big.length <= 1, `${big.length} lines of 200 KB crossed the wire`);
+  },
+);
