@@ -143,32 +143,39 @@ const COMMANDS: Record<string, Command> = {
   },
   deployments: {
     usage: "fn deployments --app <app> [--env E]",
-    summary: "list an app's deployments, newest first",
+    summary: "list an app's deployments, newest first, marking the live and the previous one",
     options: { ...APP, ...ENV },
     async run(_, flags) {
       const app = need(flags, "app");
-      const env = typeof flags.env === "string" ? `&environment=${flags.env}` : "";
-      const page = await api<{ deployments: Array<Record<string, string>> }>(
-        `/apps/${app}/deployments?limit=100${env}`,
-      );
+      const env = typeof flags.env === "string"
+        ? `&environment=${encodeURIComponent(flags.env)}`
+        : "";
+      const page = await api<
+        { deployments: Array<Record<string, string | boolean | null>> }
+      >(`/apps/${encodeURIComponent(app)}/deployments?limit=100${env}`);
       for (const d of page.deployments) {
+        const mark = d.live ? "live    " : d.previous ? "previous" : "        ";
         console.log(
-          `${d.id}  ${d.environment}  ${d.created_at}  ${d.deployed_by}  ${d.message ?? ""}`,
+          `${d.id}  ${mark}  ${d.environment}  ${d.created_at}  ${d.deployed_by}  ${
+            d.message ?? ""
+          }`,
         );
       }
     },
   },
   rollback: {
-    usage: "fn rollback <deployment id> --app <app> [--env E]",
-    summary: "make an earlier deployment live again",
+    usage: "fn rollback [deployment id] --app <app> [--env E]",
+    summary: "make a deployment live again; with no id, the previous one (live before this one)",
     options: { ...APP, ...ENV },
     async run(positionals, flags) {
-      const id = arg(positionals, 0, "the deployment id");
       const app = need(flags, "app");
-      await api(`/apps/${app}/environments/${envOf(flags)}/rollback`, {
-        json: { deployment_id: id },
-      });
-      console.log(`${id} is live in ${envOf(flags)}`);
+      const body = await api<{ id: string }>(
+        `/apps/${encodeURIComponent(app)}/environments/${
+          encodeURIComponent(envOf(flags))
+        }/rollback`,
+        { json: positionals[0] ? { deployment_id: positionals[0] } : {} },
+      );
+      console.log(`${body.id} is live in ${envOf(flags)}`);
     },
   },
   env: {

@@ -8,6 +8,7 @@ import { metricRoutes, prometheusRoute } from "./metrics.ts";
 import { OpenApiRegistry } from "./openapi.ts";
 import { answerError } from "./errors.ts";
 import { functionRoutes } from "./functions.ts";
+import { platformHostOnly } from "./hosts.ts";
 import { keyRoutes } from "./keys.ts";
 import { kvRoutes } from "./kv.ts";
 import { logRoutes } from "./logs.ts";
@@ -28,6 +29,8 @@ export function createApp(platform: Platform): Hono {
   app.notFound((c) =>
     c.json({ error: `no route for ${c.req.method} ${new URL(c.req.url).pathname}` }, 404)
   );
+  // First of all: on an app's own host only its functions answer (routes/hosts.ts).
+  app.use("*", platformHostOnly(config));
 
   // The API's own description, built from the route declarations below; nothing secret.
   app.get("/v1/openapi.json", (c) => c.json(registry.document()));

@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { Deployments } from "../runtime/deploy/deployments.ts";
+import type { DeploymentMarks, Deployments } from "../runtime/deploy/deployments.ts";
 import { DEPLOYMENT_ID, ENVIRONMENT } from "../runtime/ids.ts";
 import type { Deployment, DeploymentSummary } from "../runtime/store/types.ts";
 import { actor, type AuthEnv } from "./auth.ts";
@@ -21,8 +21,15 @@ const MAX_ROLLBACK_BODY_BYTES = 4096;
 /** Default and largest page size of the deployments listing. */
 const PAGE = { default: 20, max: 100 };
 
-/** A deployment as the API shows it (snake_case); files and routes only when asked. */
-function view(deployment: DeploymentSummary | Deployment, withFiles = false) {
+/**
+ * A deployment as the API shows it (snake_case); files only when asked. `live`: it serves its
+ * environment now; `previous`: it was live before the current one (a plain rollback's target).
+ */
+function view(
+  deployment: DeploymentSummary | Deployment,
+  marks: DeploymentMarks,
+  withFiles = false,
+) {
   const out: Record<string, unknown> = {
     id: deployment.id,
     app_id: deployment.appId,
@@ -33,6 +40,8 @@ function view(deployment: DeploymentSummary | Deployment, withFiles = false) {
     message: deployment.message,
     deployed_by: deployment.deployedBy,
     routes: deployment.routes,
+    live: marks.live[deployment.environment] === deployment.id,
+    previous: marks.previous[deployment.environment] === deployment.id,
   };
   if (withFiles && "files" in deployment) out.source_files = deployment.files;
   return out;
@@ -78,8 +87,8 @@ const listQuery = z.object({
 
 const rollbackBody = z.object({
   deployment_id: z.string({
-    error: "deployment_id is required: the id of the deployment to make live again",
-  }),
+    error: "deployment_id must be the id of the deployment to make live again",
+  }).nullish().describe("the deployment to make live; omitted: the previous one"),
 }, { error: "the request body must be a JSON object" });
 
 /** The deployments router; mount under an authenticated `/v1`. */
@@ -107,25 +116,33 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
       message: body.message ?? null,
       files: Object.fromEntries(Object.entries(body.source_files)),
     };
-    return c.json(view(await deployments.deploy(params.appId, request, actor(c))), 201);
+    const deployment = await deployments.deploy(params.appId, request, actor(c));
+    return c.json(view(deployment, await deployments.marks(params.appId)), 201);
   });
   defineRoute(app, registry, {
     method: "get",
     path: "/apps/:appId/deployments",
-    summary: "List an app's deployments, newest first",
+    summary:
+      "List an app's deployments, newest first, marking each environment's live and previous one",
     tag,
     params: appParams,
     query: listQuery,
     responses: { 200: "a page of deployments and next_cursor", 400: "a bad query parameter" },
   }, async (c, { params, query }) => {
-    const page = await deployments.list(params.appId, {
-      environment: query.environment,
-      limit: query.limit ?? PAGE.default,
-      before: query.cursor,
-    });
+    const [page, marks] = await Promise.all([
+      deployments.list(params.appId, {
+        environment: query.environment,
+        limit: query.limit ?? PAGE.default,
+        before: query.cursor,
+      }),
+      deployments.marks(params.appId),
+    ]);
     return c.json({
-      deployments: page.deployments.map((d) => view(d)),
+      deployments: page.deployments.map((d) => view(d, marks)),
       next_cursor: page.nextCursor,
+      // Per environment, even when those deployments are on another page.
+      live: marks.live,
+      previous: marks.previous,
     });
   });
   defineRoute(app, registry, {
@@ -135,14 +152,20 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
     tag,
     params: z.object({ appId, id: z.string() }),
     responses: { 200: "the deployment", 404: "no such deployment" },
-  }, async (c, { params }) => c.json(view(await deployments.get(params.appId, params.id), true)));
+  }, async (c, { params }) => {
+    const [deployment, marks] = await Promise.all([
+      deployments.get(params.appId, params.id),
+      deployments.marks(params.appId),
+    ]);
+    return c.json(view(deployment, marks, true));
+  });
   defineRoute(
     app,
     registry,
     {
       method: "post",
       path: "/apps/:appId/environments/:env/rollback",
-      summary: "Make an earlier deployment of this environment live again",
+      summary: "Make another deployment of this environment live (default: the previous live one)",
       tag,
       params: appEnvParams,
       body: rollbackBody,
@@ -150,11 +173,14 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
       responses: {
         200: "the deployment, live again",
         400: "a bad body, or a deployment of another environment",
-        404: "no such deployment",
+        404: "no such deployment, or no previous one",
       },
     },
-    async (c, { params, body }) =>
-      c.json(view(await deployments.rollback(params.appId, params.env, body.deployment_id))),
+    async (c, { params, body }) => {
+      const id = body.deployment_id ?? null;
+      const deployment = await deployments.rollback(params.appId, params.env, id);
+      return c.json(view(deployment, await deployments.marks(params.appId)));
+    },
   );
   return app;
 }

@@ -1,13 +1,14 @@
 /**
  * The admin KV API, with the same keys, values and limits functions see:
  * `GET /v1/apps/:appId/kv?prefix=&cursor=&limit=` (a page of keys), and
- * `GET/PUT/DELETE /v1/apps/:appId/kv/:key` (PUT `{ "value": "…", "ttl"?: seconds }`).
+ * `GET/PUT/DELETE /v1/apps/:appId/kv/:key` (GET answers the value and `expires_at`; PUT
+ * `{ "value": "…", "ttl"?: seconds }`, where no ttl keeps an existing key's remaining expiry).
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { notFound } from "../runtime/errors.ts";
-import { MAX_LIST_LIMIT, runKvCall } from "../runtime/kv/calls.ts";
-import type { KvBackend } from "../runtime/kv/types.ts";
+import { checkKey, checkValue, MAX_LIST_LIMIT, runKvCall } from "../runtime/kv/calls.ts";
+import { DEFAULT_TTL_SECONDS, type KvBackend } from "../runtime/kv/types.ts";
 import type { AuthEnv } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appId, appParams, pageLimit } from "./schemas.ts";
@@ -24,7 +25,9 @@ const listQuery = z.object({
 const PUT_SHAPE = 'the body must be a JSON object like {"value": "...", "ttl": 3600}';
 const putBody = z.object({
   value: z.unknown().refine((v) => v !== undefined, PUT_SHAPE),
-  ttl: z.unknown().optional().describe("seconds (default 30 days)"),
+  ttl: z.unknown().optional().describe(
+    "seconds; omitted or null: an existing key keeps its remaining expiry, a new one gets 30 days",
+  ),
 }, { error: PUT_SHAPE });
 
 /** The KV router; mount under an authenticated `/v1`. */
@@ -53,13 +56,17 @@ export function kvRoutes(kv: KvBackend, registry: OpenApiRegistry): Hono<AuthEnv
     summary: "One KV value",
     tag,
     params: oneKey,
-    responses: { 200: "the key and its value", 404: "no such key" },
+    responses: { 200: "the key, its value and expires_at (ISO 8601)", 404: "no such key" },
   }, async (c, { params }) => {
-    const value = await runKvCall(kv, params.appId, "get", [params.key]);
-    if (value === null) {
+    const entry = await kv.entry(params.appId, checkKey("get", params.key));
+    if (entry === null) {
       throw notFound(`app "${params.appId}" has no key ${JSON.stringify(params.key)}`);
     }
-    return c.json({ key: params.key, value });
+    return c.json({
+      key: params.key,
+      value: entry.value,
+      expires_at: new Date(entry.expiresAt).toISOString(),
+    });
   });
   defineRoute(app, registry, {
     method: "put",
@@ -75,7 +82,10 @@ export function kvRoutes(kv: KvBackend, registry: OpenApiRegistry): Hono<AuthEnv
       413: "the app's KV quota is full",
     },
   }, async (c, { params, body }) => {
-    await runKvCall(kv, params.appId, "set", [params.key, body.value, body.ttl]);
+    if (body.ttl === undefined || body.ttl === null) {
+      const key = checkKey("set", params.key);
+      await kv.setKeepingExpiry(params.appId, key, checkValue(body.value), DEFAULT_TTL_SECONDS);
+    } else await runKvCall(kv, params.appId, "set", [params.key, body.value, { ttl: body.ttl }]);
     return c.json({ key: params.key });
   });
   defineRoute(app, registry, {

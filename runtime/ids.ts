@@ -6,6 +6,12 @@
  * separates the environment in `<app>--<env>` host names).
  */
 export const APP_ID = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,61}$/;
+/**
+ * App ids no app may take, because their host names (`www.<BASE_DOMAIN>`, `api.…`, `studio.…`)
+ * are where the platform itself is commonly served; an app there would shadow it.
+ */
+export const RESERVED_APP_IDS: ReadonlySet<string> = new Set(["www", "api", "studio"]);
+
 /** Environment names, e.g. `production`, `staging`, `pr-42`. */
 export const ENVIRONMENT = /^[a-z0-9-]{1,32}$/;
 /** Deployment ids, as `newId("dpl")` makes them. */

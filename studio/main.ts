@@ -2,13 +2,63 @@
 /**
  * The Studio's client: a small single-page app over the same `/v1` API, with the API key kept in
  * sessionStorage only. Views by URL hash: `#/apps`, `#/apps/<app>/<tab>`. Built into one script
- * by the server at start-up (routes/studio.ts); no framework, no CDN.
+ * by the server at first request (routes/studio.ts); no framework, no CDN.
+ *
+ * The hash is written by whoever links or redirects to the Studio, a tenant's page included, so
+ * every segment read from it is checked against its rule before use, every value placed in an
+ * API path is percent-encoded, and the key is only ever sent to `/v1/` of this page's origin,
+ * checked on the resolved URL of each request.
  */
+import { APP_ID, DEPLOYMENT_ID, ENVIRONMENT } from "../runtime/ids.ts";
 
 const KEY = "fn-studio-key";
 const root = document.getElementById("root")!;
 
 type Json = Record<string, unknown>;
+
+/** The tabs of an app's page, the only values its `<tab>` segment may take. */
+const TABS = ["functions", "deployments", "logs", "kv", "variables", "keys", "metrics"] as const;
+type Tab = typeof TABS[number];
+/** Request ids, as the platform makes them (`newId("req")`). */
+const REQUEST_ID = /^req_[0-9a-f]{24}$/;
+
+/**
+ * An API path with each interpolated value percent-encoded, so a value is always one path
+ * segment (or one query value) whatever it holds. Used as a tag: apiPath`/apps/${app}/kv/${key}`.
+ */
+function apiPath(strings: TemplateStringsArray, ...values: Array<string | number>): string {
+  let out = strings[0] ?? "";
+  values.forEach((value, i) => out += encodeURIComponent(String(value)) + (strings[i + 1] ?? ""));
+  return out;
+}
+
+/** An API error with the HTTP status it came with. */
+class ApiError extends Error {
+  constructor(message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+/**
+ * The one way the key leaves sessionStorage: a request to `/v1<path>` that, once resolved, is
+ * still under `/v1/` of this page's own origin (a `..` or a backslash cannot steer it elsewhere);
+ * anything else is refused before it is sent. Redirects are refused too.
+ */
+function fetchWithKey(path: string, init: RequestInit = {}): Promise<Response> {
+  const url = new URL(`/v1${path}`, location.origin);
+  if (!url.href.startsWith(`${location.origin}/v1/`)) {
+    return Promise.reject(
+      new ApiError(
+        `refused to send the API key to ${url.pathname.slice(0, 200)}: the Studio sends it ` +
+          `only to ${location.origin}/v1/`,
+        0,
+      ),
+    );
+  }
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${sessionStorage.getItem(KEY) ?? ""}`);
+  return fetch(url, { ...init, headers, redirect: "error", credentials: "omit" });
+}
 
 function el(tag: string, attrs: Record<string, string> = {}, ...children: Array<Node | string>) {
   const node = document.createElement(tag);
@@ -23,19 +73,16 @@ function button(label: string, onClick: () => void, attrs: Record<string, string
   return b;
 }
 
-/** Calls `/v1<path>` with the signed-in key; throws with the server's error text. */
+/** Calls `/v1<path>` with the signed-in key; throws ApiError with the server's error text. */
 async function api<T = Json>(path: string, init: { method?: string; json?: unknown } = {}) {
-  const response = await fetch(`/v1${path}`, {
+  const response = await fetchWithKey(path, {
     method: init.method ?? (init.json === undefined ? "GET" : "POST"),
-    headers: {
-      authorization: `Bearer ${sessionStorage.getItem(KEY) ?? ""}`,
-      ...(init.json === undefined ? {} : { "content-type": "application/json" }),
-    },
+    headers: init.json === undefined ? {} : { "content-type": "application/json" },
     ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
   });
   const text = await response.text();
   const body = text ? JSON.parse(text) : {};
-  if (!response.ok) throw new Error(body.error ?? `${response.status}`);
+  if (!response.ok) throw new ApiError(body.error ?? `${response.status}`, response.status);
   return body as T;
 }
 
@@ -86,7 +133,11 @@ async function appsView() {
     el(
       "tr",
       { "data-app": String(app.id) },
-      el("td", {}, el("a", { href: `#/apps/${app.id}/functions` }, String(app.id))),
+      el(
+        "td",
+        {},
+        el("a", { href: `#/apps/${encodeURIComponent(String(app.id))}/functions` }, String(app.id)),
+      ),
       el(
         "td",
         {},
@@ -114,19 +165,22 @@ async function appsView() {
 }
 
 // ---- One app ----
-const TABS = ["functions", "deployments", "logs", "kv", "variables", "keys", "metrics"] as const;
-
-async function appView(app: string, tab: string, requestId = "") {
+/** One app's page; `app`, `tab` and `requestId` have been checked against their rules. */
+async function appView(app: string, tab: Tab, requestId = "") {
   const nav = el(
     "nav",
     { class: "tabs" },
     ...TABS.map((t) =>
-      el("a", { href: `#/apps/${app}/${t}`, class: t === tab ? "active" : "" }, t)
+      el(
+        "a",
+        { href: `#/apps/${encodeURIComponent(app)}/${t}`, class: t === tab ? "active" : "" },
+        t,
+      )
     ),
   );
   const body = el("section", { id: `tab-${tab}` });
   show(el("h1", {}, `App ${app}`), nav, body);
-  const views: Record<string, (app: string, body: HTMLElement) => Promise<void>> = {
+  const views: Record<Tab, (app: string, body: HTMLElement) => Promise<void>> = {
     functions: functionsTab,
     deployments: deploymentsTab,
     logs: (app, body) => logsTab(app, body, requestId),
@@ -136,17 +190,25 @@ async function appView(app: string, tab: string, requestId = "") {
     metrics: metricsTab,
   };
   try {
-    await (views[tab] ?? functionsTab)(app, body);
+    await views[tab](app, body);
   } catch (error) {
     body.append(errorBox(error));
   }
 }
 
-async function liveDeployment(app: string, environment = "production") {
-  const { deployments } = await api<{ deployments: Json[] }>(
-    `/apps/${app}/deployments?environment=${environment}&limit=1`,
-  );
-  return deployments[0];
+/** A page of deployments, each marked `live`/`previous`, with those marks per environment. */
+interface DeploymentListing {
+  deployments: Json[];
+  live: Record<string, string>;
+  previous: Record<string, string>;
+}
+
+/** The deployment serving `environment` now (by the API's live mark, not the newest), or null. */
+async function liveDeployment(app: string, environment = "production"): Promise<Json | null> {
+  const { live } = await api<DeploymentListing>(`${apiPath`/apps/${app}/deployments`}?limit=1`);
+  const id = live[environment];
+  if (!id || !DEPLOYMENT_ID.test(id)) return null;
+  return await api<Json>(apiPath`/apps/${app}/deployments/${id}`);
 }
 
 async function functionsTab(app: string, body: HTMLElement) {
@@ -178,8 +240,9 @@ async function functionsTab(app: string, body: HTMLElement) {
       const started = performance.now();
       try {
         const extra = (headers as HTMLTextAreaElement).value.trim();
+        // No key goes with it: the function is called as any client would call it.
         const response = await fetch(
-          `/apps/${app}${path.value}${query.value ? `?${query.value}` : ""}`,
+          `/apps/${encodeURIComponent(app)}${path.value}${query.value ? `?${query.value}` : ""}`,
           {
             method: method.value,
             headers: extra ? JSON.parse(extra) : {},
@@ -222,7 +285,7 @@ async function functionsTab(app: string, body: HTMLElement) {
 async function requestLogs(app: string, requestId: string): Promise<HTMLElement> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const { entries } = await api<{ entries: Json[] }>(
-      `/apps/${app}/logs?request_id=${encodeURIComponent(requestId)}&limit=100`,
+      apiPath`/apps/${app}/logs?request_id=${requestId}&limit=100`,
     );
     if (entries.some((e) => e.type === "request")) return logList(entries.reverse());
     await new Promise((resolve) => setTimeout(resolve, 150));
@@ -241,7 +304,9 @@ function logLine(entry: Json): HTMLElement {
     const link = el("a", { href: "#", class: "request-id" }, id);
     link.addEventListener("click", (event) => {
       event.preventDefault();
-      location.hash = `#/apps/${entry.app_id}/logs?request_id=${id}`;
+      location.hash = `#/apps/${encodeURIComponent(String(entry.app_id))}/logs?request_id=${
+        encodeURIComponent(id)
+      }`;
     });
     line.append(link, " ");
   }
@@ -254,11 +319,9 @@ function logList(entries: Json[]): HTMLElement {
 }
 
 async function deploymentsTab(app: string, body: HTMLElement) {
-  const { deployments } = await api<{ deployments: Json[] }>(`/apps/${app}/deployments?limit=100`);
-  const live: Record<string, string> = {};
-  for (const env of new Set(deployments.map((d) => String(d.environment)))) {
-    live[env] = String((await liveDeployment(app, env))?.id ?? "");
-  }
+  const { deployments, live } = await api<DeploymentListing>(
+    `${apiPath`/apps/${app}/deployments`}?limit=100`,
+  );
   const detail = el("div", { id: "deployment-detail" });
   const pick = (name: string) =>
     el(
@@ -269,6 +332,20 @@ async function deploymentsTab(app: string, body: HTMLElement) {
   const left = pick("left") as HTMLSelectElement;
   const right = pick("right") as HTMLSelectElement;
   if (deployments.length > 1) right.selectedIndex = 1;
+  /** Makes `d` live in its environment, after a confirmation. */
+  const makeLive = (d: Json, verb: string) => async () => {
+    const id = String(d.id), environment = String(d.environment);
+    if (!DEPLOYMENT_ID.test(id) || !ENVIRONMENT.test(environment)) return;
+    if (!confirm(`${verb}: make ${id} live again in ${environment}?`)) return;
+    try {
+      await api(apiPath`/apps/${app}/environments/${environment}/rollback`, {
+        json: { deployment_id: id },
+      });
+      await appView(app, "deployments");
+    } catch (error) {
+      detail.replaceChildren(errorBox(error));
+    }
+  };
   const table = el(
     "table",
     { id: "deployments" },
@@ -279,11 +356,24 @@ async function deploymentsTab(app: string, body: HTMLElement) {
         el("th", {}, h)
       ),
     ),
-    ...deployments.map((d) =>
-      el(
+    ...deployments.map((d) => {
+      const liveId = live[String(d.environment)] ?? "";
+      // Ids sort by creation time: a deployment newer than the live one is a roll forward.
+      const verb = String(d.id) > liveId ? "Roll forward" : "Roll back";
+      return el(
         "tr",
-        { "data-deployment": String(d.id) },
-        el("td", {}, String(d.id), live[String(d.environment)] === d.id ? " (live)" : ""),
+        {
+          "data-deployment": String(d.id),
+          ...(d.live ? { "data-live": "" } : {}),
+          ...(d.previous ? { "data-previous": "" } : {}),
+        },
+        el(
+          "td",
+          {},
+          String(d.id),
+          d.live ? el("span", { class: "mark live" }, "live") : "",
+          d.previous ? el("span", { class: "mark previous" }, "previous") : "",
+        ),
         el("td", {}, String(d.environment)),
         el("td", {}, String(d.message ?? "")),
         el("td", {}, String(d.source ?? "")),
@@ -295,16 +385,10 @@ async function deploymentsTab(app: string, body: HTMLElement) {
           {},
           button("Files", () => void files(app, String(d.id), detail)),
           " ",
-          live[String(d.environment)] === d.id ? "" : button("Roll back", async () => {
-            if (!confirm(`Make ${d.id} live again in ${d.environment}?`)) return;
-            await api(`/apps/${app}/environments/${d.environment}/rollback`, {
-              json: { deployment_id: d.id },
-            });
-            await appView(app, "deployments");
-          }, { class: "rollback" }),
+          d.live ? "" : button(verb, makeLive(d, verb), { class: "rollback" }),
         ),
-      )
-    ),
+      );
+    }),
   );
   body.append(
     table,
@@ -323,7 +407,7 @@ async function deploymentsTab(app: string, body: HTMLElement) {
 
 async function files(app: string, id: string, into: HTMLElement) {
   const deployment = await api<{ source_files: Record<string, string> }>(
-    `/apps/${app}/deployments/${id}`,
+    apiPath`/apps/${app}/deployments/${id}`,
   );
   into.replaceChildren(
     el("h2", {}, `Files of ${id}`),
@@ -336,7 +420,7 @@ async function files(app: string, id: string, into: HTMLElement) {
 
 async function diff(app: string, a: string, b: string, into: HTMLElement) {
   const read = (id: string) =>
-    api<{ source_files: Record<string, string> }>(`/apps/${app}/deployments/${id}`);
+    api<{ source_files: Record<string, string> }>(apiPath`/apps/${app}/deployments/${id}`);
   const [left, right] = await Promise.all([read(a), read(b)]);
   const paths = [
     ...new Set([...Object.keys(left.source_files), ...Object.keys(right.source_files)]),
@@ -410,7 +494,7 @@ function logsTab(app: string, body: HTMLElement, requestId = ""): Promise<void> 
     q.set("limit", "100");
     if (oldest) q.set("cursor", oldest);
     const page = await api<{ entries: Json[]; next_cursor: string | null }>(
-      `/apps/${app}/logs?${q}`,
+      `${apiPath`/apps/${app}/logs`}?${q}`,
     );
     oldest = page.next_cursor;
     for (const entry of page.entries) list.prepend(logLine(entry));
@@ -421,8 +505,7 @@ function logsTab(app: string, body: HTMLElement, requestId = ""): Promise<void> 
     list.replaceChildren();
     oldest = null;
     await loadOlder();
-    const response = await fetch(`/v1/apps/${app}/logs/stream?${filters()}`, {
-      headers: { authorization: `Bearer ${sessionStorage.getItem(KEY)}` },
+    const response = await fetchWithKey(`${apiPath`/apps/${app}/logs/stream`}?${filters()}`, {
       signal: tail.signal,
     });
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
@@ -465,51 +548,95 @@ function logsTab(app: string, body: HTMLElement, requestId = ""): Promise<void> 
   return Promise.resolve();
 }
 
+/** "in 3 d 4 h", "in 12 min": how far `at` (ms since the epoch) is from now. */
+function fromNow(at: number): string {
+  const minutes = Math.max(0, Math.round((at - Date.now()) / 60_000));
+  if (minutes < 60) return `in ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return hours < 48
+    ? `in ${hours} h ${minutes % 60} min`
+    : `in ${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
 async function kvTab(app: string, body: HTMLElement) {
   const prefix = el("input", { name: "prefix", placeholder: "prefix" }) as HTMLInputElement;
-  const list = el("table", { id: "kv-keys" });
+  const header = el("tr", {}, el("th", {}, "key"));
+  const list = el("table", { id: "kv-keys" }, header);
   const editor = el("div", { id: "kv-editor" });
+  /** Where the next page starts; null before the first page and once the listing is done. */
   let cursor: string | null = null;
-  const load = async (more = false) => {
-    if (!more) {
-      cursor = null;
-      list.replaceChildren(el("tr", {}, el("th", {}, "key")));
-    }
-    const q = new URLSearchParams({ prefix: prefix.value, limit: "50" });
-    if (cursor) q.set("cursor", cursor);
-    const page = await api<{ keys: string[]; cursor: string | null }>(`/apps/${app}/kv?${q}`);
-    cursor = page.cursor;
-    for (const key of page.keys) {
-      const link = el("a", { href: "#", "data-key": key }, key);
-      link.addEventListener("click", (event) => {
-        event.preventDefault();
-        void edit(key);
-      });
-      list.append(el("tr", {}, el("td", {}, link)));
+  const more = button("More", () => void load(true), { id: "kv-more" }) as HTMLButtonElement;
+  more.hidden = true;
+  const load = async (next = false) => {
+    if (next && cursor === null) return;
+    more.disabled = true;
+    try {
+      const q = new URLSearchParams({ prefix: prefix.value, limit: "50" });
+      if (next) q.set("cursor", cursor!);
+      const page = await api<{ keys: string[]; cursor: string | null; done: boolean }>(
+        `${apiPath`/apps/${app}/kv`}?${q}`,
+      );
+      if (!next) list.replaceChildren(header);
+      cursor = page.done ? null : page.cursor;
+      more.hidden = cursor === null;
+      for (const key of page.keys) {
+        const link = el("a", { href: "#", "data-key": key }, key);
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          void edit(key);
+        });
+        list.append(el("tr", {}, el("td", {}, link)));
+      }
+    } finally {
+      more.disabled = false;
     }
   };
   const edit = async (key: string) => {
-    const { value } = await api<{ value: string }>(`/apps/${app}/kv/${encodeURIComponent(key)}`)
-      .catch(() => ({ value: "" }));
-    const text = el("textarea", { name: "value" }, value) as HTMLTextAreaElement;
+    if (key === "" || key === "." || key === "..") {
+      editor.replaceChildren(errorBox(new Error(`the Studio cannot address the key "${key}"`)));
+      return;
+    }
+    let entry: { value: string; expires_at: string } | null = null;
+    try {
+      entry = await api<{ value: string; expires_at: string }>(apiPath`/apps/${app}/kv/${key}`);
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) {
+        editor.replaceChildren(errorBox(error));
+        return;
+      }
+    }
+    const text = el("textarea", { name: "value" }, entry?.value ?? "") as HTMLTextAreaElement;
     const ttl = el("input", {
       name: "ttl",
-      placeholder: "ttl seconds (optional)",
+      inputmode: "numeric",
+      placeholder: entry ? "new TTL, seconds (empty: keep expiry)" : "TTL, seconds (default 30 d)",
     }) as HTMLInputElement;
+    const expiry = el("p", { class: "muted", id: "kv-expiry" });
+    const showExpiry = (at: string | null) => {
+      expiry.textContent = at
+        ? `expires ${at} (${fromNow(Date.parse(at))})`
+        : "new key: it expires 30 days after saving unless a TTL is given";
+    };
+    showExpiry(entry?.expires_at ?? null);
     const status = el("p", { class: "muted" });
     editor.replaceChildren(
       el("h2", {}, key),
       text,
+      expiry,
       el(
         "div",
         { class: "row" },
         ttl,
         button("Save", async () => {
           try {
-            await api(`/apps/${app}/kv/${encodeURIComponent(key)}`, {
+            const seconds = ttl.value.trim();
+            await api(apiPath`/apps/${app}/kv/${key}`, {
               method: "PUT",
-              json: { value: text.value, ...(ttl.value ? { ttl: Number(ttl.value) } : {}) },
+              // No ttl: the key keeps its remaining expiry (a new key gets 30 days).
+              json: { value: text.value, ...(seconds ? { ttl: Number(seconds) } : {}) },
             });
+            const saved = await api<{ expires_at: string }>(apiPath`/apps/${app}/kv/${key}`);
+            showExpiry(saved.expires_at);
             status.textContent = "saved";
           } catch (error) {
             status.textContent = (error as Error).message;
@@ -517,7 +644,7 @@ async function kvTab(app: string, body: HTMLElement) {
         }, { class: "primary", id: "kv-save" }),
         button("Delete", async () => {
           if (!confirm(`Delete ${key}?`)) return;
-          await api(`/apps/${app}/kv/${encodeURIComponent(key)}`, { method: "DELETE" });
+          await api(apiPath`/apps/${app}/kv/${key}`, { method: "DELETE" });
           editor.replaceChildren();
           await load();
         }),
@@ -536,7 +663,7 @@ async function kvTab(app: string, body: HTMLElement) {
       button("New", () => void edit(newKey.value)),
     ),
     list,
-    button("More", () => void load(true)),
+    more,
     editor,
   );
   await load();
@@ -544,7 +671,7 @@ async function kvTab(app: string, body: HTMLElement) {
 
 async function variablesTab(app: string, body: HTMLElement) {
   const env = "production";
-  const { vars } = await api<{ vars: Json[] }>(`/apps/${app}/environments/${env}/vars`);
+  const { vars } = await api<{ vars: Json[] }>(apiPath`/apps/${app}/environments/${env}/vars`);
   const name = el("input", { name: "name", placeholder: "NAME" }) as HTMLInputElement;
   const value = el("input", {
     name: "value",
@@ -574,7 +701,9 @@ async function variablesTab(app: string, body: HTMLElement) {
             "td",
             {},
             button("Delete", async () => {
-              await api(`/apps/${app}/environments/${env}/vars/${v.name}`, { method: "DELETE" });
+              await api(apiPath`/apps/${app}/environments/${env}/vars/${String(v.name)}`, {
+                method: "DELETE",
+              });
               await appView(app, "variables");
             }),
           ),
@@ -587,7 +716,7 @@ async function variablesTab(app: string, body: HTMLElement) {
       name,
       value,
       button("Set", async () => {
-        await api(`/apps/${app}/environments/${env}/vars/${name.value}`, {
+        await api(apiPath`/apps/${app}/environments/${env}/vars/${name.value}`, {
           method: "PUT",
           json: { value: value.value },
         });
@@ -598,11 +727,11 @@ async function variablesTab(app: string, body: HTMLElement) {
 }
 
 async function keysTab(app: string, body: HTMLElement) {
-  const { keys } = await api<{ keys: Json[] }>(`/apps/${app}/keys`);
+  const { keys } = await api<{ keys: Json[] }>(apiPath`/apps/${app}/keys`);
   const created = el("pre", { id: "new-key" });
   body.append(
     button("Create a key", async () => {
-      const key = await api<Json>(`/apps/${app}/keys`, { method: "POST" });
+      const key = await api<Json>(apiPath`/apps/${app}/keys`, { method: "POST" });
       created.textContent = `${key.key}\n(shown once: store it now)`;
     }, { class: "primary" }),
     created,
@@ -620,7 +749,7 @@ async function keysTab(app: string, body: HTMLElement) {
             {},
             button("Revoke", async () => {
               if (!confirm(`Revoke ${k.id}?`)) return;
-              await api(`/apps/${app}/keys/${k.id}`, { method: "DELETE" });
+              await api(apiPath`/apps/${app}/keys/${String(k.id)}`, { method: "DELETE" });
               await appView(app, "keys");
             }),
           ),
@@ -674,7 +803,7 @@ async function metricsTab(app: string, body: HTMLElement) {
   const charts = el("div", { id: "charts" });
   const draw = async () => {
     const data = await api<{ app: Json[]; functions: Record<string, Json[]> }>(
-      `/apps/${app}/metrics?minutes=${window.value}`,
+      apiPath`/apps/${app}/metrics?minutes=${window.value}`,
     );
     const render = (name: string, points: Json[]) => [
       chart(`${name}: requests and errors`, points.map((p) => String(p.minute)), [
@@ -697,16 +826,50 @@ async function metricsTab(app: string, body: HTMLElement) {
 }
 
 // ---- Routing ----
+/** What the hash asks for, each segment checked against its rule; `error` says which was not. */
+type View =
+  | { kind: "apps" }
+  | { kind: "app"; app: string; tab: Tab; requestId: string }
+  | { kind: "refused"; error: string };
+
+function parseHash(hash: string): View {
+  const [path = "", search = ""] = hash.replace(/^#/, "").split("?");
+  const parts = path.split("/").filter(Boolean);
+  if (parts[0] !== "apps" || parts.length < 2) return { kind: "apps" };
+  const [, app = "", tab = "functions", ...rest] = parts;
+  const quoted = (text: string) => JSON.stringify(text.slice(0, 80));
+  if (!APP_ID.test(app)) {
+    return {
+      kind: "refused",
+      error: `${quoted(app)} is not an app id (1-62 lower-case letters, digits and single hyphens)`,
+    };
+  }
+  if (!(TABS as readonly string[]).includes(tab) || rest.length > 0) {
+    return { kind: "refused", error: `${quoted(parts.slice(2).join("/"))} is not a tab of an app` };
+  }
+  const requestId = new URLSearchParams(search).get("request_id") ?? "";
+  if (requestId && !REQUEST_ID.test(requestId)) {
+    return { kind: "refused", error: `${quoted(requestId)} is not a request id` };
+  }
+  return { kind: "app", app, tab: tab as Tab, requestId };
+}
+
 async function route() {
   tail?.abort();
   if (!sessionStorage.getItem(KEY)) return signIn();
-  const [path = "", search] = location.hash.slice(1).split("?");
-  const parts = path.split("/").filter(Boolean);
+  const view = parseHash(location.hash);
   try {
-    if (parts[0] === "apps" && parts[1]) {
-      const requestId = new URLSearchParams(search ?? "").get("request_id") ?? "";
-      await appView(parts[1], parts[2] ?? "functions", requestId);
-    } else await appsView();
+    if (view.kind === "refused") {
+      show(
+        el(
+          "p",
+          { class: "error", role: "alert", id: "route-error" },
+          `Not a Studio page: ${view.error}.`,
+        ),
+        el("p", {}, el("a", { href: "#/apps" }, "Back to the apps")),
+      );
+    } else if (view.kind === "app") await appView(view.app, view.tab, view.requestId);
+    else await appsView();
   } catch (error) {
     if (/invalid API key|401/.test((error as Error).message)) {
       sessionStorage.removeItem(KEY);

@@ -6,7 +6,7 @@ import { compile, type CompiledCode } from "./compile.ts";
 import { CompileError, type Diagnostic } from "./diagnostic.ts";
 import { type Job, parseSchedules } from "../cron/schedule.ts";
 import { invalid, notFound, PlatformError } from "../errors.ts";
-import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey } from "../ids.ts";
+import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey, RESERVED_APP_IDS } from "../ids.ts";
 import { Router } from "./router.ts";
 import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "../logs/sourcemap.ts";
 import { LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
@@ -100,6 +100,12 @@ function jobsOf(deployment: Deployment): Job[] {
     .map(([file, schedule]) => ({ appId, environment, deploymentId: id, file, schedule }));
 }
 
+/** Which deployments are live and previous, per environment (environment → deployment id). */
+export interface DeploymentMarks {
+  live: Record<string, string>;
+  previous: Record<string, string>;
+}
+
 /** Dependencies of the deployments service. */
 export interface DeploymentsOptions {
   store: DeploymentStore & ScheduleStore;
@@ -132,6 +138,12 @@ export class Deployments {
    * `deployedBy` is who asked: `admin` or a per-app key's id.
    */
   async deploy(appId: string, request: DeployRequest, deployedBy: string): Promise<Deployment> {
+    if (RESERVED_APP_IDS.has(appId)) {
+      throw invalid(
+        `app id "${appId}" is reserved: ${[...RESERVED_APP_IDS].join(", ")} are host names ` +
+          "the platform itself may be served at; pick another app id",
+      );
+    }
     let code: CompiledCode;
     try {
       code = await compile(request.files);
@@ -171,8 +183,21 @@ export class Deployments {
     return deployment;
   }
 
-  /** Makes an earlier deployment of this environment live again, from its stored compiled code. */
-  async rollback(appId: string, environment: string, id: string): Promise<Deployment> {
+  /**
+   * Makes another deployment of this environment live again, from its stored compiled code;
+   * `id` null means the previous one (live before the current one), and 404 when there is none.
+   */
+  async rollback(appId: string, environment: string, id: string | null): Promise<Deployment> {
+    if (id === null) {
+      const previous = (await this.#store.previousOf(appId))[environment];
+      if (!previous) {
+        throw notFound(
+          `app "${appId}" has no previous deployment in environment "${environment}" to roll ` +
+            "back to; name one with deployment_id",
+        );
+      }
+      id = previous;
+    }
     const deployment = await this.get(appId, id);
     if (deployment.environment !== environment) {
       throw invalid(
@@ -204,6 +229,15 @@ export class Deployments {
   /** A page of an app's deployments, newest first. */
   list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage> {
     return this.#store.list(appId, query);
+  }
+
+  /** Per environment, the live deployment id and the previous one (what a plain rollback restores). */
+  async marks(appId: string): Promise<DeploymentMarks> {
+    const [live, previous] = await Promise.all([
+      this.#store.liveOf(appId),
+      this.#store.previousOf(appId),
+    ]);
+    return { live, previous };
   }
 
   /**

@@ -5,8 +5,9 @@ import { notFound, PlatformError, statusOf } from "../errors.ts";
 import { runKvCall } from "../kv/calls.ts";
 import { type KvBackend, KvQuotaError } from "../kv/types.ts";
 import type { Logs, RequestLog } from "../logs/logs.ts";
-import { toFunctionRequest } from "./request.ts";
+import { toWireRequest } from "./request.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
+import { HeaderDropReports } from "./header_drops.ts";
 import type { Job } from "../cron/schedule.ts";
 import { newId } from "../ids.ts";
 import type { Metrics } from "../metrics/metrics.ts";
@@ -33,6 +34,10 @@ export interface FunctionRunnerOptions {
   timeoutMs: number;
   /** Request body limit, in bytes. */
   maxBodyBytes: number;
+  /** The admin key, removed (like any per-app key) from every header a function would see. */
+  adminKey: string;
+  /** How long a request body may go without a byte before it is answered 408, in ms. */
+  bodyIdleMs: number;
 }
 
 /** Which app, environment and function path a request addresses. */
@@ -53,6 +58,8 @@ const MAX_FETCHES_PER_REQUEST = 100;
 /** Answers requests to deployed functions. */
 export class FunctionRunner {
   readonly #options: FunctionRunnerOptions;
+  /** Headers dropped from responses, logged once a window per app and header. */
+  readonly #headerDrops = new HeaderDropReports();
 
   constructor(options: FunctionRunnerOptions) {
     this.#options = options;
@@ -83,11 +90,13 @@ export class FunctionRunner {
     try {
       if (!target.scheduled) await this.#options.rateLimits.admit(appId, environment, match.file);
       vars = await this.#options.vars.forRequest(appId, environment);
-      const incoming = await toFunctionRequest(
+      const incoming = await toWireRequest(
         request,
         path,
         match.params,
         this.#options.maxBodyBytes,
+        this.#options.adminKey,
+        this.#options.bodyIdleMs,
       );
       const acquire = {};
       const invoked = performance.now();
@@ -104,7 +113,8 @@ export class FunctionRunner {
       background?.catch((error: Error) =>
         log.log("error", redactSecrets(failureLog(error, live), vars.secrets))
       );
-      for (const reason of isolateResponse(response, target.origin)) log.log("warn", reason);
+      const drops = isolateResponse(response, target.origin);
+      for (const line of this.#headerDrops.report(appId, drops)) log.log("warn", line);
       response.headers.set("server-timing", timing.header());
       status = response.status;
       return response;

@@ -17,6 +17,11 @@ export interface Config {
   /** Apps answer at `<appId>.<baseDomain>` (BASE_DOMAIN, default localhost). */
   baseDomain: string;
   /**
+   * The one host name (lower-case, no port) that serves `/v1`, `/studio`, `/metrics` and
+   * `/healthz` (PLATFORM_HOST). Null, the default, means any host not under `baseDomain`.
+   */
+  platformHost: string | null;
+  /**
    * The app `/functions/...` serves on a host that names no app (DEFAULT_APP, unset by default;
    * `fn dev` sets it, so a project answers at `localhost:8000/functions/...`).
    */
@@ -29,6 +34,11 @@ export interface Config {
   sandboxes: SandboxConfig;
   /** Request body limit for functions, in bytes (MAX_BODY_BYTES, default 1 MB). */
   maxBodyBytes: number;
+  /**
+   * How long a request body may go without a byte before it is answered 408, in ms
+   * (REQUEST_BODY_TIMEOUT_MS, default 10000: shorter than the function time limit).
+   */
+  bodyIdleMs: number;
   /**
    * Redis over the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN);
    * null means the embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
@@ -214,6 +224,18 @@ function sandboxConfig(env: Record<string, string | undefined>, heapMb: number):
   };
 }
 
+/** PLATFORM_HOST: a host name, lower-cased, without a port; unset or empty is null. */
+function platformHost(raw: string | undefined): string | null {
+  if (!raw) return null;
+  const name = raw.trim().toLowerCase().replace(/:\d+$/, "");
+  if (!/^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/.test(name) || name.includes("..")) {
+    throw new ConfigError(
+      `PLATFORM_HOST must be a host name like "studio.example.com" (no scheme or path), got "${raw}"`,
+    );
+  }
+  return name;
+}
+
 /** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const apiKey = env.API_KEY ?? "";
@@ -235,11 +257,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     apiKey,
     dataDir: env.DATA_DIR || ".data",
     baseDomain: (env.BASE_DOMAIN || "localhost").toLowerCase(),
+    platformHost: platformHost(env.PLATFORM_HOST),
     defaultApp: env.DEFAULT_APP || null,
     timeoutMs: integer(env, "FUNCTION_TIMEOUT_MS", 30_000),
     memoryMb,
     sandboxes: sandboxConfig(env, memoryMb),
     maxBodyBytes,
+    bodyIdleMs: integer(env, "REQUEST_BODY_TIMEOUT_MS", 10_000),
     redis: redisConfig(env),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
     kvQuota: {

@@ -4,7 +4,8 @@
  * data folder; several instances share state through the Redis store instead.
  *
  * Layout under `<dir>/apps/<appId>/`: `deployments/<id>.json`, `deployments.jsonl` (one summary
- * per line, the listing index), `live.json` (environment → id), `vars/<env>.json`,
+ * per line, the listing index), `live.json` (environment → id), `previous.json` (environment →
+ * the id live before the current one), `vars/<env>.json`,
  * `rate-limit.json`; and
  * `<dir>/keys.json` (key id → stored key).
  */
@@ -74,14 +75,28 @@ export class FileStore implements PlatformStore {
   }
 
   async setLive(appId: string, environment: string, id: string): Promise<void> {
+    const replaced: { id?: string } = {};
     await this.#update<string>(`${this.#appDir(appId)}/live.json`, (live) => {
+      if (Object.hasOwn(live, environment)) replaced.id = live[environment]!;
       live[environment] = id;
     });
+    // One server owns this folder and its switches of one environment are serialised, so the
+    // previous pointer written after the live one cannot interleave with another switch.
+    const previous = replaced.id;
+    if (previous !== undefined && previous !== id) {
+      await this.#update<string>(`${this.#appDir(appId)}/previous.json`, (all) => {
+        all[environment] = previous;
+      });
+    }
     this.#bump(appId);
   }
 
   async liveOf(appId: string): Promise<Record<string, string>> {
     return { ...await readJson<Record<string, string>>(`${this.#appDir(appId)}/live.json`) };
+  }
+
+  async previousOf(appId: string): Promise<Record<string, string>> {
+    return { ...await readJson<Record<string, string>>(`${this.#appDir(appId)}/previous.json`) };
   }
 
   async listApps(query: { after?: string; limit: number }) {

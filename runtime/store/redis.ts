@@ -4,6 +4,7 @@
  * Keys: `fn:app:<app>:dep:<id>` (deployment JSON), `fn:app:<app>:deps` and
  * `fn:app:<app>:deps:<env>` (sorted sets of ids, ordered by id, i.e. by time),
  * `fn:app:<app>:summaries` (hash id → summary JSON), `fn:app:<app>:live` (hash env → id),
+ * `fn:app:<app>:previous` (hash env → the id live before the current one),
  * `fn:app:<app>:vars:<env>` (hash name → stored var JSON), `fn:keys` (hash id → stored key
  * JSON), `fn:version` (bumped on every live or variable change, polled by instances) and
  * `fn:app-versions` (hash app → counter, bumped with it, to tell which apps changed).
@@ -32,6 +33,17 @@ const JOBS = "fn:jobs";
 /** Apps with a live deployment, all with score 0, so they page in id order (ZRANGE BYLEX). */
 const APPS = "fn:apps";
 const app = (appId: string) => `fn:app:${appId}`;
+
+/**
+ * Moves an environment's live pointer and, in the same atomic step, records the deployment it
+ * replaces as the previous one. KEYS: live hash, previous hash. ARGV: environment, id.
+ */
+const SET_LIVE_LUA = `
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old and old ~= ARGV[2] then redis.call('HSET', KEYS[2], ARGV[1], old) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 0
+`;
 
 /** Runs store calls, turning an unreachable Redis into an `unavailable` error that says so. */
 function guard<T>(operation: () => Promise<T>): Promise<T> {
@@ -91,12 +103,16 @@ export class RedisStore implements PlatformStore {
       await this.#change(
         appId,
         (p) =>
-          p.hset(`${app(appId)}:live`, { [environment]: id }).zadd(APPS, {
-            score: 0,
-            member: appId,
-          }),
+          p.eval(SET_LIVE_LUA, [`${app(appId)}:live`, `${app(appId)}:previous`], [environment, id])
+            .zadd(APPS, { score: 0, member: appId }),
       );
     });
+  }
+
+  async previousOf(appId: string): Promise<Record<string, string>> {
+    return await guard(async () => ({
+      ...await this.#redis.hgetall<Record<string, string>>(`${app(appId)}:previous`),
+    }));
   }
 
   async liveOf(appId: string): Promise<Record<string, string>> {

@@ -58,8 +58,16 @@ export interface DeploymentStore {
   get(appId: string, id: string): Promise<Deployment | null>;
   /** Lists an app's deployments, newest first. */
   list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage>;
-  /** Makes `id` the live deployment of `appId` in `environment`, and bumps the versions. */
+  /**
+   * Makes `id` the live deployment of `appId` in `environment`, and bumps the versions. The
+   * deployment it replaces (if another) becomes the environment's previous one, in the same step.
+   */
   setLive(appId: string, environment: string, id: string): Promise<void>;
+  /**
+   * Every environment of an app with its previous deployment id: the one that was live before
+   * the current one, by the record of live switches (what a plain rollback returns to).
+   */
+  previousOf(appId: string): Promise<Record<string, string>>;
   /** The live deployment id of `appId` in `environment`, or null. */
   getLive(appId: string, environment: string): Promise<string | null>;
   /** Every environment of an app with its live deployment id. */
