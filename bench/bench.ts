@@ -4,7 +4,7 @@
  * many apps on default settings, deployed and called round-robin.
  *
  * BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_APPS (default 1000),
- * BENCH_ONLY (`logs`, `throughput` or `density`).
+ * BENCH_ROUNDS (default 3), BENCH_ONLY (`logs`, `throughput`, `side` or `density`).
  */
 import { loadConfig } from "../runtime/platform/config.ts";
 import { createPlatform } from "../runtime/platform/platform.ts";
@@ -14,6 +14,8 @@ import { startCeiling } from "./ceiling.ts";
 import { density } from "./density.ts";
 import { logPath } from "./log_path.ts";
 import { type Figures, wrk } from "./wrk.ts";
+import { startWorkerd } from "./workerd.ts";
+import { sampleProcess, sampleTree } from "../runtime/sandbox/host/proc.ts";
 
 const CONNECTIONS = Number(Deno.env.get("BENCH_CONNECTIONS") ?? 50);
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
@@ -117,27 +119,151 @@ async function firstByte(url: string): Promise<{ p50: number; p99: number; whole
   return { p50: at(first, 50), p99: at(first, 99), whole: at(whole, 50) };
 }
 
-async function throughput(): Promise<void> {
-  const rows: Array<[string, Figures]> = [];
-  const single: Array<[string, Figures]> = [];
+/** Rounds of the side-by-side comparison; each figure is the median over them. */
+const ROUNDS = Number(Deno.env.get("BENCH_ROUNDS") ?? 3);
 
+/** One measured run, with the host's and the sandboxes' CPU over it, in ms. */
+interface Run {
+  figures: Figures;
+  hostCpuMs?: number;
+  sandboxCpuMs?: number;
+}
+
+/** The CPU this process used so far, and all its child processes (the sandboxes), in ms. */
+async function cpuNow(): Promise<{ host: number; tree: number }> {
+  const [host, tree] = await Promise.all([sampleProcess(Deno.pid), sampleTree(Deno.pid)]);
+  return { host: host?.cpuMs ?? NaN, tree: tree.cpuMs };
+}
+
+/** A warm-up, then a measured run; `cpu` reads the host's CPU over the measured run only. */
+async function run(url: string, cpu = false): Promise<Run> {
+  await wrk(url, CONNECTIONS, 1);
+  const before = cpu ? await cpuNow() : null;
+  const figures = await wrk(url, CONNECTIONS, SECONDS);
+  if (!before) return { figures };
+  const after = await cpuNow();
+  const hostCpuMs = after.host - before.host;
+  return { figures, hostCpuMs, sandboxCpuMs: after.tree - before.tree - hostCpuMs };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** The median of each figure over the rounds of one scenario. */
+function medianRun(runs: Run[]): Run {
+  const figures = (key: keyof Figures) => median(runs.map((r) => r.figures[key]));
+  const out: Run = {
+    figures: { rps: figures("rps"), p50: figures("p50"), p99: figures("p99"), errors: 0 },
+  };
+  out.figures.errors = runs.reduce((sum, r) => sum + r.figures.errors, 0);
+  if (runs[0]?.hostCpuMs !== undefined) {
+    // Per request, then the median: rounds of different throughput weigh the same.
+    const requests = (r: Run) => r.figures.rps * SECONDS;
+    out.hostCpuMs = median(runs.map((r) => r.hostCpuMs! / requests(r)));
+    out.sandboxCpuMs = median(runs.map((r) => r.sandboxCpuMs! / requests(r)));
+  }
+  return out;
+}
+
+/**
+ * Bare `Deno.serve`, the ceiling, workerd, the hello function and the KV counter, one after
+ * another in each of ROUNDS rounds (so a slow moment of the machine hits every row alike), then
+ * the medians beside the targets of the thin-host work.
+ */
+async function sideBySide(): Promise<void> {
   const bare = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen: () => {} },
     () => Response.json({ hello: "world" }),
   );
   const bareUrl = `http://127.0.0.1:${bare.addr.port}/`;
-  await measure("bare Deno.serve (baseline)", bareUrl, rows);
-  await measure("bare Deno.serve (baseline)", bareUrl, single, 1);
+  const ceiling = await startCeiling();
+  const workerd = await startWorkerd();
+  const platform = await startPlatform({});
+  const scenarios: Array<[string, string, boolean]> = [
+    ["bare Deno.serve (baseline)", bareUrl, false],
+    ["ceiling: a process hop, no work", ceiling.url, false],
+    ...("url" in workerd
+      ? [["workerd (Cloudflare)", workerd.url, false] as [string, string, boolean]]
+      : []),
+    ["hello function", platform.url("/hello"), true],
+    ["kv get+set, embedded SQLite", platform.url("/counter"), false],
+  ];
+  const runs = new Map<string, Run[]>(scenarios.map(([name]) => [name, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, url, cpu] of scenarios) {
+      runs.get(name)!.push(await run(url, cpu));
+      console.error(`round ${round}: measured ${name}`);
+    }
+  }
+  await platform.close();
+  if ("url" in workerd) await workerd.close();
+  await ceiling.close();
   await bare.shutdown();
 
-  const ceiling = await startCeiling();
-  await measure("ceiling: a process hop, no work", ceiling.url, rows);
-  await measure("ceiling: a process hop, no work", ceiling.url, single, 1);
-  await ceiling.close();
+  const rows: Array<[string, Figures]> = [];
+  const medians = new Map<string, Run>();
+  for (const [name] of scenarios) {
+    const m = medianRun(runs.get(name)!);
+    medians.set(name, m);
+    rows.push([name, m.figures]);
+  }
+  console.log(`\nmedian of ${ROUNDS} interleaved rounds`);
+  print(rows, CONNECTIONS);
+  if ("skipped" in workerd) console.log(`workerd row skipped: ${workerd.skipped}`);
+
+  const b = medians.get("bare Deno.serve (baseline)")!.figures;
+  const c = medians.get("ceiling: a process hop, no work")!.figures;
+  const w = medians.get("workerd (Cloudflare)")?.figures;
+  const hello = medians.get("hello function")!;
+  const kv = medians.get("kv get+set, embedded SQLite")!.figures;
+  const hostUs = hello.hostCpuMs! * 1000;
+  const checks: Array<[string, string, boolean | null]> = [
+    [
+      "hello ≥ 0.28× bare",
+      `${(hello.figures.rps / b.rps).toFixed(2)}×`,
+      hello.figures.rps >= 0.28 * b.rps,
+    ],
+    [
+      "hello ≥ 1.3× workerd",
+      w ? `${(hello.figures.rps / w.rps).toFixed(2)}×` : "no workerd row",
+      w ? hello.figures.rps >= 1.3 * w.rps : null,
+    ],
+    ["kv counter ≥ 0.14× bare", `${(kv.rps / b.rps).toFixed(2)}×`, kv.rps >= 0.14 * b.rps],
+    ["host CPU per hello request ≤ 40 µs", `${hostUs.toFixed(1)} µs`, hostUs <= 40],
+    [
+      "hello p99 ≤ bare p99 + 5 ms",
+      `${hello.figures.p99.toFixed(2)} ms vs ${b.p99.toFixed(2)} ms`,
+      hello.figures.p99 <= b.p99 + 5,
+    ],
+  ];
+  console.log("\ntarget".padEnd(40) + "measured".padEnd(28) + "met");
+  for (const [target, measured, met] of checks) {
+    console.log(
+      target.padEnd(39) + measured.padEnd(28) + (met === null ? "n/a" : met ? "yes" : "NO"),
+    );
+  }
+  console.log(
+    `reported, not gated: hello is ${(hello.figures.rps / c.rps).toFixed(2)}× the ceiling; ` +
+      `the sandbox's CPU per hello request ${(hello.sandboxCpuMs! * 1000).toFixed(1)} µs`,
+  );
+}
+
+async function throughput(): Promise<void> {
+  await sideBySide();
+  const single: Array<[string, Figures]> = [];
+  const rows: Array<[string, Figures]> = [];
+
+  const bare = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    () => Response.json({ hello: "world" }),
+  );
+  await measure("bare Deno.serve (baseline)", `http://127.0.0.1:${bare.addr.port}/`, single, 1);
+  await measure("bare Deno.serve (baseline)", `http://127.0.0.1:${bare.addr.port}/`, rows);
+  await bare.shutdown();
 
   const embedded = await startPlatform({});
-  await measure("hello function", embedded.url("/hello"), rows);
-  await measure("kv get+set, embedded SQLite", embedded.url("/counter"), rows);
   await measure("kv incr, embedded SQLite", embedded.url("/incr"), rows);
   await measure("hello function", embedded.url("/hello"), single, 1);
   await measure("kv get+set, embedded SQLite", embedded.url("/counter"), single, 1);
@@ -167,6 +293,7 @@ async function throughput(): Promise<void> {
 
 if (ONLY === "" || ONLY === "logs") await logPath();
 if (ONLY === "" || ONLY === "throughput") await throughput();
+if (ONLY === "side") await sideBySide();
 if (ONLY === "" || ONLY === "density") {
   const dataDir = await Deno.makeTempDir({ prefix: "bench-density-" });
   const platform = await createPlatform(

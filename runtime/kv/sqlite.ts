@@ -12,7 +12,7 @@
  * is copied over once, at open.)
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { inTransaction, openDatabase } from "../platform/sqlite.ts";
+import { GroupCommit, inTransaction, openDatabase } from "../platform/sqlite.ts";
 import {
   type KvBackend,
   type KvEntry,
@@ -58,6 +58,8 @@ function migrateClusteredTable(db: DatabaseSync): void {
 /** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
 export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
+  /** KV writes of one turn share a transaction (see GroupCommit). */
+  readonly #writes: GroupCommit;
   readonly #quota: KvQuota;
   readonly #get: StatementSync;
   readonly #getWithin: StatementSync;
@@ -78,6 +80,7 @@ export class SqliteKv implements KvBackend {
   constructor(path: string, quota: KvQuota) {
     this.#quota = quota;
     this.#db = openDatabase(path);
+    this.#writes = new GroupCommit(this.#db);
     inTransaction(this.#db, () => {
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS kv_values (
@@ -143,15 +146,14 @@ export class SqliteKv implements KvBackend {
   }
 
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    inTransaction(
-      this.#db,
+    this.#writes.run(
       () => this.#put(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000),
     );
     return Promise.resolve();
   }
 
   setKeepingExpiry(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    inTransaction(this.#db, () => {
+    this.#writes.run(() => {
       const k = bytes(key);
       const now = Date.now();
       const row = this.#current.get(appId, k, now) as { expires_at: number } | undefined;
@@ -177,7 +179,7 @@ export class SqliteKv implements KvBackend {
     expected: string | null,
   ): Promise<boolean> {
     let written = false;
-    inTransaction(this.#db, () => {
+    this.#writes.run(() => {
       const k = bytes(key);
       const row = this.#get.get(appId, k, Date.now()) as { value: Uint8Array } | undefined;
       const current = row ? decoder.decode(row.value) : null;
@@ -190,7 +192,7 @@ export class SqliteKv implements KvBackend {
 
   incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number> {
     let result = 0;
-    inTransaction(this.#db, () => {
+    this.#writes.run(() => {
       const k = bytes(key);
       const now = Date.now();
       const row = this.#current.get(appId, k, now) as
@@ -254,7 +256,7 @@ export class SqliteKv implements KvBackend {
 
   del(appId: string, key: string): Promise<void> {
     const k = bytes(key);
-    inTransaction(this.#db, () => {
+    this.#writes.run(() => {
       const old = this.#sizeOf(appId, k);
       if (old === undefined) return;
       const usage = this.#usageOf(appId);
@@ -286,6 +288,7 @@ export class SqliteKv implements KvBackend {
 
   close(): Promise<void> {
     clearInterval(this.#timer);
+    this.#writes.flush();
     this.#db.close();
     return Promise.resolve();
   }
@@ -321,7 +324,7 @@ export class SqliteKv implements KvBackend {
   }
 
   #purgeExpired(): void {
-    inTransaction(this.#db, () => {
+    this.#writes.run(() => {
       const now = Date.now();
       const expired = this.#expiredByApp.all(now) as Array<
         { app: string; keys: number; bytes: number }

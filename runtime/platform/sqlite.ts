@@ -23,3 +23,45 @@ export function inTransaction(db: DatabaseSync, work: () => void): void {
     throw error;
   }
 }
+
+/**
+ * Group commit: writes of one turn of the event loop share one transaction, committed when the
+ * turn's microtasks have run. Each `run` is still all-or-nothing (a savepoint of its own), and
+ * reads on the same connection see every write at once; what a group commit changes is only that
+ * a crash can lose the last turn's writes, which `synchronous = NORMAL` already allows. It saves
+ * a BEGIN, a COMMIT and the WAL pages of each write: a busy server's KV writes touch the same
+ * usage and index pages again and again.
+ */
+export class GroupCommit {
+  readonly #db: DatabaseSync;
+  #open = false;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  /** Runs `work` atomically inside this turn's transaction; rolled back alone if it throws. */
+  run(work: () => void): void {
+    if (!this.#open) {
+      this.#db.exec("BEGIN");
+      this.#open = true;
+      queueMicrotask(() => this.flush());
+    }
+    this.#db.exec("SAVEPOINT w");
+    try {
+      work();
+    } catch (error) {
+      this.#db.exec("ROLLBACK TO w");
+      this.#db.exec("RELEASE w");
+      throw error;
+    }
+    this.#db.exec("RELEASE w");
+  }
+
+  /** Commits the open transaction, if any; call before closing the database. */
+  flush(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    this.#db.exec("COMMIT");
+  }
+}
