@@ -165,6 +165,21 @@ test("spare processes are started ahead, so a cold app does not wait for a proce
   );
 });
 
+test("sandbox processes run at a lower CPU priority than the host", async (s) => {
+  const app = appId("nice");
+  await s.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' });" });
+  await s.call(app, "/ok");
+  /** Field 19 of /proc/<pid>/stat, counted after the command name's closing parenthesis. */
+  const niceOf = async (pid: number | string) => {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  };
+  const host = await niceOf("self");
+  const pids = s.platform.sandboxes.pids();
+  assert.ok(pids.length > 0);
+  for (const pid of pids) assert.ok(await niceOf(pid) > host, `sandbox ${pid} is not niced`);
+});
+
 test("a sandbox process holds no secret in its arguments or environment", async (s) => {
   const app = appId("secretless");
   await s.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' });" });

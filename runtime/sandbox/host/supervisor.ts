@@ -7,6 +7,7 @@
  * burning CPU with no request in flight, it is killed. Children connect back over one Unix
  * socket and prove who they are with a token written to their stdin.
  */
+import { setPriority } from "node:os";
 import { FrameReader } from "../frames.ts";
 import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
 import { writeSandboxEntry } from "./bundle.ts";
@@ -71,6 +72,8 @@ export interface SupervisorStats {
 }
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The niceness of sandbox processes (the host runs at 0): they yield the CPU to the host. */
+const SANDBOX_NICE = 10;
 
 /**
  * `deno run` flags that keep a sandbox process from resolving anything but its own script: no
@@ -361,6 +364,11 @@ export class Supervisor {
         this.#onExit(s, token);
       },
     });
+    try {
+      // Below the host's priority: however many sandboxes are busy, the host that routes,
+      // polices and answers everyone keeps the CPU it needs.
+      setPriority(sandbox.pid, SANDBOX_NICE);
+    } catch { /* it exited already; its exit is handled like any other */ }
     this.#awaitingHello.set(token, sandbox);
     return sandbox;
   }
