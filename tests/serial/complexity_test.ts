@@ -1,0 +1,211 @@
+/**
+ * Every path that takes client or tenant input stays linear: each is timed at size n and 8n in
+ * one run (after a warm-up, the minimum of 5 runs, with a 10 ms floor) and fails when the ratio
+ * passes 24 (linear gives about 8, quadratic about 64). Comparing two sizes within one run is
+ * the one timing a test may make here. While the largest inputs run, another app is probed every
+ * 25 ms and must answer within 1 s. Serial, so that no other test file competes for the cores.
+ */
+import assert from "node:assert/strict";
+import { appId, json, startServer, type TestServer } from "../helpers.ts";
+import { scanSource } from "../../runtime/deploy/source_scan.ts";
+import { encodeFrame, FrameReader } from "../../runtime/sandbox/frames.ts";
+import { mapStack, parseSourceMap } from "../../runtime/logs/sourcemap.ts";
+
+const RUNS = 5;
+const FLOOR_MS = 10;
+const MAX_RATIO = 24;
+
+/** The fastest of RUNS runs of `work`, in ms, after one warm-up run. */
+async function fastest(work: () => Promise<unknown> | unknown): Promise<number> {
+  await work();
+  let best = Infinity;
+  for (let i = 0; i < RUNS; i++) {
+    const started = performance.now();
+    await work();
+    best = Math.min(best, performance.now() - started);
+  }
+  return best;
+}
+
+/** Probes `path` every 25 ms while `during` runs; answers the slowest probe, in ms. */
+async function probed(s: TestServer, path: string, during: () => Promise<void>): Promise<number> {
+  let slowest = 0;
+  let done = false;
+  const prober = (async () => {
+    while (!done) {
+      const started = performance.now();
+      const response = await fetch(`${s.url}${path}`);
+      await response.body?.cancel();
+      slowest = Math.max(slowest, performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await prober;
+  }
+  return slowest;
+}
+
+/** Times `work(n)` and `work(8n)`; fails past MAX_RATIO. */
+async function assertLinear(
+  what: string,
+  n: number,
+  work: (size: number) => Promise<unknown> | unknown,
+): Promise<void> {
+  const small = Math.max(FLOOR_MS, await fastest(() => work(n)));
+  const large = await fastest(() => work(8 * n));
+  const ratio = large / small;
+  assert.ok(
+    ratio <= MAX_RATIO,
+    `${what}: ${large.toFixed(1)} ms at 8n against ${small.toFixed(1)} ms at n (×${
+      ratio.toFixed(1)
+    }, over ${MAX_RATIO})`,
+  );
+}
+
+const HANDLERS = {
+  "api/body.ts": `export default (ctx) => ({ body: { q: Object.keys(ctx.req.query).length,
+    h: Object.keys(ctx.req.headers).length, b: typeof ctx.req.body } });`,
+  "api/log.ts": `export default (ctx) => {
+    const n = Number(ctx.req.query.n);
+    for (let i = 0; i < 100; i++) console.log("x".repeat(n / 100));
+    return { body: "ok" };
+  };`,
+  "api/throw.ts": `export default (ctx) => {
+    Error.stackTraceLimit = 200;
+    const n = Number(ctx.req.query.n);
+    const down = (d) => { if (d === 0) throw new Error("e".repeat(n)); return down(d - 1) + 1; };
+    return { body: down(150) };
+  };`,
+  "api/kv.ts": `export default async (ctx) => {
+    await ctx.kv.set("k", "v".repeat(Number(ctx.req.query.n)));
+    return { body: (await ctx.kv.get("k")).length };
+  };`,
+  "api/fetch.ts": `export default async (ctx) => {
+    const n = Number(ctx.req.query.n);
+    const answer = await fetch("http://127.0.0.1:1/" + "a".repeat(n), {
+      headers: { "x-big": "b".repeat(n) },
+    }).then(() => "reached", (e) => "refused");
+    return { body: answer };
+  };`,
+};
+
+Deno.test({
+  name: "every input path is linear in its size, and another app answers meanwhile",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn(t) {
+    const s = await startServer({ env: { MAX_BODY_BYTES: String(1024 * 1024) } });
+    try {
+      const app = appId("linear");
+      const victim = appId("victim");
+      await s.deployOk(app, HANDLERS);
+      await s.deployOk(victim, { "api/ok.ts": "export default () => ({ body: 'ok' });" });
+      const post = (type: string, body: string) => async () =>
+        await json(
+          await s.call(app, "/body", { method: "POST", headers: { "content-type": type }, body }),
+          200,
+        );
+      const slowest = await probed(s, `/apps/${victim}/functions/ok`, async () => {
+        await t.step("query strings", () =>
+          assertLinear("a query string", 4000, async (n) => {
+            const query = Array.from({ length: 100 }, (_, i) => `k${i}=${"v".repeat(n / 100)}`);
+            await json(await s.call(app, `/body?${query.join("&")}`), 200);
+          }));
+        await t.step(
+          "JSON bodies",
+          () =>
+            assertLinear("a JSON body", 120_000, (n) =>
+              post(
+                "application/json",
+                JSON.stringify(
+                  Array.from({ length: n / 10 }, () => "abcdefg"),
+                ),
+              )()),
+        );
+        await t.step(
+          "form bodies with repeated keys",
+          () =>
+            assertLinear(
+              "a form body",
+              120_000,
+              (n) =>
+                post(
+                  "application/x-www-form-urlencoded",
+                  `a=${"x".repeat(n / 500)}&`.repeat(500),
+                )(),
+            ),
+        );
+        await t.step(
+          "text bodies",
+          () => assertLinear("a text body", 120_000, (n) => post("text/plain", "t".repeat(n))()),
+        );
+        await t.step("headers", () =>
+          assertLinear("request headers", 3500, async (n) => {
+            const headers: Record<string, string> = {};
+            for (let i = 0; i < 50; i++) headers[`x-h${i}`] = "h".repeat(n / 50);
+            await json(await s.call(app, "/body", { headers }), 200);
+          }));
+        await t.step("console lines", () =>
+          assertLinear("console lines", 30_000, async (n) => {
+            await (await s.call(app, `/log?n=${n}`)).text();
+          }));
+        await t.step("stacks", () =>
+          assertLinear("a thrown stack", 2000, async (n) => {
+            await (await s.call(app, `/throw?n=${n}`)).text();
+          }));
+        await t.step("KV arguments", () =>
+          assertLinear("a KV value", 120_000, async (n) => {
+            await json(await s.call(app, `/kv?n=${n}`), 200);
+          }));
+        await t.step(
+          "egress URLs and headers",
+          () =>
+            assertLinear("an egress URL and header", 1000, async (n) => {
+              assert.equal(await (await s.call(app, `/fetch?n=${n}`)).text(), "refused");
+            }),
+        );
+        await t.step("deploy pre-scan", () =>
+          assertLinear("the source pre-scan", 500_000, (n) => {
+            scanSource("api/x.ts", "require(".repeat(n / 16) + "1" + ")".repeat(n / 16));
+            scanSource("api/y.ts", `const s = "${"a".repeat(n)}"; // ${"c".repeat(n)}`);
+          }));
+        await t.step("frames", () =>
+          assertLinear("frames", 1_000_000, (n) => {
+            const reader = new FrameReader();
+            const frame = encodeFrame(
+              { t: "log", message: "m".repeat(10) },
+              new Uint8Array(n / 100),
+            );
+            for (let i = 0; i < 100; i++) {
+              // Each frame arrives in small pieces, as a slow socket would hand it over.
+              for (let at = 0; at < frame.length; at += 512) {
+                reader.push(frame.subarray(at, at + 512));
+              }
+            }
+          }));
+        await t.step("source maps", () => {
+          const map = parseSourceMap(JSON.stringify({
+            version: 3,
+            sources: ["api/a.ts"],
+            names: [],
+            mappings: "AAAA;" + "AACA;".repeat(2000),
+          }));
+          return assertLinear("mapping a stack", 2000, (n) => {
+            const frames = Array.from(
+              { length: n },
+              (_, i) => `    at f (bundle:$bundle:${i % 2000 + 1}:1)`,
+            );
+            mapStack(`Error: x\n${frames.join("\n")}`, () => map);
+          });
+        });
+      });
+      assert.ok(slowest < 1000, `the other app took ${slowest.toFixed(0)} ms to answer`);
+    } finally {
+      await s.close();
+    }
+  },
+});
