@@ -11,7 +11,6 @@ import { answerError } from "../routes/errors.ts";
 /** Error classes that never reach the edge, each with where it is converted. */
 const INTERNAL: Record<string, string> = {
   BadResultError: "the runner answers it as function-failed",
-  CompileTimeout: "compile() turns it into a CompileError",
   ConfigError: "startup only: main.ts exits 2 naming the setting",
   EgressError: "reaches the function as its fetch's rejection",
   FrameError: "the host stops the sandbox that broke the wire",

@@ -1,8 +1,8 @@
 /**
  * Compiles a deploy's source files with esbuild into one ES module with a route table: every
  * module is compiled once, however many routes import it. Runs once per deployment, never per
- * request, under a time budget, a nesting bound and an output bound; a crash of the shared
- * esbuild service is survived (the service restarted, the deploy that caused it refused).
+ * request, inside a compile process (compiler/child.ts) whose memory, CPU and time the host
+ * bounds (compiler/pool.ts), after a linear pre-scan and under an output bound.
  */
 import * as esbuild from "esbuild";
 import { CompileError, type Diagnostic } from "./diagnostic.ts";
@@ -32,8 +32,6 @@ export interface CompiledCode {
 
 /** The name of a deployment's single bundle in `modules` and `sourceMaps`. */
 export const BUNDLE = "$bundle";
-/** How long compiling one deploy may take, in ms. */
-const COMPILE_TIMEOUT_MS = 15_000;
 /** Largest compiled bundle, in bytes (16 MB): compiled code stays close to the source's size. */
 const MAX_COMPILED_BYTES = 16 * 1024 * 1024;
 
@@ -167,76 +165,55 @@ function serviceDied(error: unknown): boolean {
   return /service (was stopped|is no longer running)|The service was stopped/.test(message);
 }
 
-async function build(files: Record<string, string>, routeFiles: string[]) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CompileTimeout()), COMPILE_TIMEOUT_MS);
+function build(files: Record<string, string>, routeFiles: string[]) {
+  return esbuild.build({
+    stdin: {
+      contents: entrySource(routeFiles),
+      sourcefile: ENTRY,
+      loader: "js",
+      resolveDir: NO_DIR,
+    },
+    // A glob import ("./" + name) would list a real folder: point esbuild at none at all.
+    absWorkingDir: NO_DIR,
+    outfile: "/out/bundle.js",
+    bundle: true,
+    write: false,
+    metafile: true,
+    format: "esm",
+    platform: "neutral",
+    target: "esnext",
+    charset: "utf8",
+    sourcemap: "external",
+    sourcesContent: false,
+    logLevel: "silent",
+    // A computed import() or require() would load whatever the sandbox can reach at run time.
+    logOverride: {
+      "unsupported-dynamic-import": "error",
+      "unsupported-require-call": "error",
+      "empty-glob": "error",
+    },
+    // Every import is resolved (and so checked), even one TypeScript would drop as unused.
+    tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
+    plugins: [sourceFilesPlugin(files)],
   });
+}
+
+/** Builds; a death of the esbuild service is this deploy's doing (one compile runs at a time). */
+async function buildOrRefuse(files: Record<string, string>, routeFiles: string[]) {
   try {
-    return await Promise.race([
-      esbuild.build({
-        stdin: {
-          contents: entrySource(routeFiles),
-          sourcefile: ENTRY,
-          loader: "js",
-          resolveDir: NO_DIR,
-        },
-        // A glob import ("./" + name) would list a real folder: point esbuild at none at all.
-        absWorkingDir: NO_DIR,
-        outfile: "/out/bundle.js",
-        bundle: true,
-        write: false,
-        metafile: true,
-        format: "esm",
-        platform: "neutral",
-        target: "esnext",
-        charset: "utf8",
-        sourcemap: "external",
-        sourcesContent: false,
-        logLevel: "silent",
-        // A computed import() or require() would load whatever the sandbox can reach at run time.
-        logOverride: {
-          "unsupported-dynamic-import": "error",
-          "unsupported-require-call": "error",
-          "empty-glob": "error",
-        },
-        // Every import is resolved (and so checked), even one TypeScript would drop as unused.
-        tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
-        plugins: [sourceFilesPlugin(files)],
-      }),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
+    return await build(files, routeFiles);
+  } catch (error) {
+    if (!serviceDied(error)) throw error;
+    // The next build starts a fresh service.
+    await esbuild.stop();
+    throw limitError("the compiler crashed on this deploy (too deeply nested or too large code?)");
   }
 }
 
-class CompileTimeout extends Error {}
-
-/** Builds, restarting the esbuild service once if it died (another deploy may have killed it). */
-async function buildSurvivingCrashes(files: Record<string, string>, routeFiles: string[]) {
-  for (let attempt = 0;; attempt++) {
-    try {
-      return await build(files, routeFiles);
-    } catch (error) {
-      if (error instanceof CompileTimeout) {
-        await esbuild.stop();
-        throw limitError(
-          `compiling took over ${COMPILE_TIMEOUT_MS / 1000} s, the compile time limit`,
-        );
-      }
-      if (!serviceDied(error)) throw error;
-      await esbuild.stop();
-      if (attempt > 0) {
-        throw limitError(
-          "the compiler crashed on this deploy (too deeply nested or too large code?)",
-        );
-      }
-    }
-  }
-}
-
-/** Checks, routes and bundles a deploy; throws CompileError with diagnostics. */
+/**
+ * Checks, routes and bundles a deploy in this process; throws CompileError with diagnostics.
+ * The host calls it through a CompilerPool, which runs it in a bounded compile process.
+ */
 export async function compile(files: Record<string, string>): Promise<CompiledCode> {
   const tooLarge = sourceLimitProblem(files);
   if (tooLarge) throw new CompileError([tooLarge], { limit: true });
@@ -257,7 +234,7 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
 
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
-    result = await buildSurvivingCrashes(files, routeFiles);
+    result = await buildOrRefuse(files, routeFiles);
   } catch (error) {
     const failure = error as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;

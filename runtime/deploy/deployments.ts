@@ -2,7 +2,8 @@
  * Deploying and serving deployments: compile, warm a sandbox, record, then switch the live
  * pointer in one step. A retired deployment's sandbox is stopped once its last request ends.
  */
-import { compile, type CompiledCode } from "./compile.ts";
+import type { CompiledCode } from "./compile.ts";
+import type { CompilerPool } from "./compiler/pool.ts";
 import { CompileError, type Diagnostic } from "./diagnostic.ts";
 import { type Job, parseSchedules } from "../cron/schedule.ts";
 import { invalid, notFound, PlatformError } from "../errors.ts";
@@ -110,6 +111,8 @@ export interface DeploymentMarks {
 export interface DeploymentsOptions {
   store: DeploymentStore & ScheduleStore;
   sandboxes: Supervisor;
+  /** Compiles deploys in bounded compile processes. */
+  compiler: CompilerPool;
   /** Called after a deploy or rollback here changed an environment's cron jobs. */
   onJobsChanged?: () => void;
   /** Told of a deploy refused for a compile limit, to log it for the app. */
@@ -122,6 +125,7 @@ export class Deployments {
   readonly #onJobsChanged: () => void;
   readonly #onLimit: (appId: string, message: string) => void;
   readonly #sandboxes: Supervisor;
+  readonly #compiler: CompilerPool;
   readonly #live = new Map<string, Promise<LiveDeployment | null>>();
   /** Serialises the live switch of each app and environment: the last deploy to finish wins. */
   readonly #switches = new Map<string, Promise<unknown>>();
@@ -129,6 +133,7 @@ export class Deployments {
   constructor(options: DeploymentsOptions) {
     this.#store = options.store;
     this.#sandboxes = options.sandboxes;
+    this.#compiler = options.compiler;
     this.#onJobsChanged = options.onJobsChanged ?? (() => {});
     this.#onLimit = options.onLimit ?? (() => {});
   }
@@ -146,7 +151,7 @@ export class Deployments {
     }
     let code: CompiledCode;
     try {
-      code = await compile(request.files);
+      code = await this.#compiler.compile(appId, request.files);
     } catch (error) {
       // A refusal for a compile limit (time, crash, size, nesting) goes to the app's log too.
       if (error instanceof CompileError && error.limit) this.#onLimit(appId, error.message);

@@ -1,6 +1,7 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
 import type { Config } from "./config.ts";
 import { Deployments } from "../deploy/deployments.ts";
+import { CompilerPool, type CompilerPoolOptions } from "../deploy/compiler/pool.ts";
 import { Egress, hostPort, secretNames } from "../egress/fetch.ts";
 import { FunctionRunner } from "../invoke/runner.ts";
 import { ApiKeys } from "../auth/keys.ts";
@@ -56,6 +57,8 @@ export interface PlatformParts {
   store?: PlatformStore;
   kv?: KvBackend;
   logStore?: LogStore;
+  /** Compile processes, e.g. with smaller budgets; closed with the platform. */
+  compiler?: CompilerPool;
 }
 
 /** Largest response body a function's fetch may receive, in bytes (10 MB). */
@@ -71,6 +74,17 @@ const WATCH_INTERVAL_MS = 100;
 const IDLE_CPU_MS = 1_000;
 /** The window of that check, in ms. */
 const IDLE_CPU_WINDOW_MS = 2_000;
+
+/**
+ * Compile processes (at most two: this is sized for a 2-core host) and what one deploy's compile
+ * may use: 512 MB of memory, 10 s of CPU, 15 s of wall clock, read from /proc every 50 ms.
+ */
+const COMPILER: CompilerPoolOptions = {
+  size: 2,
+  budgets: { memoryMb: 512, cpuMs: 10_000, wallMs: 15_000 },
+  maxWaitingPerApp: 16,
+  watchMs: 50,
+};
 
 /** How long a health check waits for a dependency, in ms. */
 const HEALTH_TIMEOUT_MS = 2000;
@@ -143,9 +157,11 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     () => sandboxes.stats(),
     redis ? new RedisSeries(redis) : new MemorySeries(),
   );
+  const compiler = parts.compiler ?? new CompilerPool(COMPILER);
   const deployments = new Deployments({
     store,
     sandboxes,
+    compiler,
     onJobsChanged: () => void scheduler.refresh(),
     onLimit: (appId, message) => logs.event(appId, "warn", message),
   });
@@ -216,6 +232,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     async close() {
       sync.stop();
       scheduler.stop();
+      await compiler.close();
       await sandboxes.close();
       await logs.close();
       await metrics.series.close();

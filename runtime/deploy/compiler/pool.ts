@@ -1,0 +1,196 @@
+/**
+ * Compiles deploys off the host's main thread, in a small pool of compile processes: each runs
+ * the pre-scan and esbuild for one deploy at a time under a memory, CPU and wall-clock budget,
+ * so a tenant's compile bomb costs that tenant's deploy only. At most one deploy per app
+ * compiles at a time; later ones of the same app wait their turn, up to a bound, and another
+ * app's deploy takes the other process meanwhile. A process killed for a budget is replaced.
+ */
+import { createRequire } from "node:module";
+import { PlatformError } from "../../errors.ts";
+import type { CompiledCode } from "../compile.ts";
+import { type CompileBudgets, CompileWorker, type WorkerLaunch } from "./worker.ts";
+
+/** Options of a CompilerPool. */
+export interface CompilerPoolOptions {
+  /** Most compile processes at once (each compiles one deploy at a time). */
+  size: number;
+  budgets: CompileBudgets;
+  /** Most deploys of one app waiting behind the one compiling; past it a deploy is refused 429. */
+  maxWaitingPerApp: number;
+  /** How often a compiling process's tree is read from /proc, in ms. */
+  watchMs: number;
+}
+
+/** A deploy waiting for, or in, a compile process. */
+interface Job {
+  appId: string;
+  files: Record<string, string>;
+  resolve: (code: CompiledCode) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Variables a compile process needs to find Deno's cache (and nothing else of the host's). */
+const INHERITED_ENV = ["HOME", "DENO_DIR", "XDG_CACHE_HOME"];
+/** A process keeping more than this share of the memory budget at rest is replaced. */
+const REST_MEMORY_SHARE = 0.5;
+
+/** The path of esbuild's native binary, as esbuild's own package would find it. */
+function esbuildBinary(): string {
+  const main = createRequire(import.meta.url).resolve("esbuild");
+  const os = Deno.build.os === "windows" ? "win32" : Deno.build.os;
+  const arch = ({ x86_64: "x64", aarch64: "arm64" } as Record<string, string>)[Deno.build.arch];
+  const file = os === "win32" ? "esbuild.exe" : "bin/esbuild";
+  return createRequire(main).resolve(`@esbuild/${os}-${arch}/${file}`);
+}
+
+/** The command line of a compile process: minimal permissions, esbuild on one OS thread. */
+function launchOf(options: CompilerPoolOptions): WorkerLaunch {
+  const binary = esbuildBinary();
+  const env: Record<string, string> = {
+    NO_COLOR: "1",
+    DENO_NO_UPDATE_CHECK: "1",
+    // esbuild's Go runtime on one thread: a compile takes one core at most.
+    GOMAXPROCS: "1",
+    ESBUILD_BINARY_PATH: binary,
+    ESBUILD_WORKER_THREADS: "0",
+  };
+  for (const name of INHERITED_ENV) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return {
+    deno: Deno.execPath(),
+    args: [
+      "run",
+      "--no-prompt",
+      "--cached-only",
+      "--no-remote",
+      `--config=${new URL("../../../deno.json", import.meta.url).pathname}`,
+      `--v8-flags=--max-old-space-size=${options.budgets.memoryMb}`,
+      // esbuild's package checks that its binary exists, then runs it; nothing else is allowed,
+      // and the environment it may read is the handful of variables above.
+      `--allow-read=${binary}`,
+      `--allow-run=${binary}`,
+      "--allow-env",
+      new URL("./child.ts", import.meta.url).pathname,
+    ],
+    env,
+    budgets: options.budgets,
+    watchMs: options.watchMs,
+  };
+}
+
+/** The compile processes and the deploys waiting for them. */
+export class CompilerPool {
+  readonly #options: CompilerPoolOptions;
+  readonly #launch: WorkerLaunch;
+  readonly #workers = new Set<CompileWorker>();
+  readonly #idle: CompileWorker[] = [];
+  readonly #queue: Job[] = [];
+  /** Apps with a deploy compiling now. */
+  readonly #compiling = new Set<string>();
+  /** Deploys compiling now, awaited by `close`. */
+  readonly #running = new Set<Promise<void>>();
+  #closed = false;
+
+  /** Starts one compile process, warm for the first deploy; a second starts when needed. */
+  constructor(options: CompilerPoolOptions) {
+    this.#options = options;
+    this.#launch = launchOf(options);
+    this.#idle.push(this.#spawn());
+  }
+
+  /**
+   * Compiles an app's deploy in a compile process; throws CompileError for the deploy's
+   * faults and broken budgets (400), or a `limit` error (429) when `maxWaitingPerApp` deploys
+   * of the app already wait.
+   */
+  compile(appId: string, files: Record<string, string>): Promise<CompiledCode> {
+    if (this.#closed) return Promise.reject(closing());
+    const waiting = this.#queue.reduce((n, job) => n + (job.appId === appId ? 1 : 0), 0);
+    if (waiting >= this.#options.maxWaitingPerApp) {
+      return Promise.reject(
+        new PlatformError(
+          "limit",
+          `app "${appId}" already has ${waiting} deploys waiting to compile behind the one ` +
+            `compiling (the limit is ${this.#options.maxWaitingPerApp}); retry once they are done`,
+          { retryAfterSeconds: 1 },
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ appId, files, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  /** Refuses waiting deploys, kills every compile process and waits for them to exit. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const job of this.#queue.splice(0)) job.reject(closing());
+    await Promise.all([...this.#workers].map((worker) => worker.kill(closing())));
+    await Promise.all(this.#running);
+  }
+
+  /** Starts each waiting deploy whose app has none compiling, while a process is free. */
+  #dispatch(): void {
+    for (let i = 0; i < this.#queue.length && !this.#closed;) {
+      const job = this.#queue[i]!;
+      if (this.#compiling.has(job.appId)) {
+        i++;
+        continue;
+      }
+      const worker = this.#freeWorker();
+      if (!worker) return;
+      this.#queue.splice(i, 1);
+      const running: Promise<void> = this.#run(worker, job).finally(() =>
+        this.#running.delete(running)
+      );
+      this.#running.add(running);
+    }
+  }
+
+  /** An idle live process, or a new one while the pool has room; null when all are busy. */
+  #freeWorker(): CompileWorker | null {
+    while (this.#idle.length > 0) {
+      const worker = this.#idle.pop()!;
+      if (worker.alive) return worker;
+    }
+    return this.#workers.size < this.#options.size ? this.#spawn() : null;
+  }
+
+  async #run(worker: CompileWorker, job: Job): Promise<void> {
+    this.#compiling.add(job.appId);
+    try {
+      job.resolve(await worker.run(job.files));
+    } catch (error) {
+      job.reject(error);
+    }
+    this.#compiling.delete(job.appId);
+    await worker.rest();
+    const { memoryMb } = this.#options.budgets;
+    if (!worker.alive || this.#closed) {
+      // Killed for a budget or by close: its exit removes it.
+    } else if (worker.rssAtRest > memoryMb * 1024 * 1024 * REST_MEMORY_SHARE) {
+      // A large deploy left esbuild holding memory the next deploy's budget would count.
+      await worker.kill(closing());
+    } else this.#idle.push(worker);
+    this.#dispatch();
+  }
+
+  #spawn(): CompileWorker {
+    const worker = new CompileWorker(this.#launch);
+    this.#workers.add(worker);
+    void worker.closed.then(() => {
+      this.#workers.delete(worker);
+      // Keep one process warm: a deploy after a killed one does not wait for a start.
+      if (!this.#closed && this.#workers.size === 0) this.#idle.push(this.#spawn());
+      this.#dispatch();
+    });
+    return worker;
+  }
+}
+
+function closing(): PlatformError {
+  return new PlatformError("unavailable", "the platform is shutting down: deploy again later");
+}

@@ -1,0 +1,284 @@
+/**
+ * Compile bombs, from the attacker's side: a tenant deploys source made to crash, hold or
+ * freeze the compiler while another tenant deploys and `/healthz` is probed every 25 ms over a
+ * socket. Each bomb costs the attacker's deploy only: it is refused with a 400 naming the limit,
+ * the compile process it ran in is gone (read from /proc), the other tenant's deploy succeeds
+ * within 3 s, and the host answers within 1 s throughout.
+ */
+import assert from "node:assert/strict";
+import { CompilerPool, type CompilerPoolOptions } from "../runtime/deploy/compiler/pool.ts";
+import { appId, json, startServer, type TestServer } from "./helpers.ts";
+
+/** What a refused deploy answers. */
+interface Refusal {
+  error: string;
+  diagnostics: Array<{ file: string | null; line: number | null; column: number | null }>;
+}
+
+const OK = "export default () => ({ body: 'ok' });";
+
+/** One compile process of this test process, with its children (esbuild's service). */
+interface CompileTree {
+  pid: number;
+  rssBytes: number;
+  children: number[];
+}
+
+function statOf(pid: number): { ppid: number; rssBytes: number } | null {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    return { ppid: Number(fields[1]), rssBytes: Number(fields[21]) * 4096 };
+  } catch {
+    return null;
+  }
+}
+
+/** The compile processes this test process started, read from /proc. */
+function compileTrees(): CompileTree[] {
+  const all = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name))
+    .map((e) => Number(e.name));
+  const trees: CompileTree[] = [];
+  for (const pid of all) {
+    const stat = statOf(pid);
+    if (stat?.ppid !== Deno.pid) continue;
+    const cmdline = (() => {
+      try {
+        return Deno.readTextFileSync(`/proc/${pid}/cmdline`);
+      } catch {
+        return "";
+      }
+    })();
+    if (!cmdline.includes("compiler/child.ts")) continue;
+    const children = all.filter((c) => statOf(c)?.ppid === pid);
+    const rssBytes = [pid, ...children].reduce((sum, p) => sum + (statOf(p)?.rssBytes ?? 0), 0);
+    trees.push({ pid, rssBytes, children });
+  }
+  return trees;
+}
+
+/** Whether a process is still there (a zombie counts as gone: it holds no memory or CPU). */
+function alive(pid: number): boolean {
+  try {
+    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return text.slice(text.lastIndexOf(")") + 2, text.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function until(what: string, check: () => boolean, ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Runs `attack` while /healthz is fetched over a socket every 25 ms; fails when one answer is
+ * not 200 or takes a second or more. Returns the attack's result and the slowest answer, in ms.
+ */
+async function probing<T>(
+  s: TestServer,
+  attack: () => Promise<T>,
+): Promise<{ result: T; slowestMs: number }> {
+  let slowestMs = 0;
+  let running = true;
+  const probe = (async () => {
+    while (running) {
+      const started = performance.now();
+      const response = await fetch(`${s.url}/healthz`);
+      await response.body?.cancel();
+      assert.equal(response.status, 200);
+      slowestMs = Math.max(slowestMs, performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+  try {
+    return { result: await attack(), slowestMs };
+  } finally {
+    running = false;
+    await probe;
+    assert.ok(slowestMs < 1000, `/healthz waited ${Math.round(slowestMs)} ms`);
+  }
+}
+
+/** Another tenant deploys and calls its function; fails unless both work within 3 s. */
+async function victimDeploys(s: TestServer): Promise<number> {
+  const started = performance.now();
+  const app = appId("victim");
+  await s.deployOk(app, { "api/v.ts": OK });
+  assert.equal(await (await s.call(app, "/v")).text(), "ok");
+  const ms = performance.now() - started;
+  assert.ok(ms < 3000, `the other tenant's deploy took ${Math.round(ms)} ms`);
+  return ms;
+}
+
+/** Operator chains the pre-scan refuses before any compiler sees them. */
+const CHAINS: Array<[name: string, source: string, column: number, message: RegExp]> = [
+  ["!×1,000,000", `export default () => ${"!".repeat(1_000_000)}1;`, 22, /prefix operators/],
+  ["~×1,000,000", `export default () => ${"~".repeat(1_000_000)}1;`, 22, /prefix operators/],
+  ["typeof×200,000", `export default () => ${"typeof ".repeat(200_000)}1;`, 22, /prefix/],
+  ["void×200,000", `export default () => ${"void ".repeat(200_000)}1;`, 22, /prefix operators/],
+  ["-×200,000", `export default () => ${"-".repeat(200_000)}1;`, 22, /prefix operators/],
+  ["=a×1,000,000", `let a; a${"=a".repeat(1_000_000)};\nexport default () => a;`, 9, /chained/],
+];
+
+Deno.test("operator chains are refused by the pre-scan, naming where, as the host answers", async () => {
+  const s = await startServer();
+  try {
+    for (const [name, source, column, message] of CHAINS) {
+      const { result, slowestMs } = await probing(s, async () => {
+        const [refused, victimMs] = await Promise.all([
+          s.deploy(appId("bomber"), { "api/x.ts": source }),
+          victimDeploys(s),
+        ]);
+        return { body: await json<Refusal>(refused, 400), victimMs };
+      });
+      assert.match(result.body.error, message, name);
+      assert.match(result.body.error, /more than 1000 /);
+      assert.deepEqual(result.body.diagnostics[0], {
+        file: "api/x.ts",
+        line: 1,
+        column,
+        message: result.body.error.replace(/^deploy refused: api\/x\.ts:1:\d+: /, ""),
+      });
+      console.log(
+        `  ${name}: refused; /healthz slowest ${Math.round(slowestMs)} ms, ` +
+          `other deploy ${Math.round(result.victimMs)} ms`,
+      );
+    }
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a chain the pre-scan lets through is killed at 512 MB: the attacker's deploy only", async () => {
+  const s = await startServer();
+  try {
+    const bomber = appId("bomber");
+    let bombTree: CompileTree | undefined;
+    const { result, slowestMs } = await probing(s, async () => {
+      const bomb = s.deploy(bomber, {
+        "api/x.ts": `export default () => ${"a?a:".repeat(200_000)}1;`,
+      });
+      // The same app's next deploy waits its turn behind the bomb, then compiles.
+      const next = s.deploy(bomber, { "api/x.ts": OK });
+      const order: string[] = [];
+      void bomb.then(() => order.push("bomb"));
+      void next.then(() => order.push("next"));
+      await until("the bomb to grow past 300 MB", () => {
+        bombTree = compileTrees().find((t) => t.rssBytes > 300 * 1024 * 1024);
+        return bombTree !== undefined;
+      }, 10_000);
+      const victimMs = await victimDeploys(s);
+      const refused = await json<Refusal>(await bomb, 400);
+      await json(await next, 201);
+      return { refused, victimMs, order };
+    });
+    assert.match(
+      result.refused.error,
+      /compiling used \d+ MB of memory, over the compile memory limit of 512 MB/,
+    );
+    assert.deepEqual(result.order, ["bomb", "next"]);
+    assert.ok(bombTree && bombTree.children.length > 0, "the bomb ran in esbuild's service");
+    await until(
+      "the bomb's processes to be gone",
+      () => [bombTree!.pid, ...bombTree!.children].every((pid) => !alive(pid)),
+    );
+    assert.equal(await (await s.call(bomber, "/x")).text(), "ok");
+    const entries = await s.logs(bomber, "level=warn");
+    assert.ok(entries.some((e) => /compile memory limit of 512 MB/.test(e.message)));
+    console.log(
+      `  a?a:×200,000: killed; /healthz slowest ${Math.round(slowestMs)} ms, ` +
+        `other deploy ${Math.round(result.victimMs)} ms`,
+    );
+  } finally {
+    await s.close();
+  }
+  assert.deepEqual(compileTrees(), [], "platform.close() left a compile process behind");
+});
+
+Deno.test("the 4.9 MB nested-require deploy that froze the host 5.7 s is answered at once", async () => {
+  const s = await startServer();
+  try {
+    const depth = 400;
+    const filler = "x;".repeat((4.9 * 1024 * 1024 - depth * 20) / 2);
+    const source = `${"require(".repeat(depth)}${filler}${") {}".repeat(depth)}`;
+    const { result, slowestMs } = await probing(s, async () => {
+      const [refused, victimMs] = await Promise.all([
+        s.deploy(appId("bomber"), { "api/x.ts": source }),
+        victimDeploys(s),
+      ]);
+      return { body: await json<Refusal>(refused, 400), victimMs };
+    });
+    assert.equal(result.body.diagnostics[0]!.file, "api/x.ts");
+    console.log(
+      `  nested require( ×${depth}, 4.9 MB: refused; /healthz slowest ${Math.round(slowestMs)} ` +
+        `ms, other deploy ${Math.round(result.victimMs)} ms`,
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+/** A server whose compile processes have the given budgets. */
+async function serverWith(budgets: Partial<CompilerPoolOptions["budgets"]>, waiting = 16) {
+  const compiler = new CompilerPool({
+    size: 2,
+    budgets: { memoryMb: 512, cpuMs: 10_000, wallMs: 15_000, ...budgets },
+    maxWaitingPerApp: waiting,
+    watchMs: 25,
+  });
+  return await startServer({ parts: { compiler } });
+}
+
+Deno.test("a compile past its wall clock is killed; a same-app deploy queues, one more is 429", async () => {
+  const s = await serverWith({ wallMs: 1500 }, 1);
+  try {
+    const app = appId("stalled");
+    await until("a warm compile process", () => compileTrees().some((t) => t.children.length > 0));
+    const [stalled] = compileTrees();
+    // The attacker's compile never finishes: its esbuild service is stopped.
+    for (const pid of stalled!.children) Deno.kill(pid, "SIGSTOP");
+    const { result } = await probing(s, async () => {
+      const held = s.deploy(app, { "api/x.ts": OK });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const waiting = s.deploy(app, { "api/x.ts": OK });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const refused = await s.deploy(app, { "api/x.ts": OK });
+      const victimMs = await victimDeploys(s);
+      return { held: await held, waiting: await waiting, refused, victimMs };
+    });
+    const tooMany = await json(result.refused, 429);
+    assert.match(String(tooMany.error), /already has 1 deploys waiting to compile/);
+    assert.equal(result.refused.headers.get("retry-after"), "1");
+    const held = await json<Refusal>(result.held, 400);
+    assert.match(held.error, /compiling took over 1\.5 s, the compile time limit/);
+    await json(result.waiting, 201);
+    await until(
+      "the stalled processes to be gone",
+      () => [stalled!.pid, ...stalled!.children].every((pid) => !alive(pid)),
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a compile past its CPU budget is killed and refused naming it", async () => {
+  const s = await serverWith({ cpuMs: 100 });
+  try {
+    const big = Array.from({ length: 60_000 }, (_, i) => `export const f${i} = (a) => a * ${i};`);
+    const response = await s.deploy(appId("heavy"), {
+      "api/x.ts":
+        `import * as lib from "../lib/big.js";\nexport default () => ({ body: lib.f1(2) });`,
+      "lib/big.js": big.join("\n"),
+    });
+    const body = await json<Refusal>(response, 400);
+    assert.match(body.error, /compiling used over 0\.1 s of CPU, the compile CPU limit/);
+    await victimDeploys(s);
+  } finally {
+    await s.close();
+  }
+});
