@@ -7,7 +7,7 @@ import { deployRoutes } from "./deployments.ts";
 import { metricRoutes, prometheusRoute } from "./metrics.ts";
 import { OpenApiRegistry } from "./openapi.ts";
 import { answerError } from "./errors.ts";
-import { functionRoutes } from "./functions.ts";
+import { functionDispatcher } from "./functions.ts";
 import { platformHostOnly } from "./hosts.ts";
 import { keyRoutes } from "./keys.ts";
 import { kvRoutes } from "./kv.ts";
@@ -79,6 +79,10 @@ export function createApp(platform: Platform): Hono {
   app.route("/v1", api);
   app.route("/", prometheusRoute(platform.metrics, platform.keys));
   app.route("/", studioRoutes());
-  app.route("/", functionRoutes(functions, config.baseDomain, config.defaultApp));
+  // Function requests are answered ahead of the router tree and its middleware: they are the
+  // hot path, and any other path falls through to the Hono app above.
+  const dispatch = functionDispatcher(functions, config);
+  const routed = app.fetch;
+  app.fetch = (request, env, context) => dispatch(request) ?? routed(request, env, context);
   return app;
 }
