@@ -156,7 +156,7 @@ const COMMANDS: Record<string, Command> = {
       for (const d of page.deployments) {
         const mark = d.live ? "live    " : d.previous ? "previous" : "        ";
         console.log(
-          `${d.id}  ${mark}  ${d.environment}  ${d.created_at}  ${d.deployed_by}  ${
+          `${d.id}  ${d.environment}  ${mark}  ${d.created_at}  ${d.deployed_by}  ${
             d.message ?? ""
           }`,
         );

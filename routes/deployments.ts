@@ -172,8 +172,8 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
       maxBodyBytes: MAX_ROLLBACK_BODY_BYTES,
       responses: {
         200: "the deployment, live again",
-        400: "a bad body, or a deployment of another environment",
-        404: "no such deployment, or no previous one",
+        400: "a bad body, a deployment of another environment, or no previous one",
+        404: "no such deployment",
       },
     },
     async (c, { params, body }) => {

@@ -615,7 +615,7 @@ async function kvTab(app: string, body: HTMLElement) {
     const showExpiry = (at: string | null) => {
       expiry.textContent = at
         ? `expires ${at} (${fromNow(Date.parse(at))})`
-        : "new key: it expires 30 days after saving unless a TTL is given";
+        : "a new key: kept 30 days after saving unless a TTL is given";
     };
     showExpiry(entry?.expires_at ?? null);
     const status = el("p", { class: "muted" });
