@@ -9,7 +9,7 @@ import { type Job, parseSchedules } from "../cron/schedule.ts";
 import { invalid, notFound, PlatformError } from "../errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey, RESERVED_APP_IDS } from "../ids.ts";
 import { Router } from "./router.ts";
-import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "../logs/sourcemap.ts";
+import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "../sandbox/sourcemap.ts";
 import { LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import type {
@@ -190,15 +190,15 @@ export class Deployments {
 
   /**
    * Makes another deployment of this environment live again, from its stored compiled code;
-   * `id` null means the previous one (live before the current one), and 404 when there is none.
+   * `id` null means the previous one (live before the current one), and 400 when there is none.
    */
   async rollback(appId: string, environment: string, id: string | null): Promise<Deployment> {
     if (id === null) {
       const previous = (await this.#store.previousOf(appId))[environment];
       if (!previous) {
-        throw notFound(
-          `app "${appId}" has no previous deployment in environment "${environment}" to roll ` +
-            "back to; name one with deployment_id",
+        throw invalid(
+          `deployment_id is required: app "${appId}" has no previous deployment in environment ` +
+            `"${environment}" (one that was live before the current one) to roll back to`,
         );
       }
       id = previous;
