@@ -291,7 +291,7 @@ async function throughput(): Promise<void> {
   }
 }
 
-if (ONLY === "" || ONLY === "logs") await logPath();
+if (ONLY === "" || ONLY === "logs") logPath();
 if (ONLY === "" || ONLY === "throughput") await throughput();
 if (ONLY === "side") await sideBySide();
 if (ONLY === "" || ONLY === "density") {

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 
 const SANDBOX = new URL("../runtime/sandbox/", import.meta.url);
 /** What code in a sandbox process may import besides its own folder. */
-const SHARED = ["protocol.ts", "frames.ts", "ctx.ts"].map((f) => new URL(f, SANDBOX).href);
+const SHARED = ["protocol.ts", "frames.ts", "ctx.ts", "sourcemap.ts"].map((f) =>
+  new URL(f, SANDBOX).href
+);
 const NODE_BUILTINS_ALLOWED = ["node:async_hooks"];
 
 async function importsOf(url: URL): Promise<string[]> {
@@ -33,7 +35,7 @@ for (const folder of ["child"]) {
   });
 }
 
-Deno.test("the shared protocol and frame codec import nothing but each other", async () => {
+Deno.test("the shared protocol, frame codec and source maps import nothing but each other", async () => {
   for (const file of SHARED) {
     for (const spec of await importsOf(new URL(file))) {
       assert.ok(SHARED.includes(new URL(spec, file).href), `${file} imports ${spec}`);

@@ -9,7 +9,7 @@ import { type Job, parseSchedules } from "../cron/schedule.ts";
 import { invalid, notFound, PlatformError } from "../errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey, RESERVED_APP_IDS } from "../ids.ts";
 import { Router } from "./router.ts";
-import { firstFrame, mapStack, type ParsedMap, parseSourceMap } from "../sandbox/sourcemap.ts";
+import { firstFrame } from "../sandbox/sourcemap.ts";
 import { LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import type {
@@ -26,7 +26,6 @@ export class LiveDeployment {
   #active = 0;
   #retired = false;
   #onIdle: () => void;
-  #maps = new Map<string, ParsedMap | null>();
 
   constructor(readonly deployment: Deployment, onIdle: () => void) {
     this.router = new Router(deployment.routes);
@@ -44,18 +43,6 @@ export class LiveDeployment {
     if (this.#retired && this.#active === 0) this.#onIdle();
   }
 
-  /** Rewrites route-bundle stack frames in `text` to the user's original files and lines. */
-  mapStack(text: string): string {
-    return mapStack(text, (file) => {
-      // `file` comes from the function's own output: never a key of a plain object unchecked.
-      if (!Object.hasOwn(this.deployment.sourceMaps, file)) return null;
-      if (!this.#maps.has(file)) {
-        this.#maps.set(file, parseSourceMap(this.deployment.sourceMaps[file]!));
-      }
-      return this.#maps.get(file)!;
-    });
-  }
-
   /** Called when another deployment replaced this one. */
   retire(): void {
     this.#retired = true;
@@ -67,8 +54,8 @@ export class LiveDeployment {
 function loadDiagnostic(error: LoadError, deployment: Deployment): Diagnostic {
   const { file, message, stack } = error.failure;
   if (file) return { file, line: null, column: null, message };
-  const mapped = stack ? new LiveDeployment(deployment, () => {}).mapStack(stack) : "";
-  const frame = firstFrame(mapped);
+  // The sandbox mapped the stack to the user's files as it formatted it.
+  const frame = firstFrame(stack ?? "");
   if (!frame || !Object.hasOwn(deployment.files, frame.file)) {
     return { file: null, line: null, column: null, message };
   }

@@ -103,7 +103,7 @@ export class FunctionRunner {
       const { result, body, stream, background } = await this.#options.sandboxes.invoke(
         live.deployment,
         { id: requestId, file: match.file, env: vars.env, ...incoming },
-        this.#hooks(appId, log, live, vars.secrets, started + this.#options.timeoutMs, timing),
+        this.#hooks(appId, log, vars.secrets, started + this.#options.timeoutMs, timing),
         this.#options.timeoutMs,
         acquire,
       );
@@ -111,7 +111,7 @@ export class FunctionRunner {
       timing.handlerMs = performance.now() - invoked - timing.queueMs - timing.sandboxMs;
       const response = toResponse(result, body, stream);
       background?.catch((error: Error) =>
-        log.log("error", redactSecrets(failureLog(error, live), vars.secrets))
+        log.log("error", redactSecrets(failureLog(error), vars.secrets))
       );
       const drops = isolateResponse(response, target.origin);
       for (const line of this.#headerDrops.report(appId, drops)) log.log("warn", line);
@@ -124,7 +124,7 @@ export class FunctionRunner {
       if (answer instanceof PlatformError) answer.headers["server-timing"] = timing.header();
       log.log(
         status >= 500 ? "error" : "warn",
-        redactSecrets(failureLog(error, live), vars.secrets),
+        redactSecrets(failureLog(error), vars.secrets),
       );
       throw answer;
     } finally {
@@ -192,7 +192,6 @@ export class FunctionRunner {
   #hooks(
     appId: string,
     log: RequestLog,
-    live: LiveDeployment,
     secrets: Record<string, string>,
     deadline: number,
     timing: RequestTiming,
@@ -233,7 +232,8 @@ export class FunctionRunner {
       },
       log(level, message) {
         // Bounds first: mapping and redaction then only ever see admitted text.
-        log.log(level, message, (text) => redactSecrets(live.mapStack(text), secrets));
+        // Stacks arrive mapped to the user's files: the sandbox maps its own.
+        log.log(level, message, (text) => redactSecrets(text, secrets));
       },
       dropped(entries, characters) {
         log.countDropped(entries, characters);
@@ -243,10 +243,8 @@ export class FunctionRunner {
 }
 
 /** What the logs say about a failed invocation: the error with its stack where there is one. */
-function failureLog(error: unknown, live: LiveDeployment): string {
-  if (error instanceof SandboxFailure) {
-    return error.userStack ? live.mapStack(error.userStack) : error.message;
-  }
+function failureLog(error: unknown): string {
+  if (error instanceof SandboxFailure) return error.userStack ?? error.message;
   return error instanceof Error ? error.message : String(error);
 }
 

@@ -113,7 +113,7 @@ export interface WireFetchResponse {
   redirected: boolean;
 }
 
-/** Host → sandbox process. `load` carries the modules as JSON bytes. */
+/** Host → sandbox process. `load` carries `{ modules, sourceMaps }` as JSON bytes. */
 export type HostMessage =
   | { t: "load"; dep: string }
   | {

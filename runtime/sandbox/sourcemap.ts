@@ -1,7 +1,8 @@
 /**
- * Maps stack frames of compiled route modules back to the user's files. The sandbox writes
- * frames of a route bundle as `bundle:<route file>:<line>:<column>`; this rewrites each to
- * `<original file>:<line>:<column>` with the source map esbuild produced at deploy.
+ * Maps stack frames of compiled route modules back to the user's files with the source maps
+ * esbuild produced at deploy. The sandbox maps its own stacks as it formats them
+ * (`originalPosition`), so the tenant's process pays for it; `mapStack` rewrites frames written
+ * as `bundle:<module>:<line>:<column>` in a text. Shared by host and sandbox: imports nothing.
  */
 
 const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -72,18 +73,25 @@ export function parseSourceMap(json: string): ParsedMap {
 }
 
 /** The original position of a 1-based generated line and column, or null if unmapped. */
-function originalPosition(
+/**
+ * The original file, line and column (1-based) of a generated position (1-based), or null.
+ * A binary search over the line's segments, so a long generated line costs its logarithm.
+ */
+export function originalPosition(
   map: ParsedMap,
   line: number,
   column: number,
 ): { file: string; line: number; column: number } | null {
   const segments = map.lines[line - 1];
   if (!segments || segments.length === 0) return null;
-  let best = segments[0]!;
-  for (const segment of segments) {
-    if (segment[0] <= column - 1) best = segment;
-    else break;
+  let low = 0;
+  let high = segments.length - 1;
+  while (low < high) {
+    const middle = (low + high + 1) >> 1;
+    if (segments[middle]![0] <= column - 1) low = middle;
+    else high = middle - 1;
   }
+  const best = segments[low]!;
   const file = map.sources[best[1]];
   return file === undefined ? null : { file, line: best[2] + 1, column: best[3] + 1 };
 }

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { appId, json, startServer, type TestServer } from "../helpers.ts";
 import { scanSource } from "../../runtime/deploy/source_scan.ts";
 import { encodeFrame, FrameReader } from "../../runtime/sandbox/frames.ts";
-import { mapStack, parseSourceMap } from "../../runtime/logs/sourcemap.ts";
+import { mapStack, parseSourceMap } from "../../runtime/sandbox/sourcemap.ts";
 
 const RUNS = 5;
 const FLOOR_MS = 10;

@@ -1,7 +1,7 @@
 /** Stack frames of a compiled bundle mapped back to the deployed files, with esbuild's maps. */
 import assert from "node:assert/strict";
 import * as esbuild from "esbuild";
-import { firstFrame, mapStack, parseSourceMap } from "../../runtime/logs/sourcemap.ts";
+import { firstFrame, mapStack, parseSourceMap } from "../../runtime/sandbox/sourcemap.ts";
 
 const SOURCE =
   `type Cart = { items: string[] };\n\nexport function total(cart: Cart) {\n  throw new Error("no " + cart.items.length);\n}\n`;

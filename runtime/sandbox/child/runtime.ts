@@ -15,6 +15,7 @@ import {
 } from "../protocol.ts";
 import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
+import { originalPosition, type ParsedMap, parseSourceMap } from "../sourcemap.ts";
 import type { Ctx } from "../ctx.ts";
 import type { RequestContext } from "./context.ts";
 import { lockDown } from "./lockdown.ts";
@@ -50,6 +51,23 @@ const calls = new Map<
 let currentRequest: RequestContext;
 /** Route module URL → route file, so stack frames can name the file they came from. */
 const routeFiles = new Map<string, string>();
+/** Module name → its source map (JSON text), as the deployment was loaded with. */
+let sourceMaps: Record<string, string> = {};
+/** Module name → its parsed source map, parsed at the first stack that needs it. */
+const parsedMaps = new Map<string, ParsedMap | null>();
+
+/** Where a position of a loaded module was in the user's source, or null when unknown. */
+function originalIn(module: string, line: number, column: number) {
+  if (!parsedMaps.has(module)) {
+    let map: ParsedMap | null = null;
+    try {
+      if (Object.hasOwn(sourceMaps, module)) map = parseSourceMap(sourceMaps[module]!);
+    } catch { /* an unreadable map leaves the frame as it is */ }
+    parsedMaps.set(module, map);
+  }
+  const map = parsedMaps.get(module);
+  return map ? originalPosition(map, line, column) : null;
+}
 let nextCall = 0;
 /** Invocations wait for the deployment's modules to finish loading. */
 let loading: Promise<void> = Promise.resolve();
@@ -228,9 +246,14 @@ function mapStackFrames(): void {
       // The bootstrap and the request context around each handler are the platform's.
       if (url === self || url.startsWith("ext:deno_node/async_hooks")) return [];
       const file = routeFiles.get(url);
-      const where = `${
-        file ? `bundle:${file}` : url
-      }:${site.getLineNumber()}:${site.getColumnNumber()}`;
+      const line = site.getLineNumber();
+      const column = site.getColumnNumber();
+      const original = file && line !== null && column !== null
+        ? originalIn(file, line, column)
+        : null;
+      const where = original
+        ? `${original.file}:${original.line}:${original.column}`
+        : `${file ? `bundle:${file}` : url}:${line}:${column}`;
       const name = site.getFunctionName();
       const prefix = site.isAsync?.() ? "async " : "";
       return [`    at ${prefix}${name ? `${name} (${where})` : where}`];
@@ -462,9 +485,15 @@ function onBytes(chunk: Uint8Array): void {
 
 function onFrame({ header, body }: Envelope<HostMessage>): void {
   switch (header.t) {
-    case "load":
-      loading = load(JSON.parse(new TextDecoder().decode(body)));
+    case "load": {
+      const code = JSON.parse(new TextDecoder().decode(body)) as {
+        modules: Record<string, string>;
+        sourceMaps: Record<string, string>;
+      };
+      sourceMaps = code.sourceMaps ?? {};
+      loading = load(code.modules);
       break;
+    }
     case "invoke":
       void invoke(header, body);
       break;

@@ -40,6 +40,8 @@ export interface LoadableDeployment {
   appId: string;
   environment: string;
   modules: Record<string, string>;
+  /** Module name → esbuild source map (JSON text): the sandbox maps its own stacks. */
+  sourceMaps: Record<string, string>;
 }
 
 /** One request for a sandbox: its id, route file, `ctx.req`, body and `ctx.env`. */
@@ -312,8 +314,9 @@ export class Sandbox {
           else resolve();
         },
       };
-      const modules = new TextEncoder().encode(JSON.stringify(deployment.modules));
-      this.#send({ t: "load", dep: deployment.id }, modules);
+      const { modules, sourceMaps } = deployment;
+      const code = new TextEncoder().encode(JSON.stringify({ modules, sourceMaps }));
+      this.#send({ t: "load", dep: deployment.id }, code);
     });
   }
 
