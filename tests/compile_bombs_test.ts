@@ -7,7 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { CompilerPool, type CompilerPoolOptions } from "../runtime/deploy/compiler/pool.ts";
-import { appId, json, startServer, type TestServer } from "./helpers.ts";
+import {
+  alive,
+  type CompileTree,
+  compileTrees,
+  probing,
+  until,
+  victimDeploys,
+} from "./compile_probe.ts";
+import { appId, json, startServer } from "./helpers.ts";
 
 /** What a refused deploy answers. */
 interface Refusal {
@@ -16,104 +24,6 @@ interface Refusal {
 }
 
 const OK = "export default () => ({ body: 'ok' });";
-
-/** One compile process of this test process, with its children (esbuild's service). */
-interface CompileTree {
-  pid: number;
-  rssBytes: number;
-  children: number[];
-}
-
-function statOf(pid: number): { ppid: number; rssBytes: number } | null {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    return { ppid: Number(fields[1]), rssBytes: Number(fields[21]) * 4096 };
-  } catch {
-    return null;
-  }
-}
-
-/** The compile processes this test process started, read from /proc. */
-function compileTrees(): CompileTree[] {
-  const all = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name))
-    .map((e) => Number(e.name));
-  const trees: CompileTree[] = [];
-  for (const pid of all) {
-    const stat = statOf(pid);
-    if (stat?.ppid !== Deno.pid) continue;
-    const cmdline = (() => {
-      try {
-        return Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-      } catch {
-        return "";
-      }
-    })();
-    if (!cmdline.includes("compiler/child.ts")) continue;
-    const children = all.filter((c) => statOf(c)?.ppid === pid);
-    const rssBytes = [pid, ...children].reduce((sum, p) => sum + (statOf(p)?.rssBytes ?? 0), 0);
-    trees.push({ pid, rssBytes, children });
-  }
-  return trees;
-}
-
-/** Whether a process is still there (a zombie counts as gone: it holds no memory or CPU). */
-function alive(pid: number): boolean {
-  try {
-    const text = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return text.slice(text.lastIndexOf(")") + 2, text.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-async function until(what: string, check: () => boolean, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/**
- * Runs `attack` while /healthz is fetched over a socket every 25 ms; fails when one answer is
- * not 200 or takes a second or more. Returns the attack's result and the slowest answer, in ms.
- */
-async function probing<T>(
-  s: TestServer,
-  attack: () => Promise<T>,
-): Promise<{ result: T; slowestMs: number }> {
-  let slowestMs = 0;
-  let running = true;
-  const probe = (async () => {
-    while (running) {
-      const started = performance.now();
-      const response = await fetch(`${s.url}/healthz`);
-      await response.body?.cancel();
-      assert.equal(response.status, 200);
-      slowestMs = Math.max(slowestMs, performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  })();
-  try {
-    return { result: await attack(), slowestMs };
-  } finally {
-    running = false;
-    await probe;
-    assert.ok(slowestMs < 1000, `/healthz waited ${Math.round(slowestMs)} ms`);
-  }
-}
-
-/** Another tenant deploys and calls its function; fails unless both work within 3 s. */
-async function victimDeploys(s: TestServer): Promise<number> {
-  const started = performance.now();
-  const app = appId("victim");
-  await s.deployOk(app, { "api/v.ts": OK });
-  assert.equal(await (await s.call(app, "/v")).text(), "ok");
-  const ms = performance.now() - started;
-  assert.ok(ms < 3000, `the other tenant's deploy took ${Math.round(ms)} ms`);
-  return ms;
-}
 
 /** Operator chains the pre-scan refuses before any compiler sees them. */
 const CHAINS: Array<[name: string, source: string, column: number, message: RegExp]> = [
@@ -169,7 +79,7 @@ Deno.test("a chain the pre-scan lets through is killed at 512 MB: the attacker's
       void bomb.then(() => order.push("bomb"));
       void next.then(() => order.push("next"));
       await until("the bomb to grow past 300 MB", () => {
-        bombTree = compileTrees().find((t) => t.rssBytes > 300 * 1024 * 1024);
+        bombTree = compileTrees(s.platform.compiler).find((t) => t.rssBytes > 300 * 1024 * 1024);
         return bombTree !== undefined;
       }, 10_000);
       const victimMs = await victimDeploys(s);
@@ -195,9 +105,11 @@ Deno.test("a chain the pre-scan lets through is killed at 512 MB: the attacker's
         `other deploy ${Math.round(result.victimMs)} ms`,
     );
   } finally {
+    const left = compileTrees(s.platform.compiler).flatMap((t) => [t.pid, ...t.children]);
     await s.close();
+    assert.ok(left.length > 0);
+    assert.deepEqual(left.filter(alive), [], "platform.close() left a compile process behind");
   }
-  assert.deepEqual(compileTrees(), [], "platform.close() left a compile process behind");
 });
 
 Deno.test("the 4.9 MB nested-require deploy that froze the host 5.7 s is answered at once", async () => {
@@ -238,8 +150,11 @@ Deno.test("a compile past its wall clock is killed; a same-app deploy queues, on
   const s = await serverWith({ wallMs: 1500 }, 1);
   try {
     const app = appId("stalled");
-    await until("a warm compile process", () => compileTrees().some((t) => t.children.length > 0));
-    const [stalled] = compileTrees();
+    await until(
+      "a warm compile process",
+      () => compileTrees(s.platform.compiler).some((t) => t.children.length > 0),
+    );
+    const [stalled] = compileTrees(s.platform.compiler);
     // The attacker's compile never finishes: its esbuild service is stopped.
     for (const pid of stalled!.children) Deno.kill(pid, "SIGSTOP");
     const { result } = await probing(s, async () => {
@@ -280,5 +195,34 @@ Deno.test("a compile past its CPU budget is killed and refused naming it", async
     await victimDeploys(s);
   } finally {
     await s.close();
+  }
+});
+
+Deno.test("a compile process may run esbuild only, reach no network, and holds no host secret", async () => {
+  // A secret in the host's environment, as API_KEY or UPSTASH_REDIS_REST_TOKEN would be.
+  Deno.env.set("COMPILE_TEST_SECRET", "s3cret");
+  const s = await startServer();
+  try {
+    await s.deployOk(appId("plain"), { "api/x.ts": OK });
+    const [tree] = compileTrees(s.platform.compiler);
+    assert.ok(tree && tree.children.length === 1, "one compile process, esbuild below it");
+    const args = Deno.readTextFileSync(`/proc/${tree.pid}/cmdline`).split("\0");
+    const esbuild = Deno.readLinkSync(`/proc/${tree.children[0]}/exe`);
+    const allows = args.filter((a) => a.startsWith("--allow") || a === "-A");
+    assert.deepEqual(allows.sort(), [
+      "--allow-env",
+      `--allow-read=${esbuild}`,
+      `--allow-run=${esbuild}`,
+    ]);
+    const environ = (pid: number) =>
+      Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").filter(Boolean);
+    for (const pid of [tree.pid, tree.children[0]!]) {
+      const env = environ(pid);
+      assert.ok(env.includes("GOMAXPROCS=1"), env.join(" "));
+      assert.deepEqual(env.filter((v) => v.includes("s3cret")), [], `the secret reached ${pid}`);
+    }
+  } finally {
+    await s.close();
+    Deno.env.delete("COMPILE_TEST_SECRET");
   }
 });

@@ -1,6 +1,6 @@
 /** The lexer that pre-checks deployed sources: computed imports and deep nesting, nothing else. */
 import assert from "node:assert/strict";
-import { MAX_NESTING, scanSource } from "../runtime/deploy/source_scan.ts";
+import { MAX_NESTING, MAX_OPERATOR_RUN, scanSource } from "../runtime/deploy/source_scan.ts";
 
 for (
   const source of [
@@ -36,3 +36,53 @@ for (
     assert.match(problem.message, pattern);
   });
 }
+
+for (
+  const [what, source] of [
+    ["1,000 prefix operators", `export default () => ${"!".repeat(MAX_OPERATOR_RUN)}1;`],
+    ["1,000 chained assignments", `let a; a${"=a".repeat(MAX_OPERATOR_RUN - 1)};`],
+    ["binary operators between operands", `export default () => ${"1 - ".repeat(5000)}1;`],
+    ["comparisons and arrows", `const f = (a) => a == a === a; let b = 1; b = b == b;`],
+  ] as const
+) {
+  Deno.test(`scan accepts ${what}`, () => {
+    assert.equal(scanSource("api/x.ts", source), null);
+  });
+}
+
+for (
+  const [what, source, line, column, pattern] of [
+    ["!", `export default () => ${"!".repeat(MAX_OPERATOR_RUN + 1)}1;`, 1, 22, /prefix/],
+    ["- and +", `\n  x = ${"-+".repeat(MAX_OPERATOR_RUN)}1;`, 2, 7, /prefix operators/],
+    ["typeof", `f(${"typeof /* c */ ".repeat(MAX_OPERATOR_RUN + 1)}1);`, 1, 3, /in a row/],
+    ["=a", `let a;\na${"=a".repeat(MAX_OPERATOR_RUN + 1)};`, 2, 2, /chained assignments/],
+  ] as const
+) {
+  Deno.test(`scan refuses a run of ${what} past ${MAX_OPERATOR_RUN}, where it starts`, () => {
+    const problem = scanSource("api/x.ts", source);
+    assert.ok(problem);
+    assert.equal(problem.limit, true);
+    assert.deepEqual([problem.line, problem.column], [line, column]);
+    assert.match(problem.message, pattern);
+  });
+}
+
+Deno.test("scan looks past nested require( once: 4.9 MB of it takes well under 2 s", () => {
+  // Each of the 400 nested calls used to rescan everything up to its closing bracket.
+  const depth = 400;
+  const filler = "x;".repeat((4.9 * 1024 * 1024 - depth * 20) / 2);
+  const source = `${"require(".repeat(depth)}${filler}${") {}".repeat(depth)}`;
+  const started = performance.now();
+  assert.equal(scanSource("api/x.ts", source), null);
+  const ms = performance.now() - started;
+  assert.ok(ms < 2000, `the scan took ${Math.round(ms)} ms`);
+});
+
+Deno.test("a method named require or import, even nested in calls, is not a call", () => {
+  const nested = `${"require(".repeat(50)}x${") {}".repeat(50)}`;
+  assert.equal(scanSource("api/x.ts", `const o = { ${nested} };`), null);
+  const unclosed = scanSource("api/x.ts", `import(a ${"(".repeat(10)}`);
+  assert.match(unclosed!.message, /import\(…\) must name a module by a string literal/);
+  const closedThenCall = scanSource("api/x.ts", `) import(a) + 1;`);
+  assert.deepEqual([closedThenCall!.line, closedThenCall!.column], [1, 9]);
+});

@@ -35,6 +35,8 @@ export interface Platform {
   /** Where deployments, variables, keys and the rest are kept (embedded files or Redis). */
   store: PlatformStore;
   deployments: Deployments;
+  /** The compile processes deploys are compiled in. */
+  compiler: CompilerPool;
   functions: FunctionRunner;
   kv: KvBackend;
   logs: Logs;
@@ -203,6 +205,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     config,
     store,
     deployments,
+    compiler,
     functions,
     kv,
     logs,

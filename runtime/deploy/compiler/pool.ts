@@ -124,6 +124,11 @@ export class CompilerPool {
     });
   }
 
+  /** The process ids of the compile processes running now (esbuild's service is below each). */
+  pids(): number[] {
+    return [...this.#workers].map((worker) => worker.pid);
+  }
+
   /** Refuses waiting deploys, kills every compile process and waits for them to exit. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -19,8 +19,22 @@ export interface TreeReading {
 /** Most processes followed below a root: a compile process has one child, esbuild. */
 const MAX_PROCESSES = 64;
 
-/** Reads `root` and its descendants; zero totals when `root` is gone or there is no /proc. */
-export async function readTree(root: number): Promise<TreeReading> {
+/**
+ * Reads `root` and its descendants; zero totals when `root` is gone or there is no /proc.
+ * With `known` (the descendants of an earlier reading) only those are read, two or three small
+ * files, unless one of them is gone; a process they started since is then missed.
+ */
+export async function readTree(root: number, known?: number[]): Promise<TreeReading> {
+  if (known) {
+    const samples = await Promise.all([root, ...known].map(sampleProcess));
+    if (samples.every((sample) => sample !== null)) {
+      return {
+        rssBytes: samples.reduce((sum, sample) => sum + sample!.rssBytes, 0),
+        cpuMs: samples.reduce((sum, sample) => sum + sample!.cpuMs, 0),
+        descendants: known,
+      };
+    }
+  }
   const reading: TreeReading = { rssBytes: 0, cpuMs: 0, descendants: [] };
   const pending = [root];
   for (let seen = 0; pending.length > 0 && seen < MAX_PROCESSES; seen++) {

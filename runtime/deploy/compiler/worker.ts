@@ -52,6 +52,8 @@ export class CompileWorker {
     | null = null;
   /** Why the host killed the process: the error of the deploy it was compiling. */
   #killedFor: PlatformError | null = null;
+  /** The tree's processes below the root at the last reading (esbuild's service). */
+  #descendants: number[] | null = null;
   /** Readings of /proc under way, awaited before the worker counts as closed. */
   readonly #readings = new Set<Promise<unknown>>();
   #exited = false;
@@ -128,7 +130,8 @@ export class CompileWorker {
    */
   async rest(): Promise<void> {
     if (!this.alive) return;
-    const reading = await this.#readTree();
+    // Between deploys the tree is the one the last full reading found: esbuild's service.
+    const reading = await this.#readTree(true);
     this.#cpuAtRest = reading.cpuMs;
     this.#rssAtRest = reading.rssBytes;
   }
@@ -138,7 +141,7 @@ export class CompileWorker {
     this.#killedFor ??= error;
     if (!this.#exited) {
       const { descendants } = await this.#readTree();
-      for (const pid of [...descendants.reverse(), this.pid]) {
+      for (const pid of [...descendants].reverse().concat(this.pid)) {
         try {
           Deno.kill(pid, "SIGKILL");
         } catch {
@@ -156,11 +159,13 @@ export class CompileWorker {
   }
 
   /** Reads the tree, keeping the reading among those a close waits for. */
-  async #readTree() {
-    const reading = readTree(this.pid);
+  async #readTree(cheap = false) {
+    const reading = readTree(this.pid, cheap ? this.#descendants ?? undefined : undefined);
     this.#readings.add(reading);
     try {
-      return await reading;
+      const result = await reading;
+      this.#descendants = result.descendants;
+      return result;
     } finally {
       this.#readings.delete(reading);
     }
