@@ -1,9 +1,12 @@
-/** `GET /v1/apps/:appId/logs` (a page, newest first) and `/logs/stream` (a live tail as SSE). */
+/**
+ * `GET /v1/apps/:appId/logs` (a page, newest first, at most `limit` entries and MAX_PAGE_BYTES)
+ * and `/logs/stream` (a live tail as SSE, whose queue is bounded: runtime/logs/tail.ts).
+ */
 import { type Context, Hono } from "hono";
 import { streamSSE } from "hono/streaming";
 import { z } from "zod";
 import type { Logs } from "../runtime/logs/logs.ts";
-import { matches, MAX_PAGE } from "../runtime/logs/query.ts";
+import { matches, MAX_PAGE, MAX_PAGE_BYTES } from "../runtime/logs/query.ts";
 import type { LogQuery } from "../runtime/logs/types.ts";
 import { LOG_LEVELS, type LogLevel } from "../runtime/sandbox/protocol.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
@@ -74,7 +77,11 @@ export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
     tag: "logs",
     params: appParams,
     query: logQuery,
-    responses: { 200: "entries and next_cursor", 400: "a bad filter, named" },
+    responses: {
+      200: `entries and next_cursor; a page ends early at ${MAX_PAGE_BYTES} bytes of entries, ` +
+        "and next_cursor continues it",
+      400: "a bad filter, named",
+    },
   }, async (c, { params, query }) => {
     return c.json(await logs.query(params.appId, toLogQuery(query)));
   });
@@ -85,7 +92,11 @@ export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
     tag: "logs",
     params: appParams,
     query: logQuery.omit({ limit: true, cursor: true }),
-    responses: { 200: "a text/event-stream of `log` events", 400: "a bad filter, named" },
+    responses: {
+      200: "a text/event-stream of `log` events; a `closed` event ends a tail that fell too far " +
+        "behind (its reader stopped reading)",
+      400: "a bad filter, named",
+    },
   }, (c, input) => stream(c, logs, input.params.appId, toLogQuery(input.query)));
   return app;
 }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import type { LogPage } from "../runtime/logs/types.ts";
 import { appId, backends, json, startServer, type TestServer } from "./helpers.ts";
 
 /** The host's resident memory, in MB, from /proc. */
@@ -172,6 +173,100 @@ Deno.test("[embedded] KV rows move to the rowid layout at start, and every value
     const values = tables.find((t) => t.name === "kv_values")!;
     assert.match(values.sql, /id INTEGER PRIMARY KEY/);
     assert.doesNotMatch(values.sql, /WITHOUT ROWID/);
+  } finally {
+    await s.close();
+  }
+});
+
+/** Logs one line of about 250 KB per request (the per-request bound is 256 KB). */
+const LOUD = `export default () => {
+  console.log("y".repeat(250 * 1024));
+  return { body: "logged" };
+};`;
+
+for (const [backend, test] of backends()) {
+  test(`[${backend}] log pages are bounded in bytes: limit=1000 over 250 KB lines ends early and pages on`, async (s) => {
+    const app = appId("loud");
+    await s.deployOk(app, { "api/loud.ts": LOUD });
+    for (let i = 0; i < 6; i++) {
+      await Promise.all(Array.from({ length: 5 }, async () => {
+        await (await s.call(app, "/loud")).body?.cancel();
+      }));
+    }
+    const victim = await probe(s);
+    const before = await rssMb();
+    const pages = await Promise.all(Array.from({ length: 3 }, async () => {
+      const response = await s.api(`/apps/${app}/logs?limit=1000`);
+      return {
+        bytes: (await response.clone().arrayBuffer()).byteLength,
+        page: await response.json(),
+      };
+    }));
+    const grew = (await rssMb()) - before;
+    const slowest = await victim.stop();
+    for (const { bytes, page } of pages) {
+      assert.ok(bytes <= 4.5 * 1024 * 1024, `a page of ${bytes} bytes`);
+      assert.ok(page.entries.length >= 10, `only ${page.entries.length} entries`);
+      assert.ok(page.next_cursor, "a page cut by bytes has a next_cursor");
+    }
+    assert.ok(grew < 150, `host RSS grew ${Math.round(grew)} MB`);
+    assert.ok(slowest < 1000, `the other app answered in ${Math.round(slowest)} ms`);
+    // Paging on reaches every line, each once.
+    const seen = new Set<string>();
+    let cursor: string | null = null;
+    for (let i = 0; i < 20; i++) {
+      const page: LogPage = await s.logPage(
+        app,
+        `limit=1000${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      for (const entry of page.entries) {
+        if (entry.type === "console") seen.add(entry.id);
+      }
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    assert.equal(seen.size, 30);
+  });
+}
+
+Deno.test("[embedded] a live tail whose client stops reading is closed past 4 MB queued, with an event", async () => {
+  const s = await startServer();
+  try {
+    const app = appId("tail");
+    await s.deployOk(app, { "api/loud.ts": LOUD });
+    const response = await s.api(`/apps/${app}/logs/stream`);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    assert.match((await reader.read()).value ?? "", /event: ready/);
+    // The client reads nothing while 30 lines of 250 KB (7.5 MB) are logged.
+    const before = await rssMb();
+    for (let i = 0; i < 6; i++) {
+      await Promise.all(Array.from({ length: 5 }, async () => {
+        await (await s.call(app, "/loud")).body?.cancel();
+      }));
+    }
+    await s.platform.logs.flush();
+    const grew = (await rssMb()) - before;
+    let text = "";
+    const deadline = Date.now() + 5000;
+    while (!/event: closed/.test(text) && Date.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const { value, done } = await Promise.race([
+        reader.read(),
+        new Promise<{ value: string; done: boolean }>((resolve) => {
+          timer = setTimeout(() => resolve({ value: "", done: false }), 1000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (done) break;
+      // Keep only the tail of what arrived: the events, not the 250 KB lines.
+      text = (text + value).slice(-4096);
+    }
+    assert.match(
+      text,
+      /event: closed\ndata: .*fell behind by more than 10000 entries or 4194304 bytes/,
+    );
+    await reader.cancel();
+    assert.ok(grew < 150, `host RSS grew ${Math.round(grew)} MB`);
   } finally {
     await s.close();
   }

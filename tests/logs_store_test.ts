@@ -9,7 +9,7 @@ Deno.test("a live-tail subscriber that falls behind is closed instead of queuein
   const abort = new AbortController();
   const tail = hub.subscribe("a", abort.signal)[Symbol.asyncIterator]();
   const first = tail.next(); // subscribes, then waits
-  const entry = (i: number) => ({ id: `${i}-0`, app_id: "a" }) as unknown as LogEntry;
+  const entry = (i: number) => ({ id: `${i}-0`, app_id: "a", message: "" }) as unknown as LogEntry;
   for (let i = 0; i <= MAX_TAIL_QUEUE + 5; i++) hub.publish(entry(i));
   let received = (await first).done ? 0 : 1;
   await assert.rejects(async () => {

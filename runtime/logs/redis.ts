@@ -4,7 +4,7 @@
  * entry ids (`<ms>-<seq>`). The live tail polls the stream, so it sees every instance's entries.
  */
 import type { Redis } from "@upstash/redis";
-import { matches } from "./query.ts";
+import { matches, MAX_READ_BYTES, PageBuilder } from "./query.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 
 /** Stream entries read per round trip. */
@@ -14,6 +14,33 @@ const POLL_MS = 250;
 
 /** XRANGE as Redis answers it: `[id, [field, value, …]]` pairs (no client-side deserialisation). */
 type StreamRange = Array<[string, string[]]>;
+
+/**
+ * KEYS: the stream. ARGV: `rev` or `fwd`, start, end, count, most bytes. Reads up to `count`
+ * entries but answers only those that fit in `most bytes` (at least one), with how many it read,
+ * so a step never brings more than about MAX_READ_BYTES to the host however large entries are.
+ */
+const BOUNDED_RANGE_LUA = `
+local command = ARGV[1] == 'rev' and 'XREVRANGE' or 'XRANGE'
+local rows = redis.call(command, KEYS[1], ARGV[2], ARGV[3], 'COUNT', tonumber(ARGV[4]))
+local out = {}
+local total = 0
+for i, row in ipairs(rows) do
+  local size = 0
+  for _, part in ipairs(row[2]) do size = size + string.len(part) end
+  if i > 1 and total + size > tonumber(ARGV[5]) then break end
+  total = total + size
+  out[i] = {row[1], row[2], size}
+end
+return {#rows, out}
+`;
+
+/** One bounded step: entries with their stored bytes, and whether the range went on past them. */
+interface Step {
+  entries: Array<{ entry: LogEntry; bytes: number }>;
+  /** Whether entries were left in the range (a full count, or cut by bytes). */
+  more: boolean;
+}
 
 /** A LogStore on Redis Streams, keeping about `maxPerApp` entries per app. */
 export class RedisLogStore implements LogStore {
@@ -37,26 +64,20 @@ export class RedisLogStore implements LogStore {
   }
 
   async query(appId: string, query: LogQuery): Promise<LogPage> {
-    const entries: LogEntry[] = [];
+    const page = new PageBuilder(query.limit);
     let end = query.cursor ? `(${query.cursor}` : "+";
     let scanned = 0;
     // Bounded by the stream's length: it is trimmed to about maxPerApp entries.
     while (scanned <= this.#maxPerApp * 2) {
-      const batch = toEntries(
-        await this.#redis.xrevrange(key(appId), end, "-", BATCH) as unknown as StreamRange,
-      );
-      scanned += batch.length;
-      for (const entry of batch) {
-        if (!matches(entry, query)) continue;
-        if (entries.length === query.limit) {
-          return { entries, next_cursor: entries[entries.length - 1]!.id };
-        }
-        entries.push(entry);
+      const step = await this.#range(appId, "rev", end, "-");
+      scanned += step.entries.length;
+      for (const { entry, bytes } of step.entries) {
+        if (matches(entry, query) && !page.offer(entry, bytes)) return page.page();
       }
-      if (batch.length < BATCH) break;
-      end = `(${batch[batch.length - 1]!.id}`;
+      if (!step.more) break;
+      end = `(${step.entries[step.entries.length - 1]!.entry.id}`;
     }
-    return { entries, next_cursor: null };
+    return page.page();
   }
 
   async *tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {
@@ -64,17 +85,32 @@ export class RedisLogStore implements LogStore {
       await this.#redis.xrevrange(key(appId), "+", "-", 1) as unknown as StreamRange,
     );
     let after = latest[0]?.id ?? "0-0";
+    // Pulled one bounded step at a time: a reader that stops reading stops the reads.
     while (!signal.aborted) {
-      const batch = toEntries(
-        await this.#redis.xrange(key(appId), `(${after}`, "+", BATCH) as unknown as StreamRange,
-      );
-      for (const entry of batch) {
+      const step = await this.#range(appId, "fwd", `(${after}`, "+");
+      for (const { entry } of step.entries) {
         if (signal.aborted) return;
         yield entry;
         after = entry.id;
       }
-      if (batch.length < BATCH) await sleep(POLL_MS, signal);
+      if (!step.more) await sleep(POLL_MS, signal);
     }
+  }
+
+  /** Up to BATCH entries of an app's stream between `start` and `end`, at most MAX_READ_BYTES. */
+  async #range(appId: string, direction: "rev" | "fwd", start: string, end: string): Promise<Step> {
+    const [read, rows] = await this.#redis.eval(BOUNDED_RANGE_LUA, [key(appId)], [
+      direction,
+      start,
+      end,
+      String(BATCH),
+      String(MAX_READ_BYTES),
+    ]) as [number, Array<[string, string[], number]>];
+    const entries = (rows ?? []).map(([id, fields, bytes]) => ({
+      entry: { id, ...JSON.parse(fields[fields.indexOf("e") + 1]!) as NewLogEntry },
+      bytes,
+    }));
+    return { entries, more: read === BATCH || entries.length < read };
   }
 
   close(): Promise<void> {

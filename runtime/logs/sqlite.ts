@@ -5,7 +5,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { inTransaction, openDatabase } from "../platform/sqlite.ts";
-import { matches } from "./query.ts";
+import { matches, PageBuilder } from "./query.ts";
 import { TailHub } from "./tail.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 
@@ -46,13 +46,15 @@ export class SqliteLogStore implements LogStore {
       }`,
     );
     this.#page = this.#db.prepare(
-      `SELECT ms, seq, entry FROM logs WHERE app = ? AND (ms < ? OR (ms = ? AND seq < ?))
+      `SELECT ms, seq, octet_length(entry) AS bytes, entry FROM logs
+       WHERE app = ? AND (ms < ? OR (ms = ? AND seq < ?))
        ORDER BY ms DESC, seq DESC LIMIT ?`,
     );
     this.#count = this.#db.prepare("SELECT COUNT(*) AS n FROM logs WHERE app = ?");
+    // From the oldest end: a trim reads only the rows it deletes, not the whole retention.
     this.#trim = this.#db.prepare(
-      `DELETE FROM logs WHERE app = ?1 AND (ms, seq) < (
-         SELECT ms, seq FROM logs WHERE app = ?1 ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?2)`,
+      `DELETE FROM logs WHERE app = ?1 AND (ms, seq) <= (
+         SELECT ms, seq FROM logs WHERE app = ?1 ORDER BY ms ASC, seq ASC LIMIT 1 OFFSET ?2)`,
     );
     this.#oldestKept = this.#db.prepare(
       "SELECT ms, seq FROM logs WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?",
@@ -85,7 +87,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   query(appId: string, query: LogQuery): Promise<LogPage> {
-    const entries: LogEntry[] = [];
+    const page = new PageBuilder(query.limit);
     let [ms = Infinity, seq = 0] = query.cursor ? query.cursor.split("-").map(Number) : [];
     if (!Number.isFinite(ms)) [ms, seq] = [Number.MAX_SAFE_INTEGER, 0];
     // Rows past the retention wait for a batched trim; they are already gone to readers.
@@ -94,30 +96,24 @@ export class SqliteLogStore implements LogStore {
       | undefined;
     const kept = (row: { ms: number; seq: number }) =>
       !oldest || row.ms > oldest.ms || (row.ms === oldest.ms && row.seq >= oldest.seq);
-    let more = false;
     let scanned = 0;
-    while (!more && scanned < this.#maxPerApp * 1.1) {
-      const rows = this.#page.all(appId, ms, ms, seq, PAGE) as Array<
-        { ms: number; seq: number; entry: string }
-      >;
-      for (const row of rows) {
-        if (!kept(row)) {
-          scanned = Infinity;
-          break;
-        }
+    // Row by row (iterate, not all): the host holds one row beyond the page, never a batch.
+    scan: while (scanned < this.#maxPerApp * 1.1) {
+      let read = 0;
+      let last: { ms: number; seq: number } | undefined;
+      for (const raw of this.#page.iterate(appId, ms, ms, seq, PAGE)) {
+        const row = raw as { ms: number; seq: number; bytes: number; entry: string };
+        read++;
+        last = row;
+        if (!kept(row)) break scan;
         const entry = JSON.parse(row.entry) as LogEntry;
-        if (!matches(entry, query)) continue;
-        if (entries.length === query.limit) {
-          more = true;
-          break;
-        }
-        entries.push(entry);
+        if (matches(entry, query) && !page.offer(entry, row.bytes)) break scan;
       }
-      scanned += rows.length;
-      if (rows.length < PAGE) break;
-      ({ ms, seq } = rows[rows.length - 1]!);
+      scanned += read;
+      if (read < PAGE || !last) break;
+      ({ ms, seq } = last);
     }
-    return Promise.resolve({ entries, next_cursor: more ? entries[entries.length - 1]!.id : null });
+    return Promise.resolve(page.page());
   }
 
   tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {
@@ -135,7 +131,7 @@ export class SqliteLogStore implements LogStore {
     if (count === undefined) count = (this.#count.get(appId) as { n: number }).n - n;
     count += n;
     if (count > this.#maxPerApp * 1.1) {
-      this.#trim.run(appId, this.#maxPerApp - 1);
+      this.#trim.run(appId, count - this.#maxPerApp - 1);
       count = this.#maxPerApp;
     }
     this.#counts.set(appId, count);
