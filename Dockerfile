@@ -13,7 +13,7 @@ COPY --chown=deno:deno main.ts ./
 COPY --chown=deno:deno runtime/ runtime/
 COPY --chown=deno:deno routes/ routes/
 COPY --chown=deno:deno studio/ studio/
-RUN deno cache main.ts runtime/sandbox/child/main.ts
+RUN deno cache main.ts runtime/sandbox/child/main.ts runtime/deploy/compiler/child.ts
 
 ENV PORT=8000 HOST=0.0.0.0 DATA_DIR=/data
 EXPOSE 8000
