@@ -36,7 +36,7 @@ export function appRoutes(
         store.liveOf(id),
         store.list(id, { limit: 1 }),
       ]);
-      const hour = (await metrics.series.query(id, 60)).app;
+      const hour = (await metrics.series.query(id, { minutes: 60, step: 60 })).app;
       return {
         id,
         environments: Object.entries(live).map(([name, deployment]) => ({

@@ -1,13 +1,19 @@
 /**
  * Metrics: `GET /metrics` (Prometheus text, admin key only) and
- * `GET /v1/apps/:appId/metrics?minutes=60` (per-minute requests, errors, p50 and p99 for the
- * app and each function, over the last hour, or up to a day).
+ * `GET /v1/apps/:appId/metrics?minutes=60&step=1` (requests, errors, p50 and p99 of the app and
+ * of its busiest functions, over the last hour or up to a day, one point per `step` minutes).
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import type { ApiKeys } from "../runtime/auth/keys.ts";
 import type { Metrics } from "../runtime/metrics/metrics.ts";
-import { WINDOW_MINUTES } from "../runtime/metrics/series.ts";
+import { invalid } from "../runtime/errors.ts";
+import {
+  defaultStep,
+  MAX_POINTS_PER_SERIES,
+  MAX_SERIES_PER_RESPONSE,
+  WINDOW_MINUTES,
+} from "../runtime/metrics/series.ts";
 import { authenticate, type AuthEnv, requireAdmin } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appParams, pageLimit } from "./schemas.ts";
@@ -31,14 +37,33 @@ export function metricRoutes(metrics: Metrics, registry: OpenApiRegistry): Hono<
     {
       method: "get",
       path: "/apps/:appId/metrics",
-      summary: "Per-minute requests, errors and latency of an app and each function",
+      summary: "Requests, errors and latency of an app and its busiest functions, per step",
       tag: "metrics",
       params: appParams,
-      query: z.object({ minutes: pageLimit(WINDOW_MINUTES, "minutes") }),
-      responses: { 200: "the app's minutes and each function's", 400: "a bad window" },
+      query: z.object({
+        minutes: pageLimit(WINDOW_MINUTES, "minutes").describe("the window, 1 to 1440 minutes"),
+        step: pageLimit(WINDOW_MINUTES, "step").describe(
+          `minutes per point (default: minutes / 120, rounded up); at most ` +
+            `${MAX_POINTS_PER_SERIES} points a series`,
+        ),
+      }),
+      responses: {
+        200: `step_minutes, the app's points, those of its ${MAX_SERIES_PER_RESPONSE} busiest ` +
+          "functions with requests in the window, and functions_omitted (the others)",
+        400: "a bad window or step",
+      },
     },
-    async (c, { params, query }) =>
-      c.json(await metrics.series.query(params.appId, query.minutes ?? 60)),
+    async (c, { params, query }) => {
+      const minutes = query.minutes ?? 60;
+      const step = query.step ?? defaultStep(minutes);
+      if (Math.ceil(minutes / step) > MAX_POINTS_PER_SERIES) {
+        throw invalid(
+          `step must be at least ${Math.ceil(minutes / MAX_POINTS_PER_SERIES)} for ` +
+            `minutes=${minutes}: a series holds at most ${MAX_POINTS_PER_SERIES} points`,
+        );
+      }
+      return c.json(await metrics.series.query(params.appId, { minutes, step }));
+    },
   );
   return app;
 }

@@ -8,6 +8,15 @@ import client from "prom-client";
 import type { SupervisorStats } from "../sandbox/host/supervisor.ts";
 import type { SeriesStore } from "./series.ts";
 
+/**
+ * Distinct `function` labels kept per app in the request counter and histogram; the requests of
+ * further functions are counted under `function="other"`, so one app's routes cannot grow the
+ * exposition without bound.
+ */
+export const MAX_FUNCTION_LABELS_PER_APP = 50;
+/** The `function` label of an app's requests past MAX_FUNCTION_LABELS_PER_APP. */
+export const OTHER_FUNCTION = "other";
+
 /** Latency buckets of the request histogram, in seconds. */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
@@ -23,6 +32,8 @@ export class Metrics {
   readonly series: SeriesStore;
   readonly #requestChildren = new Map<string, { inc(): void }>();
   readonly #durationChildren = new Map<string, { observe(value: number): void }>();
+  /** App → the function labels it has used, at most MAX_FUNCTION_LABELS_PER_APP. */
+  readonly #functionLabels = new Map<string, Set<string>>();
 
   /** `sandboxes` reads the supervisor's counters at each scrape; `series` keeps the minutes. */
   constructor(sandboxes: () => SupervisorStats, series: SeriesStore) {
@@ -99,6 +110,8 @@ export class Metrics {
     durationMs: number,
   ): void {
     const statusClass = `${Math.floor(status / 100)}xx`;
+    const file = labels.function;
+    labels = { ...labels, function: this.#functionLabel(labels.app, file) };
     const series = `${labels.app}\0${labels.environment}\0${labels.function}`;
     // prom-client hashes a label object on every call; a child per label set does it once.
     let counter = this.#requestChildren.get(`${series}\0${statusClass}`);
@@ -114,7 +127,17 @@ export class Metrics {
     }
     histogram.observe(durationMs / 1000);
     if (status === 429) this.#limited.inc({ app: labels.app });
-    this.series.record(labels.app, labels.function, status, durationMs);
+    this.series.record(labels.app, file, status, durationMs);
+  }
+
+  /** The label of `file` among its app's: itself while the app has room, else OTHER_FUNCTION. */
+  #functionLabel(app: string, file: string): string {
+    let used = this.#functionLabels.get(app);
+    if (!used) this.#functionLabels.set(app, used = new Set());
+    if (used.has(file)) return file;
+    if (used.size >= MAX_FUNCTION_LABELS_PER_APP) return OTHER_FUNCTION;
+    used.add(file);
+    return file;
   }
 
   /** Counts one KV call. */

@@ -5,9 +5,9 @@ import {
   emptyMinute,
   MAX_SERIES_PER_APP,
   type Minute,
-  minuteRange,
-  point,
+  PageFolder,
   type SeriesPage,
+  type SeriesQuery,
   type SeriesStore,
   WINDOW_MINUTES,
 } from "./series.ts";
@@ -35,17 +35,12 @@ export class MemorySeries implements SeriesStore {
     }
   }
 
-  query(appId: string, minutes: number): Promise<SeriesPage> {
-    const [from, to] = minuteRange(minutes);
-    const app = this.#apps.get(appId) ?? new Map<string, Map<number, Minute>>();
-    const points = (series: Map<number, Minute> | undefined) => {
-      const out = [];
-      for (let minute = from; minute <= to; minute++) out.push(point(minute, series?.get(minute)));
-      return out;
-    };
-    const functions: SeriesPage["functions"] = {};
-    for (const [name, series] of app) if (name !== APP_SERIES) functions[name] = points(series);
-    return Promise.resolve({ app: points(app.get(APP_SERIES)), functions });
+  query(appId: string, query: SeriesQuery): Promise<SeriesPage> {
+    const folder = new PageFolder(query);
+    for (const [name, series] of this.#apps.get(appId) ?? []) {
+      for (const [minute, m] of series) folder.add(name, minute, m);
+    }
+    return Promise.resolve(folder.page());
   }
 
   close(): Promise<void> {

@@ -12,13 +12,15 @@ import {
   emptyMinute,
   MAX_SERIES_PER_APP,
   type Minute,
-  minuteRange,
-  point,
+  PageFolder,
   type SeriesPage,
+  type SeriesQuery,
   type SeriesStore,
   WINDOW_MINUTES,
 } from "./series.ts";
 
+/** Minute hashes read per round trip of a query. */
+const READ_MINUTES = 60;
 /** How often buffered counts are written, in ms. */
 const FLUSH_MS = 1000;
 
@@ -55,37 +57,31 @@ export class RedisSeries implements SeriesStore {
     }
   }
 
-  async query(appId: string, minutes: number): Promise<SeriesPage> {
+  async query(appId: string, query: SeriesQuery): Promise<SeriesPage> {
     await this.#flush();
-    const [from, to] = minuteRange(minutes);
-    const pipeline = this.#redis.pipeline();
-    for (let minute = from; minute <= to; minute++) pipeline.hgetall(key(appId, minute));
-    const hashes = (await pipeline.exec()) as Array<Record<string, string | number> | null>;
-    const series = new Map<string, Map<number, Minute>>();
-    hashes.forEach((hash, i) => {
-      for (const [field, raw] of Object.entries(hash ?? {})) {
-        const bar = field.lastIndexOf("|");
-        const [name, part] = [field.slice(0, bar), field.slice(bar + 1)];
-        let minutesOf = series.get(name);
-        if (!minutesOf) series.set(name, minutesOf = new Map());
-        let m = minutesOf.get(from + i);
-        if (!m) minutesOf.set(from + i, m = emptyMinute());
-        const value = Number(raw);
-        if (part === "r") m.requests = value;
-        else if (part === "e") m.errors = value;
-        else m.buckets[Number(part)] = value;
-      }
-    });
-    const points = (name: string) => {
-      const out = [];
-      for (let minute = from; minute <= to; minute++) {
-        out.push(point(minute, series.get(name)?.get(minute)));
-      }
-      return out;
-    };
-    const functions: SeriesPage["functions"] = {};
-    for (const name of series.keys()) if (name !== APP_SERIES) functions[name] = points(name);
-    return { app: points(APP_SERIES), functions };
+    const folder = new PageFolder(query);
+    // A chunk of minutes a round trip, folded at once: the host never holds a day of hashes.
+    for (let start = folder.from; start <= folder.to; start += READ_MINUTES) {
+      const stop = Math.min(folder.to, start + READ_MINUTES - 1);
+      const pipeline = this.#redis.pipeline();
+      for (let minute = start; minute <= stop; minute++) pipeline.hgetall(key(appId, minute));
+      const hashes = (await pipeline.exec()) as Array<Record<string, string | number> | null>;
+      hashes.forEach((hash, i) => {
+        const minutes = new Map<string, Minute>();
+        for (const [field, raw] of Object.entries(hash ?? {})) {
+          const bar = field.lastIndexOf("|");
+          const [name, part] = [field.slice(0, bar), field.slice(bar + 1)];
+          let m = minutes.get(name);
+          if (!m) minutes.set(name, m = emptyMinute());
+          const value = Number(raw);
+          if (part === "r") m.requests = value;
+          else if (part === "e") m.errors = value;
+          else m.buckets[Number(part)] = value;
+        }
+        for (const [name, m] of minutes) folder.add(name, start + i, m);
+      });
+    }
+    return folder.page();
   }
 
   async close(): Promise<void> {
