@@ -160,33 +160,6 @@ export class FrameWriter {
 }
 
 /**
- * A FrameWriter `defer` that waits for the next turn of the event loop (a MessageChannel
- * message), not just the end of this one. A busy HTTP server hands over one request per turn, so
- * frames gathered only until the end of a turn go out one write each, and the process at the other
- * end wakes once per request; a turn later, the frames of every request that arrived meanwhile
- * share one write (at the cost of that hop). `close` releases the channel.
- */
-export function nextTurn(): { defer: (drain: () => void) => void; close(): void } {
-  const channel = new MessageChannel();
-  let waiting: (() => void) | null = null;
-  channel.port1.onmessage = () => {
-    const drain = waiting;
-    waiting = null;
-    drain?.();
-  };
-  return {
-    defer(drain) {
-      waiting = drain;
-      channel.port2.postMessage(null);
-    },
-    close() {
-      channel.port1.close();
-      channel.port2.close();
-    },
-  };
-}
-
-/**
  * A FrameWriter sink that writes straight to a socket (no stream machinery on the hot path),
  * looping because one write may take only part of the bytes.
  */

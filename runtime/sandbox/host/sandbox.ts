@@ -4,7 +4,8 @@
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
 import { type ErrorKind, PlatformError } from "../../errors.ts";
-import { FrameError, FrameReader, FrameWriter, nextTurn, socketSink } from "../frames.ts";
+import { setImmediate } from "node:timers";
+import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
 import {
   type Envelope,
   type Failure,
@@ -254,12 +255,12 @@ export class Sandbox {
     chunks: AsyncIterator<Uint8Array>,
     early: Array<Envelope<unknown>>,
   ): void {
-    // Under load, frames wait a turn so that concurrent requests share a write; a lone request
-    // goes out at the end of this turn, without the extra hop.
-    const turn = nextTurn();
+    // Under load, frames wait for the next turn of the event loop (a busy HTTP server hands over
+    // one request per turn) so that concurrent requests share one write and one wake-up of the
+    // child; a lone request goes out at the end of this turn, without the extra hop.
     this.#writer = new FrameWriter(
       socketSink(conn),
-      (drain) => this.#pending.size > 1 ? turn.defer(drain) : queueMicrotask(drain),
+      (drain) => this.#pending.size > 1 ? setImmediate(drain) : queueMicrotask(drain),
     );
     this.#markReady();
     void (async () => {
@@ -280,7 +281,6 @@ export class Sandbox {
           void this.stop({ kind: "closed" });
         }
       }
-      turn.close();
       // A process that is dying (a heap abort) closes its socket first: let its exit status
       // speak, and stop it only if it lingers.
       const linger = setTimeout(() => void this.stop({ kind: "closed" }), EXIT_GRACE_MS);
