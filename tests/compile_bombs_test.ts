@@ -198,7 +198,7 @@ Deno.test("a compile past its CPU budget is killed and refused naming it", async
   }
 });
 
-Deno.test("a compile process may run esbuild only, reach no network, and holds no host secret", async () => {
+Deno.test("a compile process runs esbuild only, at nice 10, with no network and no host secret", async () => {
   // A secret in the host's environment, as API_KEY or UPSTASH_REDIS_REST_TOKEN would be.
   Deno.env.set("COMPILE_TEST_SECRET", "s3cret");
   const s = await startServer();
@@ -217,6 +217,9 @@ Deno.test("a compile process may run esbuild only, reach no network, and holds n
     const environ = (pid: number) =>
       Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0").filter(Boolean);
     for (const pid of [tree.pid, tree.children[0]!]) {
+      const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+      const nice = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+      assert.equal(nice, 10, `process ${pid} runs below the host's priority`);
       const env = environ(pid);
       assert.ok(env.includes("GOMAXPROCS=1"), env.join(" "));
       assert.deepEqual(env.filter((v) => v.includes("s3cret")), [], `the secret reached ${pid}`);

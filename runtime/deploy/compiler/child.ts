@@ -6,7 +6,13 @@
  */
 import { compile } from "../compile.ts";
 import { CompileError } from "../diagnostic.ts";
-import { type CompileReply, type CompileRequest, moduleText, sourceMapText } from "./protocol.ts";
+import {
+  type CompileReply,
+  type CompileRequest,
+  moduleText,
+  type ReadyReply,
+  sourceMapText,
+} from "./protocol.ts";
 import { encodeMessage, MessageReader } from "./wire.ts";
 
 /** A first compile, so that esbuild's service runs and the compile path is warm before a deploy. */
@@ -16,6 +22,8 @@ async function main(): Promise<void> {
   const writer = Deno.stdout.writable.getWriter();
   const reader = new MessageReader(Deno.stdin.readable);
   await compile(WARM_UP);
+  const ready: ReadyReply = { ready: true };
+  await writer.write(encodeMessage({ head: ready, texts: {} }));
   for (;;) {
     const message = await reader.next<CompileRequest>();
     if (!message) break;

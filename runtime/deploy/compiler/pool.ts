@@ -188,8 +188,11 @@ export class CompilerPool {
     this.#workers.add(worker);
     void worker.closed.then(() => {
       this.#workers.delete(worker);
-      // Keep one process warm: a deploy after a killed one does not wait for a start.
-      if (!this.#closed && this.#workers.size === 0) this.#idle.push(this.#spawn());
+      // Keep one process warm, so a deploy after a killed one does not wait for a start; not
+      // after one that could not start, which would only fail again (the next deploy tries).
+      if (!this.#closed && this.#workers.size === 0 && worker.ready) {
+        this.#idle.push(this.#spawn());
+      }
       this.#dispatch();
     });
     return worker;

@@ -7,6 +7,11 @@ export interface CompileRequest {
   id: number;
 }
 
+/** Compile process → host, once, when esbuild's service runs and it can take a deploy. */
+export interface ReadyReply {
+  ready: true;
+}
+
 /**
  * Compile process → host, for request `id`: the routes, with the bundle's modules and source
  * maps as texts (named by `moduleText` and `sourceMapText`); or the deploy's diagnostics; or a

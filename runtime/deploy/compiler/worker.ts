@@ -3,10 +3,11 @@
  * at a time, and watched from /proc while it compiles. Past its memory, CPU or time budget the
  * whole process tree (the Deno process and esbuild's service) is killed and the deploy refused.
  */
+import { setPriority } from "node:os";
 import { PlatformError } from "../../errors.ts";
 import { CompileError } from "../diagnostic.ts";
 import { BUNDLE, type CompiledCode } from "../compile.ts";
-import { type CompileReply, moduleText, sourceMapText } from "./protocol.ts";
+import { type CompileReply, moduleText, type ReadyReply, sourceMapText } from "./protocol.ts";
 import { readTree } from "./tree.ts";
 import { encodeMessage, MessageReader } from "./wire.ts";
 
@@ -33,6 +34,8 @@ export interface WorkerLaunch {
 }
 
 const MB = 1024 * 1024;
+/** The niceness of compile processes (the host runs at 0): a compile yields the CPU to the host. */
+const COMPILE_NICE = 10;
 
 function limitError(message: string): CompileError {
   return new CompileError([{ file: null, line: null, column: null, message }], { limit: true });
@@ -57,6 +60,8 @@ export class CompileWorker {
   /** Readings of /proc under way, awaited before the worker counts as closed. */
   readonly #readings = new Set<Promise<unknown>>();
   #exited = false;
+  /** Whether the process said it is ready: an exit before that is the platform's failure. */
+  #ready = false;
   /** The tree's CPU time when the last deploy ended (its idle baseline), in ms. */
   #cpuAtRest = 0;
   /** Resident memory of the tree when the last deploy ended, in bytes. */
@@ -75,6 +80,10 @@ export class CompileWorker {
       env: launch.env,
       cwd: "/",
     }).spawn();
+    try {
+      // Set before the process starts esbuild's service, which inherits it.
+      setPriority(this.#child.pid, COMPILE_NICE);
+    } catch { /* it exited already; its exit refuses what it was sent */ }
     this.#writer = this.#child.stdin.getWriter();
     this.#reader = new MessageReader(this.#child.stdout);
     this.#readLoop = this.#read();
@@ -92,6 +101,11 @@ export class CompileWorker {
   /** The compile process's id. */
   get pid(): number {
     return this.#child.pid;
+  }
+
+  /** Whether the process started and said so (it may have exited since). */
+  get ready(): boolean {
+    return this.#ready;
   }
 
   /** Whether the process is still there to take a deploy. */
@@ -211,9 +225,10 @@ export class CompileWorker {
   async #read(): Promise<void> {
     try {
       for (;;) {
-        const message = await this.#reader.next<CompileReply>();
+        const message = await this.#reader.next<CompileReply | ReadyReply>();
         if (!message) return;
-        this.#settle(message.head, message.texts);
+        if ("ready" in message.head) this.#ready = true;
+        else this.#settle(message.head, message.texts);
       }
     } catch {
       // A broken frame from the compile process: it cannot be trusted with another deploy.
@@ -248,6 +263,17 @@ export class CompileWorker {
     const job = this.#job;
     if (!job) return;
     this.#job = null;
+    const exit = status.signal ?? status.code;
+    if (!this.#killedFor && !this.#ready) {
+      job.reject(
+        new PlatformError(
+          "unavailable",
+          `the compile process exited as it started (exit ${exit}): the platform cannot compile ` +
+            "now; retry later",
+        ),
+      );
+      return;
+    }
     // V8 aborts with SIGTRAP (exit 133) when the heap cap is reached.
     const heap = status.code === 133 || status.signal === "SIGTRAP";
     const { memoryMb } = this.#launch.budgets;
@@ -256,7 +282,7 @@ export class CompileWorker {
         limitError(
           heap
             ? `compiling used over ${memoryMb} MB of memory, the compile memory limit`
-            : `the compiler crashed on this deploy (exit ${status.signal ?? status.code})`,
+            : `the compiler crashed on this deploy (exit ${exit})`,
         ),
     );
   }
