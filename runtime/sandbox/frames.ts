@@ -102,16 +102,23 @@ function decodeRest(frame: Uint8Array): Envelope<unknown> {
   return { header, body };
 }
 
+/** Capacity a FrameWriter's batch buffer starts with, and keeps between batches (64 KB). */
+const BATCH_BYTES = 64 * 1024;
+
 /**
  * Queues frames for a sink (a socket), and hands it everything queued until `defer` calls back,
  * or while its previous write was under way, as one buffer: a burst of messages costs one write
- * rather than one each.
+ * rather than one each. Frames are encoded straight into the batch (no per-frame buffer, no
+ * copy to join them); a batch buffer grown past BATCH_BYTES for a large frame is let go after it
+ * is written, so a quiet connection holds at most two small buffers.
  */
 export class FrameWriter {
   readonly #sink: (bytes: Uint8Array<ArrayBuffer>) => Promise<void> | void;
   readonly #defer: (drain: () => void) => void;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
+  #buffer: Uint8Array<ArrayBuffer> = new Uint8Array(BATCH_BYTES);
+  /** A written batch buffer, reused for the next batch. */
+  #spare: Uint8Array<ArrayBuffer> | null = null;
+  #length = 0;
   #scheduled = false;
   #failed = false;
 
@@ -127,16 +134,47 @@ export class FrameWriter {
     this.#defer = defer;
   }
 
-  /** Encodes and queues a message; after a failed write, messages are dropped. */
+  /** Encodes and queues a message; throws FrameError past the limits; dropped after a failure. */
   send(header: unknown, body?: Uint8Array): void {
-    this.sendEncoded(encodeFrame(header, body));
+    if (this.#failed) return;
+    const json = JSON.stringify(header);
+    const bodyLength = body?.length ?? 0;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit; the frame is cut to what was written.
+    const at = this.#reserve(8 + json.length * 3 + bodyLength);
+    const { written } = encoder.encodeInto(json, this.#buffer.subarray(at + 8));
+    const rest = 4 + written + bodyLength;
+    if (written > MAX_HEADER_BYTES || rest > MAX_FRAME_BYTES) {
+      throw new FrameError(`a frame of ${rest} bytes is over the limit of ${MAX_FRAME_BYTES}`);
+    }
+    const view = new DataView(this.#buffer.buffer, at, 8);
+    view.setUint32(0, rest);
+    view.setUint32(4, written);
+    if (body) this.#buffer.set(body, at + 8 + written);
+    this.#length = at + 8 + written + bodyLength;
+    this.#schedule();
   }
 
   /** Queues bytes that are already frames. */
   sendEncoded(bytes: Uint8Array): void {
     if (this.#failed) return;
-    this.#queue.push(bytes);
-    this.#queued += bytes.length;
+    const at = this.#reserve(bytes.length);
+    this.#buffer.set(bytes, at);
+    this.#length = at + bytes.length;
+    this.#schedule();
+  }
+
+  /** Makes room for `bytes` more at the end of the batch; answers where they start. */
+  #reserve(bytes: number): number {
+    const need = this.#length + bytes;
+    if (need > this.#buffer.length) {
+      const grown = new Uint8Array(Math.max(need, this.#buffer.length * 2));
+      grown.set(this.#buffer.subarray(0, this.#length));
+      this.#buffer = grown;
+    }
+    return this.#length;
+  }
+
+  #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
     this.#defer(() => void this.#drain());
@@ -144,15 +182,18 @@ export class FrameWriter {
 
   async #drain(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
-        const batch = concat(this.#queue, this.#queued);
-        this.#queue = [];
-        this.#queued = 0;
+      while (this.#length > 0) {
+        const batch = this.#buffer.subarray(0, this.#length);
+        const written = this.#buffer;
+        this.#buffer = this.#spare ?? new Uint8Array(BATCH_BYTES);
+        this.#spare = null;
+        this.#length = 0;
         await this.#sink(batch);
+        if (written.length === BATCH_BYTES) this.#spare = written;
       }
     } catch {
       this.#failed = true;
-      this.#queue = [];
+      this.#length = 0;
     } finally {
       this.#scheduled = false;
     }
@@ -167,17 +208,4 @@ export function socketSink(conn: Deno.Conn): (bytes: Uint8Array) => Promise<void
   return async (bytes) => {
     for (let done = 0; done < bytes.length;) done += await conn.write(bytes.subarray(done));
   };
-}
-
-function concat(parts: Uint8Array[], total: number): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1 && parts[0]!.byteOffset === 0 && parts[0]!.buffer.byteLength === total) {
-    return parts[0] as Uint8Array<ArrayBuffer>;
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
