@@ -135,25 +135,27 @@ Deno.test("the 4.9 MB nested-require deploy that froze the host 5.7 s is answere
   }
 });
 
-/** A server whose compile processes have the given budgets. */
-async function serverWith(budgets: Partial<CompilerPoolOptions["budgets"]>, waiting = 16) {
+/** A server whose compile processes have the given budgets and settings. */
+async function serverWith(
+  budgets: Partial<CompilerPoolOptions["budgets"]>,
+  options: Partial<Omit<CompilerPoolOptions, "budgets">> = {},
+) {
   const compiler = new CompilerPool({
     size: 2,
     budgets: { memoryMb: 512, cpuMs: 10_000, wallMs: 15_000, ...budgets },
-    maxWaitingPerApp: waiting,
+    maxWaitingPerApp: 16,
     watchMs: 25,
+    idleMs: 60_000,
+    ...options,
   });
   return await startServer({ parts: { compiler } });
 }
 
 Deno.test("a compile past its wall clock is killed; a same-app deploy queues, one more is 429", async () => {
-  const s = await serverWith({ wallMs: 1500 }, 1);
+  const s = await serverWith({ wallMs: 1500 }, { maxWaitingPerApp: 1 });
   try {
     const app = appId("stalled");
-    await until(
-      "a warm compile process",
-      () => compileTrees(s.platform.compiler).some((t) => t.children.length > 0),
-    );
+    await s.deployOk(app, { "api/x.ts": OK });
     const [stalled] = compileTrees(s.platform.compiler);
     // The attacker's compile never finishes: its esbuild service is stopped.
     for (const pid of stalled!.children) Deno.kill(pid, "SIGSTOP");
@@ -227,5 +229,24 @@ Deno.test("a compile process runs esbuild only, at nice 10, with no network and 
   } finally {
     await s.close();
     Deno.env.delete("COMPILE_TEST_SECRET");
+  }
+});
+
+Deno.test("an idle compile process is stopped, and the next deploy starts one", async () => {
+  const s = await serverWith({}, { idleMs: 200 });
+  try {
+    assert.deepEqual(compileTrees(s.platform.compiler), [], "none runs before a deploy");
+    await s.deployOk(appId("idle"), { "api/x.ts": OK });
+    const [first] = compileTrees(s.platform.compiler);
+    assert.ok(first);
+    await until(
+      "the idle process to stop",
+      () => !alive(first.pid) && first.children.every((p) => !alive(p)),
+    );
+    assert.deepEqual(compileTrees(s.platform.compiler), []);
+    await s.deployOk(appId("idle"), { "api/x.ts": OK });
+    assert.equal(compileTrees(s.platform.compiler).length, 1);
+  } finally {
+    await s.close();
   }
 });

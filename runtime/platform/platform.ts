@@ -79,13 +79,15 @@ const IDLE_CPU_WINDOW_MS = 2_000;
 
 /**
  * Compile processes (at most two: this is sized for a 2-core host) and what one deploy's compile
- * may use: 512 MB of memory, 10 s of CPU, 15 s of wall clock, read from /proc every 50 ms.
+ * may use: 512 MB of memory, 10 s of CPU, 15 s of wall clock, read from /proc every 50 ms. One
+ * idle for a minute is stopped, giving its memory back.
  */
 const COMPILER: CompilerPoolOptions = {
   size: 2,
   budgets: { memoryMb: 512, cpuMs: 10_000, wallMs: 15_000 },
   maxWaitingPerApp: 16,
   watchMs: 50,
+  idleMs: 60_000,
 };
 
 /** How long a health check waits for a dependency, in ms. */

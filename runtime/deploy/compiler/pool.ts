@@ -19,6 +19,8 @@ export interface CompilerPoolOptions {
   maxWaitingPerApp: number;
   /** How often a compiling process's tree is read from /proc, in ms. */
   watchMs: number;
+  /** How long a process may stay idle before it is stopped (its memory given back), in ms. */
+  idleMs: number;
 }
 
 /** A deploy waiting for, or in, a compile process. */
@@ -85,19 +87,21 @@ export class CompilerPool {
   readonly #options: CompilerPoolOptions;
   readonly #launch: WorkerLaunch;
   readonly #workers = new Set<CompileWorker>();
-  readonly #idle: CompileWorker[] = [];
+  /** Idle processes, each with the timer that stops it if it stays idle. */
+  readonly #idle = new Map<CompileWorker, ReturnType<typeof setTimeout>>();
   readonly #queue: Job[] = [];
+  /** Processes stopped for staying idle: not replaced until a deploy needs one. */
+  readonly #stoppedIdle = new WeakSet<CompileWorker>();
   /** Apps with a deploy compiling now. */
   readonly #compiling = new Set<string>();
   /** Deploys compiling now, awaited by `close`. */
   readonly #running = new Set<Promise<void>>();
   #closed = false;
 
-  /** Starts one compile process, warm for the first deploy; a second starts when needed. */
+  /** Starts no process yet: the first deploy starts one (about 60 ms), a second when needed. */
   constructor(options: CompilerPoolOptions) {
     this.#options = options;
     this.#launch = launchOf(options);
-    this.#idle.push(this.#spawn());
   }
 
   /**
@@ -133,6 +137,8 @@ export class CompilerPool {
   async close(): Promise<void> {
     this.#closed = true;
     for (const job of this.#queue.splice(0)) job.reject(closing());
+    for (const timer of this.#idle.values()) clearTimeout(timer);
+    this.#idle.clear();
     await Promise.all([...this.#workers].map((worker) => worker.kill(closing())));
     await Promise.all(this.#running);
   }
@@ -157,8 +163,9 @@ export class CompilerPool {
 
   /** An idle live process, or a new one while the pool has room; null when all are busy. */
   #freeWorker(): CompileWorker | null {
-    while (this.#idle.length > 0) {
-      const worker = this.#idle.pop()!;
+    for (const [worker, timer] of this.#idle) {
+      clearTimeout(timer);
+      this.#idle.delete(worker);
       if (worker.alive) return worker;
     }
     return this.#workers.size < this.#options.size ? this.#spawn() : null;
@@ -179,8 +186,18 @@ export class CompilerPool {
     } else if (worker.rssAtRest > memoryMb * 1024 * 1024 * REST_MEMORY_SHARE) {
       // A large deploy left esbuild holding memory the next deploy's budget would count.
       await worker.kill(closing());
-    } else this.#idle.push(worker);
+    } else this.#rest(worker);
     this.#dispatch();
+  }
+
+  /** Marks a process idle, to be stopped if no deploy takes it within `idleMs`. */
+  #rest(worker: CompileWorker): void {
+    const timer = setTimeout(() => {
+      this.#idle.delete(worker);
+      this.#stoppedIdle.add(worker);
+      void worker.kill(closing());
+    }, this.#options.idleMs);
+    this.#idle.set(worker, timer);
   }
 
   #spawn(): CompileWorker {
@@ -189,9 +206,11 @@ export class CompilerPool {
     void worker.closed.then(() => {
       this.#workers.delete(worker);
       // Keep one process warm, so a deploy after a killed one does not wait for a start; not
-      // after one that could not start, which would only fail again (the next deploy tries).
-      if (!this.#closed && this.#workers.size === 0 && worker.ready) {
-        this.#idle.push(this.#spawn());
+      // after one stopped for idling, nor one that could not start, which would only fail
+      // again (the next deploy tries).
+      const replace = worker.ready && !this.#stoppedIdle.has(worker);
+      if (!this.#closed && this.#workers.size === 0 && replace) {
+        this.#rest(this.#spawn());
       }
       this.#dispatch();
     });
