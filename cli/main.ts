@@ -258,6 +258,40 @@ const COMMANDS: Record<string, Command> = {
       } else throw new CliError(`unknown kv action "${action}": get, set, ls or rm`, 2);
     },
   },
+  schedules: {
+    usage: "fn schedules [pause | resume]  --app <app>",
+    summary: "list an app's cron jobs (next run, last outcome), or pause or resume all of them",
+    options: APP,
+    async run(positionals, flags) {
+      const app = encodeURIComponent(need(flags, "app"));
+      const action = positionals[0] ?? "ls";
+      if (action === "pause" || action === "resume") {
+        await api(`/apps/${app}/schedules/${action}`, { method: "POST" });
+        console.log(action === "pause" ? "schedules paused" : "schedules resumed");
+        return;
+      }
+      if (action !== "ls") {
+        throw new CliError(`unknown schedules action "${action}": pause or resume`, 2);
+      }
+      const listing = await api<{
+        paused: boolean;
+        schedules: Array<{
+          function: string;
+          environment: string;
+          cron: string;
+          next_run: string | null;
+          history: Array<{ outcome: string }>;
+        }>;
+      }>(`/apps/${app}/schedules`);
+      if (listing.paused) console.log("paused: no scheduled run starts until resumed");
+      for (const job of listing.schedules) {
+        console.log(
+          `${job.environment}  ${job.function}  ${job.cron}  next ${job.next_run ?? "-"}  ` +
+            `last ${job.history[0]?.outcome ?? "-"}`,
+        );
+      }
+    },
+  },
 };
 
 function formatEntry(entry: Record<string, unknown>): string {

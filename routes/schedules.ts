@@ -1,7 +1,8 @@
 /**
  * Cron jobs declared in code: `GET /v1/apps/:appId/schedules` (every job of the app, its next
- * run and recent runs) and `POST /v1/apps/:appId/schedules/run` with `{ "function", "environment"? }`
- * (runs one now, answers how it went).
+ * run and recent runs, and whether the app's schedules are paused), `POST
+ * /v1/apps/:appId/schedules/run` with `{ "function", "environment"? }` (runs one now, answers how
+ * it went), and `POST /v1/apps/:appId/schedules/pause` and `/resume` (the app's own key may).
  */
 import { Hono } from "hono";
 import { z } from "zod";
@@ -27,15 +28,16 @@ export function scheduleRoutes(scheduler: Scheduler, registry: OpenApiRegistry):
     params: appParams,
     responses: { 200: "the jobs" },
   }, async (c, { params }) => {
-    const jobs = await scheduler.list(params.appId);
+    const { paused, jobs } = await scheduler.list(params.appId);
     return c.json({
+      paused,
       schedules: jobs.map((job) => ({
         function: job.file,
         environment: job.environment,
         deployment_id: job.deploymentId,
         cron: job.schedule.cron,
         timezone: job.schedule.timezone,
-        next_run: job.nextRun?.toISOString() ?? null,
+        next_run: paused ? null : job.nextRun?.toISOString() ?? null,
         history: job.history,
       })),
     });
@@ -57,5 +59,20 @@ export function scheduleRoutes(scheduler: Scheduler, registry: OpenApiRegistry):
     }
     return c.json(run);
   });
+  for (const action of ["pause", "resume"] as const) {
+    defineRoute(app, registry, {
+      method: "post",
+      path: `/apps/:appId/schedules/${action}`,
+      summary: action === "pause"
+        ? "Pause every cron job of an app: no scheduled run starts until it is resumed"
+        : "Resume the cron jobs of an app",
+      tag: "schedules",
+      params: appParams,
+      responses: { 200: "{ paused } as it now is" },
+    }, async (c, { params }) => {
+      await scheduler.setPaused(params.appId, action === "pause");
+      return c.json({ paused: action === "pause" });
+    });
+  }
   return app;
 }

@@ -7,6 +7,9 @@ import { Cron } from "croner";
 import type { Diagnostic } from "../deploy/diagnostic.ts";
 import { ENVIRONMENT } from "../ids.ts";
 
+/** Most cron jobs one app environment may have: a deploy declaring more is refused. */
+export const MAX_JOBS_PER_ENVIRONMENT = 20;
+
 /** A route file's schedule, as checked. */
 export interface Schedule {
   /** Five fields (minute precision) or six (seconds first). */
@@ -70,6 +73,24 @@ export function parseSchedules(
       continue;
     }
     schedules[file] = schedule;
+  }
+  const perEnvironment = new Map<string, string[]>();
+  for (const [file, schedule] of Object.entries(schedules)) {
+    for (const environment of schedule.environments) {
+      const files = perEnvironment.get(environment);
+      if (files) files.push(file);
+      else perEnvironment.set(environment, [file]);
+    }
+  }
+  for (const [environment, files] of perEnvironment) {
+    if (files.length <= MAX_JOBS_PER_ENVIRONMENT) continue;
+    problems.push({
+      file: files[MAX_JOBS_PER_ENVIRONMENT]!,
+      line: null,
+      column: null,
+      message: `schedule: ${files.length} cron jobs would run in environment "${environment}"; ` +
+        `the limit is ${MAX_JOBS_PER_ENVIRONMENT} per app environment`,
+    });
   }
   return { schedules, problems };
 }

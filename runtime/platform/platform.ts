@@ -156,6 +156,8 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const scheduler: Scheduler = new Scheduler({
     store,
     run: (job, at, trigger) => functions.runScheduled(job, at, trigger),
+    // A run ends by its time limit; the margin covers the sandbox's start and the run's record.
+    runTtlMs: config.timeoutMs + 60_000,
   });
   const metrics = new Metrics(
     () => sandboxes.stats(),
@@ -189,6 +191,8 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     }),
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
+    adminKey: config.apiKey,
+    bodyIdleMs: config.bodyIdleMs,
   });
   await scheduler.start();
   const sync = startSync({

@@ -33,6 +33,7 @@ export class FileStore implements PlatformStore {
   readonly #writes = new Map<string, Promise<unknown>>();
   #version = 0;
   readonly #claims = new Map<string, number>();
+  readonly #running = new Map<string, { token: string; until: number }>();
   readonly #runs = new Map<string, JobRun[]>();
   readonly #appVersions: Record<string, number> = Object.create(null);
 
@@ -194,13 +195,51 @@ export class FileStore implements PlatformStore {
     return Object.values(all ?? {}).flat();
   }
 
-  /** One server owns an embedded store, so claims live in its memory. */
+  /**
+   * One server owns an embedded store, so claims live in its memory. They are kept in the order
+   * they were made, which is the order they expire in (the scheduler claims with one TTL), so
+   * purging stops at the first live one: O(1) amortised per claim.
+   */
   claimTick(key: string, ttlMs: number): Promise<boolean> {
     const now = Date.now();
-    for (const [claimed, until] of this.#claims) if (until <= now) this.#claims.delete(claimed);
-    if (this.#claims.has(key)) return Promise.resolve(false);
+    for (const [claimed, until] of this.#claims) {
+      if (until > now) break;
+      this.#claims.delete(claimed);
+    }
+    const until = this.#claims.get(key);
+    if (until !== undefined && until > now) return Promise.resolve(false);
+    this.#claims.delete(key);
     this.#claims.set(key, now + ttlMs);
     return Promise.resolve(true);
+  }
+
+  /** Runs under way live in memory too (one server owns the store). */
+  startRun(jobKey: string, ttlMs: number): Promise<string | null> {
+    const now = Date.now();
+    const running = this.#running.get(jobKey);
+    if (running && running.until > now) return Promise.resolve(null);
+    const token = crypto.randomUUID();
+    this.#running.set(jobKey, { token, until: now + ttlMs });
+    return Promise.resolve(token);
+  }
+
+  endRun(jobKey: string, token: string): Promise<void> {
+    if (this.#running.get(jobKey)?.token === token) this.#running.delete(jobKey);
+    return Promise.resolve();
+  }
+
+  async setSchedulesPaused(appId: string, paused: boolean): Promise<void> {
+    await this.#update<string>(`${this.#dir}/schedules-paused.json`, (all) => {
+      if (paused) all[appId] = new Date().toISOString();
+      else delete all[appId];
+    });
+    this.#bump(appId);
+  }
+
+  async pausedApps(): Promise<string[]> {
+    return Object.keys(
+      await readJson<Record<string, string>>(`${this.#dir}/schedules-paused.json`) ?? {},
+    );
   }
 
   /** Runs are kept in memory: the history starts again after a restart. */

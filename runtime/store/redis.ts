@@ -30,6 +30,13 @@ const VERSION = "fn:version";
 const APP_VERSIONS = "fn:app-versions";
 const KEYS = "fn:keys";
 const JOBS = "fn:jobs";
+/** App → when its schedules were paused. */
+const PAUSED = "fn:schedules-paused";
+/** KEYS: a job's running mark. ARGV: the token of the run that ends. */
+const END_RUN_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`;
 /** Apps with a live deployment, all with score 0, so they page in id order (ZRANGE BYLEX). */
 const APPS = "fn:apps";
 const app = (appId: string) => `fn:app:${appId}`;
@@ -210,6 +217,37 @@ export class RedisStore implements PlatformStore {
   async claimTick(key: string, ttlMs: number): Promise<boolean> {
     return await guard(async () =>
       (await this.#redis.set(`fn:tick:${key}`, "1", { nx: true, px: ttlMs })) === "OK"
+    );
+  }
+
+  async startRun(jobKey: string, ttlMs: number): Promise<string | null> {
+    const token = crypto.randomUUID();
+    return await guard(async () =>
+      (await this.#redis.set(`fn:running:${jobKey}`, token, { nx: true, px: ttlMs })) === "OK"
+        ? token
+        : null
+    );
+  }
+
+  async endRun(jobKey: string, token: string): Promise<void> {
+    await guard(async () => {
+      await this.#redis.eval(END_RUN_LUA, [`fn:running:${jobKey}`], [token]);
+    });
+  }
+
+  async setSchedulesPaused(appId: string, paused: boolean): Promise<void> {
+    await guard(async () => {
+      await this.#change(
+        appId,
+        (p) =>
+          paused ? p.hset(PAUSED, { [appId]: new Date().toISOString() }) : p.hdel(PAUSED, appId),
+      );
+    });
+  }
+
+  async pausedApps(): Promise<string[]> {
+    return await guard(async () =>
+      Object.keys(await this.#redis.hgetall<Record<string, string>>(PAUSED) ?? {})
     );
   }
 

@@ -126,10 +126,13 @@ export interface JobRun {
   /** ISO 8601: the tick it ran for (or when it was started by hand). */
   scheduled_at: string;
   duration_ms: number;
+  /** The HTTP status the handler answered; 0 for a run that was skipped. */
   status: number;
-  outcome: "ok" | "error";
+  /** `skipped`: the tick found the job's previous run still going, and did not run it. */
+  outcome: "ok" | "error" | "skipped";
+  /** The run's request id; empty for a run that was skipped. */
   request_id: string;
-  /** Why it failed, when it did. */
+  /** Why it failed or was skipped, when it was. */
   error?: string;
   /** `schedule` or `manual`. */
   trigger: "schedule" | "manual";
@@ -144,8 +147,22 @@ export interface ScheduleStore {
   putJobs(appId: string, environment: string, jobs: Job[]): Promise<void>;
   /** Every job of every app. */
   listJobs(): Promise<Job[]>;
-  /** Claims `key` (one tick of one job) for `ttlMs`: true for exactly one caller across instances. */
+  /**
+   * Claims `key` (one tick of one job) for `ttlMs`: true for exactly one caller across instances.
+   * Costs O(1) amortised per claim.
+   */
   claimTick(key: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Marks job `jobKey` as running for at most `ttlMs`, across instances; answers a token for
+   * `endRun`, or null when a run of it is already going.
+   */
+  startRun(jobKey: string, ttlMs: number): Promise<string | null>;
+  /** Ends the run that `startRun` answered `token` for (a later run's mark is left alone). */
+  endRun(jobKey: string, token: string): Promise<void>;
+  /** Pauses (true) or resumes the scheduled runs of every job of an app; kept across restarts. */
+  setSchedulesPaused(appId: string, paused: boolean): Promise<void>;
+  /** The apps whose schedules are paused. */
+  pausedApps(): Promise<string[]>;
   /** Records a run of job `jobKey`, keeping the newest MAX_JOB_RUNS. */
   addRun(jobKey: string, run: JobRun): Promise<void>;
   /** The runs of job `jobKey`, newest first. */
