@@ -1,6 +1,6 @@
 /** Server-Timing on every function response: where the time went, with KV and fetch counts. */
 import assert from "node:assert/strict";
-import { appId, serverTest } from "./helpers.ts";
+import { API_KEY, appId, json, serverTest } from "./helpers.ts";
 
 /** A metric of the header: its duration, and its description if any. */
 type Metric = { dur: number; desc: string | undefined };
@@ -29,7 +29,7 @@ serverTest("a function response carries Server-Timing with KV calls counted", as
     "api/kv.ts":
       `export default async (ctx) => { await ctx.kv.set("a", "1"); await ctx.kv.get("a"); return {}; }`,
   });
-  const response = await s.call(app, "/kv");
+  const response = await s.call(app, "/kv", { headers: { "x-platform-key": API_KEY } });
   await response.body?.cancel();
   const t = timing(response.headers.get("server-timing"));
   for (const name of ["total", "queue", "sandbox", "handler", "kv", "fetch"]) {
@@ -48,3 +48,35 @@ serverTest("error responses carry Server-Timing too", async (s) => {
   assert.equal(response.status, 500);
   assert.ok(timing(response.headers.get("server-timing")).total);
 });
+
+serverTest(
+  "queue and sandbox figures only go to requests with the app's key or the admin key",
+  async (s) => {
+    const [app, other] = [appId("timing"), appId("timing-other")];
+    await s.deployOk(app, { "api/hi.ts": `export default () => ({ body: "hi" })` });
+    const own = await json<{ key: string }>(
+      await s.api(`/apps/${app}/keys`, { method: "POST" }),
+      201,
+    );
+    const foreign = await json<{ key: string }>(
+      await s.api(`/apps/${other}/keys`, { method: "POST" }),
+      201,
+    );
+    const names = async (headers: Record<string, string>) => {
+      const response = await s.call(app, "/hi", { headers });
+      await response.body?.cancel();
+      return Object.keys(timing(response.headers.get("server-timing"))).sort();
+    };
+    const full = ["fetch", "handler", "kv", "queue", "sandbox", "total"];
+    assert.deepEqual(await names({}), ["handler", "total"]);
+    assert.deepEqual(await names({ "x-platform-key": foreign.key }), ["handler", "total"]);
+    assert.deepEqual(await names({ "x-platform-key": "not-a-key" }), ["handler", "total"]);
+    assert.deepEqual(await names({ authorization: "Bearer some-jwt-of-the-app" }), [
+      "handler",
+      "total",
+    ]);
+    assert.deepEqual(await names({ "x-platform-key": own.key }), full);
+    assert.deepEqual(await names({ authorization: `Bearer ${own.key}` }), full);
+    assert.deepEqual(await names({ "x-platform-key": API_KEY }), full);
+  },
+);

@@ -14,7 +14,10 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { RateLimits } from "../ratelimit/limits.ts";
 import type { JobRun } from "../store/types.ts";
 import { toResponse } from "./response.ts";
-import { RequestTiming } from "./timing.ts";
+import { RequestTiming, seesQueueFigures } from "./timing.ts";
+import { RefusalReports } from "./refusals.ts";
+import { BudgetRefusal } from "../budget.ts";
+import type { ApiKeys } from "../auth/keys.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import { type InvocationHooks, LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
 import { BadResultError, type WireFetchRequest } from "../sandbox/protocol.ts";
@@ -36,6 +39,8 @@ export interface FunctionRunnerOptions {
   maxBodyBytes: number;
   /** The admin key, removed (like any per-app key) from every header a function would see. */
   adminKey: string;
+  /** Tells whether a request carries its app's key or the admin key (who sees queue figures). */
+  keys: ApiKeys;
   /** How long a request body may go without a byte before it is answered 408, in ms. */
   bodyIdleMs: number;
 }
@@ -60,6 +65,8 @@ export class FunctionRunner {
   readonly #options: FunctionRunnerOptions;
   /** Headers dropped from responses, logged once a window per app and header. */
   readonly #headerDrops = new HeaderDropReports();
+  /** Budget refusals (rate limits, sandbox shares), logged once a window per app and budget. */
+  readonly #refusals = new RefusalReports();
 
   constructor(options: FunctionRunnerOptions) {
     this.#options = options;
@@ -86,6 +93,8 @@ export class FunctionRunner {
     let status = 500;
     let vars: RequestEnv = { env: {}, secrets: {} };
     const timing = new RequestTiming();
+    const detailed = seesQueueFigures(request, appId, this.#options.keys);
+    let refused = false;
     live.enter();
     try {
       if (!target.scheduled) await this.#options.rateLimits.admit(appId, environment, match.file);
@@ -106,6 +115,7 @@ export class FunctionRunner {
         this.#hooks(appId, log, vars.secrets, started + this.#options.timeoutMs, timing),
         this.#options.timeoutMs,
         acquire,
+        { queue: !target.scheduled },
       );
       Object.assign(timing, acquire);
       timing.handlerMs = performance.now() - invoked - timing.queueMs - timing.sandboxMs;
@@ -115,22 +125,31 @@ export class FunctionRunner {
       );
       const drops = isolateResponse(response, target.origin);
       for (const line of this.#headerDrops.report(appId, drops)) log.log("warn", line);
-      response.headers.set("server-timing", timing.header());
+      response.headers.set("server-timing", timing.header(await detailed));
       status = response.status;
       return response;
     } catch (error) {
       const answer = toPlatformError(error, match.file, vars.secrets);
       status = statusOf(answer);
-      if (answer instanceof PlatformError) answer.headers["server-timing"] = timing.header();
-      log.log(
-        status >= 500 ? "error" : "warn",
-        redactSecrets(failureLog(error), vars.secrets),
-      );
+      if (answer instanceof PlatformError) {
+        answer.headers["server-timing"] = timing.header(await detailed);
+      }
+      if (answer instanceof BudgetRefusal) {
+        // One entry per window and budget, not one per refusal (nor a request entry).
+        refused = true;
+        const line = this.#refusals.report(appId, answer.budget, answer.message);
+        if (line) this.#options.logs.event(appId, "warn", line);
+      } else {
+        log.log(
+          status >= 500 ? "error" : "warn",
+          redactSecrets(failureLog(error), vars.secrets),
+        );
+      }
       throw answer;
     } finally {
       live.leave();
       const durationMs = performance.now() - started;
-      log.finish({ method: request.method, path, status, durationMs });
+      if (!refused) log.finish({ method: request.method, path, status, durationMs });
       const { metrics } = this.#options;
       metrics.request({ app: appId, environment, function: match.file }, status, durationMs);
       metrics.logDrops(appId, log.dropped);
@@ -173,6 +192,17 @@ export class FunctionRunner {
       };
     } catch (error) {
       const durationMs = Math.round((performance.now() - started) * 100) / 100;
+      if (error instanceof BudgetRefusal) {
+        // The app's share is full: this tick is skipped, not queued behind its other work.
+        return {
+          ...base,
+          request_id: "",
+          duration_ms: durationMs,
+          status: 0,
+          outcome: "skipped",
+          error: `skipped: ${error.message}`.slice(0, 2000),
+        };
+      }
       const status = statusOf(error);
       const message = error instanceof Error ? error.message : String(error);
       return {

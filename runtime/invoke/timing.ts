@@ -2,7 +2,35 @@
  * Where one function request spent its time, sent as `Server-Timing`: total, queueing (waiting
  * for a sandbox slot), sandbox (starting the deployment in a process, on a cold start), handler
  * (the code itself, round trip), and KV and fetch calls with their count. Durations in ms.
+ * Queueing and start-up tell of other apps (how busy the slots are, who was evicted), so only a
+ * request carrying its app's key or the admin key sees them; others get `total` and `handler`.
  */
+import type { ApiKeys } from "../auth/keys.ts";
+
+/** The header a caller may send its app's key (or the admin key) in, to see every figure. */
+export const TIMING_KEY_HEADER = "x-platform-key";
+
+/**
+ * Whether `request` carries the key of `appId` or the admin key in `X-Platform-Key`, or the
+ * app's key as `Authorization: Bearer fnk_…`: then its `Server-Timing` has every figure. Never
+ * rejects; a request with nothing shaped like a key (a function's own bearer tokens) costs no
+ * lookup.
+ */
+export async function seesQueueFigures(
+  request: Request,
+  appId: string,
+  keys: ApiKeys,
+): Promise<boolean> {
+  const bearer = request.headers.get("authorization")?.match(/^Bearer\s+(fnk_\S+)$/i)?.[1];
+  const key = request.headers.get(TIMING_KEY_HEADER) ?? bearer;
+  if (!key) return false;
+  try {
+    const principal = await keys.authenticate(key.trim());
+    return principal !== null && (principal.kind === "admin" || principal.appId === appId);
+  } catch {
+    return false;
+  }
+}
 
 /** The time of one invocation, filled as it runs. */
 export class RequestTiming {
@@ -27,14 +55,20 @@ export class RequestTiming {
     }
   }
 
-  /** The `Server-Timing` header value. */
-  header(): string {
+  /**
+   * The `Server-Timing` header value; `detailed` (the caller holds the app's or the admin key)
+   * adds queueing, start-up, and the KV and fetch calls.
+   */
+  header(detailed: boolean): string {
     const ms = (value: number) => value.toFixed(2);
+    const total = `total;dur=${ms(performance.now() - this.#started)}`;
+    const handler = `handler;dur=${ms(this.handlerMs)}`;
+    if (!detailed) return `${total}, ${handler}`;
     return [
-      `total;dur=${ms(performance.now() - this.#started)}`,
+      total,
       `queue;dur=${ms(this.queueMs)}`,
       `sandbox;dur=${ms(this.sandboxMs)}`,
-      `handler;dur=${ms(this.handlerMs)}`,
+      handler,
       `kv;dur=${ms(this.kv.ms)};desc="${this.kv.count} calls"`,
       `fetch;dur=${ms(this.fetch.ms)};desc="${this.fetch.count} calls"`,
     ].join(", ");

@@ -62,6 +62,8 @@ export interface Config {
   secretsKey: string | null;
   /** How often an instance checks the shared store for changes by others, in ms (SYNC_INTERVAL_MS, default 250). */
   syncIntervalMs: number;
+  /** Most environments one app may have (MAX_ENVIRONMENTS, default 10). */
+  maxEnvironments: number;
 }
 
 /** Bounds of the sandbox supervisor. */
@@ -74,6 +76,8 @@ export interface SandboxConfig {
   spares: number;
   /** A sandbox idle this long is stopped, in ms (SANDBOX_IDLE_MS, default 300000). */
   idleMs: number;
+  /** Most requests of one app in flight at once, across its environments (APP_MAX_IN_FLIGHT, default 128). */
+  inFlightPerApp: number;
 }
 
 /** A configuration value that is missing or malformed. */
@@ -221,7 +225,19 @@ function sandboxConfig(env: Record<string, string | undefined>, heapMb: number):
     max,
     spares: integer(env, "SPARE_SANDBOXES", 2),
     idleMs: integer(env, "SANDBOX_IDLE_MS", 300_000),
+    inFlightPerApp: atLeastOne(env, "APP_MAX_IN_FLIGHT", 128),
   };
+}
+
+/** A whole number of at least 1 (a budget that 0 would turn into an outage). */
+function atLeastOne(
+  env: Record<string, string | undefined>,
+  name: string,
+  fallback: number,
+): number {
+  const value = integer(env, name, fallback);
+  if (value < 1) throw new ConfigError(`${name} must be at least 1`);
+  return value;
 }
 
 /** PLATFORM_HOST: a host name, lower-cased, without a port; unset or empty is null. */
@@ -274,5 +290,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     egressRules: egressRules(env.EGRESS_RULES),
     secretsKey: secretsKey(env.SECRETS_KEY, Boolean(env.UPSTASH_REDIS_REST_URL)),
     syncIntervalMs: integer(env, "SYNC_INTERVAL_MS", 250),
+    maxEnvironments: atLeastOne(env, "MAX_ENVIRONMENTS", 10),
   };
 }

@@ -142,6 +142,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     heapMb: config.memoryMb,
     memoryMb: config.sandboxes.memoryMb,
     maxSandboxes: config.sandboxes.max,
+    inFlightPerApp: config.sandboxes.inFlightPerApp,
     spares: config.sandboxes.spares,
     idleMs: config.sandboxes.idleMs,
     loadTimeoutMs: LOAD_TIMEOUT_MS,
@@ -175,6 +176,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     store,
     limiter: redis ? new RedisRateLimiter(redis) : new MemoryRateLimiter(),
   });
+  const keys = new ApiKeys(store, config.apiKey);
   const functions = new FunctionRunner({
     deployments,
     sandboxes,
@@ -192,6 +194,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     timeoutMs: config.timeoutMs,
     maxBodyBytes: config.maxBodyBytes,
     adminKey: config.apiKey,
+    keys,
     bodyIdleMs: config.bodyIdleMs,
   });
   await scheduler.start();
@@ -217,7 +220,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     logs,
     sandboxes,
     vars,
-    keys: new ApiKeys(store, config.apiKey),
+    keys,
     rateLimits,
     scheduler,
     metrics,

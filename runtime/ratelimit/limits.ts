@@ -2,7 +2,7 @@
  * Apps' rate limits: read and written through the store (so every instance sees a change),
  * cached per app, and enforced before a request reaches its sandbox.
  */
-import { PlatformError } from "../errors.ts";
+import { BudgetRefusal } from "../budget.ts";
 import type { PlatformStore } from "../store/types.ts";
 import type { Bucket, RateLimit, RateLimiter } from "./types.ts";
 
@@ -47,25 +47,34 @@ export class RateLimits {
     this.#cache.delete(appId);
   }
 
-  /** Takes a token for a request to `file`; throws 429 with `retry-after` past a limit. */
+  /**
+   * Takes a token for a request to `file`; throws a BudgetRefusal (429 with `retry-after`) past
+   * a limit, under the budget `rate limit` (the app's bucket) or `rate limit of <file>`.
+   */
   async admit(appId: string, environment: string, file: string): Promise<void> {
     const limit = await this.get(appId);
     if (!limit) return;
-    const checks: Array<[string, Bucket, string]> = [
-      [`${appId}:${environment}`, limit, `app "${appId}"`],
+    const checks: Array<[string, Bucket, string, string]> = [
+      [`${appId}:${environment}`, limit, `app "${appId}"`, "rate limit"],
     ];
     if (Object.hasOwn(limit.functions, file)) {
-      checks.push([`${appId}:${environment}:${file}`, limit.functions[file]!, file]);
+      checks.push([
+        `${appId}:${environment}:${file}`,
+        limit.functions[file]!,
+        file,
+        `rate limit of ${file}`,
+      ]);
     }
-    for (const [key, bucket, what] of checks) {
+    for (const [key, bucket, what, budget] of checks) {
       const taken = await this.#options.limiter.take(key, bucket);
       if (!taken.allowed) {
         const seconds = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
-        throw new PlatformError(
+        throw new BudgetRefusal(
           "limit",
+          budget,
           `rate limit reached for ${what}: ${bucket.rps} requests per second, bursts of ` +
             `${bucket.burst}; retry after ${seconds} s`,
-          { retryAfterSeconds: seconds },
+          seconds,
         );
       }
     }

@@ -12,6 +12,7 @@ import { FrameReader } from "../frames.ts";
 import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
 import { writeSandboxEntry } from "./bundle.ts";
 import { sampleProcess } from "./proc.ts";
+import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
 import {
   type Invocation,
   type InvocationHooks,
@@ -30,6 +31,8 @@ export interface SupervisorOptions {
   memoryMb: number;
   /** Most sandbox processes serving deployments at once (MAX_SANDBOXES). */
   maxSandboxes: number;
+  /** Most requests of one app in flight at once, across its environments (APP_MAX_IN_FLIGHT). */
+  inFlightPerApp: number;
   /** Pre-started processes kept ready for cold deployments (SPARE_SANDBOXES). */
   spares: number;
   /** A sandbox with no request for this long is stopped, in ms (SANDBOX_IDLE_MS). */
@@ -47,6 +50,23 @@ export interface SupervisorOptions {
   /** Receives an app's log lines that belong to no request (timers, stops, crashes). */
   onEvent(appId: string, environment: string, level: LogLevel, message: string): void;
 }
+
+/** How one invocation gets its sandbox. */
+export interface InvokeOptions {
+  /**
+   * Whether to wait (up to `acquireWaitMs`) when the app's share or every slot is busy; false
+   * refuses at once (a cron run: a tick that finds its app's share full is skipped, not queued).
+   */
+  queue?: boolean;
+}
+
+/** How `#acquire` admits: a deploy warm-up (bounded only by MAX_SANDBOXES), and whether it waits. */
+interface AcquireMode {
+  warmUp: boolean;
+  queue: boolean;
+}
+
+const WARM_UP: AcquireMode = { warmUp: true, queue: true };
 
 /** Where getting a sandbox took time, in ms: waiting for a slot, and starting the deployment. */
 export interface AcquireTiming {
@@ -69,6 +89,8 @@ export interface SupervisorStats {
   stops: Record<string, number>;
   /** Requests refused because every sandbox was busy. */
   refusedBusy: number;
+  /** Requests refused by an app's share: its slots, its requests in flight, or the slots for functions. */
+  refusedShare: number;
 }
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -102,6 +124,9 @@ export class Supervisor {
   readonly #spares: Sandbox[] = [];
   readonly #awaitingHello = new Map<string, Sandbox>();
   readonly #waiters = new Set<() => void>();
+  readonly #shares: AppShares;
+  /** App id → its warm-up under way: one per app at a time, so one app takes one reserved slot. */
+  readonly #warmUps = new Map<string, Promise<void>>();
   readonly #watch: ReturnType<typeof setInterval>;
   #reserved = 0;
   #watching = false;
@@ -112,6 +137,7 @@ export class Supervisor {
     coldStarts: 0,
     stops: {},
     refusedBusy: 0,
+    refusedShare: 0,
   };
 
   private constructor(options: SupervisorOptions, dir: string, entry: string) {
@@ -119,6 +145,7 @@ export class Supervisor {
     this.#dir = dir;
     this.#entry = entry;
     this.#socketPath = `${dir}/sandbox.sock`;
+    this.#shares = new AppShares(shareLimits(options.maxSandboxes, options.inFlightPerApp));
     this.#listener = Deno.listen({ transport: "unix", path: this.#socketPath });
     void this.#accept();
     this.#watch = setInterval(() => void this.#tick(), options.watchIntervalMs);
@@ -138,9 +165,30 @@ export class Supervisor {
    * export as `schedule`, to be checked; rejects with LoadError.
    */
   async load(deployment: LoadableDeployment): Promise<unknown> {
-    const sandbox = await this.#acquire(deployment, {});
-    this.#done(sandbox);
-    return sandbox.schedules;
+    const { appId } = deployment;
+    const before = this.#warmUps.get(appId);
+    const turn = (async () => {
+      await before;
+      const sandbox = await this.#acquire(deployment, {}, WARM_UP);
+      this.#done(sandbox);
+      return sandbox.schedules;
+    })();
+    const settled = turn.then(() => {}, () => {});
+    this.#warmUps.set(appId, settled);
+    void settled.then(() => {
+      if (this.#warmUps.get(appId) === settled) this.#warmUps.delete(appId);
+    });
+    return await turn;
+  }
+
+  /** The figures of the apps' shares of the slots (README "Budgets"). */
+  get shareLimits(): ShareLimits {
+    return this.#shares.limits;
+  }
+
+  /** Slots `appId` holds now across its environments (sandboxes with work), for tests and metrics. */
+  heldBy(appId: string): number {
+    return this.#shares.held(appId);
   }
 
   /** Stops a deployment's sandbox once it is idle; called when the deployment was replaced. */
@@ -150,26 +198,61 @@ export class Supervisor {
     if (sandbox && sandbox.busy === 0) this.#stop(sandbox, { kind: "retired" });
   }
 
-  /** Runs one request; rejects with SandboxFailure (or LoadError if the code no longer loads). */
+  /**
+   * Runs one request; rejects with SandboxFailure (or LoadError if the code no longer loads), or
+   * BudgetRefusal past its app's share (README "Budgets"). The request counts against its app's
+   * requests in flight, and its sandbox holds a slot of the app's share, until it and its
+   * `waitUntil` work are done.
+   */
   async invoke(
     deployment: LoadableDeployment,
     call: Invocation,
     hooks: InvocationHooks,
     timeoutMs: number,
     timing: AcquireTiming = {},
+    options: InvokeOptions = {},
   ): Promise<InvocationResult> {
-    const sandbox = await this.#acquire(deployment, timing);
+    const { appId } = deployment;
+    const refused = this.#shares.enter(appId);
+    if (refused) {
+      this.#stats.refusedShare++;
+      throw refused;
+    }
+    let sandbox: Sandbox;
+    try {
+      sandbox = await this.#acquire(deployment, timing, {
+        warmUp: false,
+        queue: options.queue ?? true,
+      });
+    } catch (error) {
+      this.#shares.leave(appId);
+      throw error;
+    }
+    const finish = () => {
+      this.#done(sandbox);
+      this.#shares.leave(appId);
+    };
     let out: InvocationResult;
     try {
       out = await sandbox.invoke(call, hooks, timeoutMs);
     } catch (error) {
-      this.#done(sandbox);
+      finish();
       throw error;
     }
     // Work left for after the response keeps the sandbox busy: never evicted or judged idle.
-    if (out.background) void out.background.catch(() => {}).finally(() => this.#done(sandbox));
-    else this.#done(sandbox);
+    if (out.background) void out.background.catch(() => {}).finally(finish);
+    else finish();
     return out;
+  }
+
+  /**
+   * Stops a deployment's sandbox now, even with requests in flight (they fail with 503): its
+   * environment was deleted.
+   */
+  stopDeployment(depId: string): void {
+    this.#released.add(depId);
+    const sandbox = this.#live.get(depId);
+    if (sandbox) this.#stop(sandbox, { kind: "retired" });
   }
 
   /** What the supervisor runs now and has done since start. */
@@ -203,12 +286,30 @@ export class Supervisor {
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 
-  /** A loaded sandbox for `deployment`, marked busy; the caller must pair it with `#done`. */
-  async #acquire(deployment: LoadableDeployment, timing: AcquireTiming): Promise<Sandbox> {
+  /**
+   * A loaded sandbox for `deployment`, marked busy; the caller must pair it with `#done`. A
+   * sandbox going from idle to busy, or starting, takes a slot of its app's share: past the share
+   * it waits (with `mode.queue`, until `acquireWaitMs`) for one to free, then is refused.
+   */
+  async #acquire(
+    deployment: LoadableDeployment,
+    timing: AcquireTiming,
+    mode: AcquireMode,
+  ): Promise<Sandbox> {
     this.#released.delete(deployment.id);
+    const { appId } = deployment;
+    const deadline = performance.now() + (mode.queue ? this.#options.acquireWaitMs : 0);
     while (true) {
       const live = this.#live.get(deployment.id);
       if (live && !live.stopping) {
+        if (live.busy === 0) {
+          const refused = this.#shares.refusal(appId, mode.warmUp);
+          if (refused) {
+            await this.#waitForShare(refused, deadline, timing);
+            continue;
+          }
+          this.#shares.take(appId);
+        }
         live.busy++;
         live.lastUsed = performance.now();
         this.#live.delete(deployment.id);
@@ -222,28 +323,72 @@ export class Supervisor {
         timing.sandboxMs = (timing.sandboxMs ?? 0) + performance.now() - waited;
         continue;
       }
-      const start = this.#start(deployment, timing);
+      const refused = this.#shares.refusal(appId, mode.warmUp);
+      if (refused) {
+        await this.#waitForShare(refused, deadline, timing);
+        continue;
+      }
+      // The slot taken here is the new sandbox's first busy count, given back by `#done`.
+      this.#shares.take(appId);
+      const start = this.#start(deployment, timing, deadline);
       this.#starting.set(deployment.id, start);
       try {
         return await start;
+      } catch (error) {
+        this.#shares.give(appId);
+        this.#wake();
+        throw error;
       } finally {
         this.#starting.delete(deployment.id);
       }
     }
   }
 
+  /** Waits until a slot may have freed, or throws `refused` once `deadline` has passed. */
+  async #waitForShare(
+    refused: Error,
+    deadline: number,
+    timing: AcquireTiming,
+  ): Promise<void> {
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      this.#stats.refusedShare++;
+      throw refused;
+    }
+    const waited = performance.now();
+    await this.#sleepUntilWoken(left);
+    timing.queueMs = (timing.queueMs ?? 0) + performance.now() - waited;
+  }
+
+  /** Resolves at the next `#wake` (a slot freed), or after `ms`. */
+  #sleepUntilWoken(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(finish, ms);
+      this.#waiters.add(finish);
+      function finish() {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  }
+
   #done(sandbox: Sandbox): void {
     sandbox.busy--;
     sandbox.lastUsed = performance.now();
     if (sandbox.busy > 0) return;
+    if (sandbox.deployment) this.#shares.give(sandbox.deployment.appId);
     const depId = sandbox.deployment?.id;
     if (depId && this.#released.has(depId)) this.#stop(sandbox, { kind: "retired" });
     this.#wake();
   }
 
-  async #start(deployment: LoadableDeployment, timing: AcquireTiming): Promise<Sandbox> {
+  async #start(
+    deployment: LoadableDeployment,
+    timing: AcquireTiming,
+    deadline: number,
+  ): Promise<Sandbox> {
     const queued = performance.now();
-    await this.#reserveSlot();
+    await this.#reserveSlot(deadline);
     const started = performance.now();
     timing.queueMs = (timing.queueMs ?? 0) + started - queued;
     let sandbox: Sandbox;
@@ -270,9 +415,11 @@ export class Supervisor {
     return sandbox;
   }
 
-  /** Waits until a new sandbox may start, evicting the least recently used idle one if needed. */
-  async #reserveSlot(): Promise<void> {
-    const deadline = performance.now() + this.#options.acquireWaitMs;
+  /**
+   * Waits until a new sandbox may start (until `deadline`, performance.now() ms), evicting the
+   * least recently used idle one if needed.
+   */
+  async #reserveSlot(deadline: number): Promise<void> {
     while (true) {
       if (this.#live.size + this.#reserved < this.#options.maxSandboxes) {
         this.#reserved++;
@@ -291,14 +438,7 @@ export class Supervisor {
           `every sandbox is busy (${this.#options.maxSandboxes} at most); try again shortly`,
         );
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(finish, left);
-        this.#waiters.add(finish);
-        function finish() {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
+      await this.#sleepUntilWoken(left);
     }
   }
 
