@@ -179,13 +179,24 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   env: {
-    usage: "fn env set <NAME> <value> | ls | rm <NAME>  --app <app> [--env E]",
-    summary: "manage an environment's variables (values are write-only)",
+    usage: "fn env set <NAME> <value> | ls | rm <NAME>  --app <app> [--env E]\n" +
+      "  fn env delete --app <app> --env <E>",
+    summary: "manage an environment's variables (values are write-only); delete a non-production " +
+      "environment with its deployments, variables and cron jobs (admin key only)",
     options: { ...APP, ...ENV },
     async run(positionals, flags) {
       const app = need(flags, "app");
       const base = `/apps/${app}/environments/${envOf(flags)}/vars`;
-      const action = arg(positionals, 0, "set, ls or rm");
+      const action = arg(positionals, 0, "set, ls, rm or delete");
+      if (action === "delete") {
+        // Named explicitly: the default environment is production, which cannot be deleted.
+        const env = need(flags, "env");
+        await api(`/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}`, {
+          method: "DELETE",
+        });
+        console.log(`environment ${env} of ${app} deleted (the app's KV is kept)`);
+        return;
+      }
       if (action === "set") {
         const name = arg(positionals, 1, "the variable name");
         await api(`${base}/${name}`, {
@@ -202,7 +213,7 @@ const COMMANDS: Record<string, Command> = {
         const name = arg(positionals, 1, "the variable name");
         await api(`${base}/${name}`, { method: "DELETE" });
         console.log(`${name} removed`);
-      } else throw new CliError(`unknown env action "${action}": set, ls or rm`, 2);
+      } else throw new CliError(`unknown env action "${action}": set, ls, rm or delete`, 2);
     },
   },
   keys: {

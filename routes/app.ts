@@ -4,6 +4,7 @@ import type { Platform } from "../runtime/platform/platform.ts";
 import { authenticate, type AuthEnv, requireAppAccess } from "./auth.ts";
 import { appRoutes } from "./apps.ts";
 import { deployRoutes } from "./deployments.ts";
+import { environmentRoutes } from "./environments.ts";
 import { metricRoutes, prometheusRoute } from "./metrics.ts";
 import { OpenApiRegistry } from "./openapi.ts";
 import { answerError } from "./errors.ts";
@@ -69,6 +70,7 @@ export function createApp(platform: Platform): Hono {
   api.use("/apps/:appId/*", requireAppAccess);
   api.route("/", appRoutes(platform.store, platform.metrics, registry));
   api.route("/", deployRoutes(deployments, registry));
+  api.route("/", environmentRoutes(deployments, platform.vars, registry));
   api.route("/", logRoutes(logs, registry));
   api.route("/", varRoutes(platform.vars, registry));
   api.route("/", keyRoutes(platform.keys, registry));

@@ -104,6 +104,8 @@ export interface DeploymentsOptions {
   onJobsChanged?: () => void;
   /** Told of a deploy refused for a compile limit, to log it for the app. */
   onLimit?: (appId: string, message: string) => void;
+  /** Most environments one app may have (MAX_ENVIRONMENTS); unbounded when absent. */
+  maxEnvironments?: number;
 }
 
 /** Deploys apps and answers which deployment serves an app's environment. */
@@ -113,6 +115,7 @@ export class Deployments {
   readonly #onLimit: (appId: string, message: string) => void;
   readonly #sandboxes: Supervisor;
   readonly #compiler: CompilerPool;
+  readonly #maxEnvironments: number;
   readonly #live = new Map<string, Promise<LiveDeployment | null>>();
   /** Serialises the live switch of each app and environment: the last deploy to finish wins. */
   readonly #switches = new Map<string, Promise<unknown>>();
@@ -121,6 +124,7 @@ export class Deployments {
     this.#store = options.store;
     this.#sandboxes = options.sandboxes;
     this.#compiler = options.compiler;
+    this.#maxEnvironments = options.maxEnvironments ?? Infinity;
     this.#onJobsChanged = options.onJobsChanged ?? (() => {});
     this.#onLimit = options.onLimit ?? (() => {});
   }
@@ -136,6 +140,7 @@ export class Deployments {
           "the platform itself may be served at; pick another app id",
       );
     }
+    await this.#checkEnvironments(appId, request.environment);
     let code: CompiledCode;
     try {
       code = await this.#compiler.compile(appId, request.files);
@@ -170,6 +175,13 @@ export class Deployments {
       throw new CompileError(problems);
     }
     if (Object.keys(schedules).length > 0) deployment.schedules = schedules;
+    // Again, now that the compile and warm-up are done: another deploy may have made one since.
+    try {
+      await this.#checkEnvironments(appId, request.environment);
+    } catch (error) {
+      this.#sandboxes.release(deployment.id);
+      throw error;
+    }
     await this.#store.put(deployment);
     await this.#switchTo(deployment, true);
     return deployment;
@@ -211,6 +223,45 @@ export class Deployments {
     return deployment;
   }
 
+  /**
+   * Deletes a non-production environment of an app: its deployments, live pointer, variables and
+   * cron jobs (not the app's KV), and stops its sandbox now. Throws 400 for `production`, 404
+   * when the app has no such environment. Serialised with the environment's live switches, so a
+   * deploy finishing meanwhile does not bring it back.
+   */
+  async deleteEnvironment(appId: string, environment: string): Promise<void> {
+    if (environment === "production") {
+      throw invalid(
+        `environment "production" cannot be deleted; delete a preview environment, or deploy ` +
+          "another version to production",
+      );
+    }
+    const key = appEnvKey(appId, environment);
+    const run = (this.#switches.get(key) ?? Promise.resolve()).then(async () => {
+      const served = await this.#live.get(key)?.catch(() => null);
+      const found = await this.#store.deleteEnvironment(appId, environment);
+      this.#live.delete(key);
+      if (served) this.#sandboxes.stopDeployment(served.deployment.id);
+      this.#onJobsChanged();
+      if (!found) throw notFound(`app "${appId}" has no environment "${environment}"`);
+    });
+    this.#switches.set(key, run.catch(() => {}));
+    await run;
+  }
+
+  /** Refuses (400, also logged for the app) a deploy that would give an app one environment too many. */
+  async #checkEnvironments(appId: string, environment: string): Promise<void> {
+    const live = Object.keys(await this.#store.liveOf(appId));
+    if (live.includes(environment) || live.length < this.#maxEnvironments) return;
+    const message = `environments per app: app "${appId}" has ${live.length} environments ` +
+      `(${live.sort().join(", ")}), the most one app may have ` +
+      `(MAX_ENVIRONMENTS=${this.#maxEnvironments}); delete one (DELETE ` +
+      `/v1/apps/${appId}/environments/<env>, or fn env delete) before deploying to ` +
+      `"${environment}"`;
+    this.#onLimit(appId, message);
+    throw invalid(message);
+  }
+
   /** One deployment of an app; throws 404 if there is none with this id. */
   async get(appId: string, id: string): Promise<Deployment> {
     const deployment = DEPLOYMENT_ID.test(id) ? await this.#store.get(appId, id) : null;
@@ -242,6 +293,12 @@ export class Deployments {
       if (!appIds.has(appId)) return;
       const current = await entry.catch(() => null);
       const id = await this.#store.getLive(appId, environment);
+      if (!id && current) {
+        // Another instance deleted the environment.
+        this.#live.delete(key);
+        this.#sandboxes.stopDeployment(current.deployment.id);
+        return;
+      }
       if (!id || id === current?.deployment.id) return;
       const deployment = await this.#store.get(appId, id);
       if (!deployment) return;

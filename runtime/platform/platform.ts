@@ -171,6 +171,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     compiler,
     onJobsChanged: () => void scheduler.refresh(),
     onLimit: (appId, message) => logs.event(appId, "warn", message),
+    maxEnvironments: config.maxEnvironments,
   });
   const rateLimits = new RateLimits({
     store,

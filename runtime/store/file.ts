@@ -100,6 +100,53 @@ export class FileStore implements PlatformStore {
     return { ...await readJson<Record<string, string>>(`${this.#appDir(appId)}/previous.json`) };
   }
 
+  async deleteEnvironment(appId: string, environment: string): Promise<boolean> {
+    const dir = this.#appDir(appId);
+    const index = `${dir}/deployments.jsonl`;
+    let found = false;
+    await this.#serial(index, async () => {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(index);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return;
+        throw error;
+      }
+      const kept: string[] = [];
+      for (const line of text.split("\n")) {
+        if (!line) continue;
+        let summary: DeploymentSummary;
+        try {
+          summary = JSON.parse(line);
+        } catch {
+          continue; // cut short by a crash mid-append, as `list` skips it
+        }
+        if (summary.environment !== environment) kept.push(`${line}\n`);
+        else {
+          found = true;
+          await Deno.remove(`${dir}/deployments/${summary.id}.json`).catch(() => {});
+        }
+      }
+      await writeAtomic(index, kept.join(""));
+    });
+    await this.#update<string>(`${dir}/live.json`, (live) => {
+      if (Object.hasOwn(live, environment)) found = true;
+      delete live[environment];
+    });
+    await this.#update<string>(`${dir}/previous.json`, (previous) => {
+      delete previous[environment];
+    });
+    const vars = this.#varsPath(appId, environment);
+    await this.#serial(vars, () => Deno.remove(vars).catch(() => {}));
+    await this.#update<Job[]>(`${this.#dir}/schedules.json`, (all) => {
+      delete all[appEnvKey(appId, environment)];
+    });
+    const jobs = `${appId}:${environment}:`;
+    for (const key of [...this.#runs.keys()]) if (key.startsWith(jobs)) this.#runs.delete(key);
+    this.#bump(appId);
+    return found;
+  }
+
   async listApps(query: { after?: string; limit: number }) {
     const apps: string[] = [];
     try {

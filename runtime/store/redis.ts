@@ -128,6 +128,33 @@ export class RedisStore implements PlatformStore {
     }));
   }
 
+  async deleteEnvironment(appId: string, environment: string): Promise<boolean> {
+    return await guard(async () => {
+      const base = app(appId);
+      const field = `${appId}:${environment}`;
+      const [ids, live, jobsText] = await Promise.all([
+        this.#redis.zrange<string[]>(`${base}:deps:${environment}`, 0, -1),
+        this.#redis.hget<string>(`${base}:live`, environment),
+        this.#redis.hget<string>(JOBS, field),
+      ]);
+      const jobs = jobsText ? JSON.parse(jobsText) as Job[] : [];
+      await this.#change(appId, (p) => {
+        if (ids.length > 0) {
+          p.del(...ids.map((id) => `${base}:dep:${id}`));
+          p.hdel(`${base}:summaries`, ...ids);
+          p.zrem(`${base}:deps`, ...ids);
+        }
+        p.del(`${base}:deps:${environment}`, `${base}:vars:${environment}`);
+        p.hdel(`${base}:live`, environment).hdel(`${base}:previous`, environment);
+        p.hdel(JOBS, field);
+        for (const job of jobs) p.del(`fn:runs:${field}:${job.file}`);
+      });
+      const left = await this.#redis.hlen(`${base}:live`);
+      if (left === 0) await this.#redis.zrem(APPS, appId);
+      return ids.length > 0 || live !== null;
+    });
+  }
+
   async listApps(query: { after?: string; limit: number }) {
     return await guard(async () => {
       const apps = await this.#redis.zrange<string[]>(

@@ -72,6 +72,12 @@ export interface DeploymentStore {
   getLive(appId: string, environment: string): Promise<string | null>;
   /** Every environment of an app with its live deployment id. */
   liveOf(appId: string): Promise<Record<string, string>>;
+  /**
+   * Deletes an environment of an app: its deployments, live and previous pointers, variables,
+   * cron jobs and their runs (not the app's KV), and bumps the versions; false if it had none
+   * of these.
+   */
+  deleteEnvironment(appId: string, environment: string): Promise<boolean>;
   /** Apps with a live deployment, by id, after `after`, at most `limit`; `next` pages on. */
   listApps(
     query: { after?: string | undefined; limit: number },
