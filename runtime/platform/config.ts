@@ -252,6 +252,9 @@ function platformHost(raw: string | undefined): string | null {
   return name;
 }
 
+/** The embedded stores' folder when DATA_DIR is unset (relative to the working directory). */
+export const DEFAULT_DATA_DIR = ".data";
+
 /** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   const apiKey = env.API_KEY ?? "";
@@ -271,7 +274,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: integer(env, "PORT", 8000),
     hostname: env.HOST || "0.0.0.0",
     apiKey,
-    dataDir: env.DATA_DIR || ".data",
+    dataDir: env.DATA_DIR || DEFAULT_DATA_DIR,
     baseDomain: (env.BASE_DOMAIN || "localhost").toLowerCase(),
     platformHost: platformHost(env.PLATFORM_HOST),
     defaultApp: env.DEFAULT_APP || null,
