@@ -1,5 +1,5 @@
 /** A functions project on disk: collecting its files (with `.fnignore`) and showing diagnostics. */
-import { isRouteFile } from "../runtime/deploy/source_files.ts";
+import { isRouteFile, unsupportedHint } from "../runtime/deploy/source_files.ts";
 
 /** Names never deployed, whatever `.fnignore` says. */
 const ALWAYS_IGNORED = [".git", ".fn", "node_modules", ".fnignore", ".env"];
@@ -21,6 +21,14 @@ async function ignoreRules(dir: string): Promise<Array<(path: string) => boolean
   });
 }
 
+/** Files the contract deploys: modules (.ts, .js) and the JSON they may import. */
+const DEPLOYED = /\.(ts|js|json)$/;
+/**
+ * Module types other platforms accept: collected under api/ only so that `localProblems`
+ * refuses them by name, never skipped without a word.
+ */
+const REFUSED_UNDER_API = /\.(mjs|cjs|jsx|tsx)$/;
+
 /** Every deployable file under `dir` (path → text), skipping ignored ones. */
 export async function collectFiles(dir: string): Promise<Record<string, string>> {
   const rules = await ignoreRules(dir);
@@ -30,7 +38,10 @@ export async function collectFiles(dir: string): Promise<Record<string, string>>
       const path = sub ? `${sub}/${entry.name}` : entry.name;
       if (rules.some((ignored) => ignored(path))) continue;
       if (entry.isDirectory) await walk(path);
-      else if (entry.isFile && /\.(ts|js|json)$/.test(entry.name)) {
+      else if (
+        entry.isFile &&
+        (DEPLOYED.test(entry.name) || (path.startsWith("api/") && REFUSED_UNDER_API.test(path)))
+      ) {
         files[path] = await Deno.readTextFile(`${dir}/${path}`);
       }
     }
@@ -46,7 +57,7 @@ export function localProblems(files: Record<string, string>): string[] {
   if (routes.length === 0) problems.push("no route files: add api/<name>.ts");
   for (const path of Object.keys(files)) {
     if (path.startsWith("api/") && !/\.(ts|js)$/.test(path) && !path.endsWith(".json")) {
-      problems.push(`${path}: files under api/ must be .ts or .js`);
+      problems.push(`${path}: files under api/ must be .ts or .js${unsupportedHint(path)}`);
     }
   }
   return problems;

@@ -21,7 +21,7 @@ function limitError(message: string, tooLarge = false): CompileError {
 /** What a deployment runs: its bundle, its routes, and source maps for stack traces. */
 export interface CompiledCode {
   /**
-   * `{ [BUNDLE]: source }`: one ES module exporting `routes` (route file → default export).
+   * `{ [BUNDLE]: source }`: one ES module exporting `modules` (route file → its exports).
    * Deployments stored before the bundle have a module per route file instead.
    */
   modules: Record<string, string>;
@@ -123,16 +123,7 @@ function sourceFilesPlugin(files: Record<string, string>): esbuild.Plugin {
 function toDiagnostic(message: esbuild.Message, routeFiles: string[]): Diagnostic {
   const loc = message.location;
   if (loc?.file === ENTRY) {
-    const file = routeFiles[loc.line - 1] ?? null;
-    const noDefault = /No matching export .* for import "default"/.test(message.text);
-    return {
-      file,
-      line: 1,
-      column: 1,
-      message: noDefault
-        ? "no default export: a route file must `export default` a function of ctx"
-        : message.text,
-    };
+    return { file: routeFiles[loc.line - 1] ?? null, line: 1, column: 1, message: message.text };
   }
   return {
     file: loc ? loc.file.replace(/^src:/, "") : null,
@@ -142,16 +133,19 @@ function toDiagnostic(message: esbuild.Message, routeFiles: string[]): Diagnosti
   };
 }
 
-/** The entry that imports every route and exports the route table and their schedules. */
+/**
+ * The entry that imports every route and exports the route modules (each one's namespace: the
+ * sandbox tells its shape from its default and method exports) and their schedules.
+ */
 function entrySource(routeFiles: string[]): string {
   const imports = routeFiles.map((file, i) =>
-    `import r${i}, * as m${i} from ${JSON.stringify(`./${file}`)};`
+    `import * as m${i} from ${JSON.stringify(`./${file}`)};`
   );
-  const table = routeFiles.map((file, i) => `${JSON.stringify(file)}: r${i}`).join(", ");
+  const table = routeFiles.map((file, i) => `${JSON.stringify(file)}: m${i}`).join(", ");
   const schedules = routeFiles.map((file, i) => `${JSON.stringify(file)}: m${i}.schedule`).join(
     ", ",
   );
-  return `${imports.join("\n")}\nexport const routes = { ${table} };\n` +
+  return `${imports.join("\n")}\nexport const modules = { ${table} };\n` +
     `export const schedules = { ${schedules} };\n`;
 }
 

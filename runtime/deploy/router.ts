@@ -1,13 +1,14 @@
 /**
  * File-system routing: `api/a/b.ts` → `/functions/a/b`, `index` names its folder, `[id]`
- * matches one segment, `[...rest]` the remainder (one or more segments), static beats dynamic.
+ * matches one segment, `[...rest]` the remainder (one or more segments), `[[...rest]]` the
+ * remainder or nothing (so it also serves its folder's own path), static beats dynamic.
  */
 import type { Diagnostic } from "./diagnostic.ts";
 
 type Segment =
   | { kind: "static"; value: string }
   | { kind: "param"; name: string }
-  | { kind: "rest"; name: string };
+  | { kind: "rest"; name: string; optional?: true };
 
 /** One route of a deployment: its URL pattern and the file that serves it. */
 export interface Route {
@@ -27,6 +28,8 @@ const NAME = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const RANK = { static: 0, param: 1, rest: 2 } as const;
 
 function parseSegment(raw: string): Segment {
+  const optional = raw.match(/^\[\[\.\.\.(.+)\]\]$/);
+  if (optional) return { kind: "rest", name: optional[1]!, optional: true };
   const rest = raw.match(/^\[\.\.\.(.+)\]$/);
   if (rest) return { kind: "rest", name: rest[1]! };
   const param = raw.match(/^\[(.+)\]$/);
@@ -42,7 +45,13 @@ function segmentsOf(file: string): Segment[] {
 
 function patternOf(segments: Segment[]): string {
   const parts = segments.map((s) =>
-    s.kind === "static" ? s.value : s.kind === "param" ? `[${s.name}]` : `[...${s.name}]`
+    s.kind === "static"
+      ? s.value
+      : s.kind === "param"
+      ? `[${s.name}]`
+      : s.optional
+      ? `[[...${s.name}]]`
+      : `[...${s.name}]`
   );
   return ["/functions", ...parts].join("/");
 }
@@ -84,8 +93,15 @@ export function planRoutes(files: string[]): { routes: Route[]; problems: Diagno
       continue;
     }
     const pattern = patternOf(segments);
-    const shape = patternOf(segments.map((s) => s.kind === "static" ? s : { ...s, name: "*" }));
-    const clash = byPattern.get(shape);
+    const wild = segments.map((s): Segment =>
+      s.kind === "static" ? s : { kind: s.kind, name: "*" }
+    );
+    // An optional catch-all serves its folder's own path too: that path must be free as well.
+    const shapes = [patternOf(wild)];
+    if (segments.at(-1)?.kind === "rest" && (segments.at(-1) as { optional?: true }).optional) {
+      shapes.push(patternOf(wild.slice(0, -1)));
+    }
+    const clash = shapes.map((shape) => byPattern.get(shape)).find((file) => file !== undefined);
     if (clash) {
       problems.push({
         file,
@@ -95,7 +111,7 @@ export function planRoutes(files: string[]): { routes: Route[]; problems: Diagno
       });
       continue;
     }
-    byPattern.set(shape, file);
+    for (const shape of shapes) byPattern.set(shape, file);
     routes.push({ pattern, file });
   }
   return { routes, problems };
@@ -131,7 +147,7 @@ function matchSegments(segments: Segment[], parts: string[]): Record<string, str
   const params: Record<string, string> = Object.create(null);
   for (const [i, segment] of segments.entries()) {
     if (segment.kind === "rest") {
-      if (i >= parts.length) return null;
+      if (i >= parts.length) return segment.optional ? params : null;
       params[segment.name] = parts.slice(i).join("/");
       return params;
     }

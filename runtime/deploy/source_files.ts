@@ -17,6 +17,20 @@ export function isRouteFile(path: string): boolean {
     ROUTE_EXTENSIONS.some((ext) => path.endsWith(ext));
 }
 
+/** What to do instead, for the module types other platforms accept (none are skipped). */
+const UNSUPPORTED_HINTS: Record<string, string> = {
+  ".mjs": "rename it to .js: .js files are ES modules already",
+  ".cjs": "CommonJS is not supported: write it as an ES module (import/export) in a .js file",
+  ".jsx": "JSX is not compiled: render with template strings, or bundle it into a .js file first",
+  ".tsx": "JSX is not compiled: render with template strings, or bundle it into a .ts file first",
+};
+
+/** `; <hint>` for an unsupported module type, else "". */
+export function unsupportedHint(path: string): string {
+  const ext = path.match(/\.[^./]+$/)?.[0]?.toLowerCase() ?? "";
+  return Object.hasOwn(UNSUPPORTED_HINTS, ext) ? `; ${UNSUPPORTED_HINTS[ext]}` : "";
+}
+
 /** Returns why `path` is not an acceptable source path, or null when it is. */
 function pathProblem(path: string): string | null {
   if (path.length === 0) return "the path is empty";
@@ -33,7 +47,7 @@ function pathProblem(path: string): string | null {
     return "the path contains a control character";
   }
   if (segments[0] === "api" && segments.length > 1 && !path.match(/\.(ts|js)$/)) {
-    return "files under api/ must be .ts or .js";
+    return `files under api/ must be .ts or .js${unsupportedHint(path)}`;
   }
   return null;
 }

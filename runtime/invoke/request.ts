@@ -56,6 +56,20 @@ function queryOf(url: string): string {
   return query;
 }
 
+/**
+ * The path and query of `url` from its `/functions` segment on, as the client sent them. On the
+ * shared form the `/apps/<app>[/env/<env>]` prefix is the platform's, so an app routes alike
+ * on both URL forms.
+ */
+function functionUrlOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  const target = start < 0 ? "/" : url.slice(start);
+  if (!target.startsWith("/apps/")) return target;
+  const segments = target.split("?", 1)[0]!.split("/");
+  const at = segments[3] === "env" ? 5 : 3;
+  return target.slice(segments.slice(0, at).join("/").length);
+}
+
 /** A request as it crosses into the sandbox, with its raw body. */
 export interface IncomingCall {
   req: WireRequest;
@@ -79,7 +93,14 @@ export async function toWireRequest(
   const { method } = request;
   const hasBody = method !== "GET" && method !== "HEAD" && request.body !== null;
   const bytes = hasBody ? await readBody(request, maxBodyBytes, bodyIdleMs) : undefined;
-  const req: WireRequest = { method, path, params, query, headers };
+  const req: WireRequest = {
+    method,
+    path,
+    url: functionUrlOf(request.url),
+    params,
+    query,
+    headers,
+  };
   if (method === "HEAD") req.head = true;
   return { req, bytes: bytes && bytes.length > 0 ? bytes : undefined };
 }

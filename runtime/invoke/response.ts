@@ -1,5 +1,5 @@
 /** Turns a handler's result into an HTTP response. */
-import { BadResultError, type FunctionResult } from "../sandbox/protocol.ts";
+import { BadResultError, type FunctionResult, MAX_RESPONSE_HEADERS } from "../sandbox/protocol.ts";
 
 /** Response headers a handler cannot set: the server owns framing and connection handling. */
 const RESERVED_HEADERS = new Set([
@@ -12,8 +12,6 @@ const RESERVED_HEADERS = new Set([
 /** Statuses that must not carry a body. */
 const NO_BODY = new Set([204, 205, 304]);
 
-/** Most response headers a function may set. */
-const MAX_RESPONSE_HEADERS = 100;
 /** Largest total size of the response headers a function may set, in bytes (32 KB). */
 const MAX_RESPONSE_HEADER_BYTES = 32 * 1024;
 
@@ -30,17 +28,25 @@ export function toResponse(
   if (typeof status !== "number" || !Number.isInteger(status) || status < 200 || status > 599) {
     throw new BadResultError("status must be an integer from 200 to 599");
   }
-  if (typeof result.headers !== "object" || result.headers === null) {
-    throw new BadResultError("headers must be an object of strings");
+  if (!Array.isArray(result.headers)) {
+    throw new BadResultError("headers must be a list of [name, value] pairs");
   }
-  const entries = Object.entries(result.headers);
+  const entries = result.headers;
   if (entries.length > MAX_RESPONSE_HEADERS) {
     throw new BadResultError(
       `the response has ${entries.length} headers, over the limit of ${MAX_RESPONSE_HEADERS}`,
     );
   }
   let size = 0;
-  for (const [name, value] of entries) size += name.length + String(value).length + 4;
+  for (const entry of entries) {
+    if (
+      !Array.isArray(entry) || entry.length !== 2 || typeof entry[0] !== "string" ||
+      typeof entry[1] !== "string"
+    ) {
+      throw new BadResultError("each header must be a [name, value] pair of strings");
+    }
+    size += entry[0].length + entry[1].length + 4;
+  }
   if (size > MAX_RESPONSE_HEADER_BYTES) {
     throw new BadResultError(
       `the response headers are ${size} bytes, over the limit of ${MAX_RESPONSE_HEADER_BYTES}`,
@@ -48,7 +54,7 @@ export function toResponse(
   }
   const headers = new Headers();
   for (const [name, value] of entries) {
-    if (typeof value !== "string") throw new BadResultError(`header "${name}" must be a string`);
+    // The sandbox already took these out and logged it; the server frames the response itself.
     if (RESERVED_HEADERS.has(name.toLowerCase())) continue;
     try {
       headers.append(name, value);
@@ -58,7 +64,7 @@ export function toResponse(
   }
   const { body } = result;
   if (body?.type === "head") {
-    if (!headers.has("content-type")) headers.set("content-type", String(body.contentType));
+    setDefaultType(headers, body.contentType);
     if (Number.isSafeInteger(body.length) && body.length! >= 0) {
       headers.set("content-length", String(body.length));
     }
@@ -70,10 +76,16 @@ export function toResponse(
   if (NO_BODY.has(result.status)) {
     throw new BadResultError(`status ${result.status} cannot have a body`);
   }
-  if (!headers.has("content-type")) headers.set("content-type", String(body.contentType));
+  setDefaultType(headers, body.contentType);
   if (body.type === "stream") return new Response(stream ?? null, { status, headers });
   return new Response(bytes as Uint8Array<ArrayBuffer> | undefined ?? null, {
     status: result.status,
     headers,
   });
+}
+
+/** Sets the body's default content type when the handler set none; "" means none at all. */
+function setDefaultType(headers: Headers, contentType: unknown): void {
+  if (headers.has("content-type") || contentType === "") return;
+  headers.set("content-type", String(contentType));
 }

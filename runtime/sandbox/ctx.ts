@@ -9,6 +9,14 @@
  * const handler: Handler = async (ctx) => ({ status: 201, body: { hi: ctx.req.query.who } });
  * export default handler;
  * ```
+ *
+ * The other shapes a route file may take (README "Coming from another platform"):
+ * ```ts
+ * import type { MethodHandler, WorkersModule } from "./fn.d.ts";
+ * export default { fetch: (request, env, ctx) => new Response("hi") } satisfies WorkersModule;
+ * // or, instead of a default export, one handler per method:
+ * export const GET: MethodHandler = (request, ctx) => Response.json({ id: ctx.params.id });
+ * ```
  */
 
 /** `ctx.req`: the request as the handler sees it. */
@@ -25,6 +33,8 @@ export interface FunctionRequest {
   params: Record<string, string>;
   /** JSON parsed, text as a string, a form as an object, other bytes as Uint8Array. */
   body: unknown;
+  /** The body's bytes exactly as received (empty when there is none): what signatures cover. */
+  rawBody: Uint8Array;
 }
 
 /** A streamed body: strings or bytes, sent as produced. */
@@ -36,8 +46,16 @@ export interface FunctionResponse {
   status?: number;
   /** An object or array is sent as JSON, a string as text, bytes as octet-stream. */
   body?: unknown;
-  /** Extra response headers. */
-  headers?: Record<string, string>;
+  /**
+   * Extra response headers: an object (an array value sends the header once per item, e.g.
+   * several `Set-Cookie`), a `Headers`, or `[name, value]` pairs.
+   */
+  headers?:
+    | Record<string, string | number | Array<string | number>>
+    | Headers
+    | Array<
+      [string, string]
+    >;
 }
 
 /** One page of `kv.list`. */
@@ -75,6 +93,11 @@ export type SseEvent = string | { data: unknown; event?: string; id?: string; re
 /** The context every handler receives. */
 export interface Ctx {
   req: FunctionRequest;
+  /**
+   * The same request as a web `Request` (the URL the client called, its headers, the body's
+   * bytes as received), built at first use.
+   */
+  readonly request: Request;
   /** The app's variables for this environment. */
   env: Readonly<Record<string, string>>;
   kv: Kv;
@@ -84,10 +107,70 @@ export interface Ctx {
   sse(events: AsyncIterable<SseEvent>, init?: { status?: number }): FunctionResponse;
 }
 
-/** A route file's default export. */
+/** A route file's default export: it returns the object above or a web `Response`. */
 export type Handler = (
   ctx: Ctx,
-) => FunctionResponse | void | Promise<FunctionResponse | void>;
+) => FunctionResponse | Response | void | Promise<FunctionResponse | Response | void>;
+
+/** The platform's context for the web-standard shapes (the Workers third argument). */
+export interface PlatformContext {
+  /** Keeps `promise` running after the response, within the request's time limit. */
+  waitUntil(promise: Promise<unknown>): void;
+  /** Does nothing: a function has no origin behind it to fail open to. */
+  passThroughOnException(): void;
+  kv: Kv;
+  /** Route parameters (`[id]`, `[...rest]`). */
+  params: Readonly<Record<string, string>>;
+}
+
+/** A cron run of a Workers-style module, as its `scheduled` receives it. */
+export interface ScheduledEvent {
+  type: "scheduled";
+  /** The `cron` of the route file's `schedule` export. */
+  cron: string;
+  /** When the run was due, in ms since the epoch. */
+  scheduledTime: number;
+  /** Does nothing: the platform never retries a run. */
+  noRetry(): void;
+}
+
+/**
+ * A route file's default export as a Workers module (also a Hono or itty app). `request` is the
+ * URL the client called, its body unparsed; `env` holds the app's variables.
+ */
+export interface WorkersModule {
+  fetch(
+    request: Request,
+    env: Readonly<Record<string, string>>,
+    ctx: PlatformContext,
+  ): Response | Promise<Response>;
+  /** Runs on the route file's `schedule` export (required when there is one). */
+  scheduled?(
+    event: ScheduledEvent,
+    env: Readonly<Record<string, string>>,
+    ctx: PlatformContext,
+  ): unknown;
+}
+
+/** The second argument of a method handler. */
+export interface MethodContext {
+  /** Route parameters (`[id]`, `[...rest]`); also awaitable, as in Next 15. */
+  params: Readonly<Record<string, string>>;
+  /** The app's variables for this environment. */
+  env: Readonly<Record<string, string>>;
+  kv: Kv;
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/**
+ * A named export `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`, in place of a
+ * default export. HEAD falls back to GET; OPTIONS with none answers 204 with `Allow`; another
+ * method answers 405 with `Allow`.
+ */
+export type MethodHandler = (
+  request: Request,
+  ctx: MethodContext,
+) => Response | Promise<Response>;
 
 /** A route file's optional `schedule` export: run the handler on a cron schedule too. */
 export interface Schedule {

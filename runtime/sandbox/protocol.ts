@@ -12,6 +12,11 @@ export interface WireRequest {
   method: string;
   /** The function path, `/functions/...`. */
   path: string;
+  /**
+   * The URL's path and query as the client sent them, from `/functions` on (`/functions/a?b=1`),
+   * still percent-encoded: with the Host header it makes a web `Request`'s URL.
+   */
+  url: string;
   /** Route parameters, decoded by the host's router. */
   params: Record<string, string>;
   /** The raw query string, without its `?` (at most MAX_QUERY_BYTES). */
@@ -32,10 +37,11 @@ export const MAX_JSON_DEPTH = 64;
 /** What a handler answered, validated in the sandbox; the body bytes travel beside it. */
 export interface FunctionResult {
   status: number;
-  headers: Record<string, string>;
+  /** Header pairs in order; a name may repeat (several `Set-Cookie`). */
+  headers: Array<[string, string]>;
   /**
    * `none`: no body; `bytes`: the frame's bytes; `stream`: `chunk` frames follow, then `end`.
-   * `contentType` is used if the handler set none.
+   * `contentType` is used if the handler set none; "" adds none (a web `Response` without one).
    */
   body:
     | { type: "none" }
@@ -44,6 +50,8 @@ export interface FunctionResult {
     | { type: "head"; contentType: string; length: number | null };
 }
 
+/** Most response headers a function may set. */
+export const MAX_RESPONSE_HEADERS = 100;
 /** Largest response body a handler may return, in bytes (6 MB). */
 export const MAX_RESPONSE_BYTES = 6 * 1024 * 1024;
 /** Largest request body the platform can be configured to accept, in bytes (8 MB). */

@@ -99,5 +99,41 @@ export function toFunctionRequest(
     query: paramsToObject(wire.query, "query string"),
     headers,
     body: parseBody(bytes, Object.hasOwn(headers, "content-type") ? headers["content-type"]! : ""),
+    rawBody: bytes ?? new Uint8Array(0),
   };
+}
+
+/** The scheme the client called: what a proxy in front said (`x-forwarded-proto`), else http. */
+function schemeOf(headers: Headers): string {
+  const forwarded = headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  return forwarded === "https" ? "https" : "http";
+}
+
+/**
+ * A web `Request` for `wire`: the URL the client called (its Host, the path as sent), every
+ * header, and the body's bytes as received, unparsed. `method` overrides the wire's (a scheduled
+ * run calls GET). Throws BadRequestError for a method a web Request cannot carry.
+ */
+export function toWebRequest(
+  wire: WireRequest,
+  bytes: Uint8Array | undefined,
+  method = wire.method,
+): Request {
+  const headers = new Headers(wire.headers);
+  let url: URL;
+  try {
+    url = new URL(`${schemeOf(headers)}://${headers.get("host") ?? "localhost"}${wire.url}`);
+  } catch {
+    url = new URL(wire.url, "http://localhost");
+  }
+  const body = method === "GET" || method === "HEAD" ? null : bytes ?? null;
+  try {
+    return new Request(url, { method, headers, body: body as Uint8Array<ArrayBuffer> | null });
+  } catch (error) {
+    throw new BadRequestError(
+      `the ${method.slice(0, 32)} request cannot be given to a web Request: ${
+        (error as Error).message
+      }`,
+    );
+  }
 }

@@ -16,13 +16,14 @@ import {
 import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
 import { originalPosition, type ParsedMap, parseSourceMap } from "../sourcemap.ts";
-import type { Ctx } from "../ctx.ts";
+import type { Kv } from "../ctx.ts";
 import type { RequestContext } from "./context.ts";
 import { lockDown } from "./lockdown.ts";
 import { headOf, toResult } from "./result.ts";
-import { BadRequestError, toFunctionRequest } from "./request.ts";
-
-type Handler = (ctx: unknown) => unknown;
+import { BadRequestError } from "./request.ts";
+import { prepareCall, type RouteShape, shapeOf } from "./shapes.ts";
+import { installEnvView, withHint } from "./env.ts";
+import { ReservedHeaderDrops } from "./drops.ts";
 
 /** The window of the budget of lines outside requests, in ms. */
 const OUTSIDE_WINDOW_MS = 10_000;
@@ -42,7 +43,11 @@ function post(header: SandboxMessage, body?: Uint8Array): void {
 }
 const frames = new FrameReader();
 
-const handlers = new Map<string, Handler>();
+/** Route file → how its module is called. */
+const routes = new Map<string, RouteShape>();
+/** Running request id → its variables, for the `Deno.env` view. */
+const envs = new Map<string, Readonly<Record<string, string>>>();
+const reservedDrops = new ReservedHeaderDrops();
 const calls = new Map<
   number,
   { resolve: (v: Envelope<unknown>) => void; reject: (e: Error) => void }
@@ -191,8 +196,12 @@ function sendLog(requestId: string | null, level: LogLevel, message: string): vo
   post({ t: "log", id, level, message });
 }
 
-/** Ends a request's log budget, telling the host what was dropped; call before its result. */
-function closeLogBudget(id: string): void {
+/**
+ * Ends a request: its log budget, telling the host what was dropped, and its `Deno.env` view;
+ * call before its last frame.
+ */
+function endRequest(id: string): void {
+  envs.delete(id);
   const budget = logBudgets.get(id);
   logBudgets.delete(id);
   if (budget && budget.dropped > 0) {
@@ -279,7 +288,7 @@ function guardErrors(): void {
 /** A thrown value as text (its stack where it has one), cut to MAX_ERROR_CHARS; never throws. */
 function describeThrown(value: unknown): string {
   try {
-    return cut(value instanceof Error ? value.stack ?? String(value) : String(value))!;
+    return cut(withHint(value instanceof Error ? value.stack ?? String(value) : String(value)))!;
   } catch {
     return "a value that cannot be shown";
   }
@@ -296,23 +305,31 @@ async function importModule(name: string, code: string): Promise<Record<string, 
 }
 
 /**
- * Loads a deployment: its bundle's route table, or (deployments stored before the bundle) a
- * module per route file. Each route's default export must be a function.
+ * Loads a deployment: its bundle's table of route modules, or (deployments stored before the
+ * bundle) a module per route file. Each route module must have a shape the platform can call
+ * (shapes.ts); the first that has none fails the load, naming the shapes accepted.
  */
 async function load(modules: Record<string, string>): Promise<void> {
   const table: Array<[string, unknown]> = [];
+  /** Bundles made before named exports were read list each route's default export alone. */
+  let defaultOnly = false;
   let schedules: unknown = {};
   let current = BUNDLE;
   try {
     if (Object.hasOwn(modules, BUNDLE)) {
       const bundle = await importModule(BUNDLE, modules[BUNDLE]!);
-      table.push(...Object.entries(bundle.routes as Record<string, unknown>));
+      defaultOnly = bundle.modules === undefined;
+      table.push(...Object.entries((bundle.modules ?? bundle.routes) as Record<string, unknown>));
       schedules = plain(bundle.schedules);
     } else {
       for (const [file, code] of Object.entries(modules)) {
         current = file;
-        table.push([file, (await importModule(file, code)).default]);
+        table.push([file, await importModule(file, code)]);
       }
+    }
+    for (const [file, exports] of table) {
+      current = file;
+      routes.set(file, shapeOf(exports, defaultOnly));
     }
   } catch (error) {
     let reason = "a value that cannot be shown";
@@ -321,18 +338,8 @@ async function load(modules: Record<string, string>): Promise<void> {
     } catch { /* keep the placeholder */ }
     const stack = error instanceof Error ? cut(error.stack) : undefined;
     const file = current === BUNDLE ? "" : current;
-    post({ t: "load-failed", error: { file, message: cut(reason)!, stack } });
+    post({ t: "load-failed", error: { file, message: cut(withHint(reason))!, stack } });
     return;
-  }
-  for (const [file, handler] of table) {
-    if (typeof handler !== "function") {
-      const message = `${file}: the default export must be a function, got ${
-        handler === null ? "null" : typeof handler
-      }`;
-      post({ t: "load-failed", error: { file, message } });
-      return;
-    }
-    handlers.set(file, handler as Handler);
   }
   post({ t: "loaded", schedules });
 }
@@ -350,45 +357,52 @@ async function invoke(
   message: Extract<HostMessage, { t: "invoke" }>,
   bytes: Uint8Array | undefined,
 ): Promise<void> {
-  const { id, file, env } = message;
+  const { id, file } = message;
   await loading;
-  const handler = handlers.get(file);
-  let req;
-  try {
-    req = toFunctionRequest(message.req, bytes);
-  } catch (error) {
-    if (!(error instanceof BadRequestError)) throw error;
-    post({ t: "failed", id, error: { kind: "bad-request", message: error.message } });
+  const route = routes.get(file);
+  if (!route) {
+    post({ t: "failed", id, error: { kind: "threw", message: `no route module ${file}` } });
     return;
   }
   /** Work the handler asked to finish after the response (`ctx.waitUntil`). */
   const work = new Set<Promise<unknown>>();
   let finished = false;
-  const ctx: Ctx = Object.freeze({
-    req: Object.freeze(req),
-    env: Object.freeze({ ...env }),
-    kv: kvFor(id) as unknown as Ctx["kv"],
-    waitUntil(promise: unknown): void {
-      if (finished) {
-        sendLog(id, "warn", "ctx.waitUntil was called after the request's work had finished");
-        return;
-      }
-      work.add(
-        Promise.resolve(promise).catch((error) =>
-          sendLog(id, "error", `ctx.waitUntil work failed: ${describeThrown(error)}`)
-        ),
-      );
-    },
-    sse: serverSentEvents,
-  });
+  const env = Object.freeze({ ...message.env });
+  let run: () => unknown;
+  try {
+    run = prepareCall(route, message.req, bytes, {
+      env,
+      kv: kvFor(id) as unknown as Kv,
+      waitUntil(promise: unknown): void {
+        if (finished) {
+          sendLog(id, "warn", "ctx.waitUntil was called after the request's work had finished");
+          return;
+        }
+        work.add(
+          Promise.resolve(promise).catch((error) =>
+            sendLog(id, "error", `ctx.waitUntil work failed: ${describeThrown(error)}`)
+          ),
+        );
+      },
+      sse: serverSentEvents,
+    });
+  } catch (error) {
+    if (!(error instanceof BadRequestError)) throw error;
+    post({ t: "failed", id, error: { kind: "bad-request", message: error.message } });
+    return;
+  }
+  envs.set(id, env);
   logBudgets.set(id, new LogBudget());
   let streaming = false;
   try {
-    const out = await currentRequest.run(id, () => handler!(ctx));
-    const { result, body, stream } = message.req.head ? headOf(toResult(out)) : toResult(out);
+    const out = await currentRequest.run(id, run);
+    const { result, body, stream, drops } = message.req.head
+      ? headOf(toResult(out))
+      : toResult(out);
+    for (const line of reservedDrops.report(drops ?? [])) sendLog(id, "warn", line);
     streaming = stream !== undefined;
     if (!streaming && work.size === 0) {
-      closeLogBudget(id);
+      endRequest(id);
       post({ t: "result", id, result }, body);
       return;
     }
@@ -401,11 +415,11 @@ async function invoke(
       await Promise.all(batch);
     }
     finished = true;
-    closeLogBudget(id);
+    endRequest(id);
     post({ t: "done", id });
   } catch (error) {
     finished = true;
-    closeLogBudget(id);
+    endRequest(id);
     const kind = error instanceof BadResultError ? "bad-result" : "threw";
     const err = error as Error | undefined;
     let text: string;
@@ -417,7 +431,15 @@ async function invoke(
       text = "thrown: a value that cannot be shown";
     }
     const where = streaming ? "while streaming its response: " : "";
-    post({ t: "failed", id, error: { kind, message: cut(where + text)!, stack: cut(stack) } });
+    post({
+      t: "failed",
+      id,
+      error: {
+        kind,
+        message: cut(where + withHint(text))!,
+        stack: stack === undefined ? undefined : cut(withHint(stack)),
+      },
+    });
   }
 }
 
@@ -521,6 +543,10 @@ export function startRuntime(
   captureConsole();
   mapStackFrames();
   guardErrors();
+  installEnvView(() => {
+    const id = currentRequest.get();
+    return id === undefined ? undefined : envs.get(id);
+  });
   lockDown();
   return onBytes;
 }
