@@ -120,6 +120,20 @@ serverTest(
     assert.equal(echoed.status, 201);
     assert.equal(await echoed.text(), "a  b");
     assert.equal((await onHost(s, app, "/functions/nope")).status, 404);
+    // The shared form hands the app the same /functions path, so the same routes answer.
+    assert.deepEqual(await json(await s.call(app, "/users/5"), 200), { id: "5" });
+    // The folder's own path cannot have two files.
+    const clash = await json(
+      await s.deploy(appId(), {
+        "api/index.ts": "export default () => ({});",
+        "api/[[...rest]].ts": "export default () => ({});",
+      }),
+      400,
+    );
+    assert.match(
+      JSON.stringify(clash.diagnostics),
+      /api\/index\.ts and api\/\[\[\.\.\.rest\]\]\.ts both serve/,
+    );
   },
 );
 
