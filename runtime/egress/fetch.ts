@@ -5,7 +5,6 @@
  * whose values come from the app's secrets, so a secret never enters the sandbox.
  */
 import { lookup } from "node:dns/promises";
-import { readLimited } from "../invoke/body.ts";
 import type { WireFetchRequest, WireFetchResponse } from "../sandbox/protocol.ts";
 import { blockedReason, isIpLiteral, isLoopback } from "./address.ts";
 
@@ -117,17 +116,25 @@ export class Egress {
 
   /**
    * Fetches for a function; throws EgressError when policy refuses a hop. `body` is the
-   * request body's bytes; the answer carries the response body's bytes beside its metadata.
+   * request body's bytes; the answer carries the response's head and its body as a stream, read
+   * only as fast as the function reads it and cut with an EgressError past `maxResponseBytes`.
    */
   async fetch(
     request: WireFetchRequest,
-    requestBody: Uint8Array | undefined,
+    requestBody: Uint8Array | ReadableStream<Uint8Array> | undefined,
     secrets: Record<string, string>,
     signal: AbortSignal,
-  ): Promise<{ value: WireFetchResponse; body?: Uint8Array }> {
+  ): Promise<{ value: WireFetchResponse; stream?: ReadableStream<Uint8Array> | undefined }> {
     let url = parseUrl(request.url);
     let method = request.method.toUpperCase();
-    let body: Uint8Array | null = request.hasBody ? requestBody ?? new Uint8Array(0) : null;
+    const streamed = requestBody instanceof ReadableStream;
+    let body: Uint8Array | ReadableStream<Uint8Array> | null = !request.hasBody
+      ? null
+      : streamed
+      ? requestBody.pipeThrough(
+        limitBytes(MAX_REQUEST_BODY_BYTES, "fetch: the streamed request body is over the limit"),
+      )
+      : requestBody ?? new Uint8Array(0);
     const headers = new Headers(request.headers);
     const origin = url.origin;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -142,10 +149,12 @@ export class Egress {
       const response = await fetch(url, {
         method,
         headers: hopHeaders,
-        body: body as BodyInit | null,
+        body,
         redirect: "manual",
         signal,
-      });
+        // A streamed body goes out as it is produced (Deno needs half duplex said).
+        ...(streamed && body ? { duplex: "half" } : {}),
+      } as RequestInit);
       const location = response.headers.get("location");
       if (REDIRECTS.has(response.status) && location && request.redirect !== "manual") {
         if (request.redirect === "error") {
@@ -153,18 +162,20 @@ export class Egress {
           throw new EgressError(`fetch ${request.url}: redirected, and redirect is "error"`);
         }
         await response.body?.cancel();
+        if (streamed && body && (response.status === 307 || response.status === 308)) {
+          throw new EgressError(
+            `fetch ${request.url}: a ${response.status} redirect would send the streamed request ` +
+              "body again, which cannot be done (browsers refuse it too); buffer the body to follow it",
+          );
+        }
         url = parseUrl(new URL(location, url).href);
         if (response.status === 303 || (response.status < 307 && method === "POST")) {
           method = "GET";
+          if (body instanceof ReadableStream) await body.cancel().catch(() => {});
           body = null;
           headers.delete("content-type");
         }
         continue;
-      }
-      const limit = this.#options.maxResponseBytes;
-      const bytes = response.body ? await readLimited(response.body, limit) : new Uint8Array(0);
-      if (bytes === null) {
-        throw new EgressError(`fetch: the response body is over the limit of ${limit} bytes`);
       }
       return {
         value: {
@@ -175,7 +186,14 @@ export class Egress {
           hasBody: response.body !== null,
           redirected: hop > 0,
         },
-        body: bytes,
+        stream: response.body
+          ? response.body.pipeThrough(
+            limitBytes(
+              this.#options.maxResponseBytes,
+              "fetch: the response body is over the limit",
+            ),
+          )
+          : undefined,
       };
     }
     throw new EgressError(`fetch ${request.url}: more than ${MAX_REDIRECTS} redirects`);
@@ -225,6 +243,21 @@ export class Egress {
     }
     return rule;
   }
+}
+
+/** Largest streamed request body of an outbound fetch, in bytes (10 MB, as a buffered one). */
+const MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024;
+
+/** Passes a body through until it passes `limit` bytes, then errors it with `message`. */
+function limitBytes(limit: number, message: string): TransformStream<Uint8Array, Uint8Array> {
+  let total = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      total += chunk.length;
+      if (total > limit) controller.error(new EgressError(`${message} of ${limit} bytes`));
+      else controller.enqueue(chunk);
+    },
+  });
 }
 
 function parseUrl(text: string): URL {

@@ -108,10 +108,19 @@ export interface WireFetchRequest {
   method: string;
   headers: Array<[string, string]>;
   hasBody: boolean;
+  /**
+   * The body is a stream: it follows the call as `fetch-body` frames under the stream window,
+   * then `fetch-body-end` (and a redirect that would resend it, 307 or 308, is refused).
+   */
+  streamed?: boolean;
   redirect: RequestRedirect;
 }
 
-/** An outbound response as the sandbox receives it; its body travels as the frame's bytes. */
+/**
+ * An outbound response as the sandbox receives it, as soon as its head arrived. With `hasBody`
+ * its body follows as it arrives from upstream: `fetch-chunk` frames under the stream window
+ * (streams.ts), then `fetch-end`.
+ */
 export interface WireFetchResponse {
   url: string;
   status: number;
@@ -132,7 +141,19 @@ export type HostMessage =
     env: Record<string, string>;
   }
   | { t: "reply"; id: string; cid: number; ok: true; value: unknown }
-  | { t: "reply"; id: string; cid: number; ok: false; error: string };
+  | { t: "reply"; id: string; cid: number; ok: false; error: string }
+  /** The client read `bytes` more of the request's streamed response (streams.ts). */
+  | { t: "credit"; id: string; bytes: number }
+  /** The client went away: the request's streamed response is no longer read. */
+  | { t: "cancel"; id: string }
+  /** A chunk of the body of the fetch answered to call `cid` (its bytes beside). */
+  | { t: "fetch-chunk"; id: string; cid: number }
+  /** The body of the fetch answered to call `cid` ended, or failed with `error`. */
+  | { t: "fetch-end"; id: string; cid: number; error?: string }
+  /** The host sent `bytes` more of the streamed request body of fetch call `cid` upstream. */
+  | { t: "fetch-body-credit"; id: string; cid: number; bytes: number }
+  /** The upstream no longer reads the streamed request body of fetch call `cid`. */
+  | { t: "fetch-body-cancel"; id: string; cid: number };
 
 /** Sandbox process → host. */
 export type SandboxMessage =
@@ -149,6 +170,14 @@ export type SandboxMessage =
   | { t: "result"; id: string; result: FunctionResult; open?: boolean }
   | { t: "chunk"; id: string }
   | { t: "end"; id: string }
+  /** The handler read `bytes` more of the body of the fetch answered to call `cid`. */
+  | { t: "fetch-credit"; id: string; cid: number; bytes: number }
+  /** The handler cancelled the body of the fetch answered to call `cid`. */
+  | { t: "fetch-cancel"; id: string; cid: number }
+  /** A chunk of the streamed request body of fetch call `cid` (its bytes beside). */
+  | { t: "fetch-body"; id: string; cid: number }
+  /** The streamed request body of fetch call `cid` ended, or failed with `error`. */
+  | { t: "fetch-body-end"; id: string; cid: number; error?: string }
   | { t: "done"; id: string }
   | { t: "failed"; id: string; error: Failure }
   | { t: "call"; id: string; cid: number; op: string; args: unknown[] }

@@ -16,6 +16,7 @@ import {
 import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
 import { originalPosition, type ParsedMap, parseSourceMap } from "../sourcemap.ts";
+import { CreditedStream, CreditWindow, windowed } from "../streams.ts";
 import type { Kv } from "../ctx.ts";
 import type { RequestContext } from "./context.ts";
 import { lockDown } from "./lockdown.ts";
@@ -50,8 +51,19 @@ const envs = new Map<string, Readonly<Record<string, string>>>();
 const reservedDrops = new ReservedHeaderDrops();
 const calls = new Map<
   number,
-  { resolve: (v: Envelope<unknown>) => void; reject: (e: Error) => void }
+  {
+    resolve: (v: Envelope<unknown>) => void;
+    reject: (e: Error) => void;
+    /** A fetch: a body that streams after the reply gets its stream at once (see onFrame). */
+    fetch?: { id: string };
+  }
 >();
+/** Fetch bodies streaming in from the host, by call id. */
+const fetchBodies = new Map<number, CreditedStream>();
+/** Windows of the streamed responses being sent, by request id; the host grants credit. */
+const responseWindows = new Map<string, CreditWindow>();
+/** Windows of fetches' streamed request bodies being sent, by call id. */
+const uploadWindows = new Map<number, CreditWindow>();
 /** Set by `startRuntime` before any user code runs. */
 let currentRequest: RequestContext;
 /** Route module URL → route file, so stack frames can name the file they came from. */
@@ -81,19 +93,49 @@ function call(
   id: string,
   op: string,
   args: unknown[],
-  body?: Uint8Array,
+  body?: Uint8Array | ReadableStream<Uint8Array>,
 ): Promise<Envelope<unknown>> {
   return new Promise((resolve, reject) => {
     const cid = ++nextCall;
     try {
-      post({ t: "call", id, cid, op, args }, body);
-      calls.set(cid, { resolve, reject });
+      const streamed = body instanceof ReadableStream;
+      post({ t: "call", id, cid, op, args }, streamed ? undefined : body);
+      calls.set(cid, { resolve, reject, ...(op === "fetch" ? { fetch: { id } } : {}) });
+      if (streamed) void upload(id, cid, body);
     } catch (error) {
       reject(
         new TypeError(`${op}: arguments must be strings or numbers (${(error as Error).message})`),
       );
     }
   });
+}
+
+/**
+ * Sends a fetch's streamed request body after its call, never more than a window ahead of what
+ * the host has sent upstream.
+ */
+async function upload(id: string, cid: number, body: ReadableStream<Uint8Array>): Promise<void> {
+  const window = new CreditWindow();
+  uploadWindows.set(cid, window);
+  const reader = body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      for (const part of windowed(toChunk(value))) {
+        if (!await window.take(part.length)) {
+          await reader.cancel();
+          return;
+        }
+        post({ t: "fetch-body", id, cid }, part);
+      }
+    }
+    post({ t: "fetch-body-end", id, cid });
+  } catch (error) {
+    post({ t: "fetch-body-end", id, cid, error: describeThrown(error) });
+  } finally {
+    uploadWindows.delete(cid);
+  }
 }
 
 /** `ctx.kv`: a relay; the host checks every argument (runtime/kv/calls.ts). */
@@ -129,21 +171,32 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | null | undefine
 async function proxiedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
   const id = currentRequest.get();
   if (!id) throw new TypeError("fetch can only be called while a request is being handled");
-  const request = new Request(input, init);
-  const body = request.body ? new Uint8Array(await request.arrayBuffer()) : undefined;
+  // A stream is sent as it is produced; any other body (text, bytes, a form) is sent whole.
+  const streamed = init?.body instanceof ReadableStream;
+  const request = new Request(input, streamed ? { ...init, duplex: "half" } as RequestInit : init);
+  const body = !request.body
+    ? undefined
+    : streamed
+    ? request.body
+    : new Uint8Array(await request.arrayBuffer());
   const wire: WireFetchRequest = {
     url: request.url,
     method: request.method,
     headers: [...request.headers],
     hasBody: body !== undefined,
+    ...(streamed ? { streamed: true } : {}),
     redirect: request.redirect,
   };
   const answer = await abortable(call(id, "fetch", [wire], body), request.signal);
   const meta = answer.header as WireFetchResponse;
-  const responseBody = !meta.hasBody || NULL_BODY_STATUSES.has(meta.status)
-    ? null
-    : answer.body ?? new Uint8Array(0);
-  const response = new Response(responseBody as Uint8Array<ArrayBuffer> | null, {
+  // The body streams in as the upstream sends it (onFrame made its stream with the reply).
+  const incoming = (answer as { stream?: ReadableStream<Uint8Array> }).stream ?? null;
+  let responseBody = incoming;
+  if (NULL_BODY_STATUSES.has(meta.status)) {
+    await incoming?.cancel();
+    responseBody = null;
+  }
+  const response = new Response(responseBody, {
     status: meta.status,
     statusText: meta.statusText,
     headers: meta.headers,
@@ -449,18 +502,29 @@ async function invoke(
  */
 async function pump(id: string, stream: AsyncIterable<unknown>): Promise<void> {
   let total = 0;
-  for await (const piece of stream) {
-    const bytes = toChunk(piece);
-    if (bytes.length === 0) continue;
-    total += bytes.length;
-    if (total > MAX_RESPONSE_BYTES) {
-      throw new BadResultError(
-        `the streamed response passed ${MAX_RESPONSE_BYTES} bytes, the limit (6 MB)`,
-      );
+  // At most a window ahead of what the client read: a client that stops reading stops this.
+  const window = new CreditWindow();
+  responseWindows.set(id, window);
+  try {
+    for await (const piece of stream) {
+      const bytes = toChunk(piece);
+      if (bytes.length === 0) continue;
+      total += bytes.length;
+      if (total > MAX_RESPONSE_BYTES) {
+        throw new BadResultError(
+          `the streamed response passed ${MAX_RESPONSE_BYTES} bytes, the limit (6 MB)`,
+        );
+      }
+      for (const part of windowed(bytes)) {
+        // The client went away: leaving the loop cancels the handler's stream.
+        if (!await window.take(part.length)) return;
+        post({ t: "chunk", id }, part);
+      }
     }
-    post({ t: "chunk", id }, bytes);
+    post({ t: "end", id });
+  } finally {
+    responseWindows.delete(id);
   }
-  post({ t: "end", id });
 }
 
 function toChunk(piece: unknown): Uint8Array {
@@ -522,10 +586,51 @@ function onFrame({ header, body }: Envelope<HostMessage>): void {
     case "reply": {
       const pending = calls.get(header.cid);
       calls.delete(header.cid);
-      if (header.ok) pending?.resolve({ header: header.value, body });
-      else pending?.reject(new Error(header.error));
+      if (!header.ok) {
+        pending?.reject(new Error(header.error));
+        break;
+      }
+      if (pending?.fetch && (header.value as WireFetchResponse | null)?.hasBody) {
+        // Chunks may follow in this very batch of frames: the stream exists before they do.
+        const { cid } = header;
+        const { id } = pending.fetch;
+        const stream = new CreditedStream(
+          (bytes) => post({ t: "fetch-credit", id, cid, bytes }),
+          () => {
+            fetchBodies.delete(cid);
+            post({ t: "fetch-cancel", id, cid });
+          },
+        );
+        fetchBodies.set(cid, stream);
+        pending.resolve(
+          { header: header.value, body, stream: stream.readable } as Envelope<unknown>,
+        );
+        break;
+      }
+      pending?.resolve({ header: header.value, body });
       break;
     }
+    case "fetch-chunk":
+      if (body) fetchBodies.get(header.cid)?.push(body.slice());
+      break;
+    case "fetch-end":
+      fetchBodies.get(header.cid)?.end(
+        header.error === undefined ? undefined : new TypeError(header.error),
+      );
+      fetchBodies.delete(header.cid);
+      break;
+    case "credit":
+      responseWindows.get(header.id)?.grant(header.bytes);
+      break;
+    case "fetch-body-credit":
+      uploadWindows.get(header.cid)?.grant(header.bytes);
+      break;
+    case "fetch-body-cancel":
+      uploadWindows.get(header.cid)?.close();
+      break;
+    case "cancel":
+      responseWindows.get(header.id)?.close();
+      break;
   }
 }
 

@@ -6,6 +6,7 @@
 import { type ErrorKind, PlatformError } from "../../errors.ts";
 import { setImmediate } from "node:timers";
 import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
+import { CreditedStream, CreditWindow, windowed } from "../streams.ts";
 import {
   type Envelope,
   type Failure,
@@ -22,7 +23,11 @@ import {
 /** What an invocation may call back into the host for while it runs. */
 export interface InvocationHooks {
   /** Performs a `kv.*` or `fetch` call for the handler; a rejection becomes the handler's error. */
-  call(op: string, args: unknown[], body: Uint8Array | undefined): Promise<CallAnswer>;
+  call(
+    op: string,
+    args: unknown[],
+    body: Uint8Array | ReadableStream<Uint8Array> | undefined,
+  ): Promise<CallAnswer>;
   /** Receives one console line of the handler. */
   log(level: LogLevel, message: string): void;
   /** Counts console lines the sandbox dropped past the per-request bounds. */
@@ -33,6 +38,8 @@ export interface InvocationHooks {
 export interface CallAnswer {
   value: unknown;
   body?: Uint8Array | undefined;
+  /** A body that follows the reply as it arrives (a fetch's response), under a stream window. */
+  stream?: ReadableStream<Uint8Array> | undefined;
 }
 
 /** A deployment as the sandbox needs it: ids and its compiled route modules. */
@@ -127,7 +134,11 @@ interface Pending {
   reject(error: SandboxFailure): void;
   background?: { resolve(): void; reject(error: SandboxFailure): void };
   /** The streamed body being fed by `chunk` frames, and how many bytes it has carried. */
-  stream?: { controller: ReadableStreamDefaultController<Uint8Array>; bytes: number } | undefined;
+  stream?: { body: CreditedStream; bytes: number } | undefined;
+  /** Fetch bodies streaming to the handler, by call id: their window and their upstream. */
+  fetches?: Map<number, { window: CreditWindow; cancel(reason: string): void }>;
+  /** Streamed request bodies of the handler's fetches, by call id, as they arrive. */
+  uploads?: Map<number, CreditedStream>;
   hooks: InvocationHooks;
   /** Its place in the deadline queue. */
   deadline: Deadline;
@@ -326,6 +337,7 @@ export class Sandbox {
       const onTimeout = async () => {
         const pending = this.#pending.get(call.id);
         this.#pending.delete(call.id);
+        if (pending) this.#closeFetches(pending);
         // Running JS cannot be interrupted from outside its thread: only ending the process
         // stops it, and the caller hears of the timeout once the process has exited.
         await this.stop({ kind: "timeout", limitMs: timeoutMs });
@@ -382,6 +394,16 @@ export class Sandbox {
     this.#writer.send(header, body);
   }
 
+  /** Stops a request's fetch bodies still streaming, both ways. */
+  #closeFetches(pending: Pending): void {
+    for (const fetch of pending.fetches?.values() ?? []) {
+      fetch.cancel("the request ended before the fetch's body was read");
+    }
+    for (const upload of pending.uploads?.values() ?? []) {
+      upload.end(new Error("the request ended before the fetch's body was sent"));
+    }
+  }
+
   /** Fails an invocation: its promise before the result, its stream and background after. */
   #fail(pending: Pending, failure: SandboxFailure): void {
     if (!pending.background) {
@@ -401,10 +423,7 @@ export class Sandbox {
     const stream = pending.stream;
     if (!stream) return;
     pending.stream = undefined;
-    try {
-      if (error) stream.controller.error(error);
-      else stream.controller.close();
-    } catch { /* the client went away and the stream was cancelled */ }
+    stream.body.end(error);
   }
 
   #settle(id: string): Pending | undefined {
@@ -412,6 +431,7 @@ export class Sandbox {
     if (!pending) return undefined;
     this.#pending.delete(id);
     pending.deadline.pending = null;
+    this.#closeFetches(pending);
     this.#dropEnded();
     return pending;
   }
@@ -490,13 +510,16 @@ export class Sandbox {
           pending.background = { resolve, reject };
         });
         background.catch(() => {});
-        const stream = message.result?.body?.type === "stream"
-          ? new ReadableStream<Uint8Array>({
-            start: (controller) => {
-              pending.stream = { controller, bytes: 0 };
-            },
-          })
-          : undefined;
+        let stream: ReadableStream<Uint8Array> | undefined;
+        if (message.result?.body?.type === "stream") {
+          // The sandbox sends a window ahead; the client's reads grant it more.
+          const body = new CreditedStream(
+            (bytes) => this.#send({ t: "credit", id, bytes }),
+            () => this.#send({ t: "cancel", id }),
+          );
+          pending.stream = { body, bytes: 0 };
+          stream = body.readable;
+        }
         pending.resolve({ result: message.result, body, background, stream });
         break;
       }
@@ -512,7 +535,7 @@ export class Sandbox {
           );
           break;
         }
-        stream.controller.enqueue(body.slice());
+        stream.body.push(body.slice());
         break;
       }
       case "end": {
@@ -550,18 +573,46 @@ export class Sandbox {
           count(message.characters),
         );
         break;
-      case "call":
+      case "fetch-credit":
+        this.#pending.get(text(message.id))?.fetches?.get(message.cid)?.window.grant(
+          count(message.bytes),
+        );
+        break;
+      case "fetch-cancel":
+        this.#pending.get(text(message.id))?.fetches?.get(message.cid)?.cancel("cancelled");
+        break;
+      case "call": {
         if (!Number.isSafeInteger(message.cid) || !Array.isArray(message.args)) {
           throw new Error("a call without a call id or arguments");
         }
-        void this.#answerCall({ ...message, id: text(message.id), op: text(message.op) }, body);
+        const id = text(message.id);
+        const upload = message.op === "fetch" &&
+            (message.args[0] as { streamed?: unknown } | null)?.streamed === true
+          ? this.#openUpload(id, message.cid)
+          : undefined;
+        void this.#answerCall({ ...message, id, op: text(message.op) }, upload ?? body);
         break;
+      }
+      case "fetch-body": {
+        const upload = this.#pending.get(text(message.id))?.uploads?.get(message.cid);
+        if (upload && body) upload.push(body.slice());
+        break;
+      }
+      case "fetch-body-end": {
+        const pending = this.#pending.get(text(message.id));
+        const upload = pending?.uploads?.get(message.cid);
+        pending?.uploads?.delete(message.cid);
+        upload?.end(
+          typeof message.error === "string" ? new Error(text(message.error)) : undefined,
+        );
+        break;
+      }
     }
   }
 
   async #answerCall(
     message: Extract<SandboxMessage, { t: "call" }>,
-    body: Uint8Array | undefined,
+    body: Uint8Array | ReadableStream<Uint8Array> | undefined,
   ): Promise<void> {
     const { id, cid } = message;
     const pending = this.#pending.get(id);
@@ -572,8 +623,64 @@ export class Sandbox {
     try {
       const answer = await pending.hooks.call(message.op, message.args, body);
       this.#send({ t: "reply", id, cid, ok: true, value: answer.value ?? null }, answer.body);
+      if (answer.stream) void this.#pumpFetch(pending, id, cid, answer.stream);
     } catch (error) {
       this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
+    }
+  }
+
+  /**
+   * The stream a fetch's streamed request body arrives on, made as its call arrives (its chunks
+   * follow in the same batch of frames); what the upstream reads is granted back as credit.
+   */
+  #openUpload(id: string, cid: number): ReadableStream<Uint8Array> | undefined {
+    const pending = this.#pending.get(id);
+    if (!pending) return undefined;
+    const upload = new CreditedStream(
+      (bytes) => this.#send({ t: "fetch-body-credit", id, cid, bytes }),
+      () => this.#send({ t: "fetch-body-cancel", id, cid }),
+    );
+    pending.uploads ??= new Map();
+    pending.uploads.set(cid, upload);
+    return upload.readable;
+  }
+
+  /**
+   * Sends a fetch's body to the handler as it arrives, never more than a window ahead of what
+   * the handler read: a handler that stops reading stops the upstream (TCP backpressure), and
+   * the host holds at most one upstream chunk of it.
+   */
+  async #pumpFetch(
+    pending: Pending,
+    id: string,
+    cid: number,
+    stream: ReadableStream<Uint8Array>,
+  ): Promise<void> {
+    const reader = stream.getReader();
+    const window = new CreditWindow();
+    let ended: string | null = null;
+    const cancel = (reason: string) => {
+      ended ??= reason;
+      window.close();
+      reader.cancel().catch(() => {});
+    };
+    pending.fetches ??= new Map();
+    pending.fetches.set(cid, { window, cancel });
+    try {
+      while (ended === null) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        for (const piece of windowed(value)) {
+          if (!await window.take(piece.length)) break;
+          this.#send({ t: "fetch-chunk", id, cid }, piece);
+        }
+      }
+      if (ended === null) this.#send({ t: "fetch-end", id, cid });
+      else if (ended !== "cancelled") this.#send({ t: "fetch-end", id, cid, error: ended });
+    } catch (error) {
+      this.#send({ t: "fetch-end", id, cid, error: `fetch: ${(error as Error).message}` });
+    } finally {
+      pending.fetches.delete(cid);
     }
   }
 

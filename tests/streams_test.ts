@@ -1,0 +1,261 @@
+/**
+ * Bodies that stream over the host↔sandbox wire under credit-based flow control: an upstream's
+ * response streams into the function as it arrives (and out again, for a proxied SSE stream), a
+ * client that stops reading stops the function's producer, and a function that stops reading
+ * stops the upstream, so the host never holds a whole body. Tested from the client's and the
+ * attacker's side, with another app probed meanwhile.
+ */
+import assert from "node:assert/strict";
+import { appId, json, startServer, type TestServer } from "./helpers.ts";
+import { sampleProcess } from "../runtime/sandbox/host/proc.ts";
+
+const encoder = new TextEncoder();
+
+/** An upstream on loopback whose handler the test swaps per case. */
+function startUpstream() {
+  let handle: (request: Request) => Response | Promise<Response> = () => new Response("none");
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => handle(request),
+  );
+  return {
+    origin: `http://127.0.0.1:${server.addr.port}`,
+    set(next: typeof handle) {
+      handle = next;
+    },
+    close: () => server.shutdown(),
+  };
+}
+
+const upstream = startUpstream();
+let server: Promise<TestServer> | undefined;
+/** One platform per file, with the upstream reachable through an allowPrivate rule. */
+function platform(): Promise<TestServer> {
+  server ??= startServer({
+    env: {
+      EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+      FUNCTION_TIMEOUT_MS: "5000",
+    },
+  });
+  return server;
+}
+
+function streamTest(name: string, fn: (s: TestServer) => Promise<void>): void {
+  Deno.test({
+    name,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn: async () => fn(await platform()),
+  });
+}
+
+/** Probes another app every 25 ms while `during` runs; answers the slowest probe in ms. */
+async function probed(s: TestServer, during: () => Promise<void>): Promise<number> {
+  const victim = appId("victim");
+  await s.deployOk(victim, { "api/ok.ts": "export default () => ({ body: 'ok' });" });
+  let slowest = 0;
+  let done = false;
+  const prober = (async () => {
+    while (!done) {
+      const started = performance.now();
+      assert.equal(await (await fetch(`${s.url}/apps/${victim}/functions/ok`)).text(), "ok");
+      slowest = Math.max(slowest, performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+  try {
+    await during();
+  } finally {
+    done = true;
+    await prober;
+  }
+  return slowest;
+}
+
+streamTest("an SSE upstream proxied by a function reaches the client event by event", async (s) => {
+  const writes: number[] = [];
+  upstream.set(() =>
+    new Response(
+      new ReadableStream({
+        async start(controller) {
+          for (let i = 0; i < 4; i++) {
+            writes.push(performance.now());
+            controller.enqueue(encoder.encode(`data: event ${i}\n\n`));
+            await new Promise((resolve) => setTimeout(resolve, 300));
+          }
+          controller.close();
+        },
+      }),
+      { headers: { "content-type": "text/event-stream" } },
+    )
+  );
+  const app = appId("sse");
+  await s.deployOk(app, {
+    "api/proxy.ts": `export default async (ctx) => {
+      const upstream = await fetch(${JSON.stringify(upstream.origin)} + "/events");
+      return { headers: { "content-type": "text/event-stream" }, body: upstream.body };
+    };`,
+  });
+  const response = await fetch(`${s.url}/apps/${app}/functions/proxy`);
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const reader = response.body!.getReader();
+  const arrivals: number[] = [];
+  let text = "";
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+    arrivals.push(performance.now());
+  }
+  assert.equal(text, [0, 1, 2, 3].map((i) => `data: event ${i}\n\n`).join(""));
+  // Each event reached the client before the upstream wrote the next one (300 ms later): the
+  // body was never gathered whole on the way.
+  assert.ok(arrivals.length >= 4, `${arrivals.length} chunks`);
+  for (let i = 0; i < 3; i++) {
+    assert.ok(arrivals[i]! < writes[i + 1]!, `event ${i} arrived after event ${i + 1} was written`);
+  }
+});
+
+streamTest("a function reads a large upstream body chunk by chunk", async (s) => {
+  upstream.set(() => new Response(new Uint8Array(3 * 1024 * 1024).fill(7)));
+  const app = appId("big");
+  await s.deployOk(app, {
+    "api/sum.ts": `export default async () => {
+      const response = await fetch(${JSON.stringify(upstream.origin)});
+      let bytes = 0, chunks = 0;
+      for await (const chunk of response.body) { bytes += chunk.length; chunks++; }
+      return { body: { bytes, chunks } };
+    };`,
+  });
+  const body = await json<{ bytes: number; chunks: number }>(await s.call(app, "/sum"), 200);
+  assert.equal(body.bytes, 3 * 1024 * 1024);
+  assert.ok(body.chunks > 1, "the body arrived in pieces");
+});
+
+streamTest("a client that stops reading stops the function's producer", async (s) => {
+  const app = appId("stall");
+  await s.deployOk(app, {
+    "api/produce.ts": `let produced = 0;
+      export const count = () => produced;
+      export default () => ({ body: (async function* () {
+        const chunk = new Uint8Array(16 * 1024);
+        while (true) { produced += chunk.length; yield chunk; }
+      })() });`,
+    "api/count.ts":
+      `import { count } from "./produce.ts"; export default () => ({ body: { produced: count() } });`,
+  });
+  const { hostname, port } = new URL(s.url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    await conn.write(
+      encoder.encode(`GET /apps/${app}/functions/produce HTTP/1.1\r\nHost: x\r\n\r\n`),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const first = (await json<{ produced: number }>(await s.call(app, "/count"), 200)).produced;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const second = (await json<{ produced: number }>(await s.call(app, "/count"), 200)).produced;
+    assert.ok(first > 0, "the producer started");
+    assert.equal(second, first, "the producer went on while nobody read");
+    // Without flow control it would have run to the 6 MB response limit by now.
+    assert.ok(first < 6 * 1024 * 1024, `${first} bytes produced for a client that reads nothing`);
+  } finally {
+    conn.close();
+  }
+});
+
+streamTest(
+  "100 fetches of a 9.5 MB body that stalls before its last byte do not fill the host",
+  async (s) => {
+    const size = 9.5 * 1024 * 1024;
+    let opened = 0;
+    upstream.set(() => {
+      opened++;
+      let sent = 0;
+      return new Response(
+        new ReadableStream({
+          async pull(controller) {
+            if (sent >= size - 1) return await new Promise(() => {}); // stall before the end
+            const piece = Math.min(256 * 1024, size - 1 - sent);
+            sent += piece;
+            controller.enqueue(new Uint8Array(piece));
+          },
+        }),
+      );
+    });
+    const app = appId("hoard");
+    await s.deployOk(app, {
+      "api/hoard.ts": `export default async () => {
+        const responses = await Promise.all(Array.from({ length: 100 }, () =>
+          fetch(${JSON.stringify(upstream.origin)})));
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return { body: { held: responses.length } };
+      };`,
+    });
+    const before = (await sampleProcess(Deno.pid))!.rssBytes;
+    let peak = before;
+    const slowest = await probed(s, async () => {
+      const watch = setInterval(async () => {
+        peak = Math.max(peak, (await sampleProcess(Deno.pid))?.rssBytes ?? 0);
+      }, 50);
+      try {
+        assert.deepEqual(await json(await s.call(app, "/hoard"), 200), { held: 100 });
+      } finally {
+        clearInterval(watch);
+      }
+    });
+    assert.equal(opened, 100);
+    const grownMb = (peak - before) / 1024 / 1024;
+    // 100 bodies of 9.5 MB would be 950 MB; a window each is 6.4 MB.
+    assert.ok(grownMb < 150, `the host grew by ${grownMb.toFixed(0)} MB`);
+    assert.ok(slowest < 1000, `another app took ${slowest.toFixed(0)} ms to answer`);
+  },
+);
+
+streamTest(
+  "a streamed request body reaches the upstream whole; a 307 would resend it and is refused",
+  async (s) => {
+    upstream.set(async (request) => {
+      if (new URL(request.url).pathname === "/moved") {
+        return new Response(null, { status: 307, headers: { location: "/echo" } });
+      }
+      const text = await request.text();
+      return Response.json({ length: text.length, head: text.slice(0, 6) });
+    });
+    const app = appId("upload");
+    await s.deployOk(app, {
+      "api/send.ts": `export default async (ctx) => {
+      const body = new ReadableStream({
+        async start(controller) {
+          for (let i = 0; i < 40; i++) controller.enqueue(new TextEncoder().encode("chunk" + String(i % 10) + "x".repeat(10_000)));
+          controller.close();
+        },
+      });
+      const path = ctx.req.query.path;
+      try {
+        const response = await fetch(${
+        JSON.stringify(upstream.origin)
+      } + path, { method: "POST", body, duplex: "half" });
+        return { body: await response.json() };
+      } catch (error) {
+        return { body: { error: error.message } };
+      }
+    };`,
+    });
+    assert.deepEqual(await json(await s.call(app, "/send?path=/echo"), 200), {
+      length: 40 * 10_006,
+      head: "chunk0",
+    });
+    const refused = await json<{ error: string }>(await s.call(app, "/send?path=/moved"), 200);
+    assert.match(refused.error, /307 redirect would send the streamed request body again/);
+  },
+);
+
+Deno.test({
+  name: "streams: close the shared platform and upstream",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    if (server) await (await server).close();
+    await upstream.close();
+  },
+});
