@@ -1,30 +1,6 @@
 /** Reads request bodies under a byte limit, refusing early from Content-Length and counting otherwise. */
 import { invalid, PlatformError } from "../errors.ts";
 
-/**
- * Reads a byte stream whole, or returns null (having cancelled it) as soon as it exceeds
- * `limit` bytes, so no more than the limit is ever buffered.
- */
-export async function readLimited(
-  stream: ReadableStream<Uint8Array>,
-  limit: number,
-): Promise<Uint8Array | null> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = stream.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  return join(chunks, size);
-}
-
 /** How long a request body may go without a byte before it is answered 408, in ms. */
 export const BODY_IDLE_TIMEOUT_MS = 10_000;
 
