@@ -160,6 +160,7 @@ function headerPairs(headers: unknown): Array<[string, unknown]> {
 function toHeaders(
   pairs: Array<[string, unknown]>,
 ): { pairs: Array<[string, string]>; drops: string[] } {
+  if (pairs.length === 0) return { pairs: [], drops: [] };
   // Counted before any is built: the host refuses past the limit anyway, and a handler's
   // 20,000 headers must not cost the sandbox its time limit first.
   if (pairs.length > MAX_RESPONSE_HEADERS) {
