@@ -221,3 +221,55 @@ edgeTest(
     assert.ok(big.length <= 1, `${big.length} lines of 200 KB crossed the wire`);
   },
 );
+
+Deno.test({
+  name: "slow uploads hold at most the app's request-body budget; other apps upload meanwhile",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const s = await startServer({ env: { REQUEST_BODY_BYTES_PER_APP: String(1024 * 1024) } });
+    const stalled: Deno.TcpConn[] = [];
+    try {
+      const app = appId("hoard");
+      const other = appId("other");
+      await s.deployOk(app, ECHO);
+      await s.deployOk(other, ECHO);
+      const head = (target: string) =>
+        `POST /apps/${target}/functions/echo HTTP/1.1\r\nHost: x\r\ncontent-type: text/plain\r\n` +
+        "content-length: 900000\r\n\r\n";
+      // Three uploads of 400 KB each that then stall: the third passes the app's 1 MB.
+      for (let i = 0; i < 3; i++) {
+        const conn = await openUpload(s.url, head(app) + "x".repeat(400_000));
+        stalled.push(conn);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const refused = await readAll(stalled[2]!);
+      assert.match(refused, /^HTTP\/1\.1 503/);
+      assert.match(refused, /request bodies; the budget is 1048576 bytes per app/);
+      // Another app's upload is not held against this app's budget.
+      const answer = await json<{ body: string }>(
+        await s.call(other, "/echo", {
+          method: "POST",
+          headers: { "content-type": "text/plain" },
+          body: "y".repeat(800_000),
+        }),
+        200,
+      );
+      assert.equal(answer.body.length, 800_000);
+      // Once the stalled uploads go away, the app's budget is free again.
+      for (const conn of stalled.splice(0)) conn.close();
+      await waitFor("the budget to be given back", async () => {
+        const response = await s.call(app, "/echo", {
+          method: "POST",
+          headers: { "content-type": "text/plain" },
+          body: "z".repeat(800_000),
+        });
+        await response.body?.cancel();
+        return response.status === 200;
+      }, 5000);
+    } finally {
+      for (const conn of stalled) conn.close();
+      await s.close();
+    }
+  },
+});

@@ -7,12 +7,14 @@ export const BODY_IDLE_TIMEOUT_MS = 10_000;
 /**
  * Reads the whole request body, or throws: 413 as soon as it is known to exceed `limit` bytes,
  * 408 when `idleMs` pass without a byte, 499 when the client went away mid-upload, and 400 when
- * the body's framing is malformed (a bad chunked encoding, a short Content-Length).
+ * the body's framing is malformed (a bad chunked encoding, a short Content-Length). `hold` is
+ * told of each chunk's bytes as it arrives, and may throw to refuse the body (a budget).
  */
 export async function readBody(
   request: Request,
   limit: number,
   idleMs = BODY_IDLE_TIMEOUT_MS,
+  hold: (bytes: number) => void = () => {},
 ): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
@@ -52,6 +54,12 @@ export async function readBody(
       if (size > limit) {
         await reader.cancel().catch(() => {});
         throw tooLarge(limit);
+      }
+      try {
+        hold(next.value.length);
+      } catch (error) {
+        await reader.cancel().catch(() => {});
+        throw error;
       }
       chunks.push(next.value);
       arm();

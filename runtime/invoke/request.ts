@@ -87,12 +87,13 @@ export async function toWireRequest(
   maxBodyBytes: number,
   adminKey: string,
   bodyIdleMs: number,
+  hold?: (bytes: number) => void,
 ): Promise<IncomingCall> {
   const headers = headersOf(request, adminKey);
   const query = queryOf(request.url);
   const { method } = request;
   const hasBody = method !== "GET" && method !== "HEAD" && request.body !== null;
-  const bytes = hasBody ? await readBody(request, maxBodyBytes, bodyIdleMs) : undefined;
+  const bytes = hasBody ? await readBody(request, maxBodyBytes, bodyIdleMs, hold) : undefined;
   const req: WireRequest = {
     method,
     path,

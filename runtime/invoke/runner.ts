@@ -6,6 +6,7 @@ import { runKvCall } from "../kv/calls.ts";
 import { type KvBackend, KvQuotaError } from "../kv/types.ts";
 import type { Logs, RequestLog } from "../logs/logs.ts";
 import { toWireRequest } from "./request.ts";
+import type { BodyBytesBudget } from "./body_budget.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
 import { HeaderDropReports } from "./header_drops.ts";
 import type { Job } from "../cron/schedule.ts";
@@ -43,6 +44,8 @@ export interface FunctionRunnerOptions {
   keys: ApiKeys;
   /** How long a request body may go without a byte before it is answered 408, in ms. */
   bodyIdleMs: number;
+  /** Request-body bytes held at once, per app and in all. */
+  bodyBytes: BodyBytesBudget;
 }
 
 /** Which app, environment and function path a request addresses. */
@@ -95,6 +98,8 @@ export class FunctionRunner {
     const timing = new RequestTiming();
     const detailed = seesQueueFigures(request, appId, this.#options.keys);
     let refused = false;
+    /** Request-body bytes this request holds against the budget, given back at its end. */
+    let heldBytes = 0;
     live.enter();
     try {
       if (!target.scheduled) await this.#options.rateLimits.admit(appId, environment, match.file);
@@ -106,6 +111,10 @@ export class FunctionRunner {
         this.#options.maxBodyBytes,
         this.#options.adminKey,
         this.#options.bodyIdleMs,
+        (bytes) => {
+          this.#options.bodyBytes.take(appId, bytes);
+          heldBytes += bytes;
+        },
       );
       const acquire = {};
       const invoked = performance.now();
@@ -147,6 +156,7 @@ export class FunctionRunner {
       }
       throw answer;
     } finally {
+      this.#options.bodyBytes.release(appId, heldBytes);
       live.leave();
       const durationMs = performance.now() - started;
       if (!refused) log.finish({ method: request.method, path, status, durationMs });

@@ -80,3 +80,15 @@ export async function sampleTree(root: number): Promise<TreeSample> {
   }
   return out;
 }
+
+/**
+ * When a process started, in clock ticks since boot (`/proc/<pid>/stat` field 22): with its id,
+ * what tells it from a later process given the same id. Null when it is gone or there is no /proc.
+ */
+export async function processStartTicks(pid: number): Promise<number | null> {
+  const text = await Deno.readTextFile(`/proc/${pid}/stat`).catch(() => null);
+  if (text === null) return null;
+  // Counted from field 3 (state), as in parseStat: starttime is field 22.
+  const ticks = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[19]);
+  return Number.isFinite(ticks) ? ticks : null;
+}

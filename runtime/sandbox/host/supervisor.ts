@@ -11,7 +11,7 @@ import { setPriority } from "node:os";
 import { FrameReader } from "../frames.ts";
 import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
 import { writeSandboxEntry } from "./bundle.ts";
-import { sampleProcess } from "./proc.ts";
+import { processStartTicks, sampleProcess } from "./proc.ts";
 import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
 import {
   type Invocation,
@@ -109,6 +109,33 @@ export const NO_RESOLUTION_FLAGS = [
   "--cached-only",
 ] as const;
 
+/** The prefix of the supervisors' temp folders. */
+const TEMP_PREFIX = "sandbox-";
+/** The file of a temp folder that names its owner: `<pid> <start ticks>`. */
+const OWNER_FILE = "owner";
+
+/** What identifies process `pid` (its id and start time), or null when it is gone. */
+async function ownerRecord(pid: number): Promise<string | null> {
+  const ticks = await processStartTicks(pid);
+  return ticks === null ? null : `${pid} ${ticks}`;
+}
+
+/** Removes the supervisor folders under `tempDir` whose recorded owner process is gone. */
+async function removeOrphanFolders(tempDir: string): Promise<void> {
+  try {
+    for await (const entry of Deno.readDir(tempDir)) {
+      if (!entry.isDirectory || !entry.name.startsWith(TEMP_PREFIX)) continue;
+      const folder = `${tempDir}/${entry.name}`;
+      const recorded = (await Deno.readTextFile(`${folder}/${OWNER_FILE}`).catch(() => "")).trim();
+      const pid = Number(recorded.split(" ")[0]);
+      // No record (being created, or made by an older version): not ours to judge.
+      if (!recorded || !Number.isSafeInteger(pid)) continue;
+      if (await ownerRecord(pid) === recorded) continue;
+      await Deno.remove(folder, { recursive: true }).catch(() => {});
+    }
+  } catch { /* an unreadable temp directory: nothing to sweep */ }
+}
+
 /** Owns and bounds the sandbox processes. Create with `Supervisor.create`. */
 export class Supervisor {
   readonly #options: SupervisorOptions;
@@ -152,9 +179,16 @@ export class Supervisor {
     this.#replenish();
   }
 
-  /** Bundles the sandbox entry, opens the socket children connect to, and starts the spares. */
+  /**
+   * Bundles the sandbox entry, opens the socket children connect to, and starts the spares. The
+   * temp folder records its owner (this process), and folders of owners that are gone (a server
+   * killed before it could remove its own) are removed; several instances may share the temp
+   * directory, so a folder whose owner still runs, or that records none, is left alone.
+   */
   static async create(options: SupervisorOptions): Promise<Supervisor> {
-    const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
+    const dir = await Deno.makeTempDir({ prefix: TEMP_PREFIX });
+    await Deno.writeTextFile(`${dir}/${OWNER_FILE}`, await ownerRecord(Deno.pid) ?? "");
+    await removeOrphanFolders(dir.slice(0, dir.lastIndexOf("/")));
     await Deno.mkdir(`${dir}/deno-dir`);
     const entry = await writeSandboxEntry(`${dir}/sandbox.js`);
     return new Supervisor(options, dir, entry);
@@ -486,7 +520,9 @@ export class Supervisor {
       stdout: "null",
       stderr: "null",
       clearEnv: true,
-      env: { NO_COLOR: "1", DENO_DIR: `${this.#dir}/deno-dir` },
+      // No WebGPU backend: `requestAdapter()` finds no adapter and loads no driver library,
+      // should anything reach it past the lockdown (which removes `navigator.gpu`).
+      env: { NO_COLOR: "1", DENO_DIR: `${this.#dir}/deno-dir`, DENO_WEBGPU_BACKEND: "none" },
     });
     const sandbox: Sandbox = new Sandbox({
       command,
