@@ -188,7 +188,11 @@ test("a sandbox process holds no secret in its arguments or environment", async 
   for (const pid of s.platform.sandboxes.pids()) {
     const args = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0");
     const env = (await Deno.readTextFile(`/proc/${pid}/environ`)).split("\0").filter(Boolean);
-    assert.deepEqual(env.map((e) => e.split("=")[0]).sort(), ["DENO_DIR", "DENO_WEBGPU_BACKEND", "NO_COLOR"]);
+    assert.deepEqual(env.map((e) => e.split("=")[0]).sort(), [
+      "DENO_DIR",
+      "DENO_WEBGPU_BACKEND",
+      "NO_COLOR",
+    ]);
     const text = [...args, ...env].join(" ");
     for (const secret of ["test-admin-key", "a-secret-value-123", "-token"]) {
       assert.ok(!text.includes(secret), `"${secret}" appears in a sandbox's args or environment`);
