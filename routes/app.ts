@@ -7,6 +7,7 @@ import { deployRoutes } from "./deployments.ts";
 import { environmentRoutes } from "./environments.ts";
 import { metricRoutes, prometheusRoute } from "./metrics.ts";
 import { OpenApiRegistry } from "./openapi.ts";
+import { OpenApiDocument } from "./responses.ts";
 import { answerError } from "./errors.ts";
 import { functionDispatcher } from "./functions.ts";
 import { platformHostOnly } from "./hosts.ts";
@@ -42,6 +43,7 @@ export function createApp(platform: Platform): Hono {
     tag: "meta",
     public: true,
     responses: { 200: "the document" },
+    returns: OpenApiDocument,
   });
   registry.add({
     method: "get",
@@ -50,6 +52,7 @@ export function createApp(platform: Platform): Hono {
     tag: "meta",
     public: true,
     responses: { 200: "a TypeScript declaration file" },
+    contentType: "application/typescript",
   });
   // The handler types (runtime/sandbox/ctx.ts), for editors and `deno check`; nothing secret.
   app.get("/v1/types.d.ts", async (c) => {

@@ -9,6 +9,7 @@ import type { PlatformStore } from "../runtime/store/types.ts";
 import type { AuthEnv } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appId, pageLimit } from "./schemas.ts";
+import * as bodies from "./responses.ts";
 
 const PAGE = { default: 20, max: 100 };
 
@@ -26,6 +27,7 @@ export function appRoutes(
     tag: "apps",
     query: z.object({ cursor: appId.optional(), limit: pageLimit(PAGE.max) }),
     responses: { 200: "a page of apps and next_cursor" },
+    returns: bodies.AppPage,
   }, async (c, { query }) => {
     const principal = c.get("principal");
     const page = principal.kind === "app"

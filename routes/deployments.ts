@@ -9,7 +9,16 @@ import { DEPLOYMENT_ID, ENVIRONMENT } from "../runtime/ids.ts";
 import type { Deployment, DeploymentSummary } from "../runtime/store/types.ts";
 import { actor, type AuthEnv } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
-import { appEnvParams, appId, appParams, environment, pageLimit } from "./schemas.ts";
+import {
+  appEnvParams,
+  appId,
+  appParams,
+  deploymentId,
+  environment,
+  namedRecord,
+  pageLimit,
+} from "./schemas.ts";
+import * as bodies from "./responses.ts";
 
 const ENVIRONMENT_MESSAGE =
   'environment must be 1-32 characters of a-z, 0-9 and -, like "production"';
@@ -61,19 +70,13 @@ const deployBody = z.object(
     source: TEXT("source", 100),
     bundle_s3_key: TEXT("bundle_s3_key", 1024),
     message: TEXT("message", 4096),
-    source_files: z.record(
-      z.string(),
-      z.string({
-        error: (issue) =>
-          `source_files[${JSON.stringify(issue.path?.at(-1))}] must be a string of source text`,
-      }),
-      {
-        error: (issue) =>
-          issue.input === undefined
-            ? 'source_files is required: an object of path → source text, like {"api/hello.ts": "..."}'
-            : "source_files must be an object of path → source text",
-      },
-    ),
+    source_files: namedRecord(z.string(), {
+      shape: (input) =>
+        input === undefined
+          ? 'source_files is required: an object of path → source text, like {"api/hello.ts": "..."}'
+          : "source_files must be an object of path → source text",
+      entry: (path) => `source_files[${JSON.stringify(path)}] must be a string of source text`,
+    }),
   },
   { error: "the request body must be a JSON object" },
 );
@@ -106,8 +109,11 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
     responses: {
       201: "the deployment, live",
       400: "the body or the code was refused (diagnostics)",
-      413: "the body is too large",
+      413: "the body, or the compiled code, is too large",
+      429: "too many deploys of this app are waiting to compile; retry later",
+      503: "the store cannot be reached, or the deployment could not be loaded; retry shortly",
     },
+    returns: bodies.Deployment,
   }, async (c, { params, body }) => {
     const request = {
       environment: body.environment,
@@ -128,6 +134,7 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
     params: appParams,
     query: listQuery,
     responses: { 200: "a page of deployments and next_cursor", 400: "a bad query parameter" },
+    returns: bodies.DeploymentPage,
   }, async (c, { params, query }) => {
     const [page, marks] = await Promise.all([
       deployments.list(params.appId, {
@@ -150,8 +157,9 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
     path: "/apps/:appId/deployments/:id",
     summary: "One deployment, with its source files and routes",
     tag,
-    params: z.object({ appId, id: z.string() }),
+    params: z.object({ appId, id: deploymentId }),
     responses: { 200: "the deployment", 404: "no such deployment" },
+    returns: bodies.Deployment,
   }, async (c, { params }) => {
     const [deployment, marks] = await Promise.all([
       deployments.get(params.appId, params.id),
@@ -174,7 +182,9 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
         200: "the deployment, live again",
         400: "a bad body, a deployment of another environment, or no previous one",
         404: "no such deployment",
+        503: "the store cannot be reached, or the deployment could not be loaded; retry shortly",
       },
+      returns: bodies.Deployment,
     },
     async (c, { params, body }) => {
       const id = body.deployment_id ?? null;

@@ -4,7 +4,8 @@ import { z } from "zod";
 import type { ApiKeys } from "../runtime/auth/keys.ts";
 import { type AuthEnv, requireAdmin } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
-import { appId, appParams } from "./schemas.ts";
+import { appId, appParams, keyId } from "./schemas.ts";
+import * as bodies from "./responses.ts";
 
 /** The keys router; mount under an authenticated `/v1`. */
 export function keyRoutes(keys: ApiKeys, registry: OpenApiRegistry): Hono<AuthEnv> {
@@ -20,6 +21,7 @@ export function keyRoutes(keys: ApiKeys, registry: OpenApiRegistry): Hono<AuthEn
     tag,
     params: appParams,
     responses: { 200: "the keys", 403: "not the admin key" },
+    returns: bodies.ApiKeyList,
   }, async (c, { params }) => c.json({ keys: await keys.list(params.appId) }));
   defineRoute(app, registry, {
     method: "post",
@@ -28,13 +30,14 @@ export function keyRoutes(keys: ApiKeys, registry: OpenApiRegistry): Hono<AuthEn
     tag,
     params: appParams,
     responses: { 201: "the key, with its secret", 403: "not the admin key" },
+    returns: bodies.NewApiKey,
   }, async (c, { params }) => c.json(await keys.create(params.appId), 201));
   defineRoute(app, registry, {
     method: "delete",
     path: "/apps/:appId/keys/:id",
     summary: "Revoke a per-app key (admin key only)",
     tag,
-    params: z.object({ appId, id: z.string() }),
+    params: z.object({ appId, id: keyId }),
     responses: { 204: "revoked", 403: "not the admin key", 404: "no such key" },
   }, async (c, { params }) => {
     await keys.revoke(params.appId, params.id);

@@ -11,6 +11,7 @@ import type { LogQuery } from "../runtime/logs/types.ts";
 import { LOG_LEVELS, type LogLevel } from "../runtime/sandbox/protocol.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appParams } from "./schemas.ts";
+import * as bodies from "./responses.ts";
 import { TailOverflowError } from "../runtime/logs/tail.ts";
 
 /** Milliseconds between SSE comments that keep idle connections (and proxies) open. */
@@ -82,6 +83,7 @@ export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
         "and next_cursor continues it",
       400: "a bad filter, named",
     },
+    returns: bodies.LogPage,
   }, async (c, { params, query }) => {
     return c.json(await logs.query(params.appId, toLogQuery(query)));
   });
@@ -93,10 +95,11 @@ export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
     params: appParams,
     query: logQuery.omit({ limit: true, cursor: true }),
     responses: {
-      200: "a text/event-stream of `log` events; a `closed` event ends a tail that fell too far " +
-        "behind (its reader stopped reading)",
+      200: "a text/event-stream: `ready` once subscribed, then `log` events; a `closed` event " +
+        "ends a tail that fell too far behind (its reader stopped reading)",
       400: "a bad filter, named",
     },
+    events: bodies.LogEvents,
   }, (c, input) => stream(c, logs, input.params.appId, toLogQuery(input.query)));
   return app;
 }

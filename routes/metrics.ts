@@ -17,6 +17,7 @@ import {
 import { authenticate, type AuthEnv, requireAdmin } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appParams, pageLimit } from "./schemas.ts";
+import * as bodies from "./responses.ts";
 
 /** The Prometheus endpoint; mount at the root (it is not under `/v1`). */
 export function prometheusRoute(metrics: Metrics, keys: ApiKeys): Hono<AuthEnv> {
@@ -41,8 +42,14 @@ export function metricRoutes(metrics: Metrics, registry: OpenApiRegistry): Hono<
       tag: "metrics",
       params: appParams,
       query: z.object({
-        minutes: pageLimit(WINDOW_MINUTES, "minutes").describe("the window, 1 to 1440 minutes"),
-        step: pageLimit(WINDOW_MINUTES, "step").describe(
+        minutes: pageLimit(
+          WINDOW_MINUTES,
+          "minutes",
+          `the window, 1 to ${WINDOW_MINUTES} minutes (default 60)`,
+        ),
+        step: pageLimit(
+          WINDOW_MINUTES,
+          "step",
           `minutes per point (default: minutes / 120, rounded up); at most ` +
             `${MAX_POINTS_PER_SERIES} points a series`,
         ),
@@ -52,6 +59,7 @@ export function metricRoutes(metrics: Metrics, registry: OpenApiRegistry): Hono<
           "functions with requests in the window, and functions_omitted (the others)",
         400: "a bad window or step",
       },
+      returns: bodies.MetricsSeries,
     },
     async (c, { params, query }) => {
       const minutes = query.minutes ?? 60;

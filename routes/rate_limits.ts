@@ -8,7 +8,8 @@ import { invalid, notFound } from "../runtime/errors.ts";
 import { MAX_RPS, type RateLimits } from "../runtime/ratelimit/limits.ts";
 import type { AuthEnv } from "./auth.ts";
 import { check, defineRoute, type OpenApiRegistry } from "./openapi.ts";
-import { appParams } from "./schemas.ts";
+import { appParams, namedRecord } from "./schemas.ts";
+import * as bodies from "./responses.ts";
 
 /** Largest PUT body, in bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -34,8 +35,9 @@ const burstMessage = (where: string) =>
   `${where}.burst must be a whole number from 1 to ${MAX_RPS}`;
 
 const limitBody = bucket("body").extend({
-  functions: z.record(z.string(), z.unknown(), {
-    error: "functions must be an object of route file → { rps, burst }",
+  functions: namedRecord(z.unknown(), {
+    shape: () => "functions must be an object of route file → { rps, burst }",
+    entry: (file) => `functions[${JSON.stringify(file)}] must be an object like { "rps": 10 }`,
   }).optional(),
 });
 
@@ -56,6 +58,7 @@ export function rateLimitRoutes(limits: RateLimits, registry: OpenApiRegistry): 
     tag,
     params: appParams,
     responses: { 200: "the limit", 404: "the app has none" },
+    returns: bodies.RateLimit,
   }, async (c, { params }) => {
     const limit = await limits.get(params.appId);
     if (!limit) throw notFound(`app "${params.appId}" has no rate limit`);
@@ -70,6 +73,7 @@ export function rateLimitRoutes(limits: RateLimits, registry: OpenApiRegistry): 
     body: limitBody,
     maxBodyBytes: MAX_BODY_BYTES,
     responses: { 200: "the limit as set", 400: "a malformed limit, the field named" },
+    returns: bodies.RateLimit,
   }, async (c, { params, body }) => {
     const functions: Record<string, { rps: number; burst: number }> = {};
     for (const [file, given] of Object.entries(body.functions ?? {})) {

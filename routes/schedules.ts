@@ -11,6 +11,7 @@ import { notFound } from "../runtime/errors.ts";
 import type { AuthEnv } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appParams, environment } from "./schemas.ts";
+import * as bodies from "./responses.ts";
 
 const runBody = z.object({
   function: z.string({ error: 'the body must name the job: { "function": "api/cron.ts" }' }),
@@ -27,6 +28,7 @@ export function scheduleRoutes(scheduler: Scheduler, registry: OpenApiRegistry):
     tag: "schedules",
     params: appParams,
     responses: { 200: "the jobs" },
+    returns: bodies.ScheduleList,
   }, async (c, { params }) => {
     const { paused, jobs } = await scheduler.list(params.appId);
     return c.json({
@@ -50,6 +52,7 @@ export function scheduleRoutes(scheduler: Scheduler, registry: OpenApiRegistry):
     params: appParams,
     body: runBody,
     responses: { 200: "how the run went", 404: "no such job" },
+    returns: bodies.JobRun,
   }, async (c, { params, body }) => {
     const run = await scheduler.runNow(params.appId, body.environment, body.function);
     if (!run) {
@@ -69,6 +72,7 @@ export function scheduleRoutes(scheduler: Scheduler, registry: OpenApiRegistry):
       tag: "schedules",
       params: appParams,
       responses: { 200: "{ paused } as it now is" },
+      returns: bodies.Paused,
     }, async (c, { params }) => {
       await scheduler.setPaused(params.appId, action === "pause");
       return c.json({ paused: action === "pause" });

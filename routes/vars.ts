@@ -8,11 +8,16 @@ import type { EnvVars } from "../runtime/vars/vars.ts";
 import type { AuthEnv } from "./auth.ts";
 import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appEnvParams } from "./schemas.ts";
+import * as bodies from "./responses.ts";
+import { VAR_NAME } from "../runtime/vars/vars.ts";
 
 /** Largest PUT body, in bytes: a 64 KB value even if every character is JSON-escaped. */
 const MAX_VAR_BODY_BYTES = 512 * 1024;
 
-const oneVar = appEnvParams.extend({ name: z.string().describe("the variable's name") });
+const oneVar = appEnvParams.extend({
+  // The rule is checked where variables are (runtime/vars/vars.ts), with its message there.
+  name: z.string().meta({ pattern: VAR_NAME.source, description: "the variable's name" }),
+});
 const BODY_SHAPE = 'the body must be a JSON object like {"value": "..."}';
 const putBody = z.object({ value: z.unknown().refine((v) => v !== undefined, BODY_SHAPE) }, {
   error: BODY_SHAPE,
@@ -30,6 +35,7 @@ export function varRoutes(vars: EnvVars, registry: OpenApiRegistry): Hono<AuthEn
     tag,
     params: appEnvParams,
     responses: { 200: "the variables, values never shown" },
+    returns: bodies.VariableList,
   }, async (c, { params }) => c.json({ vars: await vars.list(params.appId, params.env) }));
   defineRoute(app, registry, {
     method: "get",
@@ -38,6 +44,7 @@ export function varRoutes(vars: EnvVars, registry: OpenApiRegistry): Hono<AuthEn
     tag,
     params: oneVar,
     responses: { 200: "the variable's name and preview", 404: "no such variable" },
+    returns: bodies.Variable,
   }, async (c, { params }) => c.json(await vars.info(params.appId, params.env, params.name)));
   defineRoute(app, registry, {
     method: "put",
@@ -48,6 +55,7 @@ export function varRoutes(vars: EnvVars, registry: OpenApiRegistry): Hono<AuthEn
     body: putBody,
     maxBodyBytes: MAX_VAR_BODY_BYTES,
     responses: { 200: "replaced", 201: "created", 400: "a bad name or value" },
+    returns: bodies.VariableWritten,
   }, async (c, { params, body }) => {
     const created = await vars.set(params.appId, params.env, params.name, body.value);
     return c.json({ name: params.name, environment: params.env }, created ? 201 : 200);

@@ -16,6 +16,8 @@ export const RESERVED_APP_IDS: ReadonlySet<string> = new Set(["www", "api", "stu
 export const ENVIRONMENT = /^[a-z0-9-]{1,32}$/;
 /** Deployment ids, as `newId("dpl")` makes them. */
 export const DEPLOYMENT_ID = /^dpl_[0-9a-f]{24}$/;
+/** Per-app API key ids, as `newId("key")` makes them. */
+export const KEY_ID = /^key_[0-9a-f]{24}$/;
 
 const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, "0"));
 

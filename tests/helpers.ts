@@ -4,6 +4,7 @@ import { createPlatform, type Platform, type PlatformParts } from "../runtime/pl
 import { createApp } from "../routes/app.ts";
 import type { LogEntry, LogPage } from "../runtime/logs/types.ts";
 import { sampleProcess, sampleTree } from "../runtime/sandbox/host/proc.ts";
+import { Contract } from "./contract.ts";
 
 /** The admin API key every test server uses. */
 export const API_KEY = "test-admin-key-0123456789";
@@ -85,9 +86,21 @@ export async function startServer(options: ServerOptions = {}): Promise<TestServ
   );
   platform.listening(server.addr.port);
   const url = `http://127.0.0.1:${server.addr.port}`;
-  /** A request answered in process, without a socket: for API and function calls. */
-  const local = async (input: string, init?: RequestInit) =>
-    await app.fetch(new Request(input, init));
+  let contract: Promise<Contract> | undefined;
+  const documented = () =>
+    contract ??= Promise.resolve(app.fetch(new Request(`${url}/v1/openapi.json`)))
+      .then((response) => response.json())
+      .then((document) => new Contract(document));
+  /**
+   * A request answered in process, without a socket: for API and function calls. Every `/v1`
+   * answer is checked against the OpenAPI document (tests/contract.ts) before the test sees it.
+   */
+  const local = async (input: string, init?: RequestInit) => {
+    const request = new Request(input, init);
+    const response = await app.fetch(request);
+    if (!new URL(request.url).pathname.startsWith("/v1/")) return response;
+    return await (await documented()).check(request.method, request.url, response);
+  };
   const deploy = (appId: string, files: Record<string, string>, extra = {}) =>
     local(`${url}/v1/apps/${appId}/deploy`, {
       method: "POST",

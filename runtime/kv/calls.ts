@@ -8,7 +8,7 @@ import {
 } from "./types.ts";
 
 /** Longest key, in UTF-8 bytes. */
-const MAX_KEY_BYTES = 512;
+export const MAX_KEY_BYTES = 512;
 /** Largest value, in UTF-8 bytes (1 MB). */
 const MAX_VALUE_BYTES = 1024 * 1024;
 /** Most keys `keys()` returns; an app with more pages through them with `list()`. */

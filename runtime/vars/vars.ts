@@ -9,7 +9,7 @@ import type { Cipher } from "./secrets.ts";
 import type { StoredVar, VarStore } from "../store/types.ts";
 
 /** What a variable name may be. */
-const VAR_NAME = /^[A-Z_][A-Z0-9_]{0,255}$/;
+export const VAR_NAME = /^[A-Z_][A-Z0-9_]{0,255}$/;
 /** Largest value, in UTF-8 bytes (64 KB). */
 const MAX_VAR_BYTES = 64 * 1024;
 /** Most variables per app environment. */
