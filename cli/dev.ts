@@ -5,9 +5,11 @@
  * last good deployment keeps serving. Every request and console line is printed.
  */
 import { loadConfig } from "../runtime/platform/config.ts";
+import { devAdminKey } from "../runtime/platform/dev_key.ts";
 import type { LogEntry } from "../runtime/logs/types.ts";
 import { createPlatform } from "../runtime/platform/platform.ts";
 import { createApp } from "../routes/app.ts";
+import { CliError } from "./client.ts";
 import { codeFrame, collectFiles, type Diagnostic } from "./project.ts";
 
 const APP = "dev";
@@ -31,19 +33,30 @@ function print(entry: LogEntry): void {
   }
 }
 
-/** Reads `KEY=VALUE` lines (`#` comments, optional quotes). */
+/** Reads `KEY=VALUE` lines (`#` comments, optional quotes); a missing file is a usage error. */
 async function readEnvFile(path: string): Promise<Record<string, string>> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message;
+    throw new CliError(`cannot read --env-file ${path}: ${why}`, 2);
+  }
   const out: Record<string, string> = {};
-  for (const line of (await Deno.readTextFile(path)).split("\n")) {
+  for (const line of text.split("\n")) {
     const match = line.match(/^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/);
     if (match) out[match[1]!] = match[2]!.replace(/^(['"])(.*)\1$/, "$2");
   }
   return out;
 }
 
-/** Runs the dev server until SIGINT/SIGTERM. */
+/**
+ * Runs the dev server until SIGINT/SIGTERM. Its admin key is kept in `<dir>/.fn/admin.key` (the
+ * same after a restart) and printed with the Studio's URL. A port in use is a usage error.
+ */
 export async function dev(dir: string, port: number, envFile?: string): Promise<void> {
-  const apiKey = `dev_${crypto.randomUUID()}`;
+  const vars = envFile ? await readEnvFile(envFile) : {};
+  const { key: apiKey } = await devAdminKey(`${dir}/.fn`);
   const config = loadConfig({
     API_KEY: apiKey,
     DATA_DIR: `${dir}/.fn`,
@@ -52,25 +65,31 @@ export async function dev(dir: string, port: number, envFile?: string): Promise<
     DEFAULT_APP: APP,
   });
   const platform = await createPlatform(config);
-  const server = Deno.serve({
-    port,
-    hostname: "127.0.0.1",
-    onListen: ({ port }) => {
-      platform.listening(port);
-      console.log(cyan(`fn dev: serving ${dir} at http://localhost:${port}/functions/...`));
-    },
-  }, createApp(platform).fetch);
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      port,
+      hostname: "127.0.0.1",
+      onListen: ({ port }) => {
+        platform.listening(port);
+        console.log(cyan(`fn dev: serving ${dir} at http://localhost:${port}/functions/...`));
+        console.log(cyan(`Studio: http://localhost:${port}/studio  (key: ${apiKey})`));
+      },
+    }, createApp(platform).fetch);
+  } catch (error) {
+    await platform.close();
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    throw new CliError(`port ${port} is in use: choose another with --port`, 2);
+  }
   const base = `http://127.0.0.1:${server.addr.port}/v1/apps/${APP}`;
   const headers = { authorization: `Bearer ${apiKey}`, "content-type": "application/json" };
 
-  if (envFile) {
-    for (const [name, value] of Object.entries(await readEnvFile(envFile))) {
-      await fetch(`${base}/environments/production/vars/${name}`, {
-        method: "PUT",
-        headers,
-        body: JSON.stringify({ value }),
-      }).then((r) => r.body?.cancel());
-    }
+  for (const [name, value] of Object.entries(vars)) {
+    await fetch(`${base}/environments/production/vars/${name}`, {
+      method: "PUT",
+      headers,
+      body: JSON.stringify({ value }),
+    }).then((r) => r.body?.cancel());
   }
 
   const deploy = async () => {

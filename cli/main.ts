@@ -3,8 +3,11 @@
  * operation, 2 bad usage or configuration. Every command answers `--help`.
  */
 import { parseArgs } from "node:util";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { api, CliError, credentials, saveLogin } from "./client.ts";
 import { dev } from "./dev.ts";
+import { follow } from "./follow.ts";
 import { init } from "./init.ts";
 import { codeFrame, collectFiles, type Diagnostic, localProblems } from "./project.ts";
 
@@ -30,12 +33,77 @@ function arg(positionals: string[], index: number, what: string): string {
   return value;
 }
 
-/** A folder argument, relative to where the user ran the command (`deno task` moves the cwd). */
+/** The platform's checkout, when the CLI runs from one (not from a published URL). */
+const CHECKOUT = import.meta.url.startsWith("file:")
+  ? fileURLToPath(new URL("..", import.meta.url))
+  : null;
+
+/**
+ * Where the user ran the command. `deno task fn` in the platform's checkout moves the working
+ * directory there and passes the user's in INIT_CWD; anywhere else (an installed `fn`, a
+ * project's own `deno task dev`) the working directory is the user's.
+ */
+function userCwd(): string {
+  const init = Deno.env.get("INIT_CWD");
+  return init && CHECKOUT && resolve(Deno.cwd()) === resolve(CHECKOUT) ? init : Deno.cwd();
+}
+
+/** A path argument, relative to where the user ran the command. */
+function fromUser(path: string): string {
+  return resolve(userCwd(), path);
+}
+
+/** A folder argument (default: the current one). */
 function folder(positionals: string[]): string {
-  const dir = positionals[0] ?? ".";
-  if (dir.startsWith("/")) return dir;
-  const from = Deno.env.get("INIT_CWD") ?? Deno.cwd();
-  return dir === "." ? from : `${from}/${dir}`;
+  return fromUser(positionals[0] ?? ".");
+}
+
+/** The project folder `fn dev` or `fn deploy` was given; a file or a missing path is bad usage. */
+async function projectFolder(positionals: string[], command: string): Promise<string> {
+  const given = positionals[0] ?? ".";
+  const dir = folder(positionals);
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch {
+    throw new CliError(`${given}: no such folder (fn ${command} takes the project's folder)`, 2);
+  }
+  if (!info.isDirectory) {
+    // For a file under api/, the project is the folder holding api/.
+    const parts = given.split("/");
+    const api = parts.lastIndexOf("api");
+    const project = api >= 0 ? parts.slice(0, api).join("/") || "." : dirname(given);
+    throw new CliError(
+      `${given} is a file: fn ${command} takes the project's folder, the one holding api/ ` +
+        `(fn ${command} ${project})`,
+      2,
+    );
+  }
+  return dir;
+}
+
+/** Whether an `fn` command is on PATH (the global install), for `fn init`'s hint. */
+function fnOnPath(): boolean {
+  return (Deno.env.get("PATH") ?? "").split(":").some((dir) => {
+    try {
+      return dir !== "" && Deno.statSync(`${dir}/fn`).isFile;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A `--ttl` or `--port` value: a whole number from `min` (to `max`, when there is one). */
+function wholeNumber(raw: unknown, name: string, min: number, max?: number): number {
+  const value = Number(raw);
+  if (
+    typeof raw !== "string" || !/^\d+$/.test(raw) || value < min ||
+    (max !== undefined && value > max)
+  ) {
+    const range = max === undefined ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new CliError(`--${name} must be a whole number ${range}, got "${raw}"`, 2);
+  }
+  return value;
 }
 
 const envOf = (flags: Record<string, unknown>) =>
@@ -44,11 +112,11 @@ const envOf = (flags: Record<string, unknown>) =>
 const COMMANDS: Record<string, Command> = {
   login: {
     usage: "fn login --url <platform URL> --key <API key>",
-    summary: "store the platform's URL and an API key (in a file of mode 0600)",
+    summary: "check an API key against the platform, then store both (in a file of mode 0600)",
     options: { url: { type: "string" }, key: { type: "string" } },
     async run(_, flags) {
       const path = await saveLogin(need(flags, "url"), need(flags, "key"));
-      console.log(`saved to ${path}`);
+      console.log(`key accepted by ${need(flags, "url")}; saved to ${path}`);
     },
   },
   init: {
@@ -57,20 +125,26 @@ const COMMANDS: Record<string, Command> = {
     async run(positionals) {
       const dir = folder(positionals);
       for (const file of await init(dir)) console.log(`created ${dir}/${file}`);
-      console.log(`next: deno task fn dev ${dir}`);
+      if (!fnOnPath() && CHECKOUT) {
+        console.log(
+          `install fn first: deno install -g -A -n fn --config ${CHECKOUT}deno.json ` +
+            `${CHECKOUT}cli/main.ts`,
+        );
+      }
+      console.log(`next: cd ${dir} && deno task dev   (fn dev; deno task deploy: fn deploy)`);
     },
   },
   dev: {
-    usage: "fn dev [dir] [--port 8000] [--env-file .env]",
+    usage: "fn dev [dir] [--port 8001] [--env-file .env]",
     summary: "serve the project locally on the real platform, redeploying on every save",
     options: { port: { type: "string", short: "p" }, "env-file": { type: "string" } },
     async run(positionals, flags) {
-      const port = Number(flags.port ?? 8000);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        throw new CliError("--port must be a port number", 2);
-      }
-      const envFile = typeof flags["env-file"] === "string" ? flags["env-file"] : undefined;
-      await dev(folder(positionals), port, envFile);
+      // Not 8000: that is the platform's own `deno task dev`, often running beside it.
+      const port = wholeNumber(flags.port ?? "8001", "port", 0, 65535);
+      const envFile = typeof flags["env-file"] === "string"
+        ? fromUser(flags["env-file"])
+        : undefined;
+      await dev(await projectFolder(positionals, "dev"), port, envFile);
     },
   },
   deploy: {
@@ -79,7 +153,7 @@ const COMMANDS: Record<string, Command> = {
     options: { ...APP, ...ENV, message: { type: "string", short: "m" } },
     async run(positionals, flags) {
       const app = need(flags, "app");
-      const files = await collectFiles(folder(positionals));
+      const files = await collectFiles(await projectFolder(positionals, "deploy"));
       const problems = localProblems(files);
       if (problems.length > 0) throw new CliError(problems.join("\n"));
       const bytes = Object.values(files).reduce((n, t) => n + t.length, 0);
@@ -131,10 +205,7 @@ const COMMANDS: Record<string, Command> = {
       if (typeof flags.level === "string") query.set("level", flags.level);
       if (typeof flags.function === "string") query.set("function", flags.function);
       if (typeof flags["request-id"] === "string") query.set("request_id", flags["request-id"]);
-      if (flags.follow) {
-        await follow(app, query);
-        return;
-      }
+      if (flags.follow) await follow(app, query, (entry) => console.log(formatEntry(entry)));
       const page = await api<{ entries: Array<Record<string, unknown>> }>(
         `/apps/${app}/logs?${query}`,
       );
@@ -208,6 +279,7 @@ const COMMANDS: Record<string, Command> = {
         const { vars } = await api<
           { vars: Array<{ name: string; preview: string; updated_at: string }> }
         >(base);
+        if (vars.length === 0) console.log(`no variables in ${envOf(flags)}`);
         for (const v of vars) console.log(`${v.name.padEnd(30)} ${v.preview}  ${v.updated_at}`);
       } else if (action === "rm") {
         const name = arg(positionals, 1, "the variable name");
@@ -237,9 +309,10 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   kv: {
-    usage: "fn kv get <key> | set <key> <value> | ls [prefix] | rm <key>  --app <app>",
-    summary: "read and write an app's KV store",
-    options: APP,
+    usage:
+      "fn kv get <key> | set <key> <value> [--ttl <seconds>] | ls [prefix] | rm <key>  --app <app>",
+    summary: "read and write an app's KV store (set without --ttl keeps a key's expiry)",
+    options: { ...APP, ttl: { type: "string" } },
     async run(positionals, flags) {
       const app = need(flags, "app");
       const action = arg(positionals, 0, "get, set, ls or rm");
@@ -249,9 +322,12 @@ const COMMANDS: Record<string, Command> = {
       } else if (action === "set") {
         await api(`/apps/${app}/kv/${key()}`, {
           method: "PUT",
-          json: { value: arg(positionals, 2, "the value") },
+          json: {
+            value: arg(positionals, 2, "the value"),
+            ...(flags.ttl === undefined ? {} : { ttl: wholeNumber(flags.ttl, "ttl", 1) }),
+          },
         });
-        console.log("set");
+        console.log(flags.ttl === undefined ? "set" : `set, expiring in ${flags.ttl} s`);
       } else if (action === "rm") {
         await api(`/apps/${app}/kv/${key()}`, { method: "DELETE" });
         console.log("removed");
@@ -310,24 +386,22 @@ function formatEntry(entry: Record<string, unknown>): string {
   return `${head} ${entry.function ?? ""} ${entry.message}`;
 }
 
-/** Prints new entries as they arrive (the SSE live tail), until interrupted. */
-async function follow(app: string, query: URLSearchParams): Promise<void> {
-  const { url, key } = await credentials();
-  const response = await fetch(`${url}/v1/apps/${app}/logs/stream?${query}`, {
-    headers: { authorization: `Bearer ${key}` },
-  });
-  if (!response.ok) throw new CliError(`${response.status}: ${await response.text()}`);
-  let buffer = "";
-  for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
-    buffer += chunk;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = event.split("\n").find((line) => line.startsWith("data: "));
-      if (event.includes("event: log") && data) console.log(formatEntry(JSON.parse(data.slice(6))));
-    }
+/**
+ * Prints an error the one way every command does (`error: …`, then the usage for bad usage)
+ * and answers the exit code. An error that is not the CLI's own (a bug, or something the CLI
+ * did not foresee) prints its message too; FN_DEBUG=1 adds its stack.
+ */
+function failed(error: unknown, usage: string): 1 | 2 {
+  if (error instanceof CliError) {
+    console.error(`error: ${error.message}`);
+    if (error.exitCode === 2) console.error(`usage: ${usage}`);
+    return error.exitCode;
   }
+  const debug = Deno.env.get("FN_DEBUG") === "1";
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  console.error(`error: ${message}${debug ? "" : " (FN_DEBUG=1 shows where)"}`);
+  if (debug && error instanceof Error) console.error(error.stack);
+  return 1;
 }
 
 function help(): string {
@@ -345,7 +419,7 @@ async function main(args: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`unknown command "${name}"\n\n${help()}`);
+    console.error(`error: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
   let parsed;
@@ -357,8 +431,7 @@ async function main(args: string[]): Promise<number> {
       strict: true,
     });
   } catch (error) {
-    console.error(`${(error as Error).message}\nusage: ${command.usage}`);
-    return 2;
+    return failed(new CliError((error as Error).message, 2), command.usage);
   }
   if (parsed.values.help) {
     console.log(`usage: ${command.usage}\n  ${command.summary}`);
@@ -368,10 +441,7 @@ async function main(args: string[]): Promise<number> {
     await command.run(parsed.positionals, parsed.values as Record<string, string | boolean>);
     return 0;
   } catch (error) {
-    if (!(error instanceof CliError)) throw error;
-    console.error(error.message);
-    if (error.exitCode === 2) console.error(`usage: ${command.usage}`);
-    return error.exitCode;
+    return failed(error, command.usage);
   }
 }
 

@@ -1,30 +1,25 @@
 /**
- * The Studio in a real browser: Debian's Chromium driven by playwright-core against a real
- * server. Screenshots of every page go to tests/output/ (ignored by git).
+ * The Studio in a real browser: Chromium (Debian's, or the one inside the npm package
+ * `@sparticuz/chromium` where there is none: tests/chromium.ts) driven by playwright-core against
+ * a real server. Screenshots of every page go to tests/output/ (ignored by git).
  */
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { API_KEY, appId, json, startServer, type TestServer, waitFor } from "./helpers.ts";
+import { type ChromiumBinary, findChromium } from "./chromium.ts";
 
 const OUTPUT = new URL("./output/", import.meta.url).pathname;
 
-function chromiumPath(): string | null {
-  for (const path of ["/usr/bin/chromium", "/usr/bin/chromium-browser"]) {
-    try {
-      Deno.statSync(path);
-      return path;
-    } catch { /* not there */ }
-  }
-  return null;
-}
-
-async function withStudio(fn: (s: TestServer, browser: Browser) => Promise<void>): Promise<void> {
-  const executablePath = chromiumPath();
-  if (!executablePath) throw new Error("chromium is not installed (apt-get install chromium)");
+async function withStudio(
+  fn: (s: TestServer, browser: Browser) => Promise<void>,
+  binary?: ChromiumBinary,
+): Promise<void> {
+  const { executablePath, env } = binary ?? await findChromium();
   await Deno.mkdir(OUTPUT, { recursive: true });
   const s = await startServer();
   const browser = await chromium.launch({
     executablePath,
+    env,
     args: [
       "--no-sandbox",
       "--disable-gpu",
@@ -55,6 +50,24 @@ const COUNTER_APP = {
   "api/read.ts":
     `export default async (ctx) => ({ body: { value: await ctx.kv.get("greeting") } });`,
 };
+
+Deno.test({
+  name: "the Studio in the npm package's Chromium (what a machine without one uses): sign in",
+  async fn() {
+    const binary = await findChromium("npm");
+    assert.equal(binary.source, "npm");
+    await withStudio(async (s, browser) => {
+      const app = appId("npm-chromium");
+      await s.deployOk(app, COUNTER_APP);
+      const page = await browser.newPage();
+      await signIn(page, s, "not-a-key");
+      await page.waitForSelector("#sign-in-error:has-text('That key was refused')");
+      await signIn(page, s);
+      await page.waitForSelector(`#apps tr[data-app="${app}"]`);
+      assert.match(browser.version(), /^\d+\./);
+    }, binary);
+  },
+});
 
 Deno.test({
   name:
