@@ -59,6 +59,7 @@ export class CreditWindow {
 export class CreditedStream {
   readonly readable: ReadableStream<Uint8Array>;
   #queue: Uint8Array[] = [];
+  #queued = 0;
   #ended = false;
   #error: Error | null = null;
   #arrived: (() => void) | null = null;
@@ -71,6 +72,7 @@ export class CreditedStream {
         }
         const chunk = this.#queue.shift();
         if (chunk) {
+          this.#queued -= chunk.length;
           controller.enqueue(chunk);
           grant(chunk.length);
         } else if (this.#error) controller.error(this.#error);
@@ -79,23 +81,23 @@ export class CreditedStream {
       cancel: () => {
         this.#ended = true;
         this.#queue = [];
+        this.#queued = 0;
         cancel();
       },
     }, { highWaterMark: 0 });
   }
 
-  /** Bytes queued and not yet read. */
-  get queued(): number {
-    let total = 0;
-    for (const chunk of this.#queue) total += chunk.length;
-    return total;
-  }
-
-  /** A chunk arrived from the sender. */
-  push(chunk: Uint8Array): void {
-    if (this.#ended) return;
+  /**
+   * A chunk arrived from the sender. Answers false, keeping nothing, when it passes what the
+   * window allows (the sender ignored its credit: the caller treats it as a broken protocol).
+   */
+  push(chunk: Uint8Array): boolean {
+    if (this.#ended) return true;
+    if (this.#queued + chunk.length > STREAM_WINDOW_BYTES) return false;
     this.#queue.push(chunk);
+    this.#queued += chunk.length;
     this.#wake();
+    return true;
   }
 
   /** The sender finished (or failed with `error`); chunks already queued are still read. */

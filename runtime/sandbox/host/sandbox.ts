@@ -394,6 +394,19 @@ export class Sandbox {
     this.#writer.send(header, body);
   }
 
+  /**
+   * The sandbox sent past a stream's window (an honest runtime never does: it waits for credit):
+   * the host does not buffer for it, it stops the sandbox as for any broken frame.
+   */
+  #windowBroken(what: string): void {
+    this.#options.onEvent(
+      this,
+      "error",
+      `the sandbox sent ${what} past its flow-control window; it was stopped`,
+    );
+    void this.stop({ kind: "closed" });
+  }
+
   /** Stops a request's fetch bodies still streaming, both ways. */
   #closeFetches(pending: Pending): void {
     for (const fetch of pending.fetches?.values() ?? []) {
@@ -535,7 +548,7 @@ export class Sandbox {
           );
           break;
         }
-        stream.body.push(body.slice());
+        if (!stream.body.push(body.slice())) this.#windowBroken("its streamed response");
         break;
       }
       case "end": {
@@ -595,7 +608,9 @@ export class Sandbox {
       }
       case "fetch-body": {
         const upload = this.#pending.get(text(message.id))?.uploads?.get(message.cid);
-        if (upload && body) upload.push(body.slice());
+        if (upload && body && !upload.push(body.slice())) {
+          this.#windowBroken("a fetch's streamed request body");
+        }
         break;
       }
       case "fetch-body-end": {
