@@ -1,5 +1,5 @@
 /** Runs one HTTP request against an app's live deployment and answers it. */
-import type { Deployments, LiveDeployment } from "../deploy/deployments.ts";
+import type { Deployments } from "../deploy/deployments.ts";
 import type { Egress } from "../egress/fetch.ts";
 import { notFound, PlatformError, statusOf } from "../errors.ts";
 import { runKvCall } from "../kv/calls.ts";
