@@ -209,12 +209,6 @@ for (
     // Deno.env is a read-only view of the app's own variables (the host's are never in it).
     ["the environment", `Deno.env.set("API_KEY", "x")`, /read-only view of the app's variables/],
     ["a raw socket", `await Deno.connect({ port: 6379 })`, /Requires net access/],
-    [
-      "the host's socket, reopened (its permission was revoked after connecting)",
-      `await Deno.connect({ transport: "unix", path: Deno.args[0] })`,
-      // Deno.args (the socket's path) is refused first since the surface lockdown.
-      /Requires (net|read|write) access|Deno.args is not available/,
-    ],
     ["a listener", `Deno.listen({ port: 0 })`, /Requires net access/],
     ["FFI", `Deno.dlopen("libc.so.6", {})`, /Requires ffi access/],
     ["system info", `Deno.osRelease()`, /Requires sys access/],
@@ -537,6 +531,29 @@ attacks.push({
     assert.match(body.error, /more than 1000 parameters/);
   },
 });
+// The host's socket, reopened: its path is hidden from handlers (Deno.args is refused), so the
+// attacker is handed it, read from a sandbox's command line; the permission was revoked after
+// connecting, so it is refused all the same.
+attacks.push({
+  name: "reaching the host's socket, reopened with its real path",
+  async run(s) {
+    const pid = s.platform.sandboxes.pids()[0]!;
+    const args = (await Deno.readTextFile(`/proc/${pid}/cmdline`)).split("\0").filter(Boolean);
+    const socket = args.at(-1)!;
+    assert.match(socket, /sandbox\.sock$/);
+    const response = await s.call(ATTACKER, `/reopen?p=${encodeURIComponent(socket)}`);
+    const body = await json<{ error?: string }>(response, 200);
+    assert.match(String(body.error), /Requires (net|read|write) access/);
+  },
+});
+routes["api/reopen.ts"] = `export default async (ctx) => {
+  try {
+    await Deno.connect({ transport: "unix", path: ctx.req.query.p });
+    return { body: { error: null } };
+  } catch (e) {
+    return { body: { error: String(e?.message ?? e) } };
+  }
+};`;
 routes["api/p/[id].ts"] = `export default (ctx) => ({ body: ctx.req.params.id });`;
 routes["api/echo.ts"] = `export default () => ({ body: "echo" });`;
 
