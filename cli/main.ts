@@ -289,18 +289,25 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   keys: {
-    usage: "fn keys create | ls | revoke <key id>  --app <app>",
-    summary: "manage an app's API keys (admin key only)",
-    options: APP,
+    usage: "fn keys create [--name <label>] | ls | revoke <key id>  --app <app>",
+    summary: "manage an app's API keys (admin key only); a name labels a key in listings",
+    options: { ...APP, name: { type: "string" } },
     async run(positionals, flags) {
       const app = need(flags, "app");
       const action = arg(positionals, 0, "create, ls or revoke");
       if (action === "create") {
-        const key = await api<Record<string, string>>(`/apps/${app}/keys`, { method: "POST" });
-        console.log(`${key.id}\n${key.key}\n(shown once: store it now)`);
+        const name = typeof flags.name === "string"
+          ? `?name=${encodeURIComponent(flags.name)}`
+          : "";
+        const key = await api<Record<string, string>>(`/apps/${app}/keys${name}`, {
+          method: "POST",
+        });
+        const label = key.name ? ` (${key.name})` : "";
+        console.log(`${key.id}${label}\n${key.key}\n(shown once: store it now)`);
       } else if (action === "ls") {
         const { keys } = await api<{ keys: Array<Record<string, string>> }>(`/apps/${app}/keys`);
-        for (const k of keys) console.log(`${k.id}  ${k.created_at}`);
+        if (keys.length === 0) console.log(`no keys for ${app}`);
+        for (const k of keys) console.log(`${k.id}  ${k.created_at}  ${k.name ?? ""}`.trimEnd());
       } else if (action === "revoke") {
         const id = arg(positionals, 1, "the key id");
         await api(`/apps/${app}/keys/${id}`, { method: "DELETE" });

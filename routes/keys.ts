@@ -7,6 +7,13 @@ import { defineRoute, type OpenApiRegistry } from "./openapi.ts";
 import { appId, appParams, keyId } from "./schemas.ts";
 import * as bodies from "./responses.ts";
 
+const NAME_RULE = "name must be 1 to 64 printable characters";
+/** `?name=`: a label for the new key, shown in listings. */
+const newKeyQuery = z.object({
+  name: z.string().min(1, NAME_RULE).max(64, NAME_RULE).regex(/^[^\p{C}]+$/u, NAME_RULE)
+    .optional().describe("a label for the key, e.g. ci"),
+});
+
 /** The keys router; mount under an authenticated `/v1`. */
 export function keyRoutes(keys: ApiKeys, registry: OpenApiRegistry): Hono<AuthEnv> {
   const adminOnly = requireAdmin("manage API keys");
@@ -26,12 +33,13 @@ export function keyRoutes(keys: ApiKeys, registry: OpenApiRegistry): Hono<AuthEn
   defineRoute(app, registry, {
     method: "post",
     path: "/apps/:appId/keys",
-    summary: "Create a per-app key (shown once; admin key only)",
+    summary: "Create a per-app key (shown once; admin key only), labelled by ?name=",
     tag,
     params: appParams,
-    responses: { 201: "the key, with its secret", 403: "not the admin key" },
+    query: newKeyQuery,
+    responses: { 201: "the key, with its secret", 400: "a bad name", 403: "not the admin key" },
     returns: bodies.NewApiKey,
-  }, async (c, { params }) => c.json(await keys.create(params.appId), 201));
+  }, async (c, { params, query }) => c.json(await keys.create(params.appId, query.name), 201));
   defineRoute(app, registry, {
     method: "delete",
     path: "/apps/:appId/keys/:id",

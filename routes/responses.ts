@@ -125,6 +125,7 @@ export const ApiKey = z.object({
   id: z.string(),
   app_id: appIdValue,
   created_at: time,
+  name: z.string().nullable().describe("the label given at creation"),
 }).meta({ id: "ApiKey" });
 
 /** An app's keys. */

@@ -103,6 +103,16 @@ Deno.test({
         async () => (await fetch(`${url}/hello?who=ada`)).ok,
         30_000,
       );
+      // The Studio's URL and the key, which is kept in .fn/admin.key (the same after a restart).
+      const studio = dev.output().match(
+        new RegExp(`Studio: http://localhost:${port}/studio  \\(key: (\\S+)\\)`),
+      );
+      assert.ok(studio, dev.output());
+      assert.equal((await Deno.readTextFile(`${dir}/.fn/admin.key`)).trim(), studio[1]);
+      const apps = await fetch(`http://127.0.0.1:${port}/v1/apps`, {
+        headers: { authorization: `Bearer ${studio[1]}` },
+      });
+      assert.equal((await json<{ apps: unknown[] }>(apps, 200)).apps.length, 1);
       assert.deepEqual(await json(await fetch(`${url}/hello?who=ada`), 200), {
         message: "Hello, ada!",
       });
@@ -264,6 +274,191 @@ serverTest(
       });
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /404: app ".*" has no deployment/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+/** The output of a run that must not show a stack trace: a JS frame line starts with "at ". */
+function assertNoStack(run: { stdout: string; stderr: string }): void {
+  assert.doesNotMatch(run.stderr + run.stdout, /^\s+at /m, `a stack trace:\n${run.stderr}`);
+}
+
+serverTest(
+  "fn installed with deno install -g works from any folder: fn init, .gitignore, deno task deploy",
+  async (s) => {
+    const root = await Deno.makeTempDir({ prefix: "fn-install-" });
+    const work = await Deno.makeTempDir({ prefix: "fn-anywhere-" });
+    try {
+      const repo = new URL("..", import.meta.url).pathname;
+      // The README's install command, into a temporary root instead of ~/.deno.
+      const install = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "install",
+          "-g",
+          "-A",
+          "-n",
+          "fn",
+          "--root",
+          root,
+          "--config",
+          `${repo}deno.json`,
+          `${repo}cli/main.ts`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(install.code, 0, new TextDecoder().decode(install.stderr));
+      const path = `${root}/bin:${Deno.execPath().replace(/\/[^/]*$/, "")}:${Deno.env.get("PATH")}`;
+      const run = async (command: string[], cwd: string, env: Record<string, string> = {}) => {
+        const output = await new Deno.Command(command[0]!, {
+          args: command.slice(1),
+          cwd,
+          env: { PATH: path, NO_COLOR: "1", FN_CONFIG: "/nonexistent/fn.json", ...env },
+        }).output();
+        const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+        return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+      };
+      const app = appId("shop");
+      const init = await run(["fn", "init", app], work);
+      assert.equal(init.code, 0, init.stderr);
+      assert.match(init.stdout, new RegExp(`next: cd ${work}/${app} && deno task dev`));
+      assert.doesNotMatch(init.stdout, /install fn first/, "fn is on PATH");
+      const project = `${work}/${app}`;
+      const tasks = JSON.parse(await Deno.readTextFile(`${project}/deno.json`)).tasks;
+      assert.deepEqual(tasks, { dev: "fn dev", deploy: `fn deploy --app ${app}` });
+      // git add . leaves out the local stores, their keys and .env.
+      await Deno.mkdir(`${project}/.fn`);
+      await Deno.writeTextFile(`${project}/.fn/secrets.key`, "secret");
+      await Deno.writeTextFile(`${project}/.env`, "TOKEN=secret\n");
+      assert.equal((await run(["git", "init", "-q"], project)).code, 0);
+      assert.equal((await run(["git", "add", "."], project)).code, 0);
+      const tracked = (await run(["git", "ls-files"], project)).stdout.split("\n");
+      assert.ok(tracked.includes(".gitignore") && tracked.includes("api/hello.ts"), tracked.join());
+      assert.ok(!tracked.some((f) => f.startsWith(".fn/") || f === ".env"), tracked.join());
+      // The project's own task, run from a subfolder, deploys the project (not the subfolder).
+      const deployed = await run(["deno", "task", "deploy"], `${project}/api`, {
+        FN_URL: s.url,
+        FN_API_KEY: API_KEY,
+      });
+      assert.equal(deployed.code, 0, deployed.stderr);
+      assert.match(deployed.stdout, /deployed dpl_\w+ to production/);
+      assert.deepEqual(await json(await s.call(app, "/hello?who=ada"), 200), {
+        message: "Hello, ada!",
+      });
+    } finally {
+      await Deno.remove(root, { recursive: true });
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);
+
+serverTest(
+  "a user's mistakes are one line with exit 1 or 2, never a stack; a 401 names the key's source",
+  async (s) => {
+    const dir = await Deno.makeTempDir({ prefix: "fn-mistakes-" });
+    const env = { FN_URL: s.url, FN_API_KEY: API_KEY };
+    try {
+      await Deno.mkdir(`${dir}/api`);
+      await Deno.writeTextFile(`${dir}/api/hello.ts`, "export default () => ({ body: 'hi' });");
+      const expect = async (
+        args: string[],
+        code: 1 | 2,
+        message: RegExp,
+        extra: Record<string, string> = env,
+      ) => {
+        const run = await fn(args, extra);
+        assert.equal(run.code, code, `fn ${args.join(" ")}: ${run.stderr}`);
+        assert.match(run.stderr, new RegExp(`^error: ${message.source}`), run.stderr);
+        assertNoStack(run);
+      };
+      await expect(
+        ["deploy", `${dir}/api/hello.ts`, "--app", "x"],
+        2,
+        /.*api\/hello\.ts is a file: fn deploy takes the project's folder, the one holding api\/ \(fn deploy .*\)/,
+      );
+      await expect(["deploy", `${dir}/missing`, "--app", "x"], 2, /.*missing: no such folder/);
+      await expect(["dev", `${dir}/missing`], 2, /.*missing: no such folder/);
+      await expect(
+        ["dev", dir, "--env-file", `${dir}/missing.env`],
+        2,
+        /cannot read --env-file .*missing\.env: no such file/,
+      );
+      const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+      try {
+        const port = (taken.addr as Deno.NetAddr).port;
+        await expect(
+          ["dev", dir, "--port", String(port)],
+          2,
+          new RegExp(`port ${port} is in use: choose another with --port`),
+        );
+      } finally {
+        taken.close();
+      }
+      await expect(["kv", "set", "k", "v", "--ttl", "soon", "--app", "x"], 2, /--ttl must be/);
+
+      // A wrong key: the same line from every command, naming where the key came from.
+      const wrong = { FN_URL: s.url, FN_API_KEY: "not-the-key-0123456789" };
+      const fromEnv = /401: invalid API key \(the key from FN_API_KEY\)/;
+      await expect(["logs", "--app", "x"], 1, fromEnv, wrong);
+      await expect(["logs", "--app", "x", "--follow"], 1, fromEnv, wrong);
+      await expect(["deploy", dir, "--app", "x"], 1, fromEnv, wrong);
+      const config = `${dir}/fn.json`;
+      await Deno.writeTextFile(
+        config,
+        JSON.stringify({ url: s.url, key: "not-the-key-0123456789" }),
+      );
+      await expect(
+        ["env", "ls", "--app", "x"],
+        1,
+        new RegExp(`401: invalid API key \\(the key from the login saved in ${config}\\)`),
+        { FN_CONFIG: config },
+      );
+      // fn login checks the key first, and saves nothing it refuses.
+      const login = `${dir}/login/fn.json`;
+      await expect(
+        ["login", "--url", s.url, "--key", "not-the-key-0123456789"],
+        1,
+        /401: invalid API key \(the key from --key\); nothing was saved/,
+        { FN_CONFIG: login },
+      );
+      await assert.rejects(Deno.stat(login), Deno.errors.NotFound);
+      const closed = freePort();
+      await expect(
+        ["deployments", "--app", "x"],
+        1,
+        new RegExp(`cannot reach http://127\\.0\\.0\\.1:${closed}`),
+        { FN_URL: `http://127.0.0.1:${closed}`, FN_API_KEY: API_KEY },
+      );
+
+      // Empty listings say so; kv set --ttl; named keys.
+      const app = appId("mistakes");
+      await s.deployOk(app, { "api/x.ts": "export default () => ({})" });
+      assert.equal(
+        (await fn(["env", "ls", "--app", app], env)).stdout.trim(),
+        "no variables in production",
+      );
+      const set = await fn(["kv", "set", "short", "v", "--ttl", "120", "--app", app], env);
+      assert.equal(set.code, 0, set.stderr);
+      const { expires_at } = await json<{ expires_at: string }>(
+        await s.api(`/apps/${app}/kv/short`),
+        200,
+      );
+      const left = Date.parse(expires_at) - Date.now();
+      assert.ok(left > 60_000 && left <= 120_000, `expires in ${left} ms`);
+      const created = await fn(["keys", "create", "--name", "ci deploys", "--app", app], env);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match(created.stdout, /^key_\w+ \(ci deploys\)\nfnk_/);
+      await expect(
+        ["keys", "create", "--name", "x".repeat(65), "--app", app],
+        1,
+        /400: .*name must be 1 to 64 printable characters/,
+      );
+      assert.match(
+        (await fn(["keys", "ls", "--app", app], env)).stdout,
+        /key_\w+ {2}\S+ {2}ci deploys/,
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -80,6 +80,7 @@ for (const [backend, test] of servers) {
       id: created.id,
       app_id: app,
       created_at: created.created_at,
+      name: null,
     }]);
     const revoked = await s.api(`/apps/${app}/keys/${created.id}`, { method: "DELETE" });
     assert.equal(revoked.status, 204);

@@ -17,6 +17,8 @@ export interface KeyInfo {
   id: string;
   app_id: string;
   created_at: string;
+  /** The label given at creation, or null. */
+  name: string | null;
 }
 
 const KEY_FORMAT = /^fnk_(key_[0-9a-f]{24})_([A-Za-z0-9_-]{43})$/;
@@ -57,15 +59,25 @@ export class ApiKeys {
     this.#adminKey = adminKey;
   }
 
-  /** Creates a key for one app; the returned `key` is shown once and never stored. */
-  async create(appId: string): Promise<KeyInfo & { key: string }> {
+  /**
+   * Creates a key for one app, labelled `name` if given; the returned `key` is shown once and
+   * never stored.
+   */
+  async create(appId: string, name?: string): Promise<KeyInfo & { key: string }> {
     const id = newId("key");
     // base64url, so the key can sit in a header or a URL unchanged.
     const secret = encodeBase64(crypto.getRandomValues(new Uint8Array(32)))
       .replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
     const createdAt = new Date().toISOString();
-    await this.#store.putKey({ id, appId, hash: toHex(await sha256(secret)), createdAt });
-    return { id, app_id: appId, created_at: createdAt, key: `fnk_${id}_${secret}` };
+    const hash = toHex(await sha256(secret));
+    await this.#store.putKey({ id, appId, hash, createdAt, ...(name ? { name } : {}) });
+    return {
+      id,
+      app_id: appId,
+      created_at: createdAt,
+      name: name ?? null,
+      key: `fnk_${id}_${secret}`,
+    };
   }
 
   /** Revokes an app's key; throws 404 if the app has no such key. */
@@ -79,7 +91,7 @@ export class ApiKeys {
   async list(appId: string): Promise<KeyInfo[]> {
     return (await this.#store.listKeys(appId))
       .sort((a, b) => a.createdAt < b.createdAt ? -1 : 1)
-      .map((k) => ({ id: k.id, app_id: k.appId, created_at: k.createdAt }));
+      .map((k) => ({ id: k.id, app_id: k.appId, created_at: k.createdAt, name: k.name ?? null }));
   }
 
   /** Who `token` is, or null if it is no valid key. */

@@ -109,6 +109,8 @@ export interface StoredKey {
   /** hex SHA-256 of the key's secret part. */
   hash: string;
   createdAt: string;
+  /** A label the admin gave it (`fn keys create --name ci`); keys made before names have none. */
+  name?: string;
 }
 
 /** Keeps per-app API keys. */
