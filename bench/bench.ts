@@ -4,13 +4,15 @@
  * many apps on default settings, deployed and called round-robin.
  *
  * BENCH_SECONDS (default 5), BENCH_CONNECTIONS (default 50), BENCH_APPS (default 1000),
- * BENCH_ROUNDS (default 3), BENCH_ONLY (`logs`, `throughput`, `side` or `density`).
+ * BENCH_ROUNDS (default 3), BENCH_ONLY (`logs`, `throughput`, `side`, `convergence` or
+ * `density`).
  */
 import { loadConfig } from "../runtime/platform/config.ts";
 import { createPlatform } from "../runtime/platform/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { startRedisStack } from "../tests/helpers.ts";
 import { startCeiling } from "./ceiling.ts";
+import { convergence } from "./convergence.ts";
 import { density } from "./density.ts";
 import { logPath } from "./log_path.ts";
 import { type Figures, wrk } from "./wrk.ts";
@@ -294,6 +296,7 @@ async function throughput(): Promise<void> {
 if (ONLY === "" || ONLY === "logs") logPath();
 if (ONLY === "" || ONLY === "throughput") await throughput();
 if (ONLY === "side") await sideBySide();
+if (ONLY === "" || ONLY === "convergence") await convergence();
 if (ONLY === "" || ONLY === "density") {
   const dataDir = await Deno.makeTempDir({ prefix: "bench-density-" });
   const platform = await createPlatform(

@@ -33,6 +33,31 @@ for (
       { ...GOOD, UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1", UPSTASH_REDIS_REST_TOKEN: "t" },
       /SECRETS_KEY must be set when Redis is configured/,
     ],
+    [
+      "REDIS_URL without SECRETS_KEY",
+      { ...GOOD, REDIS_URL: "redis://127.0.0.1:6379" },
+      /SECRETS_KEY must be set when Redis is configured/,
+    ],
+    [
+      "a REDIS_URL that is not redis:// or rediss://",
+      { ...GOOD, REDIS_URL: "http://127.0.0.1:6379" },
+      /REDIS_URL must look like "redis:\/\/\[\[user\]:password@\]host/,
+    ],
+    [
+      "a REDIS_URL with a path that is no database number",
+      { ...GOOD, REDIS_URL: "redis://127.0.0.1:6379/cache" },
+      /REDIS_URL's path must be a database number/,
+    ],
+    [
+      "REDIS_URL and the Upstash REST settings together",
+      {
+        ...GOOD,
+        REDIS_URL: "redis://127.0.0.1:6379",
+        UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1",
+        UPSTASH_REDIS_REST_TOKEN: "t",
+      },
+      /set REDIS_URL or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, not both/,
+    ],
     ["a SECRETS_KEY of the wrong size", { ...GOOD, SECRETS_KEY: btoa("short") }, /base64 of 32/],
     [
       "EGRESS_RULES that are not JSON",

@@ -201,14 +201,16 @@ Deno.test("claims cost O(1) amortised: 300,000 claims (500 per-second jobs for 1
   assert.equal(await store.claimTick("job0:0", 600_000), false);
 });
 
-for (const backend of ["embedded", "redis"] as const) {
+for (const backend of ["embedded", "redis", "redis-tcp"] as const) {
   Deno.test({
     name:
       `[${backend}] an app's schedules pause and resume (its own key may), and stay paused across a restart`,
     sanitizeOps: false,
     sanitizeResources: false,
     async fn() {
-      const env = backend === "redis" ? (await sharedRedis()).env : {};
+      const env = backend === "embedded"
+        ? {}
+        : Object.fromEntries((await sharedRedis()).variants)[backend]!;
       const dataDir = await Deno.makeTempDir({ prefix: "fn-test-" });
       const app = appId("paused");
       const ticks = async (s: TestServer) =>

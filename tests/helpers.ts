@@ -281,10 +281,17 @@ export async function waitFor(
   throw new Error(`${what} did not come up within ${timeoutMs} ms`);
 }
 
-/** Debian's redis-server on a free port, behind the Upstash REST server from npm. */
+/**
+ * Debian's redis-server on a free port, with a password, reached over TCP (REDIS_URL) or through
+ * the Upstash REST server from npm in front of it.
+ */
 export interface RedisStack {
   /** UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN for a platform using this stack. */
   env: Record<string, string>;
+  /** REDIS_URL (with the password) for a platform reaching the same redis-server over TCP. */
+  tcpEnv: Record<string, string>;
+  /** Both ways to this stack by backend name: `redis` (REST) and `redis-tcp`. */
+  variants: Array<[name: RedisBackendName, env: Record<string, string>]>;
   /** Runs one Redis command through the REST server, as a test fixture. */
   command(...args: Array<string | number>): Promise<unknown>;
   /** Stops redis-server (the REST server stays up and fails its calls). */
@@ -293,11 +300,16 @@ export interface RedisStack {
   startRedis(): Promise<void>;
 }
 
+/** The names of the two ways to Redis the shared suites run on. */
+export type RedisBackendName = "redis" | "redis-tcp";
+
 /** Starts redis-server and the Upstash REST server; both die with the test process. */
 export async function startRedisStack(): Promise<RedisStack> {
   const redisPort = freePort();
   const restPort = freePort();
   const token = `test-token-${crypto.randomUUID()}`;
+  const password = `pw-${crypto.randomUUID()}`;
+  const redisUrl = `redis://:${password}@127.0.0.1:${redisPort}`;
   let redis: Deno.ChildProcess | undefined;
   const startRedis = async () => {
     redis = spawn("redis-server", [
@@ -309,6 +321,8 @@ export async function startRedisStack(): Promise<RedisStack> {
       "",
       "--appendonly",
       "no",
+      "--requirepass",
+      password,
     ]);
     await waitFor("redis-server", async () => {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: redisPort });
@@ -320,7 +334,7 @@ export async function startRedisStack(): Promise<RedisStack> {
   spawn(Deno.execPath(), ["run", "-A", "npm:@humanwhocodes/upstash-redis-server@1.0.0"], {
     URS_TOKEN: token,
     PORT: String(restPort),
-    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    REDIS_URL: redisUrl,
   });
   const url = `http://127.0.0.1:${restPort}`;
   const command = async (...args: Array<string | number>) => {
@@ -334,8 +348,12 @@ export async function startRedisStack(): Promise<RedisStack> {
     return body.result;
   };
   await waitFor("the Upstash REST server", async () => (await command("PING")) === "PONG");
+  const env = { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token };
+  const tcpEnv = { REDIS_URL: redisUrl };
   return {
-    env: { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token },
+    env,
+    tcpEnv,
+    variants: [["redis", env], ["redis-tcp", tcpEnv]],
     command,
     async stopRedis() {
       redis?.kill("SIGKILL");
@@ -353,16 +371,42 @@ export type Backend = [
 ];
 
 /**
- * The embedded stores and Redis, each with a suite sharing one server, so a test file runs the
- * same tests on both; `extra` is added to both servers' environment.
+ * The embedded stores, Redis through the Upstash REST protocol (`redis`) and Redis over TCP
+ * (`redis-tcp`, one redis-server for both), each with a suite sharing one server, so a test file
+ * runs the same tests on all three; `extra` is added to every server's environment.
  */
-export function backends(extra: Record<string, string> = {}): [Backend, Backend] {
+export function backends(extra: Record<string, string> = {}): [Backend, Backend, Backend] {
   const embeddedEnv = () => Promise.resolve({ ...extra });
   const redisEnv = async () => ({ ...(await sharedRedis()).env, ...extra });
+  const tcpEnv = async () => ({ ...(await sharedRedis()).tcpEnv, ...extra });
   return [
     ["embedded", suite(async () => startServer({ env: await embeddedEnv() })), embeddedEnv],
     ["redis", suite(async () => startServer({ env: await redisEnv() })), redisEnv],
+    ["redis-tcp", suite(async () => startServer({ env: await tcpEnv() })), tcpEnv],
   ];
+}
+
+/**
+ * Registers `name` (which starts with `[redis]`) once per way to Redis: as given with the REST
+ * env, and as `[redis-tcp] …` with the TCP one; `fn` gets the backend's env of this process's
+ * shared Redis stack.
+ */
+export function redisTest(
+  name: string,
+  fn: (env: Record<string, string>, backend: RedisBackendName) => Promise<void>,
+): void {
+  for (const backend of ["redis", "redis-tcp"] as const) {
+    Deno.test({
+      name: name.replace(/^\[redis\]/, `[${backend}]`),
+      // This process's Redis stack, started on first use, outlives the test.
+      sanitizeOps: false,
+      sanitizeResources: false,
+      async fn() {
+        const stack = await sharedRedis();
+        await fn(backend === "redis" ? stack.env : stack.tcpEnv, backend);
+      },
+    });
+  }
 }
 
 let redisStack: Promise<RedisStack> | undefined;
@@ -391,24 +435,20 @@ export async function treeCpuOver(ms: number): Promise<number> {
   return used;
 }
 
-/** Registers a test against two fresh servers sharing this process's Redis; both are closed after. */
+/**
+ * Registers a test (named `[redis] …`) against two fresh servers sharing this process's Redis,
+ * once over REST and once over TCP (`redisTest`); both servers are closed after.
+ */
 export function twoInstancesTest(
   name: string,
   fn: (a: TestServer, b: TestServer) => Promise<void>,
 ): void {
-  Deno.test({
-    name,
-    // This process's Redis stack, started on first use, outlives the test.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    async fn() {
-      const env = (await sharedRedis()).env;
-      const [a, b] = [await startServer({ env }), await startServer({ env })];
-      try {
-        await fn(a, b);
-      } finally {
-        await Promise.all([a.close(), b.close()]);
-      }
-    },
+  redisTest(name, async (env) => {
+    const [a, b] = [await startServer({ env }), await startServer({ env })];
+    try {
+      await fn(a, b);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 }

@@ -5,7 +5,7 @@ import {
   backends,
   freePort,
   json,
-  sharedRedis,
+  redisTest,
   startServer,
   type TestServer,
 } from "./helpers.ts";
@@ -368,13 +368,9 @@ Deno.test("log storage per app is bounded: the oldest entries are dropped first"
   }
 });
 
-Deno.test({
-  name: "[redis] two server instances sharing Redis show one merged log, live tail included",
-  // This process's Redis stack, started on first use, outlives the test.
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    const env = (await sharedRedis()).env;
+redisTest(
+  "[redis] two server instances sharing Redis show one merged log, live tail included",
+  async (env) => {
     const [a, b] = [await startServer({ env }), await startServer({ env })];
     const abort = new AbortController();
     try {
@@ -409,7 +405,7 @@ Deno.test({
       await b.close();
     }
   },
-});
+);
 
 const [[, embeddedLogsTest]] = servers;
 embeddedLogsTest(

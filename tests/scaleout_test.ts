@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import {
   appId,
   json,
-  sharedRedis,
   startRedisStack,
   startServer,
   type TestServer,
+  twoInstancesTest,
   waitFor,
 } from "./helpers.ts";
 
@@ -30,14 +30,9 @@ async function within(what: string, probe: () => Promise<boolean>): Promise<numb
   return performance.now() - started;
 }
 
-async function twoInstances(): Promise<[TestServer, TestServer]> {
-  const env = (await sharedRedis()).env;
-  return await Promise.all([startServer({ env }), startServer({ env })]);
-}
-
-Deno.test("two instances on one Redis share deploys, rollbacks, variables, keys and KV", async () => {
-  const [a, b] = await twoInstances();
-  try {
+twoInstancesTest(
+  "[redis] two instances on one Redis share deploys, rollbacks, variables, keys and KV",
+  async (a, b) => {
     assert.notEqual(a.url, b.url);
     const app = appId("scale");
     const first = await a.deployOk(app, versioned(1));
@@ -95,43 +90,46 @@ Deno.test("two instances on one Redis share deploys, rollbacks, variables, keys 
     );
     assert.deepEqual(listA, listB);
     assert.equal(listA.deployments.length, 2);
-  } finally {
-    await Promise.all([a.close(), b.close()]);
-  }
-});
-
-Deno.test(
-  "while Redis is down: /healthz answers 503 naming it, deploys get 503, served apps keep answering",
-  async () => {
-    const stack = await startRedisStack();
-    const s = await startServer({ env: stack.env });
-    try {
-      const app = appId("outage");
-      await s.deployOk(app, versioned(1));
-      assert.equal((await served(s, app)).v, 1);
-      assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });
-
-      await stack.stopRedis();
-      const down = await json(await fetch(`${s.url}/healthz`), 503);
-      assert.equal(down.ok, false);
-      assert.match(String(down.error), /redis is unreachable/);
-      const refused = await json(await s.deploy(app, versioned(2)), 503);
-      assert.match(String(refused.error), /store \(Redis\) is unreachable/);
-      assert.equal((await served(s, app)).v, 1, "the live deployment is still served");
-
-      await stack.startRedis();
-      await waitFor(
-        "health to come back",
-        async () => (await fetch(`${s.url}/healthz`)).status === 200,
-        10_000,
-      );
-      await s.deployOk(app, versioned(2));
-      assert.equal((await served(s, app)).v, 2);
-    } finally {
-      await s.close();
-    }
   },
 );
+
+for (const variant of [0, 1]) {
+  Deno.test(
+    `[${
+      ["redis", "redis-tcp"][variant]
+    }] while Redis is down: /healthz answers 503 naming it, deploys get 503, served apps keep answering`,
+    async () => {
+      const stack = await startRedisStack();
+      const [, env] = stack.variants[variant]!;
+      const s = await startServer({ env });
+      try {
+        const app = appId("outage");
+        await s.deployOk(app, versioned(1));
+        assert.equal((await served(s, app)).v, 1);
+        assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });
+
+        await stack.stopRedis();
+        const down = await json(await fetch(`${s.url}/healthz`), 503);
+        assert.equal(down.ok, false);
+        assert.match(String(down.error), /redis is unreachable/);
+        const refused = await json(await s.deploy(app, versioned(2)), 503);
+        assert.match(String(refused.error), /store \(Redis\) is unreachable/);
+        assert.equal((await served(s, app)).v, 1, "the live deployment is still served");
+
+        await stack.startRedis();
+        await waitFor(
+          "health to come back",
+          async () => (await fetch(`${s.url}/healthz`)).status === 200,
+          10_000,
+        );
+        await s.deployOk(app, versioned(2));
+        assert.equal((await served(s, app)).v, 2);
+      } finally {
+        await s.close();
+      }
+    },
+  );
+}
 
 Deno.test("/healthz on the embedded stores answers 200", async () => {
   const s = await startServer();

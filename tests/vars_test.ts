@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { appId, backends, json, sharedRedis, startServer, waitFor } from "./helpers.ts";
+import { appId, backends, json, redisTest, sharedRedis, startServer, waitFor } from "./helpers.ts";
 
 const ENV_ECHO = {
   "api/env.ts": "export default (ctx) => ({ body: ctx.env })",
@@ -142,9 +142,9 @@ Deno.test("[embedded] variables are encrypted at rest", async () => {
   }
 });
 
-Deno.test("[redis] variables are encrypted at rest", async () => {
+redisTest("[redis] variables are encrypted at rest", async (env) => {
   const redis = await sharedRedis();
-  const s = await startServer({ env: redis.env });
+  const s = await startServer({ env });
   try {
     const app = appId("vars");
     await s.setVar(app, "production", "TOKEN", SECRET);

@@ -1,5 +1,6 @@
 /**
- * The Redis KvBackend, over the Upstash REST protocol (`@upstash/redis`). An app's value of
+ * The Redis KvBackend, over either client of runtime/platform/redis.ts (TCP or the Upstash REST
+ * protocol). An app's value of
  * `key` lives at `kv:<appId>:<key>`; app ids cannot contain `:` or glob characters, so one app's
  * prefix never matches another's keys. Beside the values, each app has `kvmeta:<appId>` (a hash
  * of every key's size, and the `#keys` and `#bytes` totals), `kvexp:<appId>` (keys by expiry
@@ -7,8 +8,13 @@
  * Lua scripts, so the quota and the indexes change atomically with the value; keys that Redis
  * expired are swept from the indexes by the next script of their app.
  */
-import type { Redis } from "@upstash/redis";
-import { whenReachable } from "../platform/redis.ts";
+import {
+  evalCommand,
+  type RedisArg,
+  type RedisClient,
+  type RedisReply,
+  whenReachable,
+} from "../platform/redis.ts";
 import {
   type KvBackend,
   type KvEntry,
@@ -164,19 +170,21 @@ end
 return {1, redis.call('MGET', unpack(KEYS))}
 `;
 
-/** A KvBackend on Redis through the Upstash REST API. */
-export class UpstashKv implements KvBackend {
-  readonly #redis: Redis;
+/** A KvBackend on Redis. */
+export class RedisKv implements KvBackend {
+  readonly #redis: RedisClient;
   readonly #quota: KvQuota;
 
-  /** Uses a client from runtime/platform/redis.ts (strings as stored, short timeouts). */
-  constructor(redis: Redis, quota: KvQuota) {
+  /** Uses either client of runtime/platform/redis.ts (strings as stored, short timeouts). */
+  constructor(redis: RedisClient, quota: KvQuota) {
     this.#redis = redis;
     this.#quota = quota;
   }
 
   get(appId: string, key: string): Promise<string | null> {
-    return this.#call(() => this.#redis.get<string>(valueKey(appId, key)));
+    return this.#call(() => this.#redis.send(["GET", valueKey(appId, key)])) as Promise<
+      string | null
+    >;
   }
 
   async set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
@@ -194,11 +202,9 @@ export class UpstashKv implements KvBackend {
 
   async entry(appId: string, key: string): Promise<KvEntry | null> {
     const now = Date.now();
-    const found = await this.#call(() =>
-      this.#redis.eval(ENTRY_LUA, [valueKey(appId, key)], []) as Promise<
-        [string, number] | null
-      >
-    );
+    const found = await this.#eval(ENTRY_LUA, [valueKey(appId, key)], []) as
+      | [string, number]
+      | null;
     if (!found) return null;
     const [value, leftMs] = found;
     // Every value is written with PX, so PTTL is positive while the key exists.
@@ -233,13 +239,11 @@ export class UpstashKv implements KvBackend {
 
   async getMany(appId: string, keys: string[], maxBytes: number): Promise<Array<string | null>> {
     if (keys.length === 0) return [];
-    const answer = await this.#call(() =>
-      this.#redis.eval(
-        GET_MANY_LUA,
-        keys.map((key) => valueKey(appId, key)),
-        [String(maxBytes)],
-      ) as Promise<[1, Array<string | null>] | [0, number, number]>
-    );
+    const answer = await this.#eval(
+      GET_MANY_LUA,
+      keys.map((key) => valueKey(appId, key)),
+      [maxBytes],
+    ) as [1, Array<string | null>] | [0, number, number];
     if (answer[0] === 0) throw new KvReplyError("getMany", answer[1], answer[2], maxBytes);
     return answer[1];
   }
@@ -252,17 +256,15 @@ export class UpstashKv implements KvBackend {
     args: [string, string],
     extra: string[] = [],
   ): Promise<[string, string | number]> {
-    const answer = await this.#call(() =>
-      this.#redis.eval(script, [valueKey(appId, key), ...indexKeys(appId)], [
-        key,
-        ...args,
-        String(Date.now()),
-        String(this.#quota.maxKeys),
-        String(this.#quota.maxBytes),
-        valueKey(appId, ""),
-        ...extra,
-      ]) as Promise<[string, string | number]>
-    );
+    const answer = await this.#eval(script, [valueKey(appId, key), ...indexKeys(appId)], [
+      key,
+      ...args,
+      Date.now(),
+      this.#quota.maxKeys,
+      this.#quota.maxBytes,
+      valueKey(appId, ""),
+      ...extra,
+    ]) as [string, string | number];
     const [outcome, figure] = answer;
     if (outcome === "keys" || outcome === "bytes") {
       throw new KvQuotaError(quotaMessage(outcome, this.#quota, Number(figure)));
@@ -271,28 +273,24 @@ export class UpstashKv implements KvBackend {
   }
 
   async del(appId: string, key: string): Promise<void> {
-    await this.#call(() =>
-      this.#redis.eval(DEL_LUA, [valueKey(appId, key), ...indexKeys(appId)], [key])
-    );
+    await this.#eval(DEL_LUA, [valueKey(appId, key), ...indexKeys(appId)], [key]);
   }
 
   async list(appId: string, options: KvListOptions): Promise<KvListPage> {
-    const found = await this.#call(() =>
-      this.#redis.eval(LIST_LUA, indexKeys(appId), [
-        String(Date.now()),
-        valueKey(appId, ""),
-        options.prefix,
-        options.cursor ?? "",
-        String(options.limit),
-      ]) as Promise<string[]>
-    );
+    const found = await this.#eval(LIST_LUA, indexKeys(appId), [
+      Date.now(),
+      valueKey(appId, ""),
+      options.prefix,
+      options.cursor ?? "",
+      options.limit,
+    ]) as string[];
     const done = found.length <= options.limit;
     const keys = found.slice(0, options.limit);
     return { keys, cursor: done ? null : keys[keys.length - 1]!, done };
   }
 
   async ping(): Promise<void> {
-    await this.#call(() => this.#redis.ping());
+    await this.#call(() => this.#redis.send(["PING"]));
   }
 
   close(): Promise<void> {
@@ -301,6 +299,10 @@ export class UpstashKv implements KvBackend {
 
   #call<T>(operation: () => Promise<T>): Promise<T> {
     return whenReachable(operation, "the KV store");
+  }
+
+  #eval(script: string, keys: string[], args: RedisArg[]): Promise<RedisReply> {
+    return this.#call(() => this.#redis.send(evalCommand(script, keys, args)));
   }
 }
 

@@ -3,7 +3,7 @@
  * retention length, so every instance writes to and reads from one log. Stream ids are the
  * entry ids (`<ms>-<seq>`). The live tail polls the stream, so it sees every instance's entries.
  */
-import type { Redis } from "@upstash/redis";
+import { evalCommand, type RedisClient } from "../platform/redis.ts";
 import { matches, MAX_READ_BYTES, PageBuilder } from "./query.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 
@@ -44,23 +44,26 @@ interface Step {
 
 /** A LogStore on Redis Streams, keeping about `maxPerApp` entries per app. */
 export class RedisLogStore implements LogStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #maxPerApp: number;
 
-  constructor(redis: Redis, maxPerApp: number) {
+  constructor(redis: RedisClient, maxPerApp: number) {
     this.#redis = redis;
     this.#maxPerApp = maxPerApp;
   }
 
   async append(entries: NewLogEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const pipeline = this.#redis.pipeline();
-    for (const entry of entries) {
-      pipeline.xadd(key(entry.app_id), "*", { e: JSON.stringify(entry) }, {
-        trim: { type: "MAXLEN", threshold: this.#maxPerApp, comparison: "~" },
-      });
-    }
-    await pipeline.exec();
+    await this.#redis.pipeline(entries.map((entry) => [
+      "XADD",
+      key(entry.app_id),
+      "MAXLEN",
+      "~",
+      this.#maxPerApp,
+      "*",
+      "e",
+      JSON.stringify(entry),
+    ]));
   }
 
   async query(appId: string, query: LogQuery): Promise<LogPage> {
@@ -82,7 +85,7 @@ export class RedisLogStore implements LogStore {
 
   async *tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {
     const latest = toEntries(
-      await this.#redis.xrevrange(key(appId), "+", "-", 1) as unknown as StreamRange,
+      await this.#redis.send(["XREVRANGE", key(appId), "+", "-", "COUNT", 1]) as StreamRange,
     );
     let after = latest[0]?.id ?? "0-0";
     // Pulled one bounded step at a time: a reader that stops reading stops the reads.
@@ -99,13 +102,9 @@ export class RedisLogStore implements LogStore {
 
   /** Up to BATCH entries of an app's stream between `start` and `end`, at most MAX_READ_BYTES. */
   async #range(appId: string, direction: "rev" | "fwd", start: string, end: string): Promise<Step> {
-    const [read, rows] = await this.#redis.eval(BOUNDED_RANGE_LUA, [key(appId)], [
-      direction,
-      start,
-      end,
-      String(BATCH),
-      String(MAX_READ_BYTES),
-    ]) as [number, Array<[string, string[], number]>];
+    const [read, rows] = await this.#redis.send(
+      evalCommand(BOUNDED_RANGE_LUA, [key(appId)], [direction, start, end, BATCH, MAX_READ_BYTES]),
+    ) as [number, Array<[string, string[], number]>];
     const entries = (rows ?? []).map(([id, fields, bytes]) => ({
       entry: { id, ...JSON.parse(fields[fields.indexOf("e") + 1]!) as NewLogEntry },
       bytes,

@@ -1,10 +1,10 @@
 /**
  * The Redis SeriesStore: every instance adds its requests to one hash per app and minute
- * (`fn:series:<app>:<minute>`, fields `<series>|r`, `<series>|e`, `<series>|<bucket>`), kept a
- * day, so the figures of all instances merge. Requests are counted in memory and written once a
- * second in one pipeline, so a request never waits on Redis.
+ * (`fn:series:<app>:<minute>`, fields `<series>|r`, `<series>|e`, `<series>|c` (4xx),
+ * `<series>|<bucket>`), kept a day, so the figures of all instances merge. Requests are counted
+ * in memory and written once a second in one pipeline, so a request never waits on Redis.
  */
-import type { Redis } from "@upstash/redis";
+import { pairs, type RedisArg, type RedisClient } from "../platform/redis.ts";
 import {
   addTo,
   APP_SERIES,
@@ -28,13 +28,15 @@ const key = (appId: string, minute: number) => `fn:series:${appId}:${minute}`;
 
 /** Series shared through Redis. */
 export class RedisSeries implements SeriesStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   /** `app\0minute` → series name → figures not yet written. */
   #pending = new Map<string, Map<string, Minute>>();
   readonly #seen = new Map<string, Set<string>>();
   readonly #timer: ReturnType<typeof setInterval>;
+  /** Every instance adds to the same hashes. */
+  readonly shared = true;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.#redis = redis;
     this.#timer = setInterval(() => void this.#flush(), FLUSH_MS);
   }
@@ -63,12 +65,14 @@ export class RedisSeries implements SeriesStore {
     // A chunk of minutes a round trip, folded at once: the host never holds a day of hashes.
     for (let start = folder.from; start <= folder.to; start += READ_MINUTES) {
       const stop = Math.min(folder.to, start + READ_MINUTES - 1);
-      const pipeline = this.#redis.pipeline();
-      for (let minute = start; minute <= stop; minute++) pipeline.hgetall(key(appId, minute));
-      const hashes = (await pipeline.exec()) as Array<Record<string, string | number> | null>;
+      const commands: RedisArg[][] = [];
+      for (let minute = start; minute <= stop; minute++) {
+        commands.push(["HGETALL", key(appId, minute)]);
+      }
+      const hashes = (await this.#redis.pipeline(commands)).map(pairs);
       hashes.forEach((hash, i) => {
         const minutes = new Map<string, Minute>();
-        for (const [field, raw] of Object.entries(hash ?? {})) {
+        for (const [field, raw] of Object.entries(hash)) {
           const bar = field.lastIndexOf("|");
           const [name, part] = [field.slice(0, bar), field.slice(bar + 1)];
           let m = minutes.get(name);
@@ -76,6 +80,7 @@ export class RedisSeries implements SeriesStore {
           const value = Number(raw);
           if (part === "r") m.requests = value;
           else if (part === "e") m.errors = value;
+          else if (part === "c") m.clientErrors = value;
           else m.buckets[Number(part)] = value;
         }
         for (const [name, m] of minutes) folder.add(name, start + i, m);
@@ -93,20 +98,23 @@ export class RedisSeries implements SeriesStore {
     if (this.#pending.size === 0) return;
     const pending = this.#pending;
     this.#pending = new Map();
-    const pipeline = this.#redis.pipeline();
+    const commands: RedisArg[][] = [];
     for (const [slot, figures] of pending) {
       const [appId = "", minute] = slot.split("\0");
       const hash = key(appId, Number(minute));
       for (const [name, m] of figures) {
-        pipeline.hincrby(hash, `${name}|r`, m.requests);
-        if (m.errors > 0) pipeline.hincrby(hash, `${name}|e`, m.errors);
+        commands.push(["HINCRBY", hash, `${name}|r`, m.requests]);
+        if (m.errors > 0) commands.push(["HINCRBY", hash, `${name}|e`, m.errors]);
+        if (m.clientErrors > 0) commands.push(["HINCRBY", hash, `${name}|c`, m.clientErrors]);
         m.buckets.forEach((count, i) => {
-          if (count > 0 && i <= BOUNDS.length) pipeline.hincrby(hash, `${name}|${i}`, count);
+          if (count > 0 && i <= BOUNDS.length) {
+            commands.push(["HINCRBY", hash, `${name}|${i}`, count]);
+          }
         });
       }
-      pipeline.expire(hash, (WINDOW_MINUTES + 60) * 60);
+      commands.push(["EXPIRE", hash, (WINDOW_MINUTES + 60) * 60]);
     }
     // Redis unreachable: these counts are lost; requests never wait for metrics.
-    await pipeline.exec().catch(() => {});
+    await this.#redis.pipeline(commands).catch(() => {});
   }
 }

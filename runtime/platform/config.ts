@@ -40,10 +40,11 @@ export interface Config {
    */
   bodyIdleMs: number;
   /**
-   * Redis over the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN);
-   * null means the embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
+   * The shared Redis (README "Scale-out"): over TCP (REDIS_URL, `redis://` or `rediss://`) or over
+   * the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN); null means the
+   * embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
    */
-  redis: { url: string; token: string; timeoutMs: number } | null;
+  redis: RedisConfig | null;
   /** What one app's KV may hold (KV_MAX_KEYS, default 10000; KV_MAX_BYTES, default 100 MB). */
   kvQuota: { maxKeys: number; maxBytes: number };
   /** Runtime log entries kept per app, oldest dropped first (LOG_RETENTION_ENTRIES, default 10000). */
@@ -60,11 +61,19 @@ export interface Config {
    * the embedded store generates one into DATA_DIR when it is unset.
    */
   secretsKey: string | null;
-  /** How often an instance checks the shared store for changes by others, in ms (SYNC_INTERVAL_MS, default 250). */
+  /**
+   * How often an instance checks the shared store for changes by others, in ms (SYNC_INTERVAL_MS;
+   * default 5000 with REDIS_URL, where changes are also announced by pub/sub, else 250).
+   */
   syncIntervalMs: number;
   /** Most environments one app may have (MAX_ENVIRONMENTS, default 10). */
   maxEnvironments: number;
 }
+
+/** How the shared Redis is reached: TCP (`url` may carry a user and password) or REST. */
+export type RedisConfig =
+  | { kind: "tcp"; url: string; timeoutMs: number }
+  | { kind: "rest"; url: string; token: string; timeoutMs: number };
 
 /** Bounds of the sandbox supervisor. */
 export interface SandboxConfig {
@@ -99,15 +108,41 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
 }
 
 function redisConfig(env: Record<string, string | undefined>): Config["redis"] {
+  const timeoutMs = integer(env, "KV_TIMEOUT_MS", 3000);
   const url = env.UPSTASH_REDIS_REST_URL;
   const token = env.UPSTASH_REDIS_REST_TOKEN;
+  if (env.REDIS_URL) {
+    if (url || token) {
+      throw new ConfigError(
+        "set REDIS_URL or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, not both",
+      );
+    }
+    return { kind: "tcp", url: redisUrl(env.REDIS_URL), timeoutMs };
+  }
   if (!url && !token) return null;
   if (!url || !token) {
     throw new ConfigError(
       "set both UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, or neither for the embedded store",
     );
   }
-  return { url, token, timeoutMs: integer(env, "KV_TIMEOUT_MS", 3000) };
+  return { kind: "rest", url, token, timeoutMs };
+}
+
+/** REDIS_URL: `redis://` or `rediss://`, a host, and optionally a user, password, port and db. */
+function redisUrl(raw: string): string {
+  let url: URL | null = null;
+  try {
+    url = new URL(raw);
+  } catch { /* reported below */ }
+  if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:") || !url.hostname) {
+    throw new ConfigError(
+      'REDIS_URL must look like "redis://[[user]:password@]host[:port][/db]" (rediss:// for TLS)',
+    );
+  }
+  if (url.pathname !== "" && url.pathname !== "/" && !/^\/\d+$/.test(url.pathname)) {
+    throw new ConfigError("REDIS_URL's path must be a database number, like redis://host:6379/0");
+  }
+  return raw;
 }
 
 function otlpConfig(env: Record<string, string | undefined>): Config["otlp"] {
@@ -291,8 +326,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     otlp: otlpConfig(env),
     egressRules: egressRules(env.EGRESS_RULES),
-    secretsKey: secretsKey(env.SECRETS_KEY, Boolean(env.UPSTASH_REDIS_REST_URL)),
-    syncIntervalMs: integer(env, "SYNC_INTERVAL_MS", 250),
+    secretsKey: secretsKey(env.SECRETS_KEY, Boolean(env.UPSTASH_REDIS_REST_URL || env.REDIS_URL)),
+    syncIntervalMs: integer(env, "SYNC_INTERVAL_MS", env.REDIS_URL ? 5000 : 250),
     maxEnvironments: atLeastOne(env, "MAX_ENVIRONMENTS", 10),
   };
 }

@@ -2,14 +2,14 @@
 import type { Config } from "./config.ts";
 import { Deployments } from "../deploy/deployments.ts";
 import { CompilerPool, type CompilerPoolOptions } from "../deploy/compiler/pool.ts";
-import { Egress, hostPort, secretNames } from "../egress/fetch.ts";
+import { Egress, secretNames } from "../egress/fetch.ts";
 import { FunctionRunner } from "../invoke/runner.ts";
 import { ApiKeys } from "../auth/keys.ts";
 import { SqliteKv } from "../kv/sqlite.ts";
 import type { KvBackend } from "../kv/types.ts";
-import { UpstashKv } from "../kv/upstash.ts";
+import { RedisKv } from "../kv/redis.ts";
 import { RedisLogStore } from "../logs/redis.ts";
-import { createRedis } from "./redis.ts";
+import { openRedis, redisEndpoint, redisLocation } from "./redis_open.ts";
 import { Logs } from "../logs/logs.ts";
 import { SqliteLogStore } from "../logs/sqlite.ts";
 import { OtlpLogExporter } from "../logs/otlp.ts";
@@ -24,7 +24,7 @@ import { MemoryRateLimiter } from "../ratelimit/memory.ts";
 import { RedisRateLimiter } from "../ratelimit/redis.ts";
 import { Cipher } from "../vars/secrets.ts";
 import { FileStore } from "../store/file.ts";
-import { RedisStore } from "../store/redis.ts";
+import { CHANGES_CHANNEL, RedisStore } from "../store/redis.ts";
 import type { PlatformStore } from "../store/types.ts";
 import { startSync } from "./sync.ts";
 import { EnvVars } from "../vars/vars.ts";
@@ -97,8 +97,8 @@ const HEALTH_TIMEOUT_MS = 2000;
 function ownHosts(config: Config): string[] {
   const hosts = [`127.0.0.1:${config.port}`, `localhost:${config.port}`];
   if (config.redis) {
-    const url = new URL(config.redis.url);
-    hosts.push(url.hostname, hostPort(url));
+    const { hostname, port } = redisEndpoint(config.redis);
+    hosts.push(hostname, `${hostname}:${port}`);
   }
   return hosts;
 }
@@ -119,11 +119,11 @@ async function embeddedSecretsKey(dataDir: string): Promise<string> {
 /** Builds the platform; the embedded stores live under `config.dataDir`. */
 export async function createPlatform(config: Config, parts: PlatformParts = {}): Promise<Platform> {
   await Deno.mkdir(config.dataDir, { recursive: true });
-  const redis = config.redis ? createRedis(config.redis) : null;
+  const redis = config.redis ? await openRedis(config.redis) : null;
   const store = parts.store ?? (redis ? new RedisStore(redis) : new FileStore(config.dataDir));
   const kv = parts.kv ??
     (redis
-      ? new UpstashKv(redis, config.kvQuota)
+      ? new RedisKv(redis, config.kvQuota)
       : new SqliteKv(`${config.dataDir}/kv.sqlite`, config.kvQuota));
   const logs = new Logs({
     store: parts.logStore ??
@@ -133,7 +133,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     ...(config.otlp ? { exporter: new OtlpLogExporter(config.otlp) } : {}),
   });
   const ownPorts = new Set<number>(config.port ? [config.port] : []);
-  if (config.redis) ownPorts.add(Number(hostPort(new URL(config.redis.url)).split(":").pop()));
+  if (config.redis) ownPorts.add(redisEndpoint(config.redis).port);
   const cipher = await Cipher.fromBase64(
     config.secretsKey ?? await embeddedSecretsKey(config.dataDir),
   );
@@ -204,6 +204,10 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     intervalMs: config.syncIntervalMs,
     async onChange(appIds) {
       for (const appId of appIds) {
+    // Over TCP, changes are announced at once; the timed check is then only a safety net.
+    ...(redis?.subscribe && !parts.store
+      ? { subscribe: (listener) => redis.subscribe!(CHANGES_CHANNEL, listener) }
+      : {}),
         vars.invalidate(appId);
         rateLimits.invalidate(appId);
       }
@@ -239,11 +243,12 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
         ]);
         return null;
       } catch (error) {
-        return `redis is unreachable at ${config.redis!.url}: ${(error as Error).message}`;
+        const why = redis.lastProblem() ?? (error as Error).message;
+        return `redis is unreachable at ${redisLocation(config.redis!)}: ${why}`;
       }
     },
     async close() {
-      sync.stop();
+      await sync.stop();
       scheduler.stop();
       await compiler.close();
       await sandboxes.close();
@@ -253,4 +258,5 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       await store.close();
     },
   };
+      await redis?.close();
 }

@@ -2,9 +2,8 @@
  * The Redis RateLimiter: one token bucket per key in a hash (`rl:<key>`), refilled and taken
  * by one Lua script, so every instance draws from the same bucket.
  */
-import type { Redis } from "@upstash/redis";
 import { PlatformError } from "../errors.ts";
-import { whenReachable } from "../platform/redis.ts";
+import { evalCommand, type RedisClient, whenReachable } from "../platform/redis.ts";
 import type { Bucket, RateLimiter, Taken } from "./types.ts";
 
 /** KEYS: bucket. ARGV: now ms, rps, burst. Answers {allowed (0/1), retry after ms}. */
@@ -31,20 +30,18 @@ return {allowed, retry}
 
 /** Token buckets shared through Redis. */
 export class RedisRateLimiter implements RateLimiter {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.#redis = redis;
   }
 
   async take(key: string, bucket: Bucket): Promise<Taken> {
     const [allowed, retry] = await whenReachable(
       () =>
-        this.#redis.eval(TAKE_LUA, [`rl:${key}`], [
-          String(Date.now()),
-          String(bucket.rps),
-          String(bucket.burst),
-        ]) as Promise<[number, number]>,
+        this.#redis.send(
+          evalCommand(TAKE_LUA, [`rl:${key}`], [Date.now(), bucket.rps, bucket.burst]),
+        ) as Promise<[number, number]>,
       "the rate limit store",
     ).catch((error) => {
       // With Redis down, limits cannot be judged: let requests through rather than fail them.
