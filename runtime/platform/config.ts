@@ -40,6 +40,11 @@ export interface Config {
    */
   bodyIdleMs: number;
   /**
+   * Bytes of request bodies held at once (REQUEST_BODY_BYTES_PER_APP, default 32 MB;
+   * REQUEST_BODY_BYTES_TOTAL, default 256 MB): past either, a request is refused with 503.
+   */
+  bodyBytes: { perApp: number; total: number };
+  /**
    * The shared Redis (README "Scale-out"): over TCP (REDIS_URL, `redis://` or `rediss://`) or over
    * the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN); null means the
    * embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
@@ -318,6 +323,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     sandboxes: sandboxConfig(env, memoryMb),
     maxBodyBytes,
     bodyIdleMs: integer(env, "REQUEST_BODY_TIMEOUT_MS", 10_000),
+    bodyBytes: {
+      perApp: integer(env, "REQUEST_BODY_BYTES_PER_APP", 32 * 1024 * 1024),
+      total: integer(env, "REQUEST_BODY_BYTES_TOTAL", 256 * 1024 * 1024),
+    },
     redis: redisConfig(env),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
     kvQuota: {

@@ -1,4 +1,5 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
+import { BodyBytesBudget } from "../invoke/body_budget.ts";
 import type { Config } from "./config.ts";
 import { Deployments } from "../deploy/deployments.ts";
 import { CompilerPool, type CompilerPoolOptions } from "../deploy/compiler/pool.ts";
@@ -197,17 +198,18 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     adminKey: config.apiKey,
     keys,
     bodyIdleMs: config.bodyIdleMs,
+    bodyBytes: new BodyBytesBudget(config.bodyBytes),
   });
   await scheduler.start();
   const sync = startSync({
     store,
     intervalMs: config.syncIntervalMs,
-    async onChange(appIds) {
-      for (const appId of appIds) {
     // Over TCP, changes are announced at once; the timed check is then only a safety net.
     ...(redis?.subscribe && !parts.store
       ? { subscribe: (listener) => redis.subscribe!(CHANGES_CHANNEL, listener) }
       : {}),
+    async onChange(appIds) {
+      for (const appId of appIds) {
         vars.invalidate(appId);
         rateLimits.invalidate(appId);
       }
