@@ -105,6 +105,11 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
     tag,
     params: appParams,
     body: deployBody,
+    bodyExample: {
+      source: "cli",
+      message: "a first deploy",
+      source_files: { "api/hello.ts": 'export default () => new Response("hello")' },
+    },
     maxBodyBytes: MAX_DEPLOY_BODY_BYTES,
     responses: {
       201: "the deployment, live",

@@ -39,10 +39,14 @@ const listQuery = z.object({
 });
 const PUT_SHAPE = 'the body must be a JSON object like {"value": "...", "ttl": 3600}';
 const putBody = z.object({
-  value: z.unknown().refine((v) => v !== undefined, PUT_SHAPE),
-  ttl: z.unknown().optional().describe(
-    "seconds; omitted or null: an existing key keeps its remaining expiry, a new one gets 30 days",
-  ),
+  // Both are checked where KV calls are (runtime/kv/calls.ts), with the messages functions get.
+  value: z.unknown().refine((v) => v !== undefined, PUT_SHAPE)
+    .meta({ type: "string", description: "at most 1 MB of UTF-8" }),
+  ttl: z.unknown().optional().meta({
+    anyOf: [{ type: "integer", minimum: 1 }, { type: "null" }],
+    description:
+      "seconds; omitted or null: an existing key keeps its remaining expiry, a new one gets 30 days",
+  }),
 }, { error: PUT_SHAPE });
 
 /**

@@ -30,7 +30,10 @@ const time = (name: string) =>
       return z.NEVER;
     }
     return value;
-  }).optional().describe(`${name}: ISO 8601 or epoch ms`);
+  }).meta({
+    anyOf: [{ type: "string", format: "date-time" }, { type: "string", pattern: "^\\d+$" }],
+    description: `${name}: ISO 8601 or epoch ms`,
+  }).optional();
 
 const text = (name: string) =>
   z.string().min(1, `${name} must be 1 to 512 characters`)
@@ -40,18 +43,25 @@ const text = (name: string) =>
 const logQuery = z.object({
   level: z.string().refine((l) => (LOG_LEVELS as readonly string[]).includes(l), {
     error: (issue) => `level must be one of ${LOG_LEVELS.join(", ")}, got "${issue.input}"`,
-  }).optional().describe("minimum level"),
+  }).meta({ enum: [...LOG_LEVELS], description: "minimum level" }).optional(),
   limit: z.string().refine((raw) => /^\d+$/.test(raw) && +raw >= 1 && +raw <= MAX_PAGE, {
     error: (issue) => `limit must be a whole number from 1 to ${MAX_PAGE}, got "${issue.input}"`,
-  }).transform(Number).optional(),
+  }).transform(Number)
+    // The document shows the integer a client sends.
+    .meta({ type: "integer", minimum: 1, maximum: MAX_PAGE, description: "page size" })
+    .optional(),
   cursor: z.string().refine((raw) => /^\d{1,16}-\d{1,10}$/.test(raw), {
     error: (issue) => `cursor is not a cursor from next_cursor: "${issue.input}"`,
-  }).optional(),
+  }).meta({ pattern: "^\\d{1,16}-\\d{1,10}$", description: "the next_cursor of a page" })
+    .optional(),
   since: time("since"),
   until: time("until"),
   function: text("function"),
   request_id: text("request_id"),
   deployment: text("deployment"),
+  environment: text("environment").describe(
+    "this environment's entries, and the app's platform lines of no environment",
+  ),
   q: text("q"),
 });
 
@@ -64,6 +74,7 @@ function toLogQuery(query: z.output<typeof logQuery>): LogQuery {
   if (query.function !== undefined) out.function = query.function;
   if (query.request_id !== undefined) out.requestId = query.request_id;
   if (query.deployment !== undefined) out.deployment = query.deployment;
+  if (query.environment !== undefined) out.environment = query.environment;
   if (query.q !== undefined) out.q = query.q;
   return out;
 }

@@ -27,6 +27,8 @@ export interface ApiRoute<
   params?: P;
   query?: Q;
   body?: B;
+  /** A body `body` accepts, shown in the document (and sent by the contract tests). */
+  bodyExample?: unknown;
   /** Largest JSON body, in bytes (413 past it, before reading the rest). */
   maxBodyBytes?: number;
   /**
@@ -244,7 +246,12 @@ function operation(route: ApiRoute, components: Record<string, unknown>): Record
       ? {
         requestBody: {
           required: true,
-          content: { "application/json": { schema: jsonSchema(route.body, "input", components) } },
+          content: {
+            "application/json": {
+              schema: jsonSchema(route.body, "input", components),
+              ...(route.bodyExample === undefined ? {} : { example: route.bodyExample }),
+            },
+          },
         },
       }
       : {}),

@@ -192,7 +192,8 @@ export const KvWritten = z.object({ key: z.string() }).meta({ id: "KvWritten" })
 const point = z.object({
   minute: time.describe("ISO 8601 start of the point's first minute"),
   requests: z.number().int(),
-  errors: z.number().int(),
+  errors: z.number().int().describe("5xx answers"),
+  client_errors: z.number().int().optional().describe("4xx answers"),
   p50_ms: z.number().nullable(),
   p99_ms: z.number().nullable(),
 });

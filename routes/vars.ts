@@ -19,9 +19,11 @@ const oneVar = appEnvParams.extend({
   name: z.string().meta({ pattern: VAR_NAME.source, description: "the variable's name" }),
 });
 const BODY_SHAPE = 'the body must be a JSON object like {"value": "..."}';
-const putBody = z.object({ value: z.unknown().refine((v) => v !== undefined, BODY_SHAPE) }, {
-  error: BODY_SHAPE,
-});
+const putBody = z.object({
+  // Checked where variables are (runtime/vars/vars.ts), with its message there.
+  value: z.unknown().refine((v) => v !== undefined, BODY_SHAPE)
+    .meta({ type: "string", description: "at most 64 KB of UTF-8" }),
+}, { error: BODY_SHAPE });
 
 /** The variables router; mount under an authenticated `/v1`. */
 export function varRoutes(vars: EnvVars, registry: OpenApiRegistry): Hono<AuthEnv> {
