@@ -1,6 +1,7 @@
 import { type EgressRule, originOf } from "../egress/fetch.ts";
 import { MAX_REQUEST_BYTES_CEILING } from "../sandbox/protocol.ts";
 import { SECRETS_KEY_BYTES } from "../vars/secrets.ts";
+import { type MemoryLimit, memoryLimit } from "./memory.ts";
 
 /** Platform configuration, read from environment variables (see README "Configuration"). */
 
@@ -73,6 +74,16 @@ export interface Config {
   syncIntervalMs: number;
   /** Most environments one app may have (MAX_ENVIRONMENTS, default 10). */
   maxEnvironments: number;
+  /**
+   * The memory this instance may use: its cgroup's limit (a container's or pod's) when one is
+   * set, else the machine's RAM. The memory-derived defaults are sized from it.
+   */
+  memory: MemoryLimit;
+  /**
+   * What one deploy's compile may use, in MB (COMPILE_MEMORY_MB; default an eighth of `memory`,
+   * 256 to 512).
+   */
+  compileMemoryMb: number;
 }
 
 /** How the shared Redis is reached: TCP (`url` may carry a user and password) or REST. */
@@ -240,13 +251,25 @@ function secretsKey(raw: string | undefined, shared: boolean): string | null {
   return raw;
 }
 
-/** The default cap on sandboxes: as many as fit in 40% of RAM at their memory cap, 4 to 1000. */
+/**
+ * The default cap on sandboxes: as many as fit in 40% of the memory (the container's limit, else
+ * RAM) at their memory cap, 2 to 1000; 2 × 256 MB fits a 1 GB pod beside the server and a compile.
+ */
 function defaultMaxSandboxes(sandboxMemoryMb: number, totalBytes: number): number {
   const fit = Math.floor((totalBytes * 0.4) / (sandboxMemoryMb * 1024 * 1024));
-  return Math.min(1000, Math.max(4, fit));
+  return Math.min(1000, Math.max(2, fit));
 }
 
-function sandboxConfig(env: Record<string, string | undefined>, heapMb: number): SandboxConfig {
+/** The default compile budget: an eighth of the memory, at least 256 MB, at most 512 MB. */
+function defaultCompileMemoryMb(totalBytes: number): number {
+  return Math.min(512, Math.max(256, Math.floor(totalBytes / 8 / 1024 / 1024)));
+}
+
+function sandboxConfig(
+  env: Record<string, string | undefined>,
+  heapMb: number,
+  memory: MemoryLimit,
+): SandboxConfig {
   const memoryMb = integer(env, "SANDBOX_MEMORY_MB", Math.max(256, heapMb + 128));
   if (memoryMb < heapMb + 64) {
     throw new ConfigError(
@@ -257,7 +280,7 @@ function sandboxConfig(env: Record<string, string | undefined>, heapMb: number):
   const max = integer(
     env,
     "MAX_SANDBOXES",
-    defaultMaxSandboxes(memoryMb, Deno.systemMemoryInfo().total),
+    defaultMaxSandboxes(memoryMb, memory.bytes),
   );
   if (max < 1) throw new ConfigError("MAX_SANDBOXES must be at least 1");
   return {
@@ -295,8 +318,14 @@ function platformHost(raw: string | undefined): string | null {
 /** The embedded stores' folder when DATA_DIR is unset (relative to the working directory). */
 export const DEFAULT_DATA_DIR = ".data";
 
-/** Reads the configuration from `env`; throws ConfigError naming the bad variable. */
-export function loadConfig(env: Record<string, string | undefined>): Config {
+/**
+ * Reads the configuration from `env`; throws ConfigError naming the bad variable. `memory` is what
+ * the memory-derived defaults are sized from (default: the cgroup's limit, else RAM).
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  memory: MemoryLimit = memoryLimit(),
+): Config {
   const apiKey = env.API_KEY ?? "";
   if (apiKey.length < 16) {
     throw new ConfigError("API_KEY must be set to a secret of at least 16 characters");
@@ -320,7 +349,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     defaultApp: env.DEFAULT_APP || null,
     timeoutMs: integer(env, "FUNCTION_TIMEOUT_MS", 30_000),
     memoryMb,
-    sandboxes: sandboxConfig(env, memoryMb),
+    sandboxes: sandboxConfig(env, memoryMb, memory),
     maxBodyBytes,
     bodyIdleMs: integer(env, "REQUEST_BODY_TIMEOUT_MS", 10_000),
     bodyBytes: {
@@ -338,5 +367,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     secretsKey: secretsKey(env.SECRETS_KEY, Boolean(env.UPSTASH_REDIS_REST_URL || env.REDIS_URL)),
     syncIntervalMs: integer(env, "SYNC_INTERVAL_MS", env.REDIS_URL ? 5000 : 250),
     maxEnvironments: atLeastOne(env, "MAX_ENVIRONMENTS", 10),
+    memory,
+    compileMemoryMb: atLeastOne(env, "COMPILE_MEMORY_MB", defaultCompileMemoryMb(memory.bytes)),
   };
 }

@@ -80,8 +80,9 @@ const IDLE_CPU_WINDOW_MS = 2_000;
 
 /**
  * Compile processes (at most two: this is sized for a 2-core host) and what one deploy's compile
- * may use: 512 MB of memory, 10 s of CPU, 15 s of wall clock, read from /proc every 50 ms. One
- * idle for a minute is stopped, giving its memory back.
+ * may use: 512 MB of memory (COMPILE_MEMORY_MB, sized from the container's memory), 10 s of CPU,
+ * 15 s of wall clock, read from /proc every 50 ms. One idle for a minute is stopped, giving its
+ * memory back.
  */
 const COMPILER: CompilerPoolOptions = {
   size: 2,
@@ -142,6 +143,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const sandboxes = await Supervisor.create({
     heapMb: config.memoryMb,
     memoryMb: config.sandboxes.memoryMb,
+    memoryTotalMb: config.sandboxes.memoryTotalMb,
     maxSandboxes: config.sandboxes.max,
     inFlightPerApp: config.sandboxes.inFlightPerApp,
     spares: config.sandboxes.spares,
@@ -165,7 +167,11 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     () => sandboxes.stats(),
     redis ? new RedisSeries(redis) : new MemorySeries(),
   );
-  const compiler = parts.compiler ?? new CompilerPool(COMPILER);
+  const compiler = parts.compiler ??
+    new CompilerPool({
+      ...COMPILER,
+      budgets: { ...COMPILER.budgets, memoryMb: config.compileMemoryMb },
+    });
   const deployments = new Deployments({
     store,
     sandboxes,
@@ -258,7 +264,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       await metrics.series.close();
       await kv.close();
       await store.close();
+      await redis?.close();
     },
   };
-      await redis?.close();
 }
