@@ -5,7 +5,7 @@
  * 1 s; after all of them the victim app is healthy, on the same deployment, with its KV intact.
  */
 import assert from "node:assert/strict";
-import { json, rawHttp, startServer, type TestServer } from "./helpers.ts";
+import { json, probing, rawHttp, startServer, type TestServer } from "./helpers.ts";
 
 /** One attack: a route of the attacker app (or a deploy), what it sends, and what must come back. */
 interface Attack {
@@ -575,24 +575,7 @@ Deno.test({
       await s.deployOk(NOISY, noisyRoutes);
       for (const attack of attacks) {
         await t.step(attack.name, async () => {
-          let slowest = 0;
-          let probing = true;
-          const probe = (async () => {
-            while (probing) {
-              const started = performance.now();
-              const response = await s.call(CALM, "/ok");
-              assert.equal(await response.text(), "ok");
-              slowest = Math.max(slowest, performance.now() - started);
-              await new Promise((resolve) => setTimeout(resolve, 25));
-            }
-          })();
-          try {
-            await attack.run(s);
-          } finally {
-            probing = false;
-            await probe;
-          }
-          assert.ok(slowest < 1000, `another app waited ${Math.round(slowest)} ms`);
+          await probing(s, `/apps/${CALM}/functions/ok`, () => attack.run(s));
         });
       }
       assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });

@@ -6,42 +6,20 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { LogPage } from "../runtime/logs/types.ts";
-import { appId, backends, json, startServer, type TestServer } from "./helpers.ts";
+import {
+  appId,
+  backends,
+  json,
+  probing,
+  startServer,
+  type TestServer,
+  victimPath,
+} from "./helpers.ts";
 
 /** The host's resident memory, in MB, from /proc. */
 async function rssMb(): Promise<number> {
   const status = await Deno.readTextFile("/proc/self/status");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-/**
- * Calls a hello app every 25 ms until stopped; `stop` answers the slowest answer in ms and fails
- * if any answer was not a 200.
- */
-async function probe(s: TestServer): Promise<{ stop(): Promise<number> }> {
-  const app = appId("victim");
-  await s.deployOk(app, { "api/hello.ts": "export default () => ({ body: 'hi' })" });
-  let running = true;
-  let slowest = 0;
-  const statuses = new Set<number>();
-  const loop = (async () => {
-    while (running) {
-      const start = performance.now();
-      const response = await s.call(app, "/hello");
-      await response.body?.cancel();
-      statuses.add(response.status);
-      slowest = Math.max(slowest, performance.now() - start);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      assert.deepEqual([...statuses], [200]);
-      return slowest;
-    },
-  };
 }
 
 /** A handler that runs `kv[op](...args)` from the JSON body and answers the outcome. */
@@ -100,15 +78,18 @@ for (const [backend, test] of backends({ KV_MAX_BYTES: String(64 * 1024 * 1024) 
       null,
       1024 * 1024 - 16,
     ]);
-    const victim = await probe(s);
     const before = await rssMb();
     let peak = before;
-    const attacks = await Promise.all(Array.from({ length: 4 }, async () => {
-      const answer = await kvCall(s, app, "getMany", Array(100).fill("big-0"));
-      peak = Math.max(peak, await rssMb());
-      return answer;
-    }));
-    const slowest = await victim.stop();
+    const { result: attacks, slowestMs: slowest } = await probing(
+      s,
+      await victimPath(s),
+      () =>
+        Promise.all(Array.from({ length: 4 }, async () => {
+          const answer = await kvCall(s, app, "getMany", Array(100).fill("big-0"));
+          peak = Math.max(peak, await rssMb());
+          return answer;
+        })),
+    );
     for (const answer of attacks) {
       assert.equal(answer.ok, false);
       assert.match(
@@ -193,17 +174,20 @@ for (const [backend, test] of backends()) {
         await (await s.call(app, "/loud")).body?.cancel();
       }));
     }
-    const victim = await probe(s);
     const before = await rssMb();
-    const pages = await Promise.all(Array.from({ length: 3 }, async () => {
-      const response = await s.api(`/apps/${app}/logs?limit=1000`);
-      return {
-        bytes: (await response.clone().arrayBuffer()).byteLength,
-        page: await response.json(),
-      };
-    }));
+    const { result: pages, slowestMs: slowest } = await probing(
+      s,
+      await victimPath(s),
+      () =>
+        Promise.all(Array.from({ length: 3 }, async () => {
+          const response = await s.api(`/apps/${app}/logs?limit=1000`);
+          return {
+            bytes: (await response.clone().arrayBuffer()).byteLength,
+            page: await response.json(),
+          };
+        })),
+    );
     const grew = (await rssMb()) - before;
-    const slowest = await victim.stop();
     for (const { bytes, page } of pages) {
       assert.ok(bytes <= 4.5 * 1024 * 1024, `a page of ${bytes} bytes`);
       assert.ok(page.entries.length >= 10, `only ${page.entries.length} entries`);

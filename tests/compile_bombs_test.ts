@@ -7,15 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { CompilerPool, type CompilerPoolOptions } from "../runtime/deploy/compiler/pool.ts";
-import {
-  alive,
-  type CompileTree,
-  compileTrees,
-  probing,
-  until,
-  victimDeploys,
-} from "./compile_probe.ts";
-import { appId, json, startServer } from "./helpers.ts";
+import { alive, type CompileTree, compileTrees, until, victimDeploys } from "./compile_probe.ts";
+import { appId, json, probing, startServer } from "./helpers.ts";
 
 /** What a refused deploy answers. */
 interface Refusal {
@@ -39,7 +32,7 @@ Deno.test("operator chains are refused by the pre-scan, naming where, as the hos
   const s = await startServer();
   try {
     for (const [name, source, column, message] of CHAINS) {
-      const { result, slowestMs } = await probing(s, async () => {
+      const { result, slowestMs } = await probing(s, "/healthz", async () => {
         const [refused, victimMs] = await Promise.all([
           s.deploy(appId("bomber"), { "api/x.ts": source }),
           victimDeploys(s),
@@ -69,7 +62,7 @@ Deno.test("a chain the pre-scan lets through is killed at 512 MB: the attacker's
   try {
     const bomber = appId("bomber");
     let bombTree: CompileTree | undefined;
-    const { result, slowestMs } = await probing(s, async () => {
+    const { result, slowestMs } = await probing(s, "/healthz", async () => {
       const bomb = s.deploy(bomber, {
         "api/x.ts": `export default () => ${"a?a:".repeat(200_000)}1;`,
       });
@@ -118,7 +111,7 @@ Deno.test("the 4.9 MB nested-require deploy that froze the host 5.7 s is answere
     const depth = 400;
     const filler = "x;".repeat((4.9 * 1024 * 1024 - depth * 20) / 2);
     const source = `${"require(".repeat(depth)}${filler}${") {}".repeat(depth)}`;
-    const { result, slowestMs } = await probing(s, async () => {
+    const { result, slowestMs } = await probing(s, "/healthz", async () => {
       const [refused, victimMs] = await Promise.all([
         s.deploy(appId("bomber"), { "api/x.ts": source }),
         victimDeploys(s),
@@ -159,7 +152,7 @@ Deno.test("a compile past its wall clock is killed; a same-app deploy queues, on
     const [stalled] = compileTrees(s.platform.compiler);
     // The attacker's compile never finishes: its esbuild service is stopped.
     for (const pid of stalled!.children) Deno.kill(pid, "SIGSTOP");
-    const { result } = await probing(s, async () => {
+    const { result } = await probing(s, "/healthz", async () => {
       const held = s.deploy(app, { "api/x.ts": OK });
       await new Promise((resolve) => setTimeout(resolve, 100));
       const waiting = s.deploy(app, { "api/x.ts": OK });

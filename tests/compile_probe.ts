@@ -62,35 +62,6 @@ export async function until(what: string, check: () => boolean, ms = 3000): Prom
   }
 }
 
-/**
- * Runs `attack` while /healthz is fetched over a socket every 25 ms; fails when one answer is
- * not 200 or takes a second or more. Returns the attack's result and the slowest answer, in ms.
- */
-export async function probing<T>(
-  s: TestServer,
-  attack: () => Promise<T>,
-): Promise<{ result: T; slowestMs: number }> {
-  let slowestMs = 0;
-  let running = true;
-  const probe = (async () => {
-    while (running) {
-      const started = performance.now();
-      const response = await fetch(`${s.url}/healthz`);
-      await response.body?.cancel();
-      assert.equal(response.status, 200);
-      slowestMs = Math.max(slowestMs, performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  })();
-  try {
-    return { result: await attack(), slowestMs };
-  } finally {
-    running = false;
-    await probe;
-    assert.ok(slowestMs < 1000, `/healthz waited ${Math.round(slowestMs)} ms`);
-  }
-}
-
 /** Another tenant deploys and calls its function; fails unless both work within 3 s. */
 export async function victimDeploys(s: TestServer): Promise<number> {
   const started = performance.now();

@@ -452,3 +452,41 @@ export function twoInstancesTest(
     }
   });
 }
+
+/**
+ * Runs `attack` while `path` of the server is requested over a socket every 25 ms (another app's
+ * function, or `/healthz`); fails when an answer is not 200 or one takes 1 s or more. Answers the
+ * attack's result and the slowest answer, in ms.
+ */
+export async function probing<T>(
+  s: TestServer,
+  path: string,
+  attack: () => Promise<T>,
+): Promise<{ result: T; slowestMs: number }> {
+  let slowestMs = 0;
+  let running = true;
+  const probe = (async () => {
+    while (running) {
+      const started = performance.now();
+      const response = await fetch(`${s.url}${path}`);
+      await response.body?.cancel();
+      if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
+      slowestMs = Math.max(slowestMs, performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  })();
+  try {
+    return { result: await attack(), slowestMs };
+  } finally {
+    running = false;
+    await probe;
+    if (slowestMs >= 1000) throw new Error(`${path} waited ${Math.round(slowestMs)} ms`);
+  }
+}
+
+/** Deploys a one-route app answering "ok" and answers the path of that route, for `probing`. */
+export async function victimPath(s: TestServer): Promise<string> {
+  const app = appId("victim");
+  await s.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' });" });
+  return `/apps/${app}/functions/ok`;
+}

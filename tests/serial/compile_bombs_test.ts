@@ -5,8 +5,8 @@
  * succeeds within 3 s while `/healthz` answers within 1 s.
  */
 import assert from "node:assert/strict";
-import { alive, compileTrees, probing, until, victimDeploys } from "../compile_probe.ts";
-import { appId, json, startServer } from "../helpers.ts";
+import { alive, compileTrees, until, victimDeploys } from "../compile_probe.ts";
+import { appId, json, probing, startServer } from "../helpers.ts";
 
 /** Chains esbuild's parser recurses on that no pre-scan rule names: the budget stops them. */
 const CHAINS: Array<[name: string, source: string]> = [
@@ -25,7 +25,7 @@ Deno.test("two attackers' chains at once are killed at 512 MB while another tena
     for (let i = 0; i < CHAINS.length; i += 2) {
       const pair = CHAINS.slice(i, i + 2);
       const pids = new Set<number>();
-      const { result, slowestMs } = await probing(s, async () => {
+      const { result, slowestMs } = await probing(s, "/healthz", async () => {
         const bombs = pair.map(([, source]) => s.deploy(appId("bomber"), { "api/x.ts": source }));
         let watching = true;
         const watch = (async () => {
