@@ -1,10 +1,11 @@
 /**
  * The density scenario: `apps` apps on default settings, each deployed and called once, then
- * all called round-robin twice. Reports the resident memory of the whole process tree, and
- * p50s of deploys, first calls and calls to apps whose sandbox had been evicted.
+ * all called round-robin twice. Reports how many apps were held warm at once (a live sandbox
+ * each), the resident memory of the host process alone and of the whole process tree, and p50s
+ * of deploys, first calls and calls to apps whose sandbox had been evicted.
  */
 import type { Platform } from "../runtime/platform/platform.ts";
-import { sampleTree } from "../runtime/sandbox/host/proc.ts";
+import { sampleProcess, sampleTree } from "../runtime/sandbox/host/proc.ts";
 
 function percentile(values: number[], p: number): number {
   if (values.length === 0) return NaN;
@@ -27,8 +28,14 @@ export async function density(
   platform: Platform,
 ): Promise<void> {
   let peakRss = 0;
+  let peakHostRss = 0;
+  let peakWarm = 0;
+  const hostRss = async () => (await sampleProcess(Deno.pid))?.rssBytes ?? 0;
+  const startRss = await hostRss();
   const watch = setInterval(async () => {
     peakRss = Math.max(peakRss, (await sampleTree(Deno.pid)).rssBytes);
+    peakHostRss = Math.max(peakHostRss, await hostRss());
+    peakWarm = Math.max(peakWarm, platform.sandboxes.stats().live);
   }, 250);
   const deploys: number[] = [];
   const firsts: number[] = [];
@@ -60,6 +67,11 @@ export async function density(
     firsts.push(first.ms);
     if (!first.ok) errors++;
   }
+  // Every app has been called once: how many are still warm, what they and the host hold.
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const heldWarm = ids.filter((id) => platform.sandboxes.pidOf(id) !== null).length;
+  const heldHostRss = await hostRss();
+  const heldSandboxMemory = platform.sandboxes.stats().memoryBytes;
   for (let round = 0; round < 2; round++) {
     for (let i = 0; i < apps; i++) {
       const wasEvicted = platform.sandboxes.pidOf(ids[i]!) === null;
@@ -70,14 +82,30 @@ export async function density(
   }
   clearInterval(watch);
   peakRss = Math.max(peakRss, (await sampleTree(Deno.pid)).rssBytes);
+  peakHostRss = Math.max(peakHostRss, await hostRss());
   const stats = platform.sandboxes.stats();
+  const limits = platform.sandboxes.memoryLimits;
+  const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
   const ms = (values: number[]) =>
     `${percentile(values, 50).toFixed(1)} ms p50, ${percentile(values, 99).toFixed(1)} ms p99`;
   console.log(
     `\ndensity: ${apps} apps on default settings, each deployed and called, then 2 rounds`,
   );
+  console.log(
+    `  budget:                        ${stats.live + stats.spares} sandboxes now; at most ` +
+      `${platform.sandboxes.shareLimits.maxSandboxes}, admitted up to ` +
+      `${megabytes(limits.admitBytes)} of ${megabytes(limits.totalBytes)}`,
+  );
   console.log(`  errors:                        ${errors}`);
-  console.log(`  peak RSS, whole process tree:  ${(peakRss / 1024 / 1024).toFixed(0)} MB`);
+  console.log(
+    `  warm apps held at once:        ${heldWarm} of ${apps} after one call each ` +
+      `(peak ${peakWarm} live); their sandboxes hold ${megabytes(heldSandboxMemory)}`,
+  );
+  console.log(
+    `  host RSS (server alone):       ${megabytes(startRss)} at start, ` +
+      `${megabytes(heldHostRss)} with them, ${megabytes(peakHostRss)} peak`,
+  );
+  console.log(`  peak RSS, whole process tree:  ${megabytes(peakRss)}`);
   console.log(`  sandboxes live at the end:     ${stats.live} (+${stats.spares} spare)`);
   console.log(`  deploy (one file):             ${ms(deploys)}`);
   console.log(`  first call after deploy:       ${ms(firsts)}`);

@@ -95,7 +95,13 @@ export type RedisConfig =
 export interface SandboxConfig {
   /** Cap on all memory of one sandbox process (resident), in MB (SANDBOX_MEMORY_MB, default 256). */
   memoryMb: number;
-  /** Most sandbox processes at once (MAX_SANDBOXES; default: 40% of RAM over SANDBOX_MEMORY_MB). */
+  /**
+   * Resident memory of all sandboxes together, in MB (SANDBOX_MEMORY_TOTAL_MB; default half of
+   * the memory): new ones are admitted up to 90% of it, idle ones evicted past that, the largest
+   * busy one killed past all of it.
+   */
+  memoryTotalMb: number;
+  /** Most sandbox processes at once (MAX_SANDBOXES; default SANDBOX_MEMORY_TOTAL_MB / 40, 2 to 1000). */
   max: number;
   /** Pre-started spare processes (SPARE_SANDBOXES, default 2). */
   spares: number;
@@ -252,12 +258,23 @@ function secretsKey(raw: string | undefined, shared: boolean): string | null {
 }
 
 /**
- * The default cap on sandboxes: as many as fit in 40% of the memory (the container's limit, else
- * RAM) at their memory cap, 2 to 1000; 2 × 256 MB fits a 1 GB pod beside the server and a compile.
+ * The default memory budget of all sandboxes together, in MB: half of the memory (the container's
+ * limit, else RAM), and at least one sandbox at its cap. Sandboxes are admitted by what they are
+ * measured to hold, not by their cap.
  */
-function defaultMaxSandboxes(sandboxMemoryMb: number, totalBytes: number): number {
-  const fit = Math.floor((totalBytes * 0.4) / (sandboxMemoryMb * 1024 * 1024));
-  return Math.min(1000, Math.max(2, fit));
+function defaultSandboxMemoryTotalMb(totalBytes: number, sandboxMemoryMb: number): number {
+  return Math.max(sandboxMemoryMb, Math.floor(totalBytes / 2 / 1024 / 1024));
+}
+
+/** What a warm sandbox of a small app holds, in MB (a hello app's measures 35–40 MB). */
+const TYPICAL_SANDBOX_MB = 40;
+
+/**
+ * The default cap on sandboxes: as many as fit in the sandboxes' memory budget at a typical
+ * sandbox's size, 2 to 1000 (the memory budget, measured, is what bounds them first).
+ */
+function defaultMaxSandboxes(memoryTotalMb: number): number {
+  return Math.min(1000, Math.max(2, Math.floor(memoryTotalMb / TYPICAL_SANDBOX_MB)));
 }
 
 /** The default compile budget: an eighth of the memory, at least 256 MB, at most 512 MB. */
@@ -277,14 +294,22 @@ function sandboxConfig(
         "process needs room for the runtime beside its heap",
     );
   }
-  const max = integer(
+  const memoryTotalMb = integer(
     env,
-    "MAX_SANDBOXES",
-    defaultMaxSandboxes(memoryMb, memory.bytes),
+    "SANDBOX_MEMORY_TOTAL_MB",
+    defaultSandboxMemoryTotalMb(memory.bytes, memoryMb),
   );
+  if (memoryTotalMb < memoryMb) {
+    throw new ConfigError(
+      `SANDBOX_MEMORY_TOTAL_MB must be at least SANDBOX_MEMORY_MB (${memoryMb}): one sandbox at ` +
+        "its cap must fit",
+    );
+  }
+  const max = integer(env, "MAX_SANDBOXES", defaultMaxSandboxes(memoryTotalMb));
   if (max < 1) throw new ConfigError("MAX_SANDBOXES must be at least 1");
   return {
     memoryMb,
+    memoryTotalMb,
     max,
     spares: integer(env, "SPARE_SANDBOXES", 2),
     idleMs: integer(env, "SANDBOX_IDLE_MS", 300_000),

@@ -143,6 +143,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
   const sandboxes = await Supervisor.create({
     heapMb: config.memoryMb,
     memoryMb: config.sandboxes.memoryMb,
+    memoryTotalMb: config.sandboxes.memoryTotalMb,
     maxSandboxes: config.sandboxes.max,
     inFlightPerApp: config.sandboxes.inFlightPerApp,
     spares: config.sandboxes.spares,

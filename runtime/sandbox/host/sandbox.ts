@@ -122,6 +122,8 @@ export type StopReason =
   | { kind: "timeout"; limitMs: number }
   | { kind: "load-timeout"; limitMs: number }
   | { kind: "memory"; limitMb: number; usedMb: number }
+  /** The largest busy sandbox (`usedMb`) while all of them held `totalMb`, over `limitMb`. */
+  | { kind: "memory-guard"; usedMb: number; totalMb: number; limitMb: number }
   | { kind: "idle-cpu"; usedMs: number; windowMs: number }
   | { kind: "evicted" | "idle" | "retired" | "closed" };
 
@@ -217,6 +219,10 @@ export class Sandbox {
   lastUsed = performance.now();
   /** The CPU reading of the previous watchdog sample, for the idle-CPU check. */
   cpu: { atMs: number; cpuMs: number } | null = null;
+  /** Resident memory at the last watchdog reading, in bytes; null before the first. */
+  rssBytes: number | null = null;
+  /** When the watchdog last read it, in performance.now() ms. */
+  sampledAt = -Infinity;
   /** Resolves once the process has exited. */
   readonly exit: Promise<Deno.CommandStatus>;
 
@@ -705,6 +711,12 @@ export class Sandbox {
     if (reason?.kind === "memory") {
       const message = `the function ran out of memory: its sandbox used ${reason.usedMb} MB, ` +
         `over the limit of ${reason.limitMb} MB per sandbox; it was stopped`;
+      return { failure: new SandboxFailure("memory", message), event: message };
+    }
+    if (reason?.kind === "memory-guard") {
+      const message = `the platform's sandboxes together held ${reason.totalMb} MB, over their ` +
+        `budget of ${reason.limitMb} MB (SANDBOX_MEMORY_TOTAL_MB); this sandbox, the largest ` +
+        `busy one (${reason.usedMb} MB), was stopped`;
       return { failure: new SandboxFailure("memory", message), event: message };
     }
     if (reason?.kind === "timeout") {

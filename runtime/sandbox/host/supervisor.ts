@@ -13,6 +13,8 @@ import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
 import { writeSandboxEntry } from "./bundle.ts";
 import { processStartTicks, sampleProcess } from "./proc.ts";
 import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
+import { BudgetRefusal } from "../../budget.ts";
+import { bytesOf, heldBy, mb, type MemoryLimits, memoryLimits, overBudget } from "./memory.ts";
 import {
   type Invocation,
   type InvocationHooks,
@@ -29,6 +31,8 @@ export interface SupervisorOptions {
   heapMb: number;
   /** Cap on everything a sandbox process holds (resident memory), in MB (SANDBOX_MEMORY_MB). */
   memoryMb: number;
+  /** Resident memory of all sandboxes together, in MB (SANDBOX_MEMORY_TOTAL_MB; see memory.ts). */
+  memoryTotalMb: number;
   /** Most sandbox processes serving deployments at once (MAX_SANDBOXES). */
   maxSandboxes: number;
   /** Most requests of one app in flight at once, across its environments (APP_MAX_IN_FLIGHT). */
@@ -41,7 +45,7 @@ export interface SupervisorOptions {
   loadTimeoutMs: number;
   /** How long a request waits for a sandbox slot when every one is busy, in ms. */
   acquireWaitMs: number;
-  /** How often memory and CPU are read, in ms. */
+  /** How often memory and CPU of busy sandboxes are read, in ms (idle ones: a tenth as often). */
   watchIntervalMs: number;
   /** A sandbox with no request in flight that uses more CPU than this over `idleCpuWindowMs` is killed, in ms. */
   idleCpuMs: number;
@@ -89,11 +93,22 @@ export interface SupervisorStats {
   stops: Record<string, number>;
   /** Requests refused because every sandbox was busy. */
   refusedBusy: number;
-  /** Requests refused by an app's share: its slots, its requests in flight, or the slots for functions. */
+  /**
+   * Requests refused by an app's share: its slots, its memory, its requests in flight, or the
+   * slots for functions.
+   */
   refusedShare: number;
+  /** Resident memory of every sandbox at its last reading (unread ones estimated), in bytes. */
+  memoryBytes: number;
 }
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * Idle sandboxes (and spares) are read every this many ticks: they run no request, so their
+ * memory barely moves, and with hundreds held warm reading each one every tick is most of the
+ * watchdog's cost. Busy ones are read every tick.
+ */
+const IDLE_READ_EVERY = 10;
 /** The niceness of sandbox processes (the host runs at 0): they yield the CPU to the host. */
 const SANDBOX_NICE = 10;
 
@@ -152,6 +167,7 @@ export class Supervisor {
   readonly #awaitingHello = new Map<string, Sandbox>();
   readonly #waiters = new Set<() => void>();
   readonly #shares: AppShares;
+  readonly #memory: MemoryLimits;
   /** App id → its warm-up under way: one per app at a time, so one app takes one reserved slot. */
   readonly #warmUps = new Map<string, Promise<void>>();
   readonly #watch: ReturnType<typeof setInterval>;
@@ -165,6 +181,7 @@ export class Supervisor {
     stops: {},
     refusedBusy: 0,
     refusedShare: 0,
+    memoryBytes: 0,
   };
 
   private constructor(options: SupervisorOptions, dir: string, entry: string) {
@@ -173,6 +190,7 @@ export class Supervisor {
     this.#entry = entry;
     this.#socketPath = `${dir}/sandbox.sock`;
     this.#shares = new AppShares(shareLimits(options.maxSandboxes, options.inFlightPerApp));
+    this.#memory = memoryLimits(options.memoryTotalMb, options.memoryMb);
     this.#listener = Deno.listen({ transport: "unix", path: this.#socketPath });
     void this.#accept();
     this.#watch = setInterval(() => void this.#tick(), options.watchIntervalMs);
@@ -296,7 +314,19 @@ export class Supervisor {
       stops: { ...this.#stats.stops },
       live: this.#live.size,
       spares: this.#spares.length,
+      memoryBytes: this.#memoryHeld(),
     };
+  }
+
+  /** The figures of the sandboxes' memory budget (README "Budgets"). */
+  get memoryLimits(): MemoryLimits {
+    return this.#memory;
+  }
+
+  /** What every sandbox holds now (unread ones and those being started estimated), in bytes. */
+  #memoryHeld(): number {
+    return heldBy(this.#live.values(), this.#memory) + heldBy(this.#spares, this.#memory) +
+      this.#reserved * this.#memory.estimateBytes;
   }
 
   /** Process ids of every sandbox process (live and spare), for tests and metrics. */
@@ -364,7 +394,7 @@ export class Supervisor {
       }
       // The slot taken here is the new sandbox's first busy count, given back by `#done`.
       this.#shares.take(appId);
-      const start = this.#start(deployment, timing, deadline);
+      const start = this.#start(deployment, timing, deadline, mode.warmUp);
       this.#starting.set(deployment.id, start);
       try {
         return await start;
@@ -420,11 +450,15 @@ export class Supervisor {
     deployment: LoadableDeployment,
     timing: AcquireTiming,
     deadline: number,
+    warmUp: boolean,
   ): Promise<Sandbox> {
     const queued = performance.now();
-    await this.#reserveSlot(deadline);
+    try {
+      await this.#reserveSlot(deployment.appId, warmUp, deadline);
+    } finally {
+      timing.queueMs = (timing.queueMs ?? 0) + performance.now() - queued;
+    }
     const started = performance.now();
-    timing.queueMs = (timing.queueMs ?? 0) + started - queued;
     let sandbox: Sandbox;
     try {
       sandbox = await this.#takeSpare();
@@ -450,16 +484,30 @@ export class Supervisor {
   }
 
   /**
-   * Waits until a new sandbox may start (until `deadline`, performance.now() ms), evicting the
-   * least recently used idle one if needed.
+   * Waits until a new sandbox of `appId` may start (until `deadline`, performance.now() ms):
+   * under MAX_SANDBOXES, and with room for it in the memory budget and in its app's quarter of
+   * it (a warm-up is exempt from the app's quarter). Evicts idle sandboxes, least recently used
+   * first (the app's own for its quarter), to make room.
    */
-  async #reserveSlot(deadline: number): Promise<void> {
+  async #reserveSlot(appId: string, warmUp: boolean, deadline: number): Promise<void> {
+    const limits = this.#memory;
     while (true) {
-      if (this.#live.size + this.#reserved < this.#options.maxSandboxes) {
+      if (!warmUp && this.#appMemory(appId) + limits.estimateBytes > limits.perAppBytes) {
+        const own = this.#idle((s) => s.deployment?.appId === appId);
+        if (own) {
+          this.#stop(own, { kind: "evicted" });
+          continue;
+        }
+        await this.#waitForShare(this.#appMemoryRefusal(appId), deadline, {});
+        continue;
+      }
+      const countFull = this.#live.size + this.#reserved >= this.#options.maxSandboxes;
+      const memoryFull = this.#memoryHeld() + limits.estimateBytes > limits.admitBytes;
+      if (!countFull && !memoryFull) {
         this.#reserved++;
         return;
       }
-      const idle = [...this.#live.values()].find((s) => s.busy === 0 && !s.stopping);
+      const idle = this.#idle(() => true);
       if (idle) {
         this.#stop(idle, { kind: "evicted" });
         continue;
@@ -469,11 +517,47 @@ export class Supervisor {
         this.#stats.refusedBusy++;
         throw new SandboxFailure(
           "busy",
-          `every sandbox is busy (${this.#options.maxSandboxes} at most); try again shortly`,
+          countFull
+            ? `every sandbox is busy (${this.#options.maxSandboxes} at most); try again shortly`
+            : `every sandbox is busy, and together they hold ${mb(this.#memoryHeld())} MB of ` +
+              `the ${mb(limits.admitBytes)} MB new ones are admitted to ` +
+              `(SANDBOX_MEMORY_TOTAL_MB=${mb(limits.totalBytes)}); try again shortly`,
         );
       }
       await this.#sleepUntilWoken(left);
     }
+  }
+
+  /** The least recently used live sandbox with no work that `which` accepts, if any. */
+  #idle(which: (sandbox: Sandbox) => boolean): Sandbox | undefined {
+    for (const sandbox of this.#live.values()) {
+      if (sandbox.busy === 0 && !sandbox.stopping && which(sandbox)) return sandbox;
+    }
+    return undefined;
+  }
+
+  /** What the live sandboxes of `appId` hold, in bytes (unread ones estimated). */
+  #appMemory(appId: string): number {
+    let held = 0;
+    for (const sandbox of this.#live.values()) {
+      if (sandbox.deployment?.appId === appId && !sandbox.stopping) {
+        held += bytesOf(sandbox, this.#memory);
+      }
+    }
+    return held;
+  }
+
+  #appMemoryRefusal(appId: string): BudgetRefusal {
+    const { perAppBytes, totalBytes } = this.#memory;
+    return new BudgetRefusal(
+      "unavailable",
+      "sandbox memory per app",
+      `sandbox memory per app: app "${appId}"'s busy sandboxes hold ` +
+        `${mb(this.#appMemory(appId))} MB across its environments; another would pass its share ` +
+        `of ${mb(perAppBytes)} MB (a quarter of SANDBOX_MEMORY_TOTAL_MB=${mb(totalBytes)}); ` +
+        "retry shortly",
+      1,
+    );
   }
 
   #wake(): void {
@@ -606,17 +690,31 @@ export class Supervisor {
     sandbox.connect(conn, reader, chunks, frames.slice(1));
   }
 
-  /** Reads every process's memory and CPU; stops those past a bound, and idle ones. */
+  /**
+   * Reads the processes' memory and CPU (busy ones every tick, idle ones and spares every
+   * IDLE_READ_EVERY ticks); stops those past a bound, idle ones, and what the memory budget
+   * says must go.
+   */
   async #tick(): Promise<void> {
     if (this.#watching) return;
     this.#watching = true;
     try {
       const now = performance.now();
-      const { memoryMb, idleMs, idleCpuMs, idleCpuWindowMs } = this.#options;
+      const { memoryMb, idleMs, idleCpuMs, idleCpuWindowMs, watchIntervalMs } = this.#options;
+      // Half a tick early, so a reading due now is not put off by the timer's jitter.
+      const idleReadMs = watchIntervalMs * (IDLE_READ_EVERY - 0.5);
       await Promise.all([...this.#live.values(), ...this.#spares].map(async (sandbox) => {
         if (sandbox.stopping) return;
+        const idle = sandbox.busy === 0;
+        if (idle && sandbox.deployment && now - sandbox.lastUsed > idleMs) {
+          this.#stop(sandbox, { kind: "idle" });
+          return;
+        }
+        if (idle && now - sandbox.sampledAt < idleReadMs) return;
         const sample = await sampleProcess(sandbox.pid);
         if (!sample || sandbox.stopping) return;
+        sandbox.rssBytes = sample.rssBytes;
+        sandbox.sampledAt = now;
         const usedMb = Math.round(sample.rssBytes / (1024 * 1024));
         if (usedMb > memoryMb) {
           this.#stop(sandbox, { kind: "memory", limitMb: memoryMb, usedMb });
@@ -624,10 +722,6 @@ export class Supervisor {
         }
         if (sandbox.busy > 0 || !sandbox.deployment) {
           sandbox.cpu = null;
-          return;
-        }
-        if (now - sandbox.lastUsed > idleMs) {
-          this.#stop(sandbox, { kind: "idle" });
           return;
         }
         sandbox.cpu ??= { atMs: now, cpuMs: sample.cpuMs };
@@ -643,8 +737,31 @@ export class Supervisor {
         }
         sandbox.cpu = { atMs: now, cpuMs: sample.cpuMs };
       }));
+      this.#guardMemory();
     } finally {
       this.#watching = false;
+    }
+  }
+
+  /**
+   * Keeps every sandbox together within the memory budget: idle ones are evicted (least
+   * recently used first) past the admission level, then the largest busy ones killed past it all.
+   */
+  #guardMemory(): void {
+    const live = [...this.#live.values()];
+    const limits = this.#memory;
+    const others = heldBy(this.#spares, limits) + this.#reserved * limits.estimateBytes;
+    const { idle, largest } = overBudget(live, limits, others);
+    for (const sandbox of idle) this.#stop(sandbox, { kind: "evicted" });
+    if (largest.length === 0) return;
+    const totalMb = mb(heldBy(live, limits) + others);
+    for (const sandbox of largest) {
+      this.#stop(sandbox, {
+        kind: "memory-guard",
+        usedMb: mb(bytesOf(sandbox, limits)),
+        totalMb,
+        limitMb: mb(limits.totalBytes),
+      });
     }
   }
 }
