@@ -11,6 +11,7 @@ import { answerError } from "../routes/errors.ts";
 /** Error classes that never reach the edge, each with where it is converted. */
 const INTERNAL: Record<string, string> = {
   BadRequestError: "raised in the sandbox; crosses as a bad-request failure, answered 400",
+  ShapeError: "raised in the sandbox while loading; crosses as load-failed, a 400 at deploy",
   BadResultError: "the runner answers it as function-failed",
   ConfigError: "startup only: main.ts exits 2 naming the setting",
   EgressError: "reaches the function as its fetch's rejection",
