@@ -109,6 +109,11 @@ export interface SandboxConfig {
   idleMs: number;
   /** Most requests of one app in flight at once, across its environments (APP_MAX_IN_FLIGHT, default 128). */
   inFlightPerApp: number;
+  /**
+   * The part of the CPU one app's sandboxes may use over a second before they run at the lowest
+   * priority, 0–1 (APP_CPU_PERCENT, a whole percent, default 50).
+   */
+  cpuShare: number;
 }
 
 /** A configuration value that is missing or malformed. */
@@ -314,7 +319,15 @@ function sandboxConfig(
     spares: integer(env, "SPARE_SANDBOXES", 2),
     idleMs: integer(env, "SANDBOX_IDLE_MS", 300_000),
     inFlightPerApp: atLeastOne(env, "APP_MAX_IN_FLIGHT", 128),
+    cpuShare: cpuPercent(env) / 100,
   };
+}
+
+/** APP_CPU_PERCENT: 1 to 100. */
+function cpuPercent(env: Record<string, string | undefined>): number {
+  const percent = atLeastOne(env, "APP_CPU_PERCENT", 50);
+  if (percent > 100) throw new ConfigError("APP_CPU_PERCENT must be at most 100");
+  return percent;
 }
 
 /** A whole number of at least 1 (a budget that 0 would turn into an outage). */

@@ -146,6 +146,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     memoryTotalMb: config.sandboxes.memoryTotalMb,
     maxSandboxes: config.sandboxes.max,
     inFlightPerApp: config.sandboxes.inFlightPerApp,
+    cpuShare: config.sandboxes.cpuShare,
     spares: config.sandboxes.spares,
     idleMs: config.sandboxes.idleMs,
     loadTimeoutMs: LOAD_TIMEOUT_MS,

@@ -92,3 +92,15 @@ export async function processStartTicks(pid: number): Promise<number | null> {
   const ticks = Number(text.slice(text.lastIndexOf(")") + 2).split(" ")[19]);
   return Number.isFinite(ticks) ? ticks : null;
 }
+
+/** The ids of every thread of process `pid` (`/proc/<pid>/task`); empty when it is gone. */
+export async function threadIds(pid: number): Promise<number[]> {
+  const ids: number[] = [];
+  try {
+    for await (const entry of Deno.readDir(`/proc/${pid}/task`)) {
+      const tid = Number(entry.name);
+      if (Number.isSafeInteger(tid)) ids.push(tid);
+    }
+  } catch { /* gone, or no /proc */ }
+  return ids;
+}

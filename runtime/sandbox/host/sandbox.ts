@@ -223,6 +223,10 @@ export class Sandbox {
   rssBytes: number | null = null;
   /** When the watchdog last read it, in performance.now() ms. */
   sampledAt = -Infinity;
+  /** CPU time used in all at the last watchdog reading, in ms; null before the first. */
+  cpuTotalMs: number | null = null;
+  /** The niceness it runs at (the supervisor lowers it for an app past its CPU share). */
+  nice = 0;
   /** Resolves once the process has exited. */
   readonly exit: Promise<Deno.CommandStatus>;
 

@@ -7,11 +7,12 @@
  * burning CPU with no request in flight, it is killed. Children connect back over one Unix
  * socket and prove who they are with a token written to their stdin.
  */
-import { setPriority } from "node:os";
+import { availableParallelism, setPriority } from "node:os";
 import { FrameReader } from "../frames.ts";
 import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
 import { writeSandboxEntry } from "./bundle.ts";
-import { processStartTicks, sampleProcess } from "./proc.ts";
+import { processStartTicks, sampleProcess, threadIds } from "./proc.ts";
+import { AppCpu, type CpuLimits } from "./cpu.ts";
 import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
 import { BudgetRefusal } from "../../budget.ts";
 import { bytesOf, heldBy, mb, type MemoryLimits, memoryLimits, overBudget } from "./memory.ts";
@@ -37,6 +38,11 @@ export interface SupervisorOptions {
   maxSandboxes: number;
   /** Most requests of one app in flight at once, across its environments (APP_MAX_IN_FLIGHT). */
   inFlightPerApp: number;
+  /**
+   * The part of the machine's CPU one app's sandboxes may use over a second before they run at
+   * the lowest priority, 0–1 (APP_CPU_PERCENT / 100; see cpu.ts).
+   */
+  cpuShare: number;
   /** Pre-started processes kept ready for cold deployments (SPARE_SANDBOXES). */
   spares: number;
   /** A sandbox with no request for this long is stopped, in ms (SANDBOX_IDLE_MS). */
@@ -111,6 +117,12 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 const IDLE_READ_EVERY = 10;
 /** The niceness of sandbox processes (the host runs at 0): they yield the CPU to the host. */
 const SANDBOX_NICE = 10;
+/** The niceness of an app's sandboxes while it is past its CPU share: every other app comes first. */
+const THROTTLED_NICE = 19;
+/** The window an app's CPU share is measured over, in ms. */
+const CPU_WINDOW_MS = 1000;
+/** An app's CPU throttling is logged at most once per this, in ms, with a count. */
+const CPU_LOG_EVERY_MS = 60_000;
 
 /**
  * `deno run` flags that keep a sandbox process from resolving anything but its own script: no
@@ -168,6 +180,9 @@ export class Supervisor {
   readonly #waiters = new Set<() => void>();
   readonly #shares: AppShares;
   readonly #memory: MemoryLimits;
+  readonly #cpu: AppCpu;
+  /** App id → when its CPU throttling was last logged, and how often it began since. */
+  readonly #cpuLogged = new Map<string, { atMs: number; count: number }>();
   /** App id → its warm-up under way: one per app at a time, so one app takes one reserved slot. */
   readonly #warmUps = new Map<string, Promise<void>>();
   readonly #watch: ReturnType<typeof setInterval>;
@@ -191,6 +206,11 @@ export class Supervisor {
     this.#socketPath = `${dir}/sandbox.sock`;
     this.#shares = new AppShares(shareLimits(options.maxSandboxes, options.inFlightPerApp));
     this.#memory = memoryLimits(options.memoryTotalMb, options.memoryMb);
+    this.#cpu = new AppCpu({
+      cores: availableParallelism(),
+      perAppShare: options.cpuShare,
+      windowMs: CPU_WINDOW_MS,
+    });
     this.#listener = Deno.listen({ transport: "unix", path: this.#socketPath });
     void this.#accept();
     this.#watch = setInterval(() => void this.#tick(), options.watchIntervalMs);
@@ -316,6 +336,11 @@ export class Supervisor {
       spares: this.#spares.length,
       memoryBytes: this.#memoryHeld(),
     };
+  }
+
+  /** The figures of the apps' CPU budget (README "Budgets"). */
+  get cpuLimits(): CpuLimits {
+    return this.#cpu.limits;
   }
 
   /** The figures of the sandboxes' memory budget (README "Budgets"). */
@@ -471,6 +496,7 @@ export class Supervisor {
     sandbox.busy++;
     this.#live.set(deployment.id, sandbox);
     this.#stats.coldStarts++;
+    if (this.#cpu.throttled(deployment.appId)) void this.#renice(sandbox, THROTTLED_NICE);
     try {
       await sandbox.load(deployment, this.#options.loadTimeoutMs);
     } catch (error) {
@@ -628,6 +654,7 @@ export class Supervisor {
       // Below the host's priority: however many sandboxes are busy, the host that routes,
       // polices and answers everyone keeps the CPU it needs.
       setPriority(sandbox.pid, SANDBOX_NICE);
+      sandbox.nice = SANDBOX_NICE;
     } catch { /* it exited already; its exit is handled like any other */ }
     this.#awaitingHello.set(token, sandbox);
     return sandbox;
@@ -715,6 +742,10 @@ export class Supervisor {
         if (!sample || sandbox.stopping) return;
         sandbox.rssBytes = sample.rssBytes;
         sandbox.sampledAt = now;
+        if (sandbox.deployment && sandbox.cpuTotalMs !== null) {
+          this.#cpu.add(sandbox.deployment.appId, now, sample.cpuMs - sandbox.cpuTotalMs);
+        }
+        sandbox.cpuTotalMs = sample.cpuMs;
         const usedMb = Math.round(sample.rssBytes / (1024 * 1024));
         if (usedMb > memoryMb) {
           this.#stop(sandbox, { kind: "memory", limitMb: memoryMb, usedMb });
@@ -738,8 +769,67 @@ export class Supervisor {
         sandbox.cpu = { atMs: now, cpuMs: sample.cpuMs };
       }));
       this.#guardMemory();
+      this.#guardCpu(now);
     } finally {
       this.#watching = false;
+    }
+  }
+
+  /**
+   * Throttles apps past their CPU share (their sandboxes to THROTTLED_NICE, logged at most once a
+   * minute per app with a count) and lets go of those back under it.
+   */
+  #guardCpu(now: number): void {
+    const { start, end } = this.#cpu.review(now);
+    if (start.length === 0 && end.length === 0) return;
+    const byApp = new Map<string, Sandbox[]>();
+    for (const sandbox of this.#live.values()) {
+      const appId = sandbox.deployment?.appId;
+      if (appId) byApp.set(appId, [...byApp.get(appId) ?? [], sandbox]);
+    }
+    for (const [appId, share] of start) {
+      const sandboxes = byApp.get(appId) ?? [];
+      for (const sandbox of sandboxes) void this.#renice(sandbox, THROTTLED_NICE);
+      const logged = this.#cpuLogged.get(appId);
+      if (logged && now - logged.atMs < CPU_LOG_EVERY_MS) {
+        logged.count++;
+        continue;
+      }
+      for (const [app, entry] of this.#cpuLogged) {
+        if (now - entry.atMs >= CPU_LOG_EVERY_MS) this.#cpuLogged.delete(app);
+      }
+      this.#cpuLogged.set(appId, { atMs: now, count: 0 });
+      const { perAppShare, cores, windowMs } = this.#cpu.limits;
+      const environment = sandboxes[0]?.deployment?.environment ?? "production";
+      this.#options.onEvent(
+        appId,
+        environment,
+        "warn",
+        `CPU per app: app "${appId}"'s sandboxes used ${Math.round(share * 100)}% of the ` +
+          `${cores} CPUs over the last ${windowMs} ms, past its share of ` +
+          `${Math.round(perAppShare * 100)}% (APP_CPU_PERCENT); they run at the lowest priority ` +
+          `(nice ${THROTTLED_NICE}) until back under ${Math.round(perAppShare * 80)}%` +
+          (logged?.count ? ` (throttled ${logged.count} more times since the last entry)` : ""),
+      );
+    }
+    for (const appId of end) {
+      for (const sandbox of byApp.get(appId) ?? []) void this.#renice(sandbox, SANDBOX_NICE);
+      if (!byApp.has(appId)) this.#cpu.forget(appId);
+    }
+  }
+
+  /**
+   * Sets every thread of `sandbox` to `nice` (Linux's niceness is per thread). Going back up
+   * needs CAP_SYS_NICE (or RLIMIT_NICE); without it the sandbox stays at the lower priority
+   * until it is replaced.
+   */
+  async #renice(sandbox: Sandbox, nice: number): Promise<void> {
+    if (sandbox.nice === nice || sandbox.stopping) return;
+    sandbox.nice = nice;
+    for (const tid of await threadIds(sandbox.pid)) {
+      try {
+        setPriority(tid, nice);
+      } catch { /* the thread ended, or raising the priority is not permitted here */ }
     }
   }
 
