@@ -42,7 +42,9 @@ async function kvApp(s: TestServer): Promise<string> {
   return app;
 }
 
-const kvBackends = backends({ KV_TIMEOUT_MS: "1000" });
+// 200 requests at once from one app: above the default APP_MAX_IN_FLIGHT of 128 (a budget of its
+// own, tested in tests/serial/slots_test.ts), so these servers allow more.
+const kvBackends = backends({ KV_TIMEOUT_MS: "1000", APP_MAX_IN_FLIGHT: "256" });
 
 for (const [backend, test] of kvBackends) {
   test(`[${backend}] 200 concurrent incr calls from as many requests lose no update`, async (s) => {
