@@ -1,7 +1,14 @@
-# The platform on the official Deno image, run as the image's non-root `deno` user with the
-# same start command as `deno task start`. Configure it with environment variables (README).
+# The platform on the official Deno image, run as the image's non-root `deno` user (uid 1993)
+# with the same command as `deno task start`. Configure it with environment variables (README).
+#
+# BASE_IMAGE is for builds that cannot pull the official image (the container test builds a
+# local stand-in and passes it here); DENO_CERT names a CA bundle for `deno cache` when the
+# package registry is reached through a TLS proxy (mount the bundle into the build). Both are
+# unset for ordinary builds.
 ARG DENO_VERSION=2.9.6
-FROM denoland/deno:${DENO_VERSION}
+ARG BASE_IMAGE=denoland/deno:${DENO_VERSION}
+FROM ${BASE_IMAGE}
+ARG DENO_CERT=
 
 WORKDIR /app
 RUN mkdir -p /data && chown deno:deno /data /app
@@ -13,11 +20,15 @@ COPY --chown=deno:deno main.ts ./
 COPY --chown=deno:deno runtime/ runtime/
 COPY --chown=deno:deno routes/ routes/
 COPY --chown=deno:deno studio/ studio/
-RUN deno cache main.ts runtime/sandbox/child/main.ts runtime/deploy/compiler/child.ts
+RUN if [ -z "$DENO_CERT" ]; then unset DENO_CERT; fi; \
+  deno cache main.ts runtime/sandbox/child/main.ts runtime/deploy/compiler/child.ts
 
 ENV PORT=8000 HOST=0.0.0.0 DATA_DIR=/data
 EXPOSE 8000
 VOLUME ["/data"]
-HEALTHCHECK --interval=10s --timeout=3s \
-  CMD ["deno", "eval", "const r = await fetch('http://127.0.0.1:8000/healthz'); Deno.exit(r.ok ? 0 : 1)"]
-CMD ["task", "start"]
+# On the configured PORT, whatever it is.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+  CMD ["deno", "eval", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('PORT')}/healthz`); Deno.exit(r.ok ? 0 : 1)"]
+# `deno task start`'s command, run directly so the server is PID 1 and gets SIGTERM itself: it
+# stops accepting, finishes running requests and closes its stores.
+CMD ["deno", "run", "-A", "main.ts"]
