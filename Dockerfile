@@ -20,8 +20,9 @@ COPY --chown=deno:deno main.ts ./
 COPY --chown=deno:deno runtime/ runtime/
 COPY --chown=deno:deno routes/ routes/
 COPY --chown=deno:deno studio/ studio/
+# studio/main.ts brings the Studio's npm packages, which `deno bundle` reads from the cache.
 RUN if [ -z "$DENO_CERT" ]; then unset DENO_CERT; fi; \
-  deno cache main.ts runtime/sandbox/child/main.ts runtime/deploy/compiler/child.ts
+  deno cache main.ts runtime/sandbox/child/main.ts runtime/deploy/compiler/child.ts studio/main.ts
 
 ENV PORT=8000 HOST=0.0.0.0 DATA_DIR=/data
 EXPOSE 8000

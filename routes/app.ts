@@ -83,7 +83,7 @@ export function createApp(platform: Platform): Hono {
   api.route("/", metricRoutes(platform.metrics, registry));
   app.route("/v1", api);
   app.route("/", prometheusRoute(platform.metrics, platform.keys));
-  app.route("/", studioRoutes());
+  app.route("/", studioRoutes(config));
   // Function requests are answered ahead of the router tree and its middleware: they are the
   // hot path, and any other path falls through to the Hono app above.
   const dispatch = functionDispatcher(functions, config);

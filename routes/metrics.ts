@@ -70,7 +70,8 @@ export function metricRoutes(metrics: Metrics, registry: OpenApiRegistry): Hono<
             `minutes=${minutes}: a series holds at most ${MAX_POINTS_PER_SERIES} points`,
         );
       }
-      return c.json(await metrics.series.query(params.appId, { minutes, step }));
+      const page = await metrics.series.query(params.appId, { minutes, step });
+      return c.json({ ...page, shared: metrics.series.shared });
     },
   );
   return app;

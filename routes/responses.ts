@@ -204,6 +204,9 @@ export const MetricsSeries = z.object({
   app: z.array(point),
   functions: z.record(z.string(), z.array(point)),
   functions_omitted: z.number().int(),
+  shared: z.boolean().describe(
+    "true: every instance's requests count (Redis); false: this instance's only (memory)",
+  ),
 }).meta({ id: "MetricsSeries" });
 
 /** An OpenAPI 3.1 document (this API's own). */

@@ -1,17 +1,27 @@
 /**
  * The Studio, the platform's web UI, at `/studio` on the platform's host only (routes/hosts.ts):
- * one HTML page with its stylesheet and its script (bundled from `studio/main.ts` with esbuild
- * at first request; no CDN, no fonts) inline, each allowed by its SHA-256 in the
- * Content-Security-Policy. Nothing else on the origin, not even a function response on the shared
- * `/apps/<app>/functions` form, can run as the Studio's script or style. Never framable, and
- * isolated from the windows that open it or that it opens. Every action goes through `/v1` with
- * the key the user signed in with, kept in sessionStorage.
+ * one HTML page with its stylesheet and its script inline, each allowed by its SHA-256 in the
+ * Content-Security-Policy (no CDN, no fonts). Nothing else on the origin, not even a function
+ * response on the shared `/apps/<app>/functions` form, can run as the Studio's script or style.
+ * Never framable, and isolated from the windows that open it or that it opens. Every action goes
+ * through `/v1` with the key the user signed in with, kept in sessionStorage.
+ *
+ * The script and stylesheet are bundled from `studio/main.ts` at first request by `deno bundle`
+ * (Deno's esbuild), which resolves the npm packages the Studio imports (Preact, htm, uPlot,
+ * pinned in deno.json) from Deno's cache: there is no node_modules. The container image caches
+ * them at build time.
  */
-import * as esbuild from "esbuild";
 import { Hono } from "hono";
 import { encodeBase64 } from "../runtime/base64.ts";
 
 const STUDIO = new URL("../studio/", import.meta.url);
+const CONFIG = new URL("../deno.json", import.meta.url);
+
+/** What the Studio page needs to know of the platform. */
+export interface StudioOptions {
+  /** Apps answer at `<app>.<baseDomain>` (and `<app>--<env>.<baseDomain>`): shown as URLs. */
+  baseDomain: string;
+}
 
 /** The page, built once: its HTML and the headers it is served with. */
 interface StudioPage {
@@ -19,17 +29,42 @@ interface StudioPage {
   headers: Record<string, string>;
 }
 
-async function bundle(): Promise<string> {
-  const result = await esbuild.build({
-    entryPoints: [new URL("main.ts", STUDIO).pathname],
-    bundle: true,
-    write: false,
-    format: "esm",
-    target: "es2022",
-    minify: true,
-    logLevel: "silent",
-  });
-  return result.outputFiles[0]!.text;
+/** The bundled script and stylesheet (the Studio's own and uPlot's), built by `deno bundle`. */
+async function bundle(): Promise<{ script: string; style: string }> {
+  const outdir = await Deno.makeTempDir({ prefix: "fn-studio-" });
+  try {
+    const { success, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "bundle",
+        "--quiet",
+        "--platform=browser",
+        "--minify",
+        `--config=${CONFIG.pathname}`,
+        `--outdir=${outdir}`,
+        new URL("main.ts", STUDIO).pathname,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!success) {
+      throw new Error(
+        `the Studio did not build: ${new TextDecoder().decode(stderr).slice(0, 4000)}`,
+      );
+    }
+    const [script, style] = await Promise.all([
+      Deno.readTextFile(`${outdir}/main.js`),
+      Deno.readTextFile(`${outdir}/main.css`),
+    ]);
+    return { script, style };
+  } finally {
+    await Deno.remove(outdir, { recursive: true });
+  }
+}
+
+/** `text` safe inside a double-quoted HTML attribute. */
+function attribute(text: string): string {
+  return text.replaceAll("&", "&amp;").replaceAll('"', "&quot;").replaceAll("<", "&lt;");
 }
 
 /**
@@ -46,23 +81,21 @@ async function sha256(text: string): Promise<string> {
   return `'sha256-${encodeBase64(new Uint8Array(digest))}'`;
 }
 
-async function buildPage(): Promise<StudioPage> {
-  const [script, style] = await Promise.all([
-    bundle().then(inlineSafe),
-    Deno.readTextFile(new URL("style.css", STUDIO)).then(inlineSafe),
-  ]);
+async function buildPage(options: StudioOptions): Promise<StudioPage> {
+  const built = await bundle();
+  const script = inlineSafe(built.script), style = inlineSafe(built.style);
   const html = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="fn-base-domain" content="${attribute(options.baseDomain)}">
 <title>Studio · server functions</title>
 <style>${style}</style>
 <script type="module">${script}</script>
 </head>
 <body>
-<header><a href="#/apps"><strong>Studio</strong></a><a href="#/apps">Apps</a><span class="grow"></span><button id="sign-out" type="button">Sign out</button></header>
-<main id="root"></main>
+<div id="root"></div>
 </body>
 </html>`;
   const csp = `default-src 'none'; script-src ${await sha256(script)}; ` +
@@ -83,18 +116,22 @@ async function buildPage(): Promise<StudioPage> {
   };
 }
 
-/** The Studio router; mount at the root, behind the platform-host check. */
-export function studioRoutes(): Hono {
+/**
+ * The Studio router; mount at the root, behind the platform-host check. `GET /` on the
+ * platform's host leads to the Studio.
+ */
+export function studioRoutes(options: StudioOptions): Hono {
   let page: Promise<StudioPage> | undefined;
   return new Hono()
     .get("/studio", async (c) => {
       if (!page) {
-        page = buildPage();
+        page = buildPage(options);
         // A failed build is tried again on the next request, not cached.
         page.catch(() => page = undefined);
       }
       const { html, headers } = await page;
       return c.html(html, 200, headers);
     })
-    .get("/studio/", (c) => c.redirect("/studio"));
+    .get("/studio/", (c) => c.redirect("/studio"))
+    .get("/", (c) => c.redirect("/studio"));
 }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
+import axe from "axe-core";
 import { API_KEY, appId, json, startServer, type TestServer, waitFor } from "./helpers.ts";
 import { type ChromiumBinary, findChromium } from "./chromium.ts";
 
@@ -95,23 +96,24 @@ Deno.test({
       await page.waitForSelector(`#apps tr[data-app="${app}"]`);
       await page.screenshot({ path: `${OUTPUT}apps.png` });
       await page.click(`#apps tr[data-app="${app}"] a`);
-      await page.waitForSelector(`.try-it[data-route="/functions/hello"]`);
+      await page.waitForSelector("#live-deployment");
+      await page.click("nav.tabs a:has-text('Functions')");
 
-      // Try-it: the function's answer and its log line.
+      // Try-it: the function's answer (pretty-printed) and its log line.
+      await page.click(`#functions tbody[data-route="/functions/hello"] button:has-text('Try it')`);
       const tryIt = page.locator(`.try-it[data-route="/functions/hello"]`);
       await tryIt.locator("input[name=query]").fill("who=ada");
       await tryIt.locator("button:has-text('Send')").click();
-      await tryIt.locator('.response-body:has-text(\'"hi":"ada"\')').waitFor();
+      await tryIt.locator('.response-body:has-text(\'"hi": "ada"\')').waitFor();
       await tryIt.locator(".log:has-text('hello from ada')").waitFor();
       await page.screenshot({ path: `${OUTPUT}functions.png`, fullPage: true });
 
       // The live tail shows a new line within 2 s of the request.
       await page.goto(`${s.url}/studio#/apps/${app}/logs`);
-      await page.waitForSelector("#live-tail");
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await page.waitForSelector("#tail-state:has-text('live')");
       const sent = performance.now();
       await (await s.call(app, "/hello?who=tail")).body?.cancel();
-      await page.locator("#live-tail:has-text('hello from tail')").waitFor({ timeout: 2000 });
+      await page.locator("#log-pane:has-text('hello from tail')").waitFor({ timeout: 2000 });
       assert.ok(performance.now() - sent < 2000);
       await page.screenshot({ path: `${OUTPUT}logs.png` });
 
@@ -188,8 +190,8 @@ Deno.test({
       await page.screenshot({ path: `${OUTPUT}deployments.png`, fullPage: true });
       // The Functions tab lists the live deployment's routes: v1 has no /functions/extra.
       await page.goto(`${s.url}/studio#/apps/${app}/functions`);
-      await page.waitForSelector(`.try-it[data-route="/functions/hello"]`);
-      assert.equal(await page.locator(`.try-it[data-route="/functions/extra"]`).count(), 0);
+      await page.waitForSelector(`#functions tbody[data-route="/functions/hello"]`);
+      assert.equal(await page.locator(`tbody[data-route="/functions/extra"]`).count(), 0);
       page.once("dialog", (dialog) => void dialog.accept());
       await page.goto(`${s.url}/studio#/apps/${app}/deployments`);
       await page.click(
@@ -213,7 +215,7 @@ Deno.test({
       await page.screenshot({ path: `${OUTPUT}keys.png` });
 
       await page.goto(`${s.url}/studio#/apps/${app}/metrics`);
-      await page.waitForSelector("#charts svg.chart");
+      await page.waitForSelector("#charts .uplot canvas");
       await page.screenshot({ path: `${OUTPUT}metrics.png`, fullPage: true });
 
       // A per-app key sees only its own app.
@@ -347,6 +349,251 @@ Deno.test({
         `the key went elsewhere: ${withKey.filter((u) => !u.startsWith(`${s.url}/v1/`))}`,
       );
       assert.ok(withKey.length > 0);
+    });
+  },
+});
+
+/**
+ * Runs axe-core (npm) on the page as it is; fails naming every violation of impact "serious" or
+ * "critical". The page's CSP would refuse an injected script, so axe runs through the debugger
+ * protocol (`evaluate`), as an extension would.
+ */
+async function accessible(page: Page, where: string): Promise<void> {
+  await page.evaluate(axe.source);
+  const violations = await page.evaluate(async () => {
+    // In the page: axe and document are its globals.
+    // deno-lint-ignore no-explicit-any
+    const window = globalThis as any;
+    const result = await window.axe.run(window.document, { resultTypes: ["violations"] });
+    // deno-lint-ignore no-explicit-any
+    return result.violations.map((v: any) => ({
+      id: v.id,
+      impact: v.impact,
+      nodes: v.nodes.slice(0, 3).map((n: { html: string }) => n.html.slice(0, 160)),
+    }));
+  }) as Array<{ id: string; impact: string; nodes: string[] }>;
+  const bad = violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  assert.deepEqual(bad, [], `${where}: accessibility violations ${JSON.stringify(bad, null, 1)}`);
+}
+
+Deno.test({
+  name:
+    "the Studio as a product: first run, environments, try-it with a path parameter, 10,000 log lines, chart hover, empty states, axe",
+  async fn() {
+    await withStudio(async (s, browser) => {
+      // GET / on the platform's host leads to the Studio.
+      const root = await fetch(`${s.url}/`, { redirect: "manual" });
+      await root.body?.cancel();
+      assert.equal(root.status, 302);
+      assert.equal(root.headers.get("location"), "/studio");
+
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`${s.url}/studio`);
+      await page.locator("#sign-in:has-text('Where the key comes from')").waitFor();
+      await accessible(page, "sign-in");
+      await page.screenshot({ path: `${OUTPUT}sign-in.png` });
+
+      // First run: no apps yet, and the command that makes one.
+      await signIn(page, s);
+      await page.locator(".empty:has-text('No apps yet') code:has-text('fn deploy')").waitFor();
+      await accessible(page, "apps, empty");
+
+      // An app whose deployment is fresh: every page says what it will show and how to fill it.
+      const app = appId("product");
+      await s.deployOk(app, {
+        "api/users/[id].ts":
+          `export default (ctx) => ({ status: ctx.req.params.id === "missing" ? 404 : 200, body: { id: ctx.req.params.id, method: ctx.req.method } });`,
+        "api/spam.ts":
+          `export default (ctx) => { for (let i = 0; i < 999; i++) console.log("line " + ctx.req.query.n + "-" + i); if (ctx.req.query.n === "9") console.error("boom\\n    at spam (api/spam.ts:1:1)\\n    at run"); return { body: "ok" }; };`,
+      }, { message: "production v1" });
+      await s.deployOk(app, {
+        "api/staging-only.ts": `export default () => ({ body: "staging" });`,
+      }, { environment: "staging", message: "staging v1" });
+      const empty: Array<[string, string]> = [
+        ["overview", "No requests in the last hour"],
+        ["logs", "No log lines in production yet"],
+        ["metrics", "No requests in this window"],
+        ["kv", "No keys yet"],
+        ["variables", "No variables in production"],
+        ["keys", "No per-app keys"],
+      ];
+      for (const [tab, title] of empty) {
+        await page.goto(`${s.url}/studio#/apps/${app}/${tab}`);
+        await page.locator(`.empty h2:has-text('${title}')`).waitFor();
+        await accessible(page, `${tab}, empty`);
+      }
+      await page.screenshot({ path: `${OUTPUT}empty-keys.png` });
+      // An app that does not exist has a page of its own, without the tabs.
+      await page.goto(`${s.url}/studio#/apps/${appId("nobody")}/functions`);
+      await page.locator("#unknown-app code:has-text('fn deploy --app')").waitFor();
+      assert.equal(await page.locator("nav.tabs").count(), 0);
+      await accessible(page, "unknown app");
+
+      // The environment switcher: production's functions, then staging's, on the app's own host.
+      await page.goto(`${s.url}/studio#/apps/${app}/functions`);
+      await page.locator(`#functions tbody[data-route="/functions/users/[id]"]`).waitFor();
+      assert.equal(await page.locator(`tbody[data-route="/functions/staging-only"]`).count(), 0);
+      await page.selectOption("#env", "staging");
+      await page.locator(`#functions tbody[data-route="/functions/staging-only"]`).waitFor();
+      const port = new URL(s.url).port;
+      assert.equal(
+        await page.locator("#functions td.url a").first().innerText(),
+        `http://${app}--staging.localhost:${port}/functions/staging-only`,
+      );
+      assert.match(page.url(), /env=staging/);
+      await page.selectOption("#env", "production");
+      await page.locator(`#functions tbody[data-route="/functions/users/[id]"]`).waitFor();
+
+      // Try-it with a path parameter as a field, a method other than GET, JSON pretty-printed.
+      const route = page.locator(`#functions tbody[data-route="/functions/users/[id]"]`);
+      await route.locator("button:has-text('Try it')").click();
+      const tryIt = page.locator(`.try-it[data-route="/functions/users/[id]"]`);
+      await tryIt.locator("input[data-param=id]").fill("ada lovelace");
+      await tryIt.locator("select[name=method]").selectOption("PATCH");
+      assert.deepEqual(
+        await tryIt.locator("select[name=method] option").allInnerTexts(),
+        ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+      );
+      await tryIt.locator("button:has-text('Send')").click();
+      await tryIt.locator(`.response-body:has-text('"id": "ada lovelace"')`).waitFor();
+      await tryIt.locator(`.response-body:has-text('"method": "PATCH"')`).waitFor();
+      assert.match(
+        await tryIt.locator(".snippet code").first().innerText(),
+        /^curl -i -X PATCH http:\/\/.+\/functions\/users\/ada%20lovelace$/,
+      );
+      // One try-it at a time.
+      await page.locator(`#functions tbody[data-route="/functions/spam"] button:has-text('Try it')`)
+        .click();
+      assert.equal(await page.locator(".try-it").count(), 1);
+      await accessible(page, "functions, try-it open");
+      await page.screenshot({ path: `${OUTPUT}functions-try-it.png`, fullPage: true });
+
+      // 10,001 log lines arrive through the live tail (999 console lines a request, one request
+      // line each, and one error); the pane keeps at most ~200 rows in the page.
+      await page.goto(`${s.url}/studio#/apps/${app}/logs`);
+      await page.waitForSelector("#tail-state:has-text('live')");
+      for (let n = 0; n < 10; n++) await (await s.call(app, `/spam?n=${n}`)).body?.cancel();
+      await waitFor("10,000 lines in the pane", async () => {
+        const text = await page.locator("#log-count").innerText();
+        return Number(text.replace(/\D/g, "")) >= 10_001;
+      }, 20_000);
+      const rows = await page.locator("#log-pane .log-row").count();
+      assert.ok(rows > 10 && rows <= 200, `${rows} row elements in the page`);
+      // Following: the newest line is in view.
+      await page.locator("#log-pane .log-row:has-text('boom')").waitFor();
+      // Scrolling up stops following; the jump back to the newest is one render.
+      await page.locator("#log-pane").evaluate((el) => el.scrollTop = 0);
+      await page.locator("#jump-newest").waitFor();
+      await page.locator("#log-pane .log-row:has-text('line 0-0')").waitFor();
+      const jumpMs = await page.evaluate(async () => {
+        // deno-lint-ignore no-explicit-any
+        const window = globalThis as any;
+        const started = performance.now();
+        window.document.getElementById("jump-newest").click();
+        const pane = window.document.getElementById("log-pane");
+        // The newest lines: n=9's error (folded to its first line) and its request line.
+        while (
+          !pane.querySelector(".log-row:last-child")?.textContent?.includes(
+            "GET /functions/spam 200",
+          ) || !pane.textContent.includes("boom")
+        ) {
+          await new Promise((resolve) => window.requestAnimationFrame(resolve));
+        }
+        return performance.now() - started;
+      });
+      assert.ok(jumpMs < 100, `the jump to the newest took ${jumpMs} ms`);
+      assert.ok((await page.locator("#log-pane .log-row").count()) <= 200);
+      // A stack is folded to its first line; a click unfolds it below the pane.
+      await page.locator("#log-pane .log-row:has-text('boom') button.fold").click();
+      await page.locator("#log-detail pre:has-text('at spam (api/spam.ts:1:1)')").waitFor();
+      await page.screenshot({ path: `${OUTPUT}logs.png` });
+      await accessible(page, "logs");
+
+      // A request id filters, shown as a chip; Back to live clears it.
+      const link = page.locator("#log-pane .log-row:has-text('boom') a.request-id");
+      const requestId = (await link.getAttribute("title"))!.replace("only ", "");
+      await link.click();
+      await page.locator(`#filter-chips .chip[data-filter=request_id]:has-text('${requestId}')`)
+        .waitFor();
+      // The newest page of that request's 1,001 lines (older pages load on scrolling up).
+      await waitFor("only that request's lines", async () => {
+        const shown = Number((await page.locator("#log-count").innerText()).replace(/\D/g, ""));
+        return shown >= 500 && shown <= 1001;
+      }, 5000);
+      const ids = await page.locator("#log-pane .log-row a.request-id").evaluateAll((links) =>
+        links.map((a) => a.getAttribute("title"))
+      );
+      assert.ok(ids.length > 10 && ids.every((t) => t === `only ${requestId}`), String(ids));
+      await page.click("#back-to-live");
+      await page.locator("#filter-chips").waitFor({ state: "detached" });
+      assert.doesNotMatch(page.url(), /request_id/);
+
+      // Requests to no function are logged under the app, once a window with a count.
+      for (let i = 0; i < 5; i++) await (await s.call(app, `/no-such-${i}`)).body?.cancel();
+      await page.locator("#log-pane .log-row:has-text('/functions/no-such-0 404')").waitFor();
+      await page.locator("#log-pane .log-row .st.s4:has-text('404')").waitFor();
+      assert.equal(
+        (await s.logs(app, "q=no%20function%20at%20this%20path&limit=100")).length,
+        1,
+      );
+
+      // Search over history through the logs API: a line long out of the first page.
+      await page.fill("#log-q", "line 0-17");
+      await page.click("button:has-text('Search')");
+      // "line 0-17" and "line 0-170" to "line 0-179": the first request's, 9,000 lines back.
+      await page.locator("#log-count:has-text('11 lines')").waitFor();
+      assert.equal(await page.locator("#log-pane .log-row:has-text('line 0-17')").count(), 11);
+      await page.click("#back-to-live");
+
+      // Metrics: 2xx, 4xx and 5xx apart, with a unit and a value under the cursor.
+      for (let i = 0; i < 5; i++) await (await s.call(app, "/users/missing")).body?.cancel();
+      await page.goto(`${s.url}/studio#/apps/${app}/metrics`);
+      const card = page.locator(`[data-chart="app:requests"]`);
+      await card.locator("canvas").waitFor();
+      assert.match(await card.locator("h3").innerText(), /\b5 4xx\b/);
+      const over = card.locator(".u-over");
+      const box = (await over.boundingBox())!;
+      await page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+      await card.locator(".u-legend .u-series:has-text('4xx') .u-value:has-text('requests')")
+        .waitFor();
+      assert.match(
+        await card.locator(".u-legend .u-series").nth(1).innerText(),
+        /2xx–3xx\s*\d+ requests/,
+      );
+      await page.screenshot({ path: `${OUTPUT}metrics.png`, fullPage: true });
+      await accessible(page, "metrics");
+
+      // The overview: live deployment, the hour's figures marked as this instance's.
+      await page.goto(`${s.url}/studio#/apps/${app}`);
+      await page.locator("#live-deployment:has-text('production v1')").waitFor();
+      await page.locator("#hour-figures:has-text('this instance')").waitFor();
+      await page.locator("#recent-errors:has-text('boom')").waitFor();
+      await page.screenshot({ path: `${OUTPUT}overview.png`, fullPage: true });
+      await accessible(page, "overview");
+      for (const tab of ["deployments", "kv", "variables", "keys"]) {
+        await page.goto(`${s.url}/studio#/apps/${app}/${tab}`);
+        await page.locator(`#tab-${tab}`).waitFor();
+        await page.waitForLoadState("networkidle");
+        await accessible(page, tab);
+      }
+      await page.goto(`${s.url}/studio#/apps`);
+      await page.locator(`#apps tr[data-app="${app}"]`).waitFor();
+      await accessible(page, "apps");
+
+      // Another app's key: a forbidden app gets a page of its own.
+      const other = appId("other");
+      await s.deployOk(other, COUNTER_APP);
+      const { key } = await json<{ key: string }>(
+        await s.api(`/apps/${other}/keys`, { method: "POST" }),
+        201,
+      );
+      const scoped = await browser.newPage();
+      await signIn(scoped, s, key);
+      await scoped.waitForSelector(`#apps tr[data-app="${other}"]`);
+      await scoped.goto(`${s.url}/studio#/apps/${app}/functions`);
+      await scoped.locator("#forbidden:has-text('This key cannot see this app')").waitFor();
+      await accessible(scoped, "forbidden");
+      await scoped.close();
     });
   },
 });

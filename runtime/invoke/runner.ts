@@ -17,6 +17,7 @@ import type { JobRun } from "../store/types.ts";
 import { toResponse } from "./response.ts";
 import { RequestTiming, seesQueueFigures } from "./timing.ts";
 import { RefusalReports } from "./refusals.ts";
+import { MissReports } from "./misses.ts";
 import { BudgetRefusal } from "../budget.ts";
 import type { ApiKeys } from "../auth/keys.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
@@ -70,6 +71,8 @@ export class FunctionRunner {
   readonly #headerDrops = new HeaderDropReports();
   /** Budget refusals (rate limits, sandbox shares), logged once a window per app and budget. */
   readonly #refusals = new RefusalReports();
+  /** Requests that hit no function, logged once a window per app. */
+  readonly #misses = new MissReports();
 
   constructor(options: FunctionRunnerOptions) {
     this.#options = options;
@@ -83,7 +86,19 @@ export class FunctionRunner {
       throw notFound(`app "${appId}" has no live deployment in environment "${environment}"`);
     }
     const match = live.router.match(subpath);
-    if (!match) throw notFound(`app "${appId}" has no function at /functions${subpath}`);
+    if (!match) {
+      // Logged under the app, one entry a window with a count, so probes cannot flush history.
+      const entry = this.#misses.report({
+        appId,
+        environment,
+        deploymentId: live.deployment.id,
+        requestId,
+        method: request.method,
+        path: `/functions${subpath}`,
+      });
+      if (entry) this.#options.logs.write(entry);
+      throw notFound(`app "${appId}" has no function at /functions${subpath}`);
+    }
     const path = `/functions${subpath}`;
     const started = performance.now();
     const log = this.#options.logs.request({

@@ -63,6 +63,10 @@ export function matches(entry: LogEntry, query: Omit<LogQuery, "limit" | "cursor
   if (query.function !== undefined && entry.function !== query.function) return false;
   if (query.requestId !== undefined && entry.request_id !== query.requestId) return false;
   if (query.deployment !== undefined && entry.deployment_id !== query.deployment) return false;
+  if (
+    query.environment !== undefined && entry.environment !== null &&
+    entry.environment !== query.environment
+  ) return false;
   const time = Date.parse(entry.time);
   if (query.since !== undefined && time < query.since) return false;
   if (query.until !== undefined && time >= query.until) return false;

@@ -33,6 +33,8 @@ export interface LogQuery {
   level?: LogLevel;
   requestId?: string;
   deployment?: string;
+  /** This environment's entries, and the app's entries of no environment (platform lines). */
+  environment?: string;
   /** Epoch ms, inclusive. */
   since?: number;
   /** Epoch ms, exclusive. */

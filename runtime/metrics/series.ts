@@ -1,6 +1,6 @@
 /**
  * Per-minute request figures for the last day, per app and per function: counts, errors (5xx),
- * and a log-scale latency histogram per minute for p50 and p99. The seam (`SeriesStore`) has an
+ * client errors (4xx), and a log-scale latency histogram per minute for p50 and p99. The seam (`SeriesStore`) has an
  * in-memory implementation (series_memory.ts) and a Redis one (series_redis.ts) whose minutes
  * every instance adds to, so figures merge across instances.
  */
@@ -17,7 +17,10 @@ export const APP_SERIES = "*";
 /** One minute of one series. */
 export interface Minute {
   requests: number;
+  /** Requests answered 5xx. */
   errors: number;
+  /** Requests answered 4xx. */
+  clientErrors: number;
   /** Counts per latency bucket (BOUNDS, then one past the last). */
   buckets: number[];
 }
@@ -27,7 +30,10 @@ export interface MinutePoint {
   /** ISO 8601 start of the minute. */
   minute: string;
   requests: number;
+  /** Requests answered 5xx. */
   errors: number;
+  /** Requests answered 4xx (not errors of the function: a bad request, a path with no function). */
+  client_errors: number;
   /** Approximate (bucket upper bound) latencies, in ms; null without requests. */
   p50_ms: number | null;
   p99_ms: number | null;
@@ -75,7 +81,12 @@ export interface SeriesPage {
  * ```
  */
 export interface SeriesStore {
-  /** Counts one request (a 5xx is an error); never waits. */
+  /**
+   * Whether every instance's requests count in the figures (Redis), or this instance's only
+   * (memory).
+   */
+  readonly shared: boolean;
+  /** Counts one request (a 5xx is an error, a 4xx a client error); never waits. */
   record(appId: string, file: string, status: number, durationMs: number): void;
   /** The app's points over the window, and its busiest functions' (see SeriesPage). */
   query(appId: string, query: SeriesQuery): Promise<SeriesPage>;
@@ -85,13 +96,14 @@ export interface SeriesStore {
 
 /** A new empty minute. */
 export function emptyMinute(): Minute {
-  return { requests: 0, errors: 0, buckets: new Array(BOUNDS.length + 1).fill(0) };
+  return { requests: 0, errors: 0, clientErrors: 0, buckets: new Array(BOUNDS.length + 1).fill(0) };
 }
 
 /** Adds one request to a minute. */
 export function addTo(minute: Minute, status: number, durationMs: number): void {
   minute.requests++;
   if (status >= 500) minute.errors++;
+  else if (status >= 400) minute.clientErrors++;
   const index = BOUNDS.findIndex((bound) => durationMs <= bound);
   const bucket = index < 0 ? BOUNDS.length : index;
   minute.buckets[bucket] = (minute.buckets[bucket] ?? 0) + 1;
@@ -101,6 +113,7 @@ export function addTo(minute: Minute, status: number, durationMs: number): void 
 function merge(into: Minute, from: Minute): void {
   into.requests += from.requests;
   into.errors += from.errors;
+  into.clientErrors += from.clientErrors;
   from.buckets.forEach((count, i) => into.buckets[i] = (into.buckets[i] ?? 0) + count);
 }
 
@@ -172,6 +185,7 @@ export function point(minute: number, m: Minute | undefined): MinutePoint {
     minute: new Date(minute * 60_000).toISOString(),
     requests: m?.requests ?? 0,
     errors: m?.errors ?? 0,
+    client_errors: m?.clientErrors ?? 0,
     p50_ms: m && m.requests > 0 ? quantile(m, 0.5) : null,
     p99_ms: m && m.requests > 0 ? quantile(m, 0.99) : null,
   };

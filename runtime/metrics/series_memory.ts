@@ -15,6 +15,8 @@ import {
 /** Series in memory: app → series name → minute → figures. */
 export class MemorySeries implements SeriesStore {
   readonly #apps = new Map<string, Map<string, Map<number, Minute>>>();
+  /** Each instance keeps its own. */
+  readonly shared = false;
 
   record(appId: string, file: string, status: number, durationMs: number): void {
     const minute = Math.floor(Date.now() / 60_000);
