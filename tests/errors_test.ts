@@ -12,6 +12,8 @@ import { answerError } from "../routes/errors.ts";
 const INTERNAL: Record<string, string> = {
   BadRequestError: "raised in the sandbox; crosses as a bad-request failure, answered 400",
   ShapeError: "raised in the sandbox while loading; crosses as load-failed, a 400 at deploy",
+  RedisUnavailableError: "whenReachable turns it into an unavailable 503 naming the store",
+  RedisReplyError: "a command Redis refused is the platform's own bug: a 500 without details",
   BadResultError: "the runner answers it as function-failed",
   ConfigError: "startup only: main.ts exits 2 naming the setting",
   EgressError: "reaches the function as its fetch's rejection",

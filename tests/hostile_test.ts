@@ -379,7 +379,7 @@ const cases: Case[] = [
     name: "a deployment id with traversal",
     path: `/v1/apps/${APP}/deployments/..%2F..%2Fkeys`,
     init: { headers: auth },
-    status: 404,
+    status: 400,
   },
   // Invocation.
   {

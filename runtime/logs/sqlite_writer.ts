@@ -6,7 +6,7 @@
  * `:memory:` database, which no second connection can reach.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { inTransaction, openDatabase } from "../platform/sqlite.ts";
+import { inTransaction } from "../platform/sqlite.ts";
 
 /** Rows written by one statement when a batch is large enough. */
 const INSERT_BATCH = 32;

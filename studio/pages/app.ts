@@ -8,6 +8,7 @@ import { api, ApiError, apiPath, type DeploymentPage } from "../api.ts";
 import { useData } from "../data.ts";
 import { hashOf, type LogFilters, type Tab, TABS } from "../routes.ts";
 import { Empty, ErrorBox, html, Loading } from "../ui.ts";
+import type { AppContext } from "./context.ts";
 import { DeploymentsPage } from "./deployments.ts";
 import { FunctionsPage } from "./functions.ts";
 import { KeysPage } from "./keys.ts";
@@ -18,17 +19,6 @@ import { OverviewPage } from "./overview.ts";
 import { VariablesPage } from "./variables.ts";
 
 /** What every tab's page gets: the app, the chosen environment and the deployments listing. */
-export interface AppContext {
-  app: string;
-  env: string;
-  /** Every environment with a live deployment, sorted, production first. */
-  envs: string[];
-  listing: DeploymentPage;
-  filters: LogFilters;
-  /** Loads the listing again (after a rollback, say). */
-  reload: () => void;
-}
-
 const LABELS: Record<Tab, string> = {
   overview: "Overview",
   functions: "Functions",

@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import { api, apiPath, type Deployment } from "../api.ts";
 import { DEPLOYMENT_ID, ENVIRONMENT } from "../../runtime/ids.ts";
 import { ago, Empty, ErrorBox, formatTime, html } from "../ui.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 
 /** A line diff by longest common subsequence (files are small). */
 export function lineDiff(a: string[], b: string[]) {

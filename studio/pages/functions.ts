@@ -10,7 +10,7 @@ import { api, apiPath, type LogEntry, type LogPage, type MetricsSeries } from ".
 import { useData } from "../data.ts";
 import { hashOf } from "../routes.ts";
 import { ago, CopyButton, count, Empty, ErrorBox, html } from "../ui.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 import { TryIt } from "./try_it.ts";
 
 /** The apps' base domain, as the page was served with it. */

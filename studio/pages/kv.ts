@@ -8,7 +8,7 @@ import type { VNode } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError, apiPath } from "../api.ts";
 import { Empty, ErrorBox, formatTime, html } from "../ui.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 
 /** "in 3 d 4 h", "in 12 min": how far `at` (ms since the epoch) is from now. */
 function fromNow(at: number): string {

@@ -11,7 +11,7 @@ import { api, apiPath, followLogs, type LogEntry, type LogPage } from "../api.ts
 import { LogPane } from "../log_pane.ts";
 import { hashOf, LEVELS, type LogFilters } from "../routes.ts";
 import { Empty, ErrorBox, html } from "../ui.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 import { appUrl } from "./functions.ts";
 
 /** Entries kept in the page; past it the oldest go (the API still has them). */

@@ -11,7 +11,7 @@ import { Chart, type Line } from "../chart.ts";
 import { useData } from "../data.ts";
 import { hashOf } from "../routes.ts";
 import { count, Empty, ErrorBox, html, Loading, millis } from "../ui.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 import { scopeNote } from "./overview.ts";
 
 /** The windows offered, in minutes. */

@@ -9,7 +9,7 @@ import { Chart } from "../chart.ts";
 import { useData } from "../data.ts";
 import { hashOf } from "../routes.ts";
 import { ago, count, Empty, ErrorBox, Figure, formatTime, html, Loading, millis } from "../ui.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 import { appUrl } from "./functions.ts";
 
 /** The last hour per minute, and the hour as one point (its p50 and p99). */

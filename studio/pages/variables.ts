@@ -8,7 +8,7 @@ import { useState } from "preact/hooks";
 import { api, apiPath } from "../api.ts";
 import { useData } from "../data.ts";
 import { ago, Empty, ErrorBox, formatTime, html, Loading } from "../ui.ts";
-import type { AppContext } from "./app.ts";
+import type { AppContext } from "./context.ts";
 
 interface Variable {
   name: string;
