@@ -1,6 +1,7 @@
 import { type EgressRule, originOf } from "../egress/fetch.ts";
 import { MAX_REQUEST_BYTES_CEILING } from "../sandbox/protocol.ts";
 import { SECRETS_KEY_BYTES } from "../vars/secrets.ts";
+import { availableParallelism } from "node:os";
 import { type MemoryLimit, memoryLimit } from "./memory.ts";
 
 /** Platform configuration, read from environment variables (see README "Configuration"). */
@@ -114,6 +115,8 @@ export interface SandboxConfig {
    * priority, 0–1 (APP_CPU_PERCENT, a whole percent, default 50).
    */
   cpuShare: number;
+  /** Cold starts admitted a second, deploy warm-ups aside (COLD_STARTS_PER_SECOND, default 5 a CPU). */
+  coldStartsPerSecond: number;
 }
 
 /** A configuration value that is missing or malformed. */
@@ -320,6 +323,7 @@ function sandboxConfig(
     idleMs: integer(env, "SANDBOX_IDLE_MS", 300_000),
     inFlightPerApp: atLeastOne(env, "APP_MAX_IN_FLIGHT", 128),
     cpuShare: cpuPercent(env) / 100,
+    coldStartsPerSecond: atLeastOne(env, "COLD_STARTS_PER_SECOND", 5 * availableParallelism()),
   };
 }
 

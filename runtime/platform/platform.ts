@@ -147,6 +147,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     maxSandboxes: config.sandboxes.max,
     inFlightPerApp: config.sandboxes.inFlightPerApp,
     cpuShare: config.sandboxes.cpuShare,
+    coldStartsPerSecond: config.sandboxes.coldStartsPerSecond,
     spares: config.sandboxes.spares,
     idleMs: config.sandboxes.idleMs,
     loadTimeoutMs: LOAD_TIMEOUT_MS,

@@ -13,6 +13,7 @@ import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
 import { writeSandboxEntry } from "./bundle.ts";
 import { processStartTicks, sampleProcess, threadIds } from "./proc.ts";
 import { AppCpu, type CpuLimits } from "./cpu.ts";
+import { type ColdStartLimits, ColdStarts } from "./cold.ts";
 import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
 import { BudgetRefusal } from "../../budget.ts";
 import { bytesOf, heldBy, mb, type MemoryLimits, memoryLimits, overBudget } from "./memory.ts";
@@ -43,6 +44,8 @@ export interface SupervisorOptions {
    * the lowest priority, 0–1 (APP_CPU_PERCENT / 100; see cpu.ts).
    */
   cpuShare: number;
+  /** Cold starts admitted a second, across apps, deploy warm-ups aside (COLD_STARTS_PER_SECOND). */
+  coldStartsPerSecond: number;
   /** Pre-started processes kept ready for cold deployments (SPARE_SANDBOXES). */
   spares: number;
   /** A sandbox with no request for this long is stopped, in ms (SANDBOX_IDLE_MS). */
@@ -77,6 +80,11 @@ interface AcquireMode {
 }
 
 const WARM_UP: AcquireMode = { warmUp: true, queue: true };
+
+/** A cold start's turn, once taken: `end` gives it back. */
+interface ColdStartTurn {
+  end?: () => void;
+}
 
 /** Where getting a sandbox took time, in ms: waiting for a slot, and starting the deployment. */
 export interface AcquireTiming {
@@ -181,6 +189,7 @@ export class Supervisor {
   readonly #shares: AppShares;
   readonly #memory: MemoryLimits;
   readonly #cpu: AppCpu;
+  readonly #coldStarts: ColdStarts;
   /** App id → when its CPU throttling was last logged, and how often it began since. */
   readonly #cpuLogged = new Map<string, { atMs: number; count: number }>();
   /** App id → its warm-up under way: one per app at a time, so one app takes one reserved slot. */
@@ -206,6 +215,11 @@ export class Supervisor {
     this.#socketPath = `${dir}/sandbox.sock`;
     this.#shares = new AppShares(shareLimits(options.maxSandboxes, options.inFlightPerApp));
     this.#memory = memoryLimits(options.memoryTotalMb, options.memoryMb);
+    this.#coldStarts = new ColdStarts({
+      perSecond: options.coldStartsPerSecond,
+      burst: Math.max(1, Math.ceil(options.coldStartsPerSecond / 2)),
+      concurrent: Math.max(1, Math.floor(availableParallelism() / 2)),
+    });
     this.#cpu = new AppCpu({
       cores: availableParallelism(),
       perAppShare: options.cpuShare,
@@ -338,6 +352,11 @@ export class Supervisor {
     };
   }
 
+  /** The figures of the cold-start budget (README "Budgets"). */
+  get coldStartLimits(): ColdStartLimits {
+    return this.#coldStarts.limits;
+  }
+
   /** The figures of the apps' CPU budget (README "Budgets"). */
   get cpuLimits(): CpuLimits {
     return this.#cpu.limits;
@@ -369,6 +388,7 @@ export class Supervisor {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#watch);
+    this.#coldStarts.close(new SandboxFailure("stopped", "the server is shutting down"));
     this.#listener.close();
     const all = [...this.#live.values(), ...this.#spares, ...this.#awaitingHello.values()];
     await Promise.all(all.map((s) => s.stop({ kind: "closed" })));
@@ -386,8 +406,28 @@ export class Supervisor {
     mode: AcquireMode,
   ): Promise<Sandbox> {
     this.#released.delete(deployment.id);
-    const { appId } = deployment;
     const deadline = performance.now() + (mode.queue ? this.#options.acquireWaitMs : 0);
+    const turn: ColdStartTurn = {};
+    try {
+      return await this.#acquireWithTurn(deployment, timing, mode, deadline, turn);
+    } finally {
+      turn.end?.();
+    }
+  }
+
+  /**
+   * `#acquire`'s loop. A cold start's turn (cold.ts) is taken into `turn` before its slot, so
+   * starts waiting for their turn hold no slot; `#acquire` ends it once the sandbox is loaded (or
+   * not). Deploy warm-ups take none.
+   */
+  async #acquireWithTurn(
+    deployment: LoadableDeployment,
+    timing: AcquireTiming,
+    mode: AcquireMode,
+    deadline: number,
+    turn: ColdStartTurn,
+  ): Promise<Sandbox> {
+    const { appId } = deployment;
     while (true) {
       const live = this.#live.get(deployment.id);
       if (live && !live.stopping) {
@@ -415,6 +455,16 @@ export class Supervisor {
       const refused = this.#shares.refusal(appId, mode.warmUp);
       if (refused) {
         await this.#waitForShare(refused, deadline, timing);
+        continue;
+      }
+      if (!mode.warmUp && !turn.end) {
+        const queued = performance.now();
+        try {
+          turn.end = await this.#coldStarts.admit(appId, deadline);
+        } finally {
+          timing.queueMs = (timing.queueMs ?? 0) + performance.now() - queued;
+        }
+        // Another request may have started this deployment, or taken the slots, meanwhile.
         continue;
       }
       // The slot taken here is the new sandbox's first busy count, given back by `#done`.
@@ -483,6 +533,11 @@ export class Supervisor {
     } finally {
       timing.queueMs = (timing.queueMs ?? 0) + performance.now() - queued;
     }
+    return await this.#loadIntoSpare(deployment, timing);
+  }
+
+  /** Takes a spare (the slot is reserved) and loads `deployment` into it. */
+  async #loadIntoSpare(deployment: LoadableDeployment, timing: AcquireTiming): Promise<Sandbox> {
     const started = performance.now();
     let sandbox: Sandbox;
     try {
