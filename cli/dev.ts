@@ -2,7 +2,8 @@
  * `fn dev [dir]`: the real platform (same sandbox, limits, KV and logs; embedded stores under
  * `<dir>/.fn`) serving the folder as one app at `http://localhost:<port>/functions/...`. A saved
  * file is redeployed at once; a refused deploy prints its diagnostics with a code frame and the
- * last good deployment keeps serving. Every request and console line is printed.
+ * last good deployment keeps serving. The project's npm packages are bundled into each deploy
+ * (cli/packages.ts), again only when they change. Every request and console line is printed.
  */
 import { loadConfig } from "../runtime/platform/config.ts";
 import { devAdminKey } from "../runtime/platform/dev_key.ts";
@@ -10,6 +11,7 @@ import type { LogEntry } from "../runtime/logs/types.ts";
 import { createPlatform } from "../runtime/platform/platform.ts";
 import { createApp } from "../routes/app.ts";
 import { CliError } from "./client.ts";
+import { PackageBundler } from "./packages.ts";
 import { codeFrame, collectFiles, type Diagnostic } from "./project.ts";
 
 const APP = "dev";
@@ -92,12 +94,22 @@ export async function dev(dir: string, port: number, envFile?: string): Promise<
     }).then((r) => r.body?.cancel());
   }
 
+  const bundler = new PackageBundler();
   const deploy = async () => {
-    const files = await collectFiles(dir);
+    let bundled;
+    try {
+      bundled = await bundler.bundle(dir, await collectFiles(dir));
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+      console.log(red(`not deployed (the last good deployment keeps serving):`));
+      console.log(error.message);
+      return;
+    }
+    const { files, packages } = bundled;
     const response = await fetch(`${base}/deploy`, {
       method: "POST",
       headers,
-      body: JSON.stringify({ source: "fn_dev", message: "fn dev", source_files: files }),
+      body: JSON.stringify({ source: "fn_dev", message: "fn dev", source_files: files, packages }),
     });
     const body = await response.json();
     if (response.ok) {
@@ -128,7 +140,10 @@ export async function dev(dir: string, port: number, envFile?: string): Promise<
   };
   for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
   for await (const event of watcher) {
-    if (event.paths.every((p) => p.includes("/.fn/") || p.includes("/.git/"))) continue;
+    // deno.lock: resolving the packages pins them there, which is no change of the code.
+    const ignored = (p: string) =>
+      p.includes("/.fn/") || p.includes("/.git/") || p.endsWith("/deno.lock");
+    if (event.paths.every(ignored)) continue;
     clearTimeout(timer);
     timer = setTimeout(() => void deploy(), 30);
   }

@@ -9,6 +9,7 @@ import { api, CliError, credentials, saveLogin } from "./client.ts";
 import { dev } from "./dev.ts";
 import { follow } from "./follow.ts";
 import { init } from "./init.ts";
+import { bundledSummary, PackageBundler } from "./packages.ts";
 import { codeFrame, collectFiles, type Diagnostic, localProblems } from "./project.ts";
 
 interface Command {
@@ -153,12 +154,15 @@ const COMMANDS: Record<string, Command> = {
     options: { ...APP, ...ENV, message: { type: "string", short: "m" } },
     async run(positionals, flags) {
       const app = need(flags, "app");
-      const files = await collectFiles(await projectFolder(positionals, "deploy"));
-      const problems = localProblems(files);
+      const dir = await projectFolder(positionals, "deploy");
+      const own = await collectFiles(dir);
+      const problems = localProblems(own);
       if (problems.length > 0) throw new CliError(problems.join("\n"));
-      const bytes = Object.values(files).reduce((n, t) => n + t.length, 0);
-      console.log(`deploying ${Object.keys(files).length} files (${bytes} bytes) to ${app}:`);
-      for (const path of Object.keys(files).sort()) console.log(`  ${path}`);
+      const bytes = Object.values(own).reduce((n, t) => n + t.length, 0);
+      console.log(`deploying ${Object.keys(own).length} files (${bytes} bytes) to ${app}:`);
+      for (const path of Object.keys(own).sort()) console.log(`  ${path}`);
+      const { files, packages } = await new PackageBundler().bundle(dir, own);
+      if (Object.keys(packages).length > 0) console.log(bundledSummary(own, files, packages));
       try {
         const body = await api<{ id: string; routes: Array<{ pattern: string; file: string }> }>(
           `/apps/${app}/deploy`,
@@ -168,6 +172,7 @@ const COMMANDS: Record<string, Command> = {
               environment: envOf(flags),
               message: typeof flags.message === "string" ? flags.message : null,
               source_files: files,
+              packages,
             },
           },
         );
@@ -222,14 +227,19 @@ const COMMANDS: Record<string, Command> = {
         ? `&environment=${encodeURIComponent(flags.env)}`
         : "";
       const page = await api<
-        { deployments: Array<Record<string, string | boolean | null>> }
+        {
+          deployments: Array<
+            Record<string, string | boolean | null> & { packages?: Record<string, string> }
+          >;
+        }
       >(`/apps/${encodeURIComponent(app)}/deployments?limit=100${env}`);
       for (const d of page.deployments) {
         const mark = d.live ? "live    " : d.previous ? "previous" : "        ";
+        const packages = Object.entries(d.packages ?? {}).map(([n, v]) => `${n}@${v}`);
         console.log(
           `${d.id}  ${d.environment}  ${mark}  ${d.created_at}  ${d.deployed_by}  ${
             d.message ?? ""
-          }`,
+          }${packages.length > 0 ? `  [${packages.join(" ")}]` : ""}`,
         );
       }
     },

@@ -5,6 +5,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { DeploymentMarks, Deployments } from "../runtime/deploy/deployments.ts";
+import { PACKAGES_DIR, packagesOf, packageStem } from "../runtime/deploy/packages.ts";
+import { invalid } from "../runtime/errors.ts";
 import { DEPLOYMENT_ID, ENVIRONMENT } from "../runtime/ids.ts";
 import type { Deployment, DeploymentSummary } from "../runtime/store/types.ts";
 import { actor, type AuthEnv } from "./auth.ts";
@@ -49,6 +51,7 @@ function view(
     message: deployment.message,
     deployed_by: deployment.deployedBy,
     routes: deployment.routes,
+    packages: deployment.packages ?? {},
     live: marks.live[deployment.environment] === deployment.id,
     previous: marks.previous[deployment.environment] === deployment.id,
   };
@@ -77,9 +80,36 @@ const deployBody = z.object(
           : "source_files must be an object of path → source text",
       entry: (path) => `source_files[${JSON.stringify(path)}] must be a string of source text`,
     }),
+    packages: namedRecord(z.string().max(256), {
+      shape: () => 'packages must be an object of package name → version, like {"zod": "3.23.8"}',
+      entry: (name) => `packages[${JSON.stringify(name)}] must be a version string`,
+    }).optional().describe(
+      "name → version of each npm package bundled into source_files (_packages/, by fn " +
+        "deploy); when given, it must match those modules",
+    ),
   },
   { error: "the request body must be a JSON object" },
 );
+
+/**
+ * Refuses (400) a deploy whose `packages` differs from the package modules its files hold:
+ * the deployment records the packages from its files, so a listing that disagrees is a mistake.
+ */
+function checkPackages(claimed: Record<string, string>, files: Record<string, string>): void {
+  const { packages } = packagesOf(Object.keys(files));
+  const names = new Set([...Object.keys(claimed), ...Object.keys(packages)]);
+  for (const name of [...names].sort()) {
+    if (claimed[name] === packages[name]) continue;
+    const held = packages[name] === undefined
+      ? `source_files holds no module of it (${PACKAGES_DIR}/${
+        packageStem(name, "<version>", null)
+      }.js)`
+      : `source_files holds ${name}@${packages[name]}`;
+    throw invalid(
+      `packages[${JSON.stringify(name)}] is ${claimed[name] ?? "missing"}, but ${held}`,
+    );
+  }
+}
 
 const listQuery = z.object({
   environment: environment.optional(),
@@ -127,6 +157,7 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
       message: body.message ?? null,
       files: Object.fromEntries(Object.entries(body.source_files)),
     };
+    if (body.packages) checkPackages(body.packages, request.files);
     const deployment = await deployments.deploy(params.appId, request, actor(c));
     return c.json(view(deployment, await deployments.marks(params.appId)), 201);
   });

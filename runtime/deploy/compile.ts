@@ -6,6 +6,7 @@
  */
 import * as esbuild from "esbuild";
 import { CompileError, type Diagnostic } from "./diagnostic.ts";
+import { importMapOf, packagesOf } from "./packages.ts";
 import { planRoutes, type Route } from "./router.ts";
 import { checkSourceFiles, isRouteFile, sourceLimitProblem } from "./source_files.ts";
 import { scanSource } from "./source_scan.ts";
@@ -28,6 +29,11 @@ export interface CompiledCode {
   /** module name (BUNDLE) → esbuild source map (JSON text) */
   sourceMaps: Record<string, string>;
   routes: Route[];
+  /**
+   * name → version of each npm package the deploy bundled (its `_packages/` modules), set by
+   * the compiler pool from the deploy's files; absent when it bundled none.
+   */
+  packages?: Record<string, string>;
 }
 
 /** The name of a deployment's single bundle in `modules` and `sourceMaps`. */
@@ -61,19 +67,31 @@ function resolveRelative(importer: string, spec: string): string | null {
   return parts.join("/");
 }
 
-function sourceFilesPlugin(files: Record<string, string>): esbuild.Plugin {
+/**
+ * Resolves imports among the deployed files only: relative ones, and the package specifiers
+ * `packages` maps to the modules `fn deploy` bundled into the deploy (`_packages/imports.json`).
+ */
+function sourceFilesPlugin(
+  files: Record<string, string>,
+  packages: Map<string, string>,
+): esbuild.Plugin {
   return {
     name: "source-files",
     setup(build) {
       build.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === "entry-point") return { path: args.path, namespace: "src" };
         const spec = args.path;
+        const bundled = packages.get(spec);
+        if (bundled !== undefined) return { path: bundled, namespace: "src" };
         if (!spec.startsWith("./") && !spec.startsWith("../")) {
           return {
             errors: [{
               text: `import "${spec}" is not allowed: only relative imports between the ` +
-                `deployed files work ("./lib.ts"); packages and npm:, jsr:, node:, http(s): ` +
-                `and data: imports are refused`,
+                `deployed files work ("./lib.ts"), as the sandbox loads no package at run ` +
+                `time. To use an npm package, deploy with fn deploy (or fn dev): it bundles ` +
+                `the project's npm: imports and the packages named in its deno.json imports ` +
+                `or package.json dependencies into the deploy. jsr:, node:, http(s): and ` +
+                `data: imports are refused`,
             }],
           };
         }
@@ -159,7 +177,7 @@ function serviceDied(error: unknown): boolean {
   return /service (was stopped|is no longer running)|The service was stopped/.test(message);
 }
 
-function build(files: Record<string, string>, routeFiles: string[]) {
+function build(files: Record<string, string>, routeFiles: string[], packages: Map<string, string>) {
   return esbuild.build({
     stdin: {
       contents: entrySource(routeFiles),
@@ -188,14 +206,18 @@ function build(files: Record<string, string>, routeFiles: string[]) {
     },
     // Every import is resolved (and so checked), even one TypeScript would drop as unused.
     tsconfigRaw: { compilerOptions: { verbatimModuleSyntax: true } },
-    plugins: [sourceFilesPlugin(files)],
+    plugins: [sourceFilesPlugin(files, packages)],
   });
 }
 
 /** Builds; a death of the esbuild service is this deploy's doing (one compile runs at a time). */
-async function buildOrRefuse(files: Record<string, string>, routeFiles: string[]) {
+async function buildOrRefuse(
+  files: Record<string, string>,
+  routeFiles: string[],
+  packages: Map<string, string>,
+) {
   try {
-    return await build(files, routeFiles);
+    return await build(files, routeFiles, packages);
   } catch (error) {
     if (!serviceDied(error)) throw error;
     // The next build starts a fresh service.
@@ -213,6 +235,9 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
   if (tooLarge) throw new CompileError([tooLarge], { limit: true });
   const problems = checkSourceFiles(files);
   if (problems.length > 0) throw new CompileError(problems);
+  const imports = importMapOf(files);
+  const packageProblems = [...imports.problems, ...packagesOf(Object.keys(files)).problems];
+  if (packageProblems.length > 0) throw new CompileError(packageProblems);
   const routeFiles = Object.keys(files).filter(isRouteFile).sort();
   const { routes, problems: routeProblems } = planRoutes(routeFiles);
   if (routeProblems.length > 0) throw new CompileError(routeProblems);
@@ -228,7 +253,7 @@ export async function compile(files: Record<string, string>): Promise<CompiledCo
 
   let result: esbuild.BuildResult<{ write: false; metafile: true }>;
   try {
-    result = await buildOrRefuse(files, routeFiles);
+    result = await buildOrRefuse(files, routeFiles, imports.imports);
   } catch (error) {
     const failure = error as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;

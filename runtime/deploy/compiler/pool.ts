@@ -8,6 +8,7 @@
 import { createRequire } from "node:module";
 import { PlatformError } from "../../errors.ts";
 import type { CompiledCode } from "../compile.ts";
+import { packagesOf } from "../packages.ts";
 import { type CompileBudgets, CompileWorker, type WorkerLaunch } from "./worker.ts";
 
 /** Options of a CompilerPool. */
@@ -80,6 +81,12 @@ function launchOf(options: CompilerPoolOptions): WorkerLaunch {
     budgets: options.budgets,
     watchMs: options.watchMs,
   };
+}
+
+/** The compiled code with the packages its deploy bundled (`_packages/`), when it has any. */
+function withPackages(code: CompiledCode, files: Record<string, string>): CompiledCode {
+  const { packages } = packagesOf(Object.keys(files));
+  return Object.keys(packages).length > 0 ? { ...code, packages } : code;
 }
 
 /** The compile processes and the deploys waiting for them. */
@@ -174,7 +181,7 @@ export class CompilerPool {
   async #run(worker: CompileWorker, job: Job): Promise<void> {
     this.#compiling.add(job.appId);
     try {
-      job.resolve(await worker.run(job.files));
+      job.resolve(withPackages(await worker.run(job.files), job.files));
     } catch (error) {
       job.reject(error);
     }
