@@ -42,6 +42,9 @@ export const Deployment = z.object({
   message: z.string().nullable(),
   deployed_by: z.string().describe("admin, or the id of the per-app key that deployed"),
   routes: z.array(Route),
+  packages: z.record(z.string(), z.string()).describe(
+    "name → version of each npm package fn deploy bundled into it (empty when none)",
+  ),
   live: z.boolean().describe("it serves its environment now"),
   previous: z.boolean().describe("it was live before the current one (a plain rollback's target)"),
   source_files: z.record(z.string(), z.string()).optional().describe("path → source text"),
