@@ -120,6 +120,8 @@ export interface Deployment {
   routes: Array<{ pattern: string; file: string }>;
   live: boolean;
   previous: boolean;
+  /** npm packages bundled into it by `fn deploy`: name → version (`{}` when none). */
+  packages?: Record<string, string>;
   source_files?: Record<string, string>;
 }
 

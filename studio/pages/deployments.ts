@@ -112,7 +112,9 @@ export function DeploymentsPage({ app, env, listing, reload }: AppContext): VNod
   return html`
     <table id="deployments">
       <thead>
-        <tr>${["id", "message", "source", "deployed by", "time", "routes", ""].map((h) =>
+        <tr>${["id", "message", "source", "deployed by", "time", "routes", "packages", ""].map((
+          h,
+        ) =>
           html`<th scope="col">${h || html`<span class="visually-hidden">actions</span>`}</th>`
         )}</tr>
       </thead>
@@ -130,6 +132,9 @@ export function DeploymentsPage({ app, env, listing, reload }: AppContext): VNod
             <td>${d.deployed_by}</td>
             <td><span title=${formatTime(d.created_at)}>${ago(d.created_at)}</span></td>
             <td class="small">${d.routes.map((r) => r.pattern).join(" ")}</td>
+            <td class="small packages">${Object.entries(d.packages ?? {}).map(([name, version]) =>
+              `${name}@${version}`
+            ).join(" ")}</td>
             <td class="actions">
                     <button type="button" onClick=${guard(async () =>
                       setDetail(
