@@ -8,9 +8,14 @@ import { CompileError, type Diagnostic } from "./diagnostic.ts";
 import { type Job, parseSchedules } from "../cron/schedule.ts";
 import { invalid, notFound, PlatformError } from "../errors.ts";
 import { appEnvKey, DEPLOYMENT_ID, newId, parseAppEnvKey, RESERVED_APP_IDS } from "../ids.ts";
-import { Router } from "./router.ts";
+import { type Route, Router } from "./router.ts";
 import { firstFrame } from "../sandbox/sourcemap.ts";
-import { LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
+import {
+  type DeploymentCode,
+  type LoadableDeployment,
+  LoadError,
+  SandboxFailure,
+} from "../sandbox/host/sandbox.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import type {
   Deployment,
@@ -20,15 +25,19 @@ import type {
   ScheduleStore,
 } from "../store/types.ts";
 
-/** A deployment being served, with its router and a count of the requests running on it. */
+/**
+ * A deployment being served, with its router and a count of the requests running on it. The
+ * host keeps only its ids and routes: its code is read from the store when a sandbox loads it,
+ * and its files are read when asked for, so a live environment costs the host its route table.
+ */
 export class LiveDeployment {
   readonly router: Router;
   #active = 0;
   #retired = false;
   #onIdle: () => void;
 
-  constructor(readonly deployment: Deployment, onIdle: () => void) {
-    this.router = new Router(deployment.routes);
+  constructor(readonly deployment: LoadableDeployment, routes: Route[], onIdle: () => void) {
+    this.router = new Router(routes);
     this.#onIdle = onIdle;
   }
 
@@ -106,6 +115,11 @@ export interface DeploymentsOptions {
   onLimit?: (appId: string, message: string) => void;
   /** Most environments one app may have (MAX_ENVIRONMENTS); unbounded when absent. */
   maxEnvironments?: number;
+  /**
+   * Deployments kept per environment (DEPLOYMENTS_KEPT): older ones are deleted after each deploy,
+   * never the live or the previous one; all are kept when absent.
+   */
+  keepDeployments?: number;
 }
 
 /** Deploys apps and answers which deployment serves an app's environment. */
@@ -116,6 +130,7 @@ export class Deployments {
   readonly #sandboxes: Supervisor;
   readonly #compiler: CompilerPool;
   readonly #maxEnvironments: number;
+  readonly #keepDeployments: number;
   readonly #live = new Map<string, Promise<LiveDeployment | null>>();
   /** Serialises the live switch of each app and environment: the last deploy to finish wins. */
   readonly #switches = new Map<string, Promise<unknown>>();
@@ -125,6 +140,7 @@ export class Deployments {
     this.#sandboxes = options.sandboxes;
     this.#compiler = options.compiler;
     this.#maxEnvironments = options.maxEnvironments ?? Infinity;
+    this.#keepDeployments = options.keepDeployments ?? Infinity;
     this.#onJobsChanged = options.onJobsChanged ?? (() => {});
     this.#onLimit = options.onLimit ?? (() => {});
   }
@@ -163,7 +179,7 @@ export class Deployments {
     };
     let exported: unknown;
     try {
-      exported = await this.#sandboxes.load(deployment);
+      exported = await this.#sandboxes.load(this.#loadable(deployment, code));
     } catch (error) {
       if (error instanceof SandboxFailure) throw unavailable(error);
       if (!(error instanceof LoadError)) throw error;
@@ -184,7 +200,38 @@ export class Deployments {
     }
     await this.#store.put(deployment);
     await this.#switchTo(deployment, true);
+    await this.#prune(appId, request.environment);
     return deployment;
+  }
+
+  /**
+   * Deletes the environment's deployments past the newest DEPLOYMENTS_KEPT (never the live or
+   * the previous one). A failure leaves them for the next deploy: the deploy itself succeeded.
+   */
+  async #prune(appId: string, environment: string): Promise<void> {
+    if (this.#keepDeployments === Infinity) return;
+    await this.#store.pruneDeployments(appId, environment, this.#keepDeployments).catch(() => {});
+  }
+
+  /**
+   * What the supervisor needs of a deployment: its ids, and a read of its code from the store at
+   * each load. `first`, the code in hand, serves the first load only, so nothing the sandbox or
+   * the live table keeps holds on to it.
+   */
+  #loadable(deployment: Deployment, first?: DeploymentCode): LoadableDeployment {
+    const { id, appId, environment } = deployment;
+    let inHand: DeploymentCode | undefined = first &&
+      { modules: first.modules, sourceMaps: first.sourceMaps };
+    return {
+      id,
+      appId,
+      environment,
+      code: () => {
+        const code = inHand;
+        inHand = undefined;
+        return code ? Promise.resolve(code) : this.#store.getCode(appId, id);
+      },
+    };
   }
 
   /**
@@ -209,7 +256,7 @@ export class Deployments {
       );
     }
     try {
-      await this.#sandboxes.load(deployment);
+      await this.#sandboxes.load(this.#loadable(deployment, deployment));
     } catch (error) {
       if (error instanceof SandboxFailure) throw unavailable(error);
       if (!(error instanceof LoadError)) throw error;
@@ -302,7 +349,7 @@ export class Deployments {
       if (!id || id === current?.deployment.id) return;
       const deployment = await this.#store.get(appId, id);
       if (!deployment) return;
-      await this.#sandboxes.load(deployment).catch(() => {});
+      await this.#sandboxes.load(this.#loadable(deployment, deployment)).catch(() => {});
       await this.#switchTo(deployment, false);
     }));
   }
@@ -327,9 +374,12 @@ export class Deployments {
   }
 
   #serve(deployment: Deployment): LiveDeployment {
+    // Only the id goes into the closure: capturing `deployment` would keep its files and code.
+    const { id } = deployment;
     return new LiveDeployment(
-      deployment,
-      () => this.#sandboxes.release(deployment.id),
+      this.#loadable(deployment),
+      deployment.routes,
+      () => this.#sandboxes.release(id),
     );
   }
 

@@ -76,6 +76,11 @@ export interface Config {
   /** Most environments one app may have (MAX_ENVIRONMENTS, default 10). */
   maxEnvironments: number;
   /**
+   * Deployments kept per environment (DEPLOYMENTS_KEPT, default 20, at least 2): older ones are
+   * deleted after each deploy, never the live or the previous one.
+   */
+  keepDeployments: number;
+  /**
    * The memory this instance may use: its cgroup's limit (a container's or pod's) when one is
    * set, else the machine's RAM. The memory-derived defaults are sized from it.
    */
@@ -334,6 +339,17 @@ function cpuPercent(env: Record<string, string | undefined>): number {
   return percent;
 }
 
+/** DEPLOYMENTS_KEPT: at least 2, the live deployment and the previous one. */
+function keptDeployments(env: Record<string, string | undefined>): number {
+  const kept = integer(env, "DEPLOYMENTS_KEPT", 20);
+  if (kept < 2) {
+    throw new ConfigError(
+      "DEPLOYMENTS_KEPT must be at least 2: the live deployment and the previous one",
+    );
+  }
+  return kept;
+}
+
 /** A whole number of at least 1 (a budget that 0 would turn into an outage). */
 function atLeastOne(
   env: Record<string, string | undefined>,
@@ -409,6 +425,7 @@ export function loadConfig(
     secretsKey: secretsKey(env.SECRETS_KEY, Boolean(env.UPSTASH_REDIS_REST_URL || env.REDIS_URL)),
     syncIntervalMs: integer(env, "SYNC_INTERVAL_MS", env.REDIS_URL ? 5000 : 250),
     maxEnvironments: atLeastOne(env, "MAX_ENVIRONMENTS", 10),
+    keepDeployments: keptDeployments(env),
     memory,
     compileMemoryMb: atLeastOne(env, "COMPILE_MEMORY_MB", defaultCompileMemoryMb(memory.bytes)),
   };

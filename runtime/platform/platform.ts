@@ -181,6 +181,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     onJobsChanged: () => void scheduler.refresh(),
     onLimit: (appId, message) => logs.event(appId, "warn", message),
     maxEnvironments: config.maxEnvironments,
+    keepDeployments: config.keepDeployments,
   });
   const rateLimits = new RateLimits({
     store,

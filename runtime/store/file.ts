@@ -3,7 +3,9 @@
  * (temp file + rename), so a restarted server serves what was deployed. One server owns a
  * data folder; several instances share state through the Redis store instead.
  *
- * Layout under `<dir>/apps/<appId>/`: `deployments/<id>.json`, `deployments.jsonl` (one summary
+ * Layout under `<dir>/apps/<appId>/`: `deployments/<id>.json` (a deployment without its code),
+ * `deployments/<id>.code.json` (its modules and source maps, what a sandbox loads; deployments
+ * written before the split hold their code in `<id>.json`), `deployments.jsonl` (one summary
  * per line, the listing index), `live.json` (environment → id), `previous.json` (environment →
  * the id live before the current one), `vars/<env>.json`,
  * `rate-limit.json`; and
@@ -14,6 +16,7 @@ import { appEnvKey } from "../ids.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
 import {
   type Deployment,
+  type DeploymentCode,
   type DeploymentListQuery,
   type DeploymentPage,
   type DeploymentSummary,
@@ -44,7 +47,13 @@ export class FileStore implements PlatformStore {
   async put(deployment: Deployment): Promise<void> {
     const folder = `${this.#appDir(deployment.appId)}/deployments`;
     await Deno.mkdir(folder, { recursive: true });
-    await writeAtomic(`${folder}/${deployment.id}.json`, JSON.stringify(deployment));
+    const { modules, sourceMaps, ...rest } = deployment;
+    // The code first: a deployment file is never there without its code.
+    await writeAtomic(
+      `${folder}/${deployment.id}.code.json`,
+      JSON.stringify({ modules, sourceMaps }),
+    );
+    await writeAtomic(`${folder}/${deployment.id}.json`, JSON.stringify(rest));
     const index = `${this.#appDir(deployment.appId)}/deployments.jsonl`;
     await this.#serial(
       index,
@@ -54,7 +63,66 @@ export class FileStore implements PlatformStore {
   }
 
   async get(appId: string, id: string): Promise<Deployment | null> {
-    return await readJson<Deployment>(`${this.#appDir(appId)}/deployments/${id}.json`);
+    const deployment = await readJson<Deployment>(`${this.#appDir(appId)}/deployments/${id}.json`);
+    if (!deployment || deployment.modules) return deployment;
+    const code = await this.getCode(appId, id);
+    return code ? { ...deployment, ...code } : null;
+  }
+
+  async getCode(appId: string, id: string): Promise<DeploymentCode | null> {
+    const folder = `${this.#appDir(appId)}/deployments`;
+    const code = await readJson<DeploymentCode>(`${folder}/${id}.code.json`);
+    if (code) return code;
+    // Written before code had a file of its own.
+    const whole = await readJson<Deployment>(`${folder}/${id}.json`);
+    return whole?.modules ? { modules: whole.modules, sourceMaps: whole.sourceMaps ?? {} } : null;
+  }
+
+  async pruneDeployments(appId: string, environment: string, keep: number): Promise<number> {
+    const dir = this.#appDir(appId);
+    const index = `${dir}/deployments.jsonl`;
+    const kept = new Set<string>([
+      (await this.liveOf(appId))[environment] ?? "",
+      (await this.previousOf(appId))[environment] ?? "",
+    ]);
+    let pruned = 0;
+    await this.#serial(index, async () => {
+      const lines = await this.#indexLines(index);
+      const ids = lines.filter(([summary]) => summary.environment === environment)
+        .map(([summary]) => summary.id).sort().reverse();
+      const drop = new Set(ids.slice(keep).filter((id) => !kept.has(id)));
+      if (drop.size === 0) return;
+      await writeAtomic(
+        index,
+        lines.filter(([summary]) => !drop.has(summary.id)).map(([, line]) => `${line}\n`).join(""),
+      );
+      for (const id of drop) await this.#removeDeployment(appId, id);
+      pruned = drop.size;
+    });
+    return pruned;
+  }
+
+  /** The index's summaries with their lines; lines cut short by a crash are left out. */
+  async #indexLines(index: string): Promise<Array<[DeploymentSummary, string]>> {
+    let text = "";
+    try {
+      text = await Deno.readTextFile(index);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    const out: Array<[DeploymentSummary, string]> = [];
+    for (const line of text.split("\n")) {
+      try {
+        if (line) out.push([JSON.parse(line), line]);
+      } catch { /* see `list` */ }
+    }
+    return out;
+  }
+
+  async #removeDeployment(appId: string, id: string): Promise<void> {
+    const folder = `${this.#appDir(appId)}/deployments`;
+    await Deno.remove(`${folder}/${id}.json`).catch(() => {});
+    await Deno.remove(`${folder}/${id}.code.json`).catch(() => {});
   }
 
   async list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage> {
@@ -124,7 +192,7 @@ export class FileStore implements PlatformStore {
         if (summary.environment !== environment) kept.push(`${line}\n`);
         else {
           found = true;
-          await Deno.remove(`${dir}/deployments/${summary.id}.json`).catch(() => {});
+          await this.#removeDeployment(appId, summary.id);
         }
       }
       await writeAtomic(index, kept.join(""));

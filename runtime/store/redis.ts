@@ -24,6 +24,7 @@ import {
 } from "../platform/redis.ts";
 import {
   type Deployment,
+  type DeploymentCode,
   type DeploymentListQuery,
   type DeploymentPage,
   type DeploymentSummary,
@@ -93,6 +94,33 @@ export class RedisStore implements PlatformStore {
     return await guard(async () => {
       const text = await this.#send("GET", `${app(appId)}:dep:${id}`);
       return text === null ? null : JSON.parse(String(text)) as Deployment;
+    });
+  }
+
+  /** Reads the whole deployment and keeps its code (one value holds both). */
+  async getCode(appId: string, id: string): Promise<DeploymentCode | null> {
+    const deployment = await this.get(appId, id);
+    return deployment && { modules: deployment.modules, sourceMaps: deployment.sourceMaps };
+  }
+
+  async pruneDeployments(appId: string, environment: string, keep: number): Promise<number> {
+    return await guard(async () => {
+      const base = app(appId);
+      const [idsReply, live, previous] = await this.#redis.pipeline([
+        ["ZRANGE", `${base}:deps:${environment}`, "+", "-", "BYLEX", "REV"],
+        ["HGET", `${base}:live`, environment],
+        ["HGET", `${base}:previous`, environment],
+      ]);
+      const drop = (strings(idsReply ?? null) as string[]).slice(keep)
+        .filter((id) => id !== live && id !== previous);
+      if (drop.length === 0) return 0;
+      await this.#redis.pipeline([
+        ["DEL", ...drop.map((id) => `${base}:dep:${id}`)],
+        ["HDEL", `${base}:summaries`, ...drop],
+        ["ZREM", `${base}:deps`, ...drop],
+        ["ZREM", `${base}:deps:${environment}`, ...drop],
+      ]);
+      return drop.length;
     });
   }
 

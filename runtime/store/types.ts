@@ -33,6 +33,9 @@ export interface Deployment {
   packages?: Record<string, string>;
 }
 
+/** A deployment's compiled code: what a sandbox loads, read at each load (never kept in memory). */
+export type DeploymentCode = Pick<Deployment, "modules" | "sourceMaps">;
+
 /** A deployment without its files and code, as listings show it. */
 export type DeploymentSummary = Omit<Deployment, "files" | "modules" | "sourceMaps">;
 
@@ -58,6 +61,13 @@ export interface DeploymentStore {
   put(deployment: Deployment): Promise<void>;
   /** Reads a deployment of an app, or null. */
   get(appId: string, id: string): Promise<Deployment | null>;
+  /** Reads only a deployment's compiled code (what a sandbox loads), or null. */
+  getCode(appId: string, id: string): Promise<DeploymentCode | null>;
+  /**
+   * Deletes the deployments of an app's environment beyond its newest `keep`, never the live or
+   * the previous one; answers how many it deleted.
+   */
+  pruneDeployments(appId: string, environment: string, keep: number): Promise<number>;
   /** Lists an app's deployments, newest first. */
   list(appId: string, query: DeploymentListQuery): Promise<DeploymentPage>;
   /**

@@ -42,14 +42,24 @@ export interface CallAnswer {
   stream?: ReadableStream<Uint8Array> | undefined;
 }
 
-/** A deployment as the sandbox needs it: ids and its compiled route modules. */
+/** A deployment's compiled code, what a sandbox loads. */
+export interface DeploymentCode {
+  /** Route file → ES module source. */
+  modules: Record<string, string>;
+  /** Module name → esbuild source map (JSON text): the sandbox maps its own stacks. */
+  sourceMaps: Record<string, string>;
+}
+
+/**
+ * A deployment as the sandbox needs it: its ids, and where to read its code at each load (the
+ * host keeps no deployment's code in memory; it stays on disk or in the store).
+ */
 export interface LoadableDeployment {
   id: string;
   appId: string;
   environment: string;
-  modules: Record<string, string>;
-  /** Module name → esbuild source map (JSON text): the sandbox maps its own stacks. */
-  sourceMaps: Record<string, string>;
+  /** Reads the code to load; null when the deployment no longer exists. */
+  code(): Promise<DeploymentCode | null>;
 }
 
 /** One request for a sandbox: its id, route file, `ctx.req`, body and `ctx.env`. */
@@ -313,9 +323,21 @@ export class Sandbox {
    * Loads `deployment` into the process (then `schedules` holds what its modules export as
    * `schedule`); rejects with LoadError if it fails or takes too long.
    */
-  load(deployment: LoadableDeployment, timeoutMs: number): Promise<void> {
+  async load(deployment: LoadableDeployment, timeoutMs: number): Promise<void> {
     this.deployment = deployment;
-    return new Promise<void>((resolve, reject) => {
+    const code = await deployment.code();
+    if (!code || this.#exited) {
+      throw new LoadError({
+        file: "",
+        message: code
+          ? "its sandbox exited before the code was loaded"
+          : `deployment ${deployment.id} no longer exists`,
+      });
+    }
+    const bytes = new TextEncoder().encode(
+      JSON.stringify({ modules: code.modules, sourceMaps: code.sourceMaps }),
+    );
+    return await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#load?.settle(
           new LoadError({
@@ -335,9 +357,7 @@ export class Sandbox {
           else resolve();
         },
       };
-      const { modules, sourceMaps } = deployment;
-      const code = new TextEncoder().encode(JSON.stringify({ modules, sourceMaps }));
-      this.#send({ t: "load", dep: deployment.id }, code);
+      this.#send({ t: "load", dep: deployment.id }, bytes);
     });
   }
 
