@@ -65,6 +65,21 @@ for (
       /EGRESS_RULES must be a JSON array/,
     ],
     [
+      "a sandbox memory budget below one sandbox's cap",
+      { ...GOOD, SANDBOX_MEMORY_MB: "256", SANDBOX_MEMORY_TOTAL_MB: "200" },
+      /SANDBOX_MEMORY_TOTAL_MB must be at least SANDBOX_MEMORY_MB \(256\)/,
+    ],
+    [
+      "a CPU share past 100%",
+      { ...GOOD, APP_CPU_PERCENT: "150" },
+      /APP_CPU_PERCENT must be at most 100/,
+    ],
+    [
+      "fewer than two deployments kept",
+      { ...GOOD, DEPLOYMENTS_KEPT: "1" },
+      /DEPLOYMENTS_KEPT must be at least 2/,
+    ],
+    [
       "an egress rule without a host",
       { ...GOOD, EGRESS_RULES: '[{"headers":{}}]' },
       /EGRESS_RULES\[0\]\.origin must be an origin like "https:\/\/api\.example\.com"/,
