@@ -22,3 +22,65 @@ export class BudgetRefusal extends PlatformError {
     this.name = "BudgetRefusal";
   }
 }
+
+/** A shared quantity's caps: per app and in all. */
+export interface ShareLimits {
+  perApp: number;
+  total: number;
+}
+
+/**
+ * How much of a shared quantity (bytes of request bodies, outbound fetches in flight, …) the host
+ * holds at once, per app and in all. `take` refuses past either cap with a BudgetRefusal naming
+ * the budget and the figure; what is taken is given back with `release` when it is let go.
+ */
+export class HeldShare {
+  readonly #limits: ShareLimits;
+  readonly #budget: string;
+  readonly #what: string;
+  readonly #held = new Map<string, number>();
+  #total = 0;
+
+  /**
+   * `budget`: the name as the README's Budgets table has it (also the log key of refusals);
+   * `what`: the quantity in a sentence, e.g. "bytes of request bodies".
+   */
+  constructor(limits: ShareLimits, budget: string, what: string) {
+    this.#limits = limits;
+    this.#budget = budget;
+    this.#what = what;
+  }
+
+  /** Holds `amount` more for `appId`; throws BudgetRefusal (503) past either cap. */
+  take(appId: string, amount: number): void {
+    const held = this.#held.get(appId) ?? 0;
+    const { perApp, total } = this.#limits;
+    if (held + amount > perApp) {
+      throw new BudgetRefusal(
+        "unavailable",
+        `${this.#budget} per app`,
+        `this app holds ${held} ${this.#what}; the budget is ${perApp} per app at once`,
+        1,
+      );
+    }
+    if (this.#total + amount > total) {
+      throw new BudgetRefusal(
+        "unavailable",
+        this.#budget,
+        `the platform holds ${this.#total} ${this.#what}; the budget is ${total} at once`,
+        1,
+      );
+    }
+    this.#held.set(appId, held + amount);
+    this.#total += amount;
+  }
+
+  /** Gives back `amount` of `appId`'s. */
+  release(appId: string, amount: number): void {
+    if (amount === 0) return;
+    const held = (this.#held.get(appId) ?? 0) - amount;
+    if (held > 0) this.#held.set(appId, held);
+    else this.#held.delete(appId);
+    this.#total -= amount;
+  }
+}

@@ -245,7 +245,7 @@ Deno.test({
       }
       const refused = await readAll(stalled[2]!);
       assert.match(refused, /^HTTP\/1\.1 503/);
-      assert.match(refused, /request bodies; the budget is 1048576 bytes per app/);
+      assert.match(refused, /bytes of request bodies; the budget is 1048576 per app/);
       // Another app's upload is not held against this app's budget.
       const answer = await json<{ body: string }>(
         await s.call(other, "/echo", {

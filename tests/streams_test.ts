@@ -6,7 +6,15 @@
  * attacker's side, with another app probed meanwhile.
  */
 import assert from "node:assert/strict";
-import { appId, json, probing, startServer, type TestServer, victimPath } from "./helpers.ts";
+import {
+  appId,
+  json,
+  probing,
+  startServer,
+  type TestServer,
+  victimPath,
+  waitFor,
+} from "./helpers.ts";
 import { sampleProcess } from "../runtime/sandbox/host/proc.ts";
 
 const encoder = new TextEncoder();
@@ -228,6 +236,112 @@ streamTest(
     assert.match(refused.error, /307 redirect would send the streamed request body again/);
   },
 );
+
+streamTest(
+  "a function's fetches end with its request, and an app holds at most its share of them",
+  async (s) => {
+    let open = 0;
+    let opened = 0;
+    // An upstream that takes every request and never answers, until the client goes away.
+    upstream.set((request) => {
+      open++;
+      opened++;
+      return new Promise((resolve) => {
+        request.signal.addEventListener("abort", () => {
+          open--;
+          resolve(new Response("gone"));
+        });
+      });
+    });
+    const app = appId("leaver");
+    await s.deployOk(app, {
+      "api/leave.ts": `export default async () => {
+      for (let i = 0; i < 20; i++) fetch(${JSON.stringify(upstream.origin)}).catch(() => {});
+      // The fetches reach the upstream before the handler answers.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return { body: "left" };
+    };`,
+      "api/hold.ts": `export default async (ctx) => {
+      const results = await Promise.allSettled(Array.from({ length: 100 }, () =>
+        fetch(${JSON.stringify(upstream.origin)}, { signal: AbortSignal.timeout(1500) })));
+      const refused = results.filter((r) => r.status === "rejected" && /in flight/.test(r.reason?.message));
+      return { body: { refused: refused.length, first: refused[0]?.reason?.message ?? null } };
+    };`,
+    });
+    for (let i = 0; i < 10; i++) assert.equal(await (await s.call(app, "/leave")).text(), "left");
+    // Every fetch the handlers left behind is cut once its request has answered.
+    await waitFor(
+      "the left fetches to be cut",
+      () => Promise.resolve(opened >= 200 && open === 0),
+      5000,
+    );
+    // Three requests of 100 fetches each (a request may make 100): past the app's 256 in
+    // flight, fetch rejects naming the budget.
+    const held = await Promise.all(
+      [0, 1, 2].map(async () =>
+        await json<{ refused: number; first: string | null }>(await s.call(app, "/hold"), 200)
+      ),
+    );
+    assert.equal(held.reduce((sum, h) => sum + h.refused, 0), 300 - 256);
+    assert.match(
+      held.find((h) => h.first)!.first!,
+      /outbound fetches in flight; the budget is 256 per app/,
+    );
+    await waitFor("the held fetches to be cut", () => Promise.resolve(open === 0), 5000);
+  },
+);
+
+Deno.test({
+  name: "buffered fetch request bodies count against the app's outbound body budget",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // A raw upstream that takes the bytes and never answers (Deno.serve would not notice its
+    // client leaving while a body is unread); it counts the connections still open.
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    let open = 0;
+    const accepting = (async () => {
+      for await (const conn of listener) {
+        open++;
+        void (async () => {
+          const buffer = new Uint8Array(64 * 1024);
+          while (await conn.read(buffer).catch(() => null) !== null) { /* discard */ }
+          open--;
+          conn.close();
+        })();
+      }
+    })();
+    const origin = `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`;
+    const s = await startServer({
+      env: { EGRESS_RULES: JSON.stringify([{ origin, allowPrivate: true }]) },
+    });
+    try {
+      const app = appId("bodies");
+      await s.deployOk(app, {
+        "api/post.ts": `export default async () => {
+          const body = new Uint8Array(7 * 1024 * 1024);
+          const results = await Promise.allSettled(Array.from({ length: 6 }, () =>
+            fetch(${
+          JSON.stringify(origin)
+        }, { method: "POST", body, signal: AbortSignal.timeout(1500) })));
+          return { body: results.map((r) => r.status === "rejected" ? r.reason.message : "ok") };
+        };`,
+      });
+      const before = (await sampleProcess(Deno.pid))!.rssBytes;
+      const answers = await json<string[]>(await s.call(app, "/post"), 200);
+      const grownMb = ((await sampleProcess(Deno.pid))!.rssBytes - before) / 1024 / 1024;
+      // 32 MB per app: four bodies of 7 MB are held, the other two refused at once.
+      assert.equal(answers.filter((a) => /bytes of outbound request bodies/.test(a)).length, 2);
+      assert.ok(grownMb < 400, `the host grew by ${grownMb.toFixed(0)} MB`);
+      // The request has ended: its fetches' sockets are closed.
+      await waitFor("the held fetches to be cut", () => Promise.resolve(open === 0), 5000);
+    } finally {
+      await s.close();
+      listener.close();
+      await accepting.catch(() => {});
+    }
+  },
+});
 
 Deno.test({
   name: "streams: close the shared platform and upstream",

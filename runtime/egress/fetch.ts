@@ -135,6 +135,12 @@ export class Egress {
         limitBytes(MAX_REQUEST_BODY_BYTES, "fetch: the streamed request body is over the limit"),
       )
       : requestBody ?? new Uint8Array(0);
+    if (body instanceof Uint8Array && body.length > MAX_REQUEST_BODY_BYTES) {
+      throw new EgressError(
+        `fetch: the request body is ${body.length} bytes, over the limit of ` +
+          `${MAX_REQUEST_BODY_BYTES} bytes`,
+      );
+    }
     const headers = new Headers(request.headers);
     const origin = url.origin;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {

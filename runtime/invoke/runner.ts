@@ -6,7 +6,7 @@ import { runKvCall } from "../kv/calls.ts";
 import { type KvBackend, KvQuotaError } from "../kv/types.ts";
 import type { Logs, RequestLog } from "../logs/logs.ts";
 import { toWireRequest } from "./request.ts";
-import type { BodyBytesBudget } from "./body_budget.ts";
+import type { HeldShare } from "../budget.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
 import { HeaderDropReports } from "./header_drops.ts";
 import type { Job } from "../cron/schedule.ts";
@@ -46,7 +46,11 @@ export interface FunctionRunnerOptions {
   /** How long a request body may go without a byte before it is answered 408, in ms. */
   bodyIdleMs: number;
   /** Request-body bytes held at once, per app and in all. */
-  bodyBytes: BodyBytesBudget;
+  bodyBytes: HeldShare;
+  /** Outbound fetches in flight (head or body still coming), per app and in all. */
+  fetches: HeldShare;
+  /** Bytes of outbound fetch request bodies held until sent, per app and in all. */
+  fetchBodyBytes: HeldShare;
 }
 
 /** Which app, environment and function path a request addresses. */
@@ -115,6 +119,10 @@ export class FunctionRunner {
     let refused = false;
     /** Request-body bytes this request holds against the budget, given back at its end. */
     let heldBytes = 0;
+    /** Aborts the request's outbound fetches when it ends: none outlives its request. */
+    const outbound = new AbortController();
+    /** Whether the request goes on after `run` returns (a stream, waitUntil work). */
+    let lasting = false;
     live.enter();
     try {
       if (!target.scheduled) await this.#options.rateLimits.admit(appId, environment, match.file);
@@ -136,7 +144,14 @@ export class FunctionRunner {
       const { result, body, stream, background } = await this.#options.sandboxes.invoke(
         live.deployment,
         { id: requestId, file: match.file, env: vars.env, ...incoming },
-        this.#hooks(appId, log, vars.secrets, started + this.#options.timeoutMs, timing),
+        this.#hooks(
+          appId,
+          log,
+          vars.secrets,
+          started + this.#options.timeoutMs,
+          timing,
+          outbound.signal,
+        ),
         this.#options.timeoutMs,
         acquire,
         { queue: !target.scheduled },
@@ -144,6 +159,11 @@ export class FunctionRunner {
       Object.assign(timing, acquire);
       timing.handlerMs = performance.now() - invoked - timing.queueMs - timing.sandboxMs;
       const response = toResponse(result, body, stream);
+      // The request lives on in its stream or waitUntil work: its fetches end when that does.
+      if (background) {
+        lasting = true;
+        background.then(() => outbound.abort(), () => outbound.abort());
+      }
       background?.catch((error: Error) =>
         log.log("error", redactSecrets(failureLog(error), vars.secrets))
       );
@@ -171,6 +191,7 @@ export class FunctionRunner {
       }
       throw answer;
     } finally {
+      if (!lasting) outbound.abort();
       this.#options.bodyBytes.release(appId, heldBytes);
       live.leave();
       const durationMs = performance.now() - started;
@@ -250,9 +271,20 @@ export class FunctionRunner {
     secrets: Record<string, string>,
     deadline: number,
     timing: RequestTiming,
+    ended: AbortSignal,
   ): InvocationHooks {
-    const { kv, egress, metrics } = this.#options;
+    const { kv, egress, metrics, fetches: inFlight, fetchBodyBytes } = this.#options;
+    const refusals = this.#refusals;
     let fetches = 0;
+    /** A budget refused a fetch: logged once a window, and the handler's fetch rejects. */
+    const refuse = (error: unknown): never => {
+      if (error instanceof BudgetRefusal) {
+        const line = refusals.report(appId, error.budget, error.message);
+        if (line) log.log("warn", line);
+        throw new Error(`fetch: ${error.message}`);
+      }
+      throw error;
+    };
     return {
       async call(op, args, body) {
         if (op.startsWith("kv.")) {
@@ -277,11 +309,45 @@ export class FunctionRunner {
             }
             throw new Error(message);
           }
-          const signal = AbortSignal.timeout(Math.max(1, deadline - performance.now()));
-          return await timing.measure(
-            timing.fetch,
-            () => egress.fetch(args[0] as WireFetchRequest, body, secrets, signal),
-          );
+          const signal = AbortSignal.any([
+            ended,
+            AbortSignal.timeout(Math.max(1, deadline - performance.now())),
+          ]);
+          const bytes = body instanceof Uint8Array ? body.length : 0;
+          try {
+            inFlight.take(appId, 1);
+          } catch (error) {
+            refuse(error);
+          }
+          let done = false;
+          const release = () => {
+            if (done) return;
+            done = true;
+            inFlight.release(appId, 1);
+          };
+          try {
+            try {
+              fetchBodyBytes.take(appId, bytes);
+            } catch (error) {
+              refuse(error);
+            }
+            try {
+              const answer = await timing.measure(
+                timing.fetch,
+                () => egress.fetch(args[0] as WireFetchRequest, body, secrets, signal),
+              );
+              if (!answer.stream) release();
+              // The socket is held until the body has been read, cancelled or cut.
+              return answer.stream
+                ? { ...answer, stream: releasing(answer.stream, release) }
+                : answer;
+            } finally {
+              fetchBodyBytes.release(appId, bytes);
+            }
+          } catch (error) {
+            release();
+            throw error;
+          }
         }
         throw new Error(`${op} is not available`);
       },
@@ -333,4 +399,30 @@ function toPlatformError(error: unknown, file: string, secrets: Record<string, s
     retryAfterSeconds: error.retryAfterSeconds,
     cause: error,
   });
+}
+
+/** `stream`, calling `release` once when it ends, fails or is cancelled. */
+function releasing(
+  stream: ReadableStream<Uint8Array>,
+  release: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        release();
+        controller.error(error);
+      }
+    },
+    async cancel(reason) {
+      release();
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }

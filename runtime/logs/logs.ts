@@ -21,6 +21,28 @@ const EVENT_ENTRIES = 100;
 const EVENT_CHARS = 64 * 1024;
 /** Longest line outside a request; a longer one is cut. */
 const MAX_EVENT_CHARS = 16 * 1024;
+/** The window of the per-app budget of console lines, in ms. */
+const APP_WINDOW_MS = 10_000;
+/** Most console lines one app may write per window, over all its requests. */
+const APP_ENTRIES = 20_000;
+/** Most characters of console lines one app may write per window (8 MB). */
+const APP_CHARS = 8 * 1024 * 1024;
+/**
+ * Most characters of entries waiting for the store, in all (32 MB): a store that cannot keep up
+ * makes the pipeline shed new lines (counted per app) instead of holding them in host memory.
+ */
+const MAX_QUEUED_CHARS = 32 * 1024 * 1024;
+
+/** Lines one app had dropped in a window, by the app budget or a full pipeline. */
+interface AppWindow {
+  since: number;
+  entries: number;
+  chars: number;
+  dropped: number;
+  droppedChars: number;
+  /** Reports the drops when the window closes, armed at its first drop. */
+  timer?: ReturnType<typeof setTimeout> | undefined;
+}
 
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {
@@ -56,6 +78,7 @@ export class RequestLog {
    */
   log(level: LogLevel, message: string, prepare: (text: string) => string = (t) => t): void {
     if (!this.#budget.admit(message.length)) return;
+    if (!this.#logs.admitConsole(this.#context.appId, message.length)) return;
     this.#logs.write(this.#entry("console", level, prepare(message)));
   }
 
@@ -127,6 +150,10 @@ export class Logs {
   readonly #store: LogStore;
   readonly #exporter: LogExporter | undefined;
   #queue: NewLogEntry[] = [];
+  /** Characters of the messages queued or being written to the store. */
+  #queuedChars = 0;
+  /** Per app: console lines of the current window, and what was dropped in it. */
+  readonly #apps = new Map<string, AppWindow>();
   #flushing: Promise<void> | null = null;
   #storeFailed = false;
   readonly #eventBudgets = new Map<
@@ -215,8 +242,55 @@ export class Logs {
     });
   }
 
+  /**
+   * Whether one more console line of `length` characters fits the app's budget per window
+   * (APP_ENTRIES, APP_CHARS) and the pipeline's room; a line that does not is counted, and one
+   * entry says how many were dropped when the app's window closes.
+   */
+  admitConsole(appId: string, length: number): boolean {
+    const now = Date.now();
+    let window = this.#apps.get(appId);
+    if (!window || now - window.since >= APP_WINDOW_MS) {
+      if (window) this.#reportAppDrops(appId, window);
+      window = { since: now, entries: 0, chars: 0, dropped: 0, droppedChars: 0 };
+      this.#apps.set(appId, window);
+    }
+    const full = this.#queuedChars + length > MAX_QUEUED_CHARS;
+    if (full || window.entries >= APP_ENTRIES || window.chars + length > APP_CHARS) {
+      if (window.dropped++ === 0) {
+        const closed = window;
+        closed.timer = setTimeout(() => {
+          closed.timer = undefined;
+          if (this.#apps.get(appId) === closed) this.#apps.delete(appId);
+          this.#reportAppDrops(appId, closed);
+        }, Math.max(0, window.since + APP_WINDOW_MS - now));
+      }
+      window.droppedChars += length;
+      return false;
+    }
+    window.entries++;
+    window.chars += length;
+    return true;
+  }
+
+  /** Writes the one "dropped" entry of an app's closed window, if it dropped anything. */
+  #reportAppDrops(appId: string, window: AppWindow): void {
+    clearTimeout(window.timer);
+    window.timer = undefined;
+    if (window.dropped === 0) return;
+    this.#writeEvent(
+      appId,
+      "warn",
+      `${window.dropped} log lines (${window.droppedChars} characters) were dropped: an app may ` +
+        `write ${APP_ENTRIES} lines and ${APP_CHARS} characters per ${APP_WINDOW_MS / 1000} s ` +
+        "over all its requests, while the log pipeline has room",
+    );
+    window.dropped = 0;
+  }
+
   /** Queues an entry; it reaches the store in the next batch, without anyone waiting on it. */
   write(entry: NewLogEntry): void {
+    this.#queuedChars += entry.message.length;
     this.#queue.push(entry);
     this.#exporter?.export(entry);
     this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(
@@ -242,6 +316,8 @@ export class Logs {
 
   /** Flushes and stops the exporter. */
   async close(): Promise<void> {
+    for (const [appId, window] of this.#apps) this.#reportAppDrops(appId, window);
+    this.#apps.clear();
     await this.flush();
     await this.#exporter?.shutdown();
     await this.#store.close();
@@ -250,6 +326,8 @@ export class Logs {
   async #flush(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
+    let chars = 0;
+    for (const entry of batch) chars += entry.message.length;
     try {
       await this.#store.append(batch);
       this.#storeFailed = false;
@@ -259,6 +337,8 @@ export class Logs {
       }
       this.#storeFailed = true;
     } finally {
+      // The batch is the store's now (or lost with it): its room is free again.
+      this.#queuedChars -= chars;
       this.#flushing = this.#queue.length > 0 ? this.#flush() : null;
     }
   }

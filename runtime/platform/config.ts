@@ -47,6 +47,12 @@ export interface Config {
    */
   bodyBytes: { perApp: number; total: number };
   /**
+   * Outbound fetches in flight at once, from the request to the end of the response's body
+   * (OUTBOUND_FETCHES_PER_APP, default 256; OUTBOUND_FETCHES_TOTAL, default 4096): each holds a
+   * socket of the host's. Past either, the handler's fetch rejects naming the budget.
+   */
+  fetches: { perApp: number; total: number };
+  /**
    * The shared Redis (README "Scale-out"): over TCP (REDIS_URL, `redis://` or `rediss://`) or over
    * the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN); null means the
    * embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
@@ -413,6 +419,10 @@ export function loadConfig(
     bodyBytes: {
       perApp: integer(env, "REQUEST_BODY_BYTES_PER_APP", 32 * 1024 * 1024),
       total: integer(env, "REQUEST_BODY_BYTES_TOTAL", 256 * 1024 * 1024),
+    },
+    fetches: {
+      perApp: integer(env, "OUTBOUND_FETCHES_PER_APP", 256),
+      total: integer(env, "OUTBOUND_FETCHES_TOTAL", 4096),
     },
     redis: redisConfig(env),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),

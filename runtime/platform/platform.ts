@@ -1,5 +1,5 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
-import { BodyBytesBudget } from "../invoke/body_budget.ts";
+import { HeldShare } from "../budget.ts";
 import type { Config } from "./config.ts";
 import { Deployments } from "../deploy/deployments.ts";
 import { CompilerPool, type CompilerPoolOptions } from "../deploy/compiler/pool.ts";
@@ -207,7 +207,13 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     adminKey: config.apiKey,
     keys,
     bodyIdleMs: config.bodyIdleMs,
-    bodyBytes: new BodyBytesBudget(config.bodyBytes),
+    bodyBytes: new HeldShare(config.bodyBytes, "request body bytes", "bytes of request bodies"),
+    fetches: new HeldShare(config.fetches, "outbound fetches", "outbound fetches in flight"),
+    fetchBodyBytes: new HeldShare(
+      config.bodyBytes,
+      "outbound request body bytes",
+      "bytes of outbound request bodies",
+    ),
   });
   await scheduler.start();
   const sync = startSync({

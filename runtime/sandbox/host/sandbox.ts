@@ -667,6 +667,11 @@ export class Sandbox {
     }
     try {
       const answer = await pending.hooks.call(message.op, message.args, body);
+      if (this.#pending.get(id) !== pending) {
+        // The request ended while its fetch was under way: nobody will read the body.
+        await answer.stream?.cancel().catch(() => {});
+        return;
+      }
       this.#send({ t: "reply", id, cid, ok: true, value: answer.value ?? null }, answer.body);
       if (answer.stream) void this.#pumpFetch(pending, id, cid, answer.stream);
     } catch (error) {
