@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { API_KEY, appId, json, rawHttp, startServer, suite, waitFor } from "./helpers.ts";
 import type { LogEntry } from "../runtime/logs/types.ts";
 
-const edgeTest = suite(() => startServer({ env: { REQUEST_BODY_TIMEOUT_MS: "300" } }));
+const edgeTest = suite(() =>
+  startServer({ env: { REQUEST_BODY_TIMEOUT_MS: "300", FUNCTION_TIMEOUT_MS: "1500" } })
+);
 
 const ECHO = {
   "api/echo.ts": `export default (ctx) => {
@@ -71,6 +73,36 @@ edgeTest("a body that stops arriving is answered 408 and logged as 408", async (
   const entry = await requestEntry(s, app, (e) => e.status === 408);
   assert.equal(entry.level, "warn");
 });
+
+edgeTest(
+  "a body trickled too slowly to finish within the time limit is answered 408",
+  async (s) => {
+    const app = appId("edge");
+    await s.deployOk(app, ECHO);
+    const conn = await openUpload(
+      s.url,
+      `POST /apps/${app}/functions/echo HTTP/1.1\r\nHost: x\r\ncontent-type: text/plain\r\n` +
+        "content-length: 100\r\n\r\n",
+    );
+    try {
+      // A byte every 100 ms never lets the 300 ms idle timer fire; the whole body would take 10 s.
+      let answered = false;
+      const dripping = (async () => {
+        for (let i = 0; i < 40 && !answered; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          if (await conn.write(new Uint8Array([120])).catch(() => null) === null) return;
+        }
+      })();
+      const answer = await readAll(conn);
+      answered = true;
+      assert.match(answer, /^HTTP\/1\.1 408/);
+      assert.match(answer, /did not arrive within 1\.5 s/);
+      await dripping;
+    } finally {
+      conn.close();
+    }
+  },
+);
 
 edgeTest("a client that goes away mid-upload is logged 499, not as the app's error", async (s) => {
   const app = appId("edge");

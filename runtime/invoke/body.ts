@@ -8,13 +8,15 @@ export const BODY_IDLE_TIMEOUT_MS = 10_000;
  * Reads the whole request body, or throws: 413 as soon as it is known to exceed `limit` bytes,
  * 408 when `idleMs` pass without a byte, 499 when the client went away mid-upload, and 400 when
  * the body's framing is malformed (a bad chunked encoding, a short Content-Length). `hold` is
- * told of each chunk's bytes as it arrives, and may throw to refuse the body (a budget).
+ * told of each chunk's bytes as it arrives, and may throw to refuse the body (a budget); 408
+ * too when the whole body takes longer than `totalMs`.
  */
 export async function readBody(
   request: Request,
   limit: number,
   idleMs = BODY_IDLE_TIMEOUT_MS,
   hold: (bytes: number) => void = () => {},
+  totalMs = Infinity,
 ): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
@@ -31,6 +33,14 @@ export async function readBody(
       reader.cancel().catch(() => {});
     }, idleMs);
   };
+  // A body trickled a byte at a time never goes idle; it must still arrive within `totalMs`.
+  let late = false;
+  const deadline = Number.isFinite(totalMs)
+    ? setTimeout(() => {
+      late = true;
+      reader.cancel().catch(() => {});
+    }, totalMs)
+    : undefined;
   try {
     arm();
     while (true) {
@@ -38,6 +48,7 @@ export async function readBody(
       try {
         next = await reader.read();
       } catch (error) {
+        if (late) throw slow(totalMs);
         if (idle) throw stalled(idleMs);
         // Deno reports a connection that closed mid-body as a resource gone away; a framing
         // error as a plain Error naming the invalid request.
@@ -48,6 +59,7 @@ export async function readBody(
         }
         throw invalid(`the request body's framing is malformed: ${(error as Error).message}`);
       }
+      if (late) throw slow(totalMs);
       if (idle) throw stalled(idleMs);
       if (next.done) break;
       size += next.value.length;
@@ -66,8 +78,16 @@ export async function readBody(
     }
   } finally {
     clearTimeout(timer);
+    clearTimeout(deadline);
   }
   return join(chunks, size);
+}
+
+function slow(totalMs: number): PlatformError {
+  return new PlatformError(
+    "request-timeout",
+    `the request body did not arrive within ${totalMs / 1000} s (the function time limit)`,
+  );
 }
 
 function stalled(idleMs: number): PlatformError {

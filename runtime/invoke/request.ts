@@ -88,12 +88,15 @@ export async function toWireRequest(
   adminKey: string,
   bodyIdleMs: number,
   hold?: (bytes: number) => void,
+  totalMs?: number,
 ): Promise<IncomingCall> {
   const headers = headersOf(request, adminKey);
   const query = queryOf(request.url);
   const { method } = request;
   const hasBody = method !== "GET" && method !== "HEAD" && request.body !== null;
-  const bytes = hasBody ? await readBody(request, maxBodyBytes, bodyIdleMs, hold) : undefined;
+  const bytes = hasBody
+    ? await readBody(request, maxBodyBytes, bodyIdleMs, hold, totalMs)
+    : undefined;
   const req: WireRequest = {
     method,
     path,

@@ -138,6 +138,7 @@ export class FunctionRunner {
           this.#options.bodyBytes.take(appId, bytes);
           heldBytes += bytes;
         },
+        this.#options.timeoutMs,
       );
       const acquire = {};
       const invoked = performance.now();
