@@ -65,6 +65,12 @@ export interface FunctionTarget {
   scheduled?: boolean;
 }
 
+/**
+ * Why a request's leftover fetches are aborted; one value for all (an abort without a reason
+ * builds a DOMException with a stack each time).
+ */
+const REQUEST_ENDED = new Error("the request that made this fetch has ended");
+
 /** Most outbound fetches one request may make (as Cloudflare Workers bound subrequests). */
 const MAX_FETCHES_PER_REQUEST = 100;
 
@@ -119,8 +125,12 @@ export class FunctionRunner {
     let refused = false;
     /** Request-body bytes this request holds against the budget, given back at its end. */
     let heldBytes = 0;
-    /** Aborts the request's outbound fetches when it ends: none outlives its request. */
-    const outbound = new AbortController();
+    /**
+     * Aborts the request's outbound fetches when it ends (none outlives its request); made at
+     * the first fetch, so a request that makes none pays nothing for it.
+     */
+    const outbound: { controller?: AbortController } = {};
+    const ended = () => (outbound.controller ??= new AbortController()).signal;
     /** Whether the request goes on after `run` returns (a stream, waitUntil work). */
     let lasting = false;
     live.enter();
@@ -151,7 +161,7 @@ export class FunctionRunner {
           vars.secrets,
           started + this.#options.timeoutMs,
           timing,
-          outbound.signal,
+          ended,
         ),
         this.#options.timeoutMs,
         acquire,
@@ -163,7 +173,10 @@ export class FunctionRunner {
       // The request lives on in its stream or waitUntil work: its fetches end when that does.
       if (background) {
         lasting = true;
-        background.then(() => outbound.abort(), () => outbound.abort());
+        background.then(
+          () => outbound.controller?.abort(REQUEST_ENDED),
+          () => outbound.controller?.abort(REQUEST_ENDED),
+        );
       }
       background?.catch((error: Error) =>
         log.log("error", redactSecrets(failureLog(error), vars.secrets))
@@ -192,7 +205,7 @@ export class FunctionRunner {
       }
       throw answer;
     } finally {
-      if (!lasting) outbound.abort();
+      if (!lasting) outbound.controller?.abort(REQUEST_ENDED);
       this.#options.bodyBytes.release(appId, heldBytes);
       live.leave();
       const durationMs = performance.now() - started;
@@ -272,7 +285,7 @@ export class FunctionRunner {
     secrets: Record<string, string>,
     deadline: number,
     timing: RequestTiming,
-    ended: AbortSignal,
+    ended: () => AbortSignal,
   ): InvocationHooks {
     const { kv, egress, metrics, fetches: inFlight, fetchBodyBytes } = this.#options;
     const refusals = this.#refusals;
@@ -311,7 +324,7 @@ export class FunctionRunner {
             throw new Error(message);
           }
           const signal = AbortSignal.any([
-            ended,
+            ended(),
             AbortSignal.timeout(Math.max(1, deadline - performance.now())),
           ]);
           const bytes = body instanceof Uint8Array ? body.length : 0;
