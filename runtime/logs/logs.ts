@@ -12,6 +12,8 @@ import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types
 
 /** How long entries gather before one batch goes to the store, in ms: one transaction per batch. */
 const FLUSH_DELAY_MS = 20;
+/** Most entries handed to the store in one step of a flush. */
+const FLUSH_SLICE = 128;
 
 /** The window of the per-app budget of lines outside requests, in ms. */
 const EVENT_WINDOW_MS = 10_000;
@@ -324,8 +326,11 @@ export class Logs {
   }
 
   async #flush(): Promise<void> {
-    const batch = this.#queue;
-    this.#queue = [];
+    // At most FLUSH_SLICE entries a step: a busy server's batch is encoded in pieces between
+    // which requests run, not in one pause that every request behind it waits out.
+    const batch = this.#queue.length > FLUSH_SLICE
+      ? this.#queue.splice(0, FLUSH_SLICE)
+      : this.#queue.splice(0);
     let chars = 0;
     for (const entry of batch) chars += entry.message.length;
     try {
