@@ -23,7 +23,7 @@ const EVENT_ENTRIES = 100;
 const EVENT_CHARS = 64 * 1024;
 /** Longest line outside a request; a longer one is cut. */
 const MAX_EVENT_CHARS = 16 * 1024;
-/** The window of the per-app budget of console lines, in ms. */
+/** The default window of the per-app budget of console lines, in ms. */
 const APP_WINDOW_MS = 10_000;
 /** Most console lines one app may write per window, over all its requests. */
 const APP_ENTRIES = 20_000;
@@ -145,6 +145,8 @@ export class RequestLog {
 export interface LogsOptions {
   store: LogStore;
   exporter?: LogExporter | undefined;
+  /** The window of the per-app budget of console lines, in ms (default 10 s). */
+  appWindowMs?: number | undefined;
 }
 
 /** The log pipeline of one server. */
@@ -156,6 +158,7 @@ export class Logs {
   #queuedChars = 0;
   /** Per app: console lines of the current window, and what was dropped in it. */
   readonly #apps = new Map<string, AppWindow>();
+  readonly #appWindowMs: number;
   #flushing: Promise<void> | null = null;
   #storeFailed = false;
   readonly #eventBudgets = new Map<
@@ -166,6 +169,7 @@ export class Logs {
   constructor(options: LogsOptions) {
     this.#store = options.store;
     this.#exporter = options.exporter;
+    this.#appWindowMs = options.appWindowMs ?? APP_WINDOW_MS;
   }
 
   /** Entries the exporter dropped so far (0 without an exporter). */
@@ -252,7 +256,7 @@ export class Logs {
   admitConsole(appId: string, length: number): boolean {
     const now = Date.now();
     let window = this.#apps.get(appId);
-    if (!window || now - window.since >= APP_WINDOW_MS) {
+    if (!window || now - window.since >= this.#appWindowMs) {
       if (window) this.#reportAppDrops(appId, window);
       window = { since: now, entries: 0, chars: 0, dropped: 0, droppedChars: 0 };
       this.#apps.set(appId, window);
@@ -265,7 +269,7 @@ export class Logs {
           closed.timer = undefined;
           if (this.#apps.get(appId) === closed) this.#apps.delete(appId);
           this.#reportAppDrops(appId, closed);
-        }, Math.max(0, window.since + APP_WINDOW_MS - now));
+        }, Math.max(0, window.since + this.#appWindowMs - now));
       }
       window.droppedChars += length;
       return false;
@@ -284,7 +288,9 @@ export class Logs {
       appId,
       "warn",
       `${window.dropped} log lines (${window.droppedChars} characters) were dropped: an app may ` +
-        `write ${APP_ENTRIES} lines and ${APP_CHARS} characters per ${APP_WINDOW_MS / 1000} s ` +
+        `write ${APP_ENTRIES} lines and ${APP_CHARS} characters per ${
+          this.#appWindowMs / 1000
+        } s ` +
         "over all its requests, while the log pipeline has room",
     );
     window.dropped = 0;

@@ -60,6 +60,11 @@ export interface Config {
   redis: RedisConfig | null;
   /** What one app's KV may hold (KV_MAX_KEYS, default 10000; KV_MAX_BYTES, default 100 MB). */
   kvQuota: { maxKeys: number; maxBytes: number };
+  /**
+   * The window of the per-app budget of console lines (20,000 lines and 8 MB per window), in ms
+   * (LOG_BUDGET_WINDOW_MS, default 10000).
+   */
+  logBudgetWindowMs: number;
   /** Runtime log entries kept per app, oldest dropped first (LOG_RETENTION_ENTRIES, default 10000). */
   logRetention: number;
   /**
@@ -425,6 +430,7 @@ export function loadConfig(
       total: integer(env, "OUTBOUND_FETCHES_TOTAL", 4096),
     },
     redis: redisConfig(env),
+    logBudgetWindowMs: integer(env, "LOG_BUDGET_WINDOW_MS", 10_000),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),
     kvQuota: {
       maxKeys: integer(env, "KV_MAX_KEYS", 10_000),

@@ -128,6 +128,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       ? new RedisKv(redis, config.kvQuota)
       : new SqliteKv(`${config.dataDir}/kv.sqlite`, config.kvQuota));
   const logs = new Logs({
+    appWindowMs: config.logBudgetWindowMs,
     store: parts.logStore ??
       (redis
         ? new RedisLogStore(redis, config.logRetention)

@@ -12,7 +12,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const s = await startServer();
+    // A 3 s budget window, so the drop report comes soon after the flood.
+    const s = await startServer({ env: { LOG_BUDGET_WINDOW_MS: "3000" } });
     try {
       const app = appId("flood");
       await s.deployOk(app, {
@@ -25,7 +26,7 @@ Deno.test({
       const before = (await sampleProcess(Deno.pid))!.rssBytes;
       let peak = before;
       let requests = 0;
-      const until = Date.now() + 3000;
+      const until = Date.now() + 2000;
       await probing(s, await victimPath(s), async () => {
         await Promise.all(Array.from({ length: 32 }, async () => {
           while (Date.now() < until) {
@@ -44,7 +45,9 @@ Deno.test({
       );
       await waitFor("the drop report", async () => {
         const entries = await s.logs(app, "q=were%20dropped&limit=5");
-        return entries.some((e) => /an app may write 20000 lines/.test(e.message));
+        return entries.some((e) =>
+          /an app may write 20000 lines and \d+ characters per 3 s/.test(e.message)
+        );
       }, 15_000);
     } finally {
       await s.close();
