@@ -190,6 +190,22 @@ allowed(
 );
 
 allowed(
+  "a withheld secret that holds a line break fails the fetch without showing its value",
+  async (s) => {
+    const app = appId("egress");
+    await s.deployOk(app, FETCHER);
+    await s.setVar(app, "production", "UPSTREAM_KEY", "k-line\r\nx-evil: 1");
+    const before = upstream.seen.length;
+    const body = await fetchVia(s, app, `http://127.0.0.1:${upstream.port}/data`);
+    assert.match(String(body.error), /x-api-key header is not a valid header value/);
+    assert.ok(!String(body.error).includes("k-line"), String(body.error));
+    assert.equal(upstream.seen.length, before);
+    const logs = JSON.stringify(await s.logs(app));
+    assert.ok(!logs.includes("k-line"), "the secret reached the logs");
+  },
+);
+
+allowed(
   "a credential rule whose secret is not set fails the fetch naming the secret",
   async (s) => {
     const app = appId("egress");

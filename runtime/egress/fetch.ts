@@ -150,7 +150,19 @@ export class Egress {
         if (url.origin === origin || CROSS_ORIGIN_SAFE.has(name)) hopHeaders.set(name, value);
       }
       for (const [name, template] of Object.entries(rule?.headers ?? {})) {
-        hopHeaders.set(name, fillSecrets(template, secrets, rule!.origin));
+        try {
+          hopHeaders.set(name, fillSecrets(template, secrets, rule!.origin));
+        } catch (error) {
+          if (error instanceof EgressError) throw error;
+          // The header's error would quote the value, which holds the withheld secret.
+          throw new EgressError(
+            `fetch to ${
+              rule!.origin
+            }: the credential rule's ${name} header is not a valid header ` +
+              "value once its secrets are filled in (a secret holds a line break or a control " +
+              "character); fix the variable",
+          );
+        }
       }
       const response = await fetch(url, {
         method,
