@@ -1,4 +1,5 @@
 /** The platform API as the CLI calls it: where it is, with which key, and its errors. */
+import type { paths } from "./api_types.ts";
 
 /** A refused operation (exit 1) or bad usage/configuration (exit 2). */
 export class CliError extends Error {
@@ -88,17 +89,58 @@ export async function request(
   }
 }
 
-/** Calls `/v1<path>`; answers the JSON body, or throws ApiError with the server's error. */
-export async function api<T = Record<string, unknown>>(
+/** The API's operations as the CLI names them: `"<METHOD> <path template>"`, e.g. `"GET /v1/apps"`. */
+export type Route = {
+  [P in keyof paths]: {
+    [M in Method]: paths[P][M] extends { responses: unknown } ? `${Uppercase<M>} ${P}` : never;
+  }[Method];
+}[keyof paths];
+
+type Method = "get" | "put" | "post" | "delete";
+type Operation<R extends Route> = R extends `${infer M} ${infer P}`
+  ? P extends keyof paths ? Lowercase<M> extends Method ? paths[P][Lowercase<M>] : never : never
+  : never;
+type JsonOf<T> = T extends { content: { "application/json": infer J } } ? J : never;
+
+/** The JSON a successful call of `R` answers, as the document declares it (`{}` for a 204). */
+export type Answer<R extends Route> = Operation<R> extends { responses: infer S }
+  ? S extends { 200: infer A } ? JsonOf<A>
+  : S extends { 201: infer A } ? JsonOf<A>
+  : Record<string, never>
+  : never;
+
+/** The JSON body `R` takes, as the document declares it (`undefined` when it takes none). */
+export type Body<R extends Route> = Operation<R> extends { requestBody?: infer B } ? JsonOf<B>
+  : undefined;
+
+/**
+ * Whether `path` (a query string aside) is an instance of the template of `route`: its fixed
+ * segments, with anything in place of each parameter.
+ */
+function matches(route: Route, path: string): boolean {
+  const template = route.slice(route.indexOf(" ") + 1);
+  const pattern = template.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{\w+\}/g, ".+");
+  return new RegExp(`^${pattern}(\\?.*)?$`).test(`/v1${path}`);
+}
+
+/**
+ * Calls `route` at `path` (`/v1` aside, its parameters filled in) and answers the JSON body,
+ * typed from the OpenAPI document (cli/api_types.ts), or throws ApiError with the server's
+ * error. The route names the method; a path that is not an instance of it is a bug.
+ */
+export async function api<R extends Route>(
+  route: R,
   path: string,
-  init: { method?: string; json?: unknown } = {},
-): Promise<T> {
+  ...[json]: Body<R> extends undefined ? [] : [json: Body<R>]
+): Promise<Answer<R>> {
+  if (!matches(route, path)) throw new Error(`${path} is not an instance of ${route}`);
   const from = await credentials();
-  const response = await request(from, path, init);
+  const method = route.slice(0, route.indexOf(" "));
+  const response = await request(from, path, json === undefined ? { method } : { method, json });
   const text = await response.text();
   if (!response.ok) throw responseError(response, text, from);
   try {
-    return (text ? JSON.parse(text) : {}) as T;
+    return (text ? JSON.parse(text) : {}) as Answer<R>;
   } catch {
     throw new CliError(`${from.url} answered something other than JSON: is it the platform?`);
   }

@@ -164,18 +164,13 @@ const COMMANDS: Record<string, Command> = {
       const { files, packages } = await new PackageBundler().bundle(dir, own);
       if (Object.keys(packages).length > 0) console.log(bundledSummary(own, files, packages));
       try {
-        const body = await api<{ id: string; routes: Array<{ pattern: string; file: string }> }>(
-          `/apps/${app}/deploy`,
-          {
-            json: {
-              source: "cli_upload",
-              environment: envOf(flags),
-              message: typeof flags.message === "string" ? flags.message : null,
-              source_files: files,
-              packages,
-            },
-          },
-        );
+        const body = await api("POST /v1/apps/{appId}/deploy", `/apps/${app}/deploy`, {
+          source: "cli_upload",
+          environment: envOf(flags),
+          message: typeof flags.message === "string" ? flags.message : null,
+          source_files: files,
+          packages,
+        });
         console.log(`deployed ${body.id} to ${envOf(flags)}`);
         const { url } = await credentials();
         const prefix = envOf(flags) === "production"
@@ -211,9 +206,7 @@ const COMMANDS: Record<string, Command> = {
       if (typeof flags.function === "string") query.set("function", flags.function);
       if (typeof flags["request-id"] === "string") query.set("request_id", flags["request-id"]);
       if (flags.follow) await follow(app, query, (entry) => console.log(formatEntry(entry)));
-      const page = await api<{ entries: Array<Record<string, unknown>> }>(
-        `/apps/${app}/logs?${query}`,
-      );
+      const page = await api("GET /v1/apps/{appId}/logs", `/apps/${app}/logs?${query}`);
       for (const entry of page.entries.reverse()) console.log(formatEntry(entry));
     },
   },
@@ -226,13 +219,10 @@ const COMMANDS: Record<string, Command> = {
       const env = typeof flags.env === "string"
         ? `&environment=${encodeURIComponent(flags.env)}`
         : "";
-      const page = await api<
-        {
-          deployments: Array<
-            Record<string, string | boolean | null> & { packages?: Record<string, string> }
-          >;
-        }
-      >(`/apps/${encodeURIComponent(app)}/deployments?limit=100${env}`);
+      const page = await api(
+        "GET /v1/apps/{appId}/deployments",
+        `/apps/${encodeURIComponent(app)}/deployments?limit=100${env}`,
+      );
       for (const d of page.deployments) {
         const mark = d.live ? "live    " : d.previous ? "previous" : "        ";
         const packages = Object.entries(d.packages ?? {}).map(([n, v]) => `${n}@${v}`);
@@ -250,11 +240,12 @@ const COMMANDS: Record<string, Command> = {
     options: { ...APP, ...ENV },
     async run(positionals, flags) {
       const app = need(flags, "app");
-      const body = await api<{ id: string }>(
+      const body = await api(
+        "POST /v1/apps/{appId}/environments/{env}/rollback",
         `/apps/${encodeURIComponent(app)}/environments/${
           encodeURIComponent(envOf(flags))
         }/rollback`,
-        { json: positionals[0] ? { deployment_id: positionals[0] } : {} },
+        positionals[0] ? { deployment_id: positionals[0] } : {},
       );
       console.log(`${body.id} is live in ${envOf(flags)}`);
     },
@@ -272,28 +263,26 @@ const COMMANDS: Record<string, Command> = {
       if (action === "delete") {
         // Named explicitly: the default environment is production, which cannot be deleted.
         const env = need(flags, "env");
-        await api(`/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}`, {
-          method: "DELETE",
-        });
+        await api(
+          "DELETE /v1/apps/{appId}/environments/{env}",
+          `/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}`,
+        );
         console.log(`environment ${env} of ${app} deleted (the app's KV is kept)`);
         return;
       }
       if (action === "set") {
         const name = arg(positionals, 1, "the variable name");
-        await api(`${base}/${name}`, {
-          method: "PUT",
-          json: { value: arg(positionals, 2, "the value") },
+        await api("PUT /v1/apps/{appId}/environments/{env}/vars/{name}", `${base}/${name}`, {
+          value: arg(positionals, 2, "the value"),
         });
         console.log(`${name} set in ${envOf(flags)}`);
       } else if (action === "ls") {
-        const { vars } = await api<
-          { vars: Array<{ name: string; preview: string; updated_at: string }> }
-        >(base);
+        const { vars } = await api("GET /v1/apps/{appId}/environments/{env}/vars", base);
         if (vars.length === 0) console.log(`no variables in ${envOf(flags)}`);
         for (const v of vars) console.log(`${v.name.padEnd(30)} ${v.preview}  ${v.updated_at}`);
       } else if (action === "rm") {
         const name = arg(positionals, 1, "the variable name");
-        await api(`${base}/${name}`, { method: "DELETE" });
+        await api("DELETE /v1/apps/{appId}/environments/{env}/vars/{name}", `${base}/${name}`);
         console.log(`${name} removed`);
       } else throw new CliError(`unknown env action "${action}": set, ls, rm or delete`, 2);
     },
@@ -309,18 +298,16 @@ const COMMANDS: Record<string, Command> = {
         const name = typeof flags.name === "string"
           ? `?name=${encodeURIComponent(flags.name)}`
           : "";
-        const key = await api<Record<string, string>>(`/apps/${app}/keys${name}`, {
-          method: "POST",
-        });
+        const key = await api("POST /v1/apps/{appId}/keys", `/apps/${app}/keys${name}`);
         const label = key.name ? ` (${key.name})` : "";
         console.log(`${key.id}${label}\n${key.key}\n(shown once: store it now)`);
       } else if (action === "ls") {
-        const { keys } = await api<{ keys: Array<Record<string, string>> }>(`/apps/${app}/keys`);
+        const { keys } = await api("GET /v1/apps/{appId}/keys", `/apps/${app}/keys`);
         if (keys.length === 0) console.log(`no keys for ${app}`);
         for (const k of keys) console.log(`${k.id}  ${k.created_at}  ${k.name ?? ""}`.trimEnd());
       } else if (action === "revoke") {
         const id = arg(positionals, 1, "the key id");
-        await api(`/apps/${app}/keys/${id}`, { method: "DELETE" });
+        await api("DELETE /v1/apps/{appId}/keys/{id}", `/apps/${app}/keys/${id}`);
         console.log(`${id} revoked`);
       } else throw new CliError(`unknown keys action "${action}": create, ls or revoke`, 2);
     },
@@ -335,27 +322,22 @@ const COMMANDS: Record<string, Command> = {
       const action = arg(positionals, 0, "get, set, ls or rm");
       const key = () => encodeURIComponent(arg(positionals, 1, "the key"));
       if (action === "get") {
-        console.log((await api<{ value: string }>(`/apps/${app}/kv/${key()}`)).value);
+        console.log((await api("GET /v1/apps/{appId}/kv/{key}", `/apps/${app}/kv/${key()}`)).value);
       } else if (action === "set") {
-        await api(`/apps/${app}/kv/${key()}`, {
-          method: "PUT",
-          json: {
-            value: arg(positionals, 2, "the value"),
-            ...(flags.ttl === undefined ? {} : { ttl: wholeNumber(flags.ttl, "ttl", 1) }),
-          },
+        await api("PUT /v1/apps/{appId}/kv/{key}", `/apps/${app}/kv/${key()}`, {
+          value: arg(positionals, 2, "the value"),
+          ...(flags.ttl === undefined ? {} : { ttl: wholeNumber(flags.ttl, "ttl", 1) }),
         });
         console.log(flags.ttl === undefined ? "set" : `set, expiring in ${flags.ttl} s`);
       } else if (action === "rm") {
-        await api(`/apps/${app}/kv/${key()}`, { method: "DELETE" });
+        await api("DELETE /v1/apps/{appId}/kv/{key}", `/apps/${app}/kv/${key()}`);
         console.log("removed");
       } else if (action === "ls") {
         let cursor: string | null = null;
         do {
           const query = new URLSearchParams({ prefix: positionals[1] ?? "", limit: "1000" });
           if (cursor) query.set("cursor", cursor);
-          const page = await api<{ keys: string[]; cursor: string | null }>(
-            `/apps/${app}/kv?${query}`,
-          );
+          const page = await api("GET /v1/apps/{appId}/kv", `/apps/${app}/kv?${query}`);
           for (const k of page.keys) console.log(k);
           cursor = page.cursor;
         } while (cursor);
@@ -370,23 +352,14 @@ const COMMANDS: Record<string, Command> = {
       const app = encodeURIComponent(need(flags, "app"));
       const action = positionals[0] ?? "ls";
       if (action === "pause" || action === "resume") {
-        await api(`/apps/${app}/schedules/${action}`, { method: "POST" });
+        await api(`POST /v1/apps/{appId}/schedules/${action}`, `/apps/${app}/schedules/${action}`);
         console.log(action === "pause" ? "schedules paused" : "schedules resumed");
         return;
       }
       if (action !== "ls") {
         throw new CliError(`unknown schedules action "${action}": pause or resume`, 2);
       }
-      const listing = await api<{
-        paused: boolean;
-        schedules: Array<{
-          function: string;
-          environment: string;
-          cron: string;
-          next_run: string | null;
-          history: Array<{ outcome: string }>;
-        }>;
-      }>(`/apps/${app}/schedules`);
+      const listing = await api("GET /v1/apps/{appId}/schedules", `/apps/${app}/schedules`);
       if (listing.paused) console.log("paused: no scheduled run starts until resumed");
       for (const job of listing.schedules) {
         console.log(
