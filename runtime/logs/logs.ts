@@ -9,6 +9,7 @@ import {
   MAX_ENTRIES_PER_REQUEST,
 } from "../sandbox/protocol.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
+import { LineWindows } from "./line_windows.ts";
 
 /** How long entries gather before one batch goes to the store, in ms: one transaction per batch. */
 const FLUSH_DELAY_MS = 20;
@@ -34,17 +35,6 @@ const APP_CHARS = 8 * 1024 * 1024;
  * makes the pipeline shed new lines (counted per app) instead of holding them in host memory.
  */
 const MAX_QUEUED_CHARS = 32 * 1024 * 1024;
-
-/** Lines one app had dropped in a window, by the app budget or a full pipeline. */
-interface AppWindow {
-  since: number;
-  entries: number;
-  chars: number;
-  dropped: number;
-  droppedChars: number;
-  /** Reports the drops when the window closes, armed at its first drop. */
-  timer?: ReturnType<typeof setTimeout> | undefined;
-}
 
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {
@@ -156,20 +146,39 @@ export class Logs {
   #queue: NewLogEntry[] = [];
   /** Characters of the messages queued or being written to the store. */
   #queuedChars = 0;
-  /** Per app: console lines of the current window, and what was dropped in it. */
-  readonly #apps = new Map<string, AppWindow>();
-  readonly #appWindowMs: number;
+  /** Per app: console lines over all its requests, per window. */
+  readonly #consoleLines: LineWindows;
+  /** Per app: lines outside any request, per window. */
+  readonly #eventLines: LineWindows;
   #flushing: Promise<void> | null = null;
   #storeFailed = false;
-  readonly #eventBudgets = new Map<
-    string,
-    { since: number; entries: number; chars: number; dropped: number; droppedChars: number }
-  >();
 
   constructor(options: LogsOptions) {
     this.#store = options.store;
     this.#exporter = options.exporter;
-    this.#appWindowMs = options.appWindowMs ?? APP_WINDOW_MS;
+    const windowMs = options.appWindowMs ?? APP_WINDOW_MS;
+    this.#consoleLines = new LineWindows(
+      { entries: APP_ENTRIES, chars: APP_CHARS, windowMs },
+      (appId, dropped, droppedChars) =>
+        this.#writeEvent(
+          appId,
+          "warn",
+          `${dropped} log lines (${droppedChars} characters) were dropped: an app may write ` +
+            `${APP_ENTRIES} lines and ${APP_CHARS} characters per ${windowMs / 1000} s over ` +
+            "all its requests, while the log pipeline has room",
+        ),
+    );
+    this.#eventLines = new LineWindows(
+      { entries: EVENT_ENTRIES, chars: EVENT_CHARS, windowMs: EVENT_WINDOW_MS },
+      (appId, dropped, droppedChars) =>
+        this.#writeEvent(
+          appId,
+          "warn",
+          `${dropped} log lines outside requests (${droppedChars} characters) were ` +
+            `dropped: the limit is ${EVENT_ENTRIES} lines and ${EVENT_CHARS} characters per ` +
+            `${EVENT_WINDOW_MS / 1000} s per app`,
+        ),
+    );
   }
 
   /** Entries the exporter dropped so far (0 without an exporter). */
@@ -186,7 +195,7 @@ export class Logs {
    * Records a line of an app that belongs to no running request (a timer, an unhandled
    * rejection, a sandbox stop). Such lines share a per-app budget of EVENT_ENTRIES entries and
    * EVENT_CHARS characters per EVENT_WINDOW_MS; past it they are counted, and one entry says
-   * how many were dropped when the next window opens. A line is cut at MAX_EVENT_CHARS.
+   * how many were dropped when the window closes (line_windows.ts). A line is cut at MAX_EVENT_CHARS.
    */
   event(
     appId: string,
@@ -194,44 +203,11 @@ export class Logs {
     message: string,
     prepare: (text: string) => string = (t) => t,
   ): void {
-    const now = Date.now();
-    let budget = this.#eventBudgets.get(appId);
-    if (!budget || now - budget.since >= EVENT_WINDOW_MS) {
-      this.#reportDropped(appId);
-      budget = { since: now, entries: 0, chars: 0, dropped: 0, droppedChars: 0 };
-      this.#eventBudgets.set(appId, budget);
-    }
     const text = message.length > MAX_EVENT_CHARS
       ? `${message.slice(0, MAX_EVENT_CHARS)}… (${message.length} characters, cut)`
       : message;
-    if (budget.entries >= EVENT_ENTRIES || budget.chars + text.length > EVENT_CHARS) {
-      if (budget.dropped++ === 0) {
-        const current = budget;
-        setTimeout(() => {
-          if (this.#eventBudgets.get(appId) === current) this.#reportDropped(appId);
-        }, Math.max(0, current.since + EVENT_WINDOW_MS - now));
-      }
-      budget.droppedChars += message.length;
-      return;
-    }
-    budget.entries++;
-    budget.chars += text.length;
+    if (!this.#eventLines.admit(appId, message.length, text.length)) return;
     this.#writeEvent(appId, level, prepare(text));
-  }
-
-  /** Writes the one "dropped" entry of an app's closing window, if it dropped anything. */
-  #reportDropped(appId: string): void {
-    const budget = this.#eventBudgets.get(appId);
-    if (!budget || budget.dropped === 0) return;
-    this.#writeEvent(
-      appId,
-      "warn",
-      `${budget.dropped} log lines outside requests (${budget.droppedChars} characters) were ` +
-        `dropped: the limit is ${EVENT_ENTRIES} lines and ${EVENT_CHARS} characters per ` +
-        `${EVENT_WINDOW_MS / 1000} s per app`,
-    );
-    budget.dropped = 0;
-    budget.droppedChars = 0;
   }
 
   #writeEvent(appId: string, level: LogLevel, message: string): void {
@@ -254,46 +230,8 @@ export class Logs {
    * entry says how many were dropped when the app's window closes.
    */
   admitConsole(appId: string, length: number): boolean {
-    const now = Date.now();
-    let window = this.#apps.get(appId);
-    if (!window || now - window.since >= this.#appWindowMs) {
-      if (window) this.#reportAppDrops(appId, window);
-      window = { since: now, entries: 0, chars: 0, dropped: 0, droppedChars: 0 };
-      this.#apps.set(appId, window);
-    }
     const full = this.#queuedChars + length > MAX_QUEUED_CHARS;
-    if (full || window.entries >= APP_ENTRIES || window.chars + length > APP_CHARS) {
-      if (window.dropped++ === 0) {
-        const closed = window;
-        closed.timer = setTimeout(() => {
-          closed.timer = undefined;
-          if (this.#apps.get(appId) === closed) this.#apps.delete(appId);
-          this.#reportAppDrops(appId, closed);
-        }, Math.max(0, window.since + this.#appWindowMs - now));
-      }
-      window.droppedChars += length;
-      return false;
-    }
-    window.entries++;
-    window.chars += length;
-    return true;
-  }
-
-  /** Writes the one "dropped" entry of an app's closed window, if it dropped anything. */
-  #reportAppDrops(appId: string, window: AppWindow): void {
-    clearTimeout(window.timer);
-    window.timer = undefined;
-    if (window.dropped === 0) return;
-    this.#writeEvent(
-      appId,
-      "warn",
-      `${window.dropped} log lines (${window.droppedChars} characters) were dropped: an app may ` +
-        `write ${APP_ENTRIES} lines and ${APP_CHARS} characters per ${
-          this.#appWindowMs / 1000
-        } s ` +
-        "over all its requests, while the log pipeline has room",
-    );
-    window.dropped = 0;
+    return this.#consoleLines.admit(appId, length, length, full);
   }
 
   /** Queues an entry; it reaches the store in the next batch, without anyone waiting on it. */
@@ -324,8 +262,8 @@ export class Logs {
 
   /** Flushes and stops the exporter. */
   async close(): Promise<void> {
-    for (const [appId, window] of this.#apps) this.#reportAppDrops(appId, window);
-    this.#apps.clear();
+    this.#consoleLines.closeAll();
+    this.#eventLines.closeAll();
     await this.flush();
     await this.#exporter?.shutdown();
     await this.#store.close();
