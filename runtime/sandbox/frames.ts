@@ -16,21 +16,40 @@ export class FrameError extends Error {
   }
 }
 
-/** Encodes a header and optional body as one frame; throws FrameError past MAX_FRAME_BYTES. */
-export function encodeFrame(header: unknown, body?: Uint8Array): Uint8Array<ArrayBuffer> {
-  const json = encoder.encode(JSON.stringify(header));
+/** The most bytes a frame of `json` (a JSON text) and `body` can take once encoded. */
+function frameBound(json: string, body: Uint8Array | undefined): number {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  return 8 + json.length * 3 + (body?.length ?? 0);
+}
+
+/**
+ * Writes the frame of `json` and `body` into `target` at `at` (room for `frameBound` bytes);
+ * answers where it ends. Throws FrameError past the limits, having written nothing that counts.
+ */
+function writeFrame(
+  target: Uint8Array<ArrayBuffer>,
+  at: number,
+  json: string,
+  body: Uint8Array | undefined,
+): number {
+  const { written } = encoder.encodeInto(json, target.subarray(at + 8));
   const bodyLength = body?.length ?? 0;
-  const rest = 4 + json.length + bodyLength;
-  if (json.length > MAX_HEADER_BYTES || rest > MAX_FRAME_BYTES) {
+  const rest = 4 + written + bodyLength;
+  if (written > MAX_HEADER_BYTES || rest > MAX_FRAME_BYTES) {
     throw new FrameError(`a frame of ${rest} bytes is over the limit of ${MAX_FRAME_BYTES}`);
   }
-  const frame = new Uint8Array(4 + rest);
-  const view = new DataView(frame.buffer);
+  const view = new DataView(target.buffer, target.byteOffset + at, 8);
   view.setUint32(0, rest);
-  view.setUint32(4, json.length);
-  frame.set(json, 8);
-  if (body) frame.set(body, 8 + json.length);
-  return frame;
+  view.setUint32(4, written);
+  if (body) target.set(body, at + 8 + written);
+  return at + 8 + written + bodyLength;
+}
+
+/** Encodes a header and optional body as one frame; throws FrameError past MAX_FRAME_BYTES. */
+export function encodeFrame(header: unknown, body?: Uint8Array): Uint8Array<ArrayBuffer> {
+  const json = JSON.stringify(header);
+  const frame = new Uint8Array(frameBound(json, body));
+  return frame.slice(0, writeFrame(frame, 0, json, body));
 }
 
 /** Splits a byte stream into frames; feed it chunks, take the frames that completed. */
@@ -138,19 +157,8 @@ export class FrameWriter {
   send(header: unknown, body?: Uint8Array): void {
     if (this.#failed) return;
     const json = JSON.stringify(header);
-    const bodyLength = body?.length ?? 0;
-    // UTF-8 takes at most 3 bytes per UTF-16 unit; the frame is cut to what was written.
-    const at = this.#reserve(8 + json.length * 3 + bodyLength);
-    const { written } = encoder.encodeInto(json, this.#buffer.subarray(at + 8));
-    const rest = 4 + written + bodyLength;
-    if (written > MAX_HEADER_BYTES || rest > MAX_FRAME_BYTES) {
-      throw new FrameError(`a frame of ${rest} bytes is over the limit of ${MAX_FRAME_BYTES}`);
-    }
-    const view = new DataView(this.#buffer.buffer, at, 8);
-    view.setUint32(0, rest);
-    view.setUint32(4, written);
-    if (body) this.#buffer.set(body, at + 8 + written);
-    this.#length = at + 8 + written + bodyLength;
+    const at = this.#reserve(frameBound(json, body));
+    this.#length = writeFrame(this.#buffer, at, json, body);
     this.#schedule();
   }
 
