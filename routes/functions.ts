@@ -9,7 +9,7 @@ import { notFound } from "../runtime/errors.ts";
 import { APP_ID, ENVIRONMENT, newId } from "../runtime/ids.ts";
 import type { FunctionRunner, FunctionTarget } from "../runtime/invoke/runner.ts";
 import { errorResponse, REQUEST_ID_HEADER } from "./errors.ts";
-import { hostKind, type HostRules } from "./hosts.ts";
+import { hostKind, hostName, type HostRules } from "./hosts.ts";
 
 const PRODUCTION = "production";
 
@@ -73,7 +73,7 @@ export function functionDispatcher(
     const path = pathOf(request.url);
     // The raw path, cut by segments: its own percent-encoding is decoded once, by the router.
     if (path === "/functions" || path.startsWith("/functions/")) {
-      const name = hostOf(request).toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+      const name = hostName(hostOf(request));
       const target = targetFromHost(name, routing.baseDomain) ??
         (routing.defaultApp ? { appId: routing.defaultApp, environment: PRODUCTION } : null);
       if (!target) {

@@ -17,6 +17,11 @@ export interface HostRules {
   platformHost: string | null;
 }
 
+/** A Host header value as a host name: lower-case, without its port or a trailing dot. */
+export function hostName(host: string): string {
+  return host.toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+}
+
 /**
  * Classifies `host` (a Host header value; the port is ignored). PLATFORM_HOST wins even when it
  * lies under BASE_DOMAIN (`studio.example.com` with apps under `example.com`: `studio` is a
@@ -24,7 +29,7 @@ export interface HostRules {
  * `localhost` and `127.0.0.1` are in development; set, such other hosts serve functions only.
  */
 export function hostKind(host: string, rules: HostRules): HostKind {
-  const name = host.toLowerCase().replace(/:\d+$/, "").replace(/\.$/, "");
+  const name = hostName(host);
   if (rules.platformHost !== null && name === rules.platformHost) return "platform";
   if (name.endsWith(`.${rules.baseDomain}`)) return "tenant";
   return rules.platformHost === null ? "platform" : "other";
