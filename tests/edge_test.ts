@@ -4,7 +4,16 @@
  * that must never reach tenant code.
  */
 import assert from "node:assert/strict";
-import { API_KEY, appId, json, rawHttp, startServer, suite, waitFor } from "./helpers.ts";
+import {
+  API_KEY,
+  appId,
+  json,
+  rawHttp,
+  readHttpResponse,
+  startServer,
+  suite,
+  waitFor,
+} from "./helpers.ts";
 import type { LogEntry } from "../runtime/logs/types.ts";
 
 const edgeTest = suite(() =>
@@ -40,21 +49,6 @@ async function openUpload(url: string, head: string): Promise<Deno.TcpConn> {
   return conn;
 }
 
-async function readAll(conn: Deno.Conn): Promise<string> {
-  const buffer = new Uint8Array(16 * 1024);
-  let text = "";
-  while (true) {
-    const n = await conn.read(buffer).catch(() => null);
-    if (n === null) break;
-    text += new TextDecoder().decode(buffer.subarray(0, n));
-    if (/\r\n\r\n/.test(text) && /content-length: (\d+)/i.test(text)) {
-      const length = Number(text.match(/content-length: (\d+)/i)![1]);
-      if (text.length - text.indexOf("\r\n\r\n") - 4 >= length) break;
-    }
-  }
-  return text;
-}
-
 edgeTest("a body that stops arriving is answered 408 and logged as 408", async (s) => {
   const app = appId("edge");
   await s.deployOk(app, ECHO);
@@ -64,7 +58,7 @@ edgeTest("a body that stops arriving is answered 408 and logged as 408", async (
       "content-length: 100\r\n\r\nonly part",
   );
   try {
-    const answer = await readAll(conn);
+    const answer = await readHttpResponse(conn);
     assert.match(answer, /^HTTP\/1\.1 408/);
     assert.match(answer, /no byte for 0\.3 s/);
   } finally {
@@ -93,7 +87,7 @@ edgeTest(
           if (await conn.write(new Uint8Array([120])).catch(() => null) === null) return;
         }
       })();
-      const answer = await readAll(conn);
+      const answer = await readHttpResponse(conn);
       answered = true;
       assert.match(answer, /^HTTP\/1\.1 408/);
       assert.match(answer, /did not arrive within 1\.5 s/);
@@ -131,7 +125,7 @@ edgeTest("malformed chunked framing is a 400 to the client and in the request lo
   try {
     await new Promise((resolve) => setTimeout(resolve, 100));
     await conn.write(new TextEncoder().encode("zz\r\nnot hex\r\n0\r\n\r\n"));
-    assert.match(await readAll(conn), /^HTTP\/1\.1 400/);
+    assert.match(await readHttpResponse(conn), /^HTTP\/1\.1 400/);
   } finally {
     conn.close();
   }
@@ -275,7 +269,7 @@ Deno.test({
         stalled.push(conn);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      const refused = await readAll(stalled[2]!);
+      const refused = await readHttpResponse(stalled[2]!);
       assert.match(refused, /^HTTP\/1\.1 503/);
       assert.match(refused, /bytes of request bodies; the budget is 1048576 per app/);
       // Another app's upload is not held against this app's budget.

@@ -203,6 +203,28 @@ export interface RawResponse {
 }
 
 /**
+ * Reads one HTTP response off `conn` as text: until its Content-Length of body has arrived, or the
+ * server closes (or resets) the connection.
+ */
+export async function readHttpResponse(conn: Deno.Conn): Promise<string> {
+  let text = "";
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(64 * 1024);
+  while (true) {
+    const n = await conn.read(buffer).catch(() => null);
+    if (n === null) break;
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+    const end = text.indexOf("\r\n\r\n");
+    if (end < 0) continue;
+    const length = text.slice(0, end).match(/content-length:\s*(\d+)/i);
+    if (length && new TextEncoder().encode(text.slice(end + 4)).length >= Number(length[1])) {
+      break;
+    }
+  }
+  return text;
+}
+
+/**
  * Sends bytes exactly as given over TCP (`fetch` would fix up Host, framing and encoding) and
  * reads the response until the server closes or the body is complete. Adds nothing.
  */
@@ -211,20 +233,7 @@ export async function rawHttp(url: string, request: string | Uint8Array): Promis
   const conn = await Deno.connect({ hostname, port: Number(port) });
   try {
     await conn.write(typeof request === "string" ? new TextEncoder().encode(request) : request);
-    let text = "";
-    const decoder = new TextDecoder();
-    const buffer = new Uint8Array(64 * 1024);
-    while (true) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      text += decoder.decode(buffer.subarray(0, n), { stream: true });
-      const end = text.indexOf("\r\n\r\n");
-      if (end < 0) continue;
-      const length = text.slice(0, end).match(/content-length:\s*(\d+)/i);
-      if (length && new TextEncoder().encode(text.slice(end + 4)).length >= Number(length[1])) {
-        break;
-      }
-    }
+    const text = await readHttpResponse(conn);
     const [head = "", ...rest] = text.split("\r\n\r\n");
     const [statusLine = "", ...headerLines] = head.split("\r\n");
     const headers: Record<string, string> = {};
