@@ -121,3 +121,19 @@ export function* windowed(bytes: Uint8Array): Generator<Uint8Array> {
     yield bytes.subarray(at, at + STREAM_WINDOW_BYTES);
   }
 }
+
+/**
+ * Sends `bytes` in window-sized pieces, each once `window` has room for it; answers false (the
+ * rest unsent) when the receiver cancelled.
+ */
+export async function sendWindowed(
+  window: CreditWindow,
+  bytes: Uint8Array,
+  send: (piece: Uint8Array) => void,
+): Promise<boolean> {
+  for (const piece of windowed(bytes)) {
+    if (!await window.take(piece.length)) return false;
+    send(piece);
+  }
+  return true;
+}

@@ -16,7 +16,7 @@ import {
 import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
 import { originalPosition, type ParsedMap, parseSourceMap } from "../sourcemap.ts";
-import { CreditedStream, CreditWindow, windowed } from "../streams.ts";
+import { CreditedStream, CreditWindow, sendWindowed } from "../streams.ts";
 import type { Kv } from "../ctx.ts";
 import type { RequestContext } from "./context.ts";
 import { lockDown } from "./lockdown.ts";
@@ -122,12 +122,10 @@ async function upload(id: string, cid: number, body: ReadableStream<Uint8Array>)
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
-      for (const part of windowed(toChunk(value))) {
-        if (!await window.take(part.length)) {
-          await reader.cancel();
-          return;
-        }
-        post({ t: "fetch-body", id, cid }, part);
+      const send = (part: Uint8Array) => post({ t: "fetch-body", id, cid }, part);
+      if (!await sendWindowed(window, toChunk(value), send)) {
+        await reader.cancel();
+        return;
       }
     }
     post({ t: "fetch-body-end", id, cid });
@@ -515,11 +513,8 @@ async function pump(id: string, stream: AsyncIterable<unknown>): Promise<void> {
           `the streamed response passed ${MAX_RESPONSE_BYTES} bytes, the limit (6 MB)`,
         );
       }
-      for (const part of windowed(bytes)) {
-        // The client went away: leaving the loop cancels the handler's stream.
-        if (!await window.take(part.length)) return;
-        post({ t: "chunk", id }, part);
-      }
+      // The client went away: leaving the loop cancels the handler's stream.
+      if (!await sendWindowed(window, bytes, (part) => post({ t: "chunk", id }, part))) return;
     }
     post({ t: "end", id });
   } finally {

@@ -6,7 +6,7 @@
 import { type ErrorKind, PlatformError } from "../../errors.ts";
 import { setImmediate } from "node:timers";
 import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
-import { CreditedStream, CreditWindow, windowed } from "../streams.ts";
+import { CreditedStream, CreditWindow, sendWindowed } from "../streams.ts";
 import {
   type Envelope,
   type Failure,
@@ -720,10 +720,11 @@ export class Sandbox {
       while (ended === null) {
         const { done, value } = await reader.read();
         if (done) break;
-        for (const piece of windowed(value)) {
-          if (!await window.take(piece.length)) break;
-          this.#send({ t: "fetch-chunk", id, cid }, piece);
-        }
+        await sendWindowed(
+          window,
+          value,
+          (piece) => this.#send({ t: "fetch-chunk", id, cid }, piece),
+        );
       }
       if (ended === null) this.#send({ t: "fetch-end", id, cid });
       else if (ended !== "cancelled") this.#send({ t: "fetch-end", id, cid, error: ended });
