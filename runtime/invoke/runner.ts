@@ -6,7 +6,6 @@ import { runKvCall } from "../kv/calls.ts";
 import { type KvBackend, KvQuotaError } from "../kv/types.ts";
 import type { Logs, RequestLog } from "../logs/logs.ts";
 import { toWireRequest } from "./request.ts";
-import type { HeldShare } from "../budget.ts";
 import { isolateResponse, type ResponseOrigin } from "./origin.ts";
 import { HeaderDropReports } from "./header_drops.ts";
 import type { Job } from "../cron/schedule.ts";
@@ -18,7 +17,7 @@ import { toResponse } from "./response.ts";
 import { RequestTiming, seesQueueFigures } from "./timing.ts";
 import { RefusalReports } from "./refusals.ts";
 import { MissReports } from "./misses.ts";
-import { BudgetRefusal } from "../budget.ts";
+import { BudgetRefusal, type HeldShare } from "../budget.ts";
 import type { ApiKeys } from "../auth/keys.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import { type InvocationHooks, LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
@@ -290,14 +289,24 @@ export class FunctionRunner {
     const { kv, egress, metrics, fetches: inFlight, fetchBodyBytes } = this.#options;
     const refusals = this.#refusals;
     let fetches = 0;
-    /** A budget refused a fetch: logged once a window, and the handler's fetch rejects. */
-    const refuse = (error: unknown): never => {
-      if (error instanceof BudgetRefusal) {
+    /**
+     * Takes `amount` of `share` for a fetch, answering how to give it back (once); a refusal is
+     * logged once a window, and the handler's fetch rejects naming the budget.
+     */
+    const holding = (share: HeldShare, amount: number): () => void => {
+      try {
+        share.take(appId, amount);
+      } catch (error) {
+        if (!(error instanceof BudgetRefusal)) throw error;
         const line = refusals.report(appId, error.budget, error.message);
         if (line) log.log("warn", line);
         throw new Error(`fetch: ${error.message}`);
       }
-      throw error;
+      let held = true;
+      return () => {
+        if (held) share.release(appId, amount);
+        held = false;
+      };
     };
     return {
       async call(op, args, body) {
@@ -328,46 +337,33 @@ export class FunctionRunner {
             AbortSignal.timeout(Math.max(1, deadline - performance.now())),
           ]);
           const bytes = body instanceof Uint8Array ? body.length : 0;
+          const releaseFetch = holding(inFlight, 1);
           try {
-            inFlight.take(appId, 1);
-          } catch (error) {
-            refuse(error);
-          }
-          let done = false;
-          const release = () => {
-            if (done) return;
-            done = true;
-            inFlight.release(appId, 1);
-          };
-          try {
-            try {
-              fetchBodyBytes.take(appId, bytes);
-            } catch (error) {
-              refuse(error);
-            }
+            const releaseBytes = holding(fetchBodyBytes, bytes);
             try {
               const answer = await timing.measure(
                 timing.fetch,
                 () => egress.fetch(args[0] as WireFetchRequest, body, secrets, signal),
               );
-              if (!answer.stream) release();
+              if (!answer.stream) {
+                releaseFetch();
+                return answer;
+              }
               // The socket is held until the body has been read, cancelled or cut.
-              return answer.stream
-                ? { ...answer, stream: releasing(answer.stream, release) }
-                : answer;
+              return { ...answer, stream: releasing(answer.stream, releaseFetch) };
             } finally {
-              fetchBodyBytes.release(appId, bytes);
+              releaseBytes();
             }
           } catch (error) {
-            release();
+            releaseFetch();
             throw error;
           }
         }
         throw new Error(`${op} is not available`);
       },
       log(level, message) {
-        // Bounds first: mapping and redaction then only ever see admitted text.
-        // Stacks arrive mapped to the user's files: the sandbox maps its own.
+        // Bounds first: redaction then only ever sees admitted text. Stacks arrive mapped to the
+        // user's files (the sandbox maps its own).
         log.log(level, message, (text) => redactSecrets(text, secrets));
       },
       dropped(entries, characters) {
