@@ -1,6 +1,15 @@
 /** The `fn` CLI, driven as a subprocess against real servers. */
 import assert from "node:assert/strict";
-import { API_KEY, appId, freePort, json, serverTest, waitFor } from "./helpers.ts";
+import {
+  API_KEY,
+  appId,
+  freePort,
+  json,
+  serverTest,
+  waitFor,
+  type WatchedProcess,
+  watchProcess,
+} from "./helpers.ts";
 
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -18,28 +27,10 @@ async function fn(
 }
 
 /** A long-running `fn` (dev, logs --follow) whose output is collected as it comes. */
-function spawnFn(args: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
+function spawnFn(args: string[], env: Record<string, string> = {}): WatchedProcess {
+  return watchProcess(["run", "-A", CLI, ...args], {
     env: { NO_COLOR: "1", FN_CONFIG: "/nonexistent/fn.json", ...env },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-  };
-  const done = Promise.all([read(child.stdout), read(child.stderr)]);
-  return {
-    output: () => output,
-    async stop() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-      await done;
-    },
-  };
+  });
 }
 
 Deno.test("fn --help and every command's --help exit 0; a bad flag or no login exits 2", async () => {
@@ -148,7 +139,7 @@ Deno.test({
       assert.match(dev.output(), /GET \/functions\/hello 200 [\d.]+ms/);
       assert.match(dev.output(), /\[info\] user 7 visit 1/);
     } finally {
-      await dev.stop();
+      await dev.kill("SIGTERM");
       await Deno.remove(dir, { recursive: true });
     }
   },
@@ -233,7 +224,7 @@ serverTest(
           10_000,
         );
       } finally {
-        await logs.stop();
+        await logs.kill("SIGTERM");
       }
       // Deployments and a rollback that changes the answer.
       const listing = await fn(["deployments", "--app", app], env);

@@ -4,15 +4,14 @@
  * Studio's URL, and `fn logs --follow` rides through the restart. A port in use is one line.
  */
 import assert from "node:assert/strict";
-import { freePort, json, waitFor } from "./helpers.ts";
+import { freePort, json, waitFor, type WatchedProcess, watchProcess } from "./helpers.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CLI = new URL("../cli/main.ts", import.meta.url).pathname;
 
-/** A child process whose stdout and stderr are collected as they come. */
-function spawn(args: string[], env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
+/** A child process with a clean environment (no key of the test's own), output collected. */
+function spawn(args: string[], env: Record<string, string>): WatchedProcess {
+  return watchProcess(args, {
     env: {
       NO_COLOR: "1",
       PATH: Deno.env.get("PATH") ?? "",
@@ -20,31 +19,7 @@ function spawn(args: string[], env: Record<string, string>) {
       ...env,
     },
     clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-  };
-  const done = Promise.all([read(child.stdout), read(child.stderr)]);
-  return {
-    output: () => output,
-    async wait(what: string, pattern: RegExp, ms = 30_000): Promise<RegExpMatchArray> {
-      await waitFor(what, () => Promise.resolve(pattern.test(output)), ms);
-      return output.match(pattern)!;
-    },
-    /** Stops it (SIGKILL: a crash, not a clean stop) and waits for its exit and output. */
-    async kill(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-      const status = await child.status;
-      await done;
-      return status;
-    },
-    status: () => child.status.then(async (status) => (await done, status)),
-  };
+  });
 }
 
 Deno.test("deno task dev: a stable key in DATA_DIR, the Studio's URL, and fn logs --follow across a restart", async () => {

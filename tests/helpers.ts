@@ -501,3 +501,48 @@ export async function victimPath(s: TestServer): Promise<string> {
   await s.deployOk(app, { "api/ok.ts": "export default () => ({ body: 'ok' });" });
   return `/apps/${app}/functions/ok`;
 }
+
+/** A child process whose stdout and stderr are collected as they come (see `watchProcess`). */
+export interface WatchedProcess {
+  /** Everything it wrote so far, stdout and stderr interleaved. */
+  output(): string;
+  /** Waits until its output matches `pattern`, answering the match; fails after `ms`. */
+  wait(what: string, pattern: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Sends `signal` (SIGKILL by default: a crash) and waits for its exit and its last output. */
+  kill(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  /** Its exit status, once it exited and its output was read. */
+  status(): Promise<Deno.CommandStatus>;
+}
+
+/** Starts `deno <args>` with `options` and collects its output as it comes. */
+export function watchProcess(
+  args: string[],
+  options: Omit<Deno.CommandOptions, "args" | "stdout" | "stderr"> = {},
+): WatchedProcess {
+  const child = new Deno.Command(Deno.execPath(), {
+    ...options,
+    args,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
+  };
+  const done = Promise.all([read(child.stdout), read(child.stderr)]);
+  const status = () => child.status.then(async (status) => (await done, status));
+  return {
+    output: () => output,
+    async wait(what, pattern, ms = 30_000) {
+      await waitFor(what, () => Promise.resolve(pattern.test(output)), ms);
+      return output.match(pattern)!;
+    },
+    kill(signal: Deno.Signal = "SIGKILL") {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+      return status();
+    },
+    status,
+  };
+}
