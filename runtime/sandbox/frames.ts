@@ -16,6 +16,18 @@ export class FrameError extends Error {
   }
 }
 
+/** How large a frame and its JSON header may be, in bytes. */
+export interface FrameLimits {
+  maxFrameBytes: number;
+  maxHeaderBytes: number;
+}
+
+/** The limits of the host↔sandbox wire (protocol.ts). */
+const SANDBOX_LIMITS: FrameLimits = {
+  maxFrameBytes: MAX_FRAME_BYTES,
+  maxHeaderBytes: MAX_HEADER_BYTES,
+};
+
 /** The most bytes a frame of `json` (a JSON text) and `body` can take once encoded. */
 function frameBound(json: string, body: Uint8Array | undefined): number {
   // UTF-8 takes at most 3 bytes per UTF-16 unit.
@@ -31,12 +43,15 @@ function writeFrame(
   at: number,
   json: string,
   body: Uint8Array | undefined,
+  limits: FrameLimits = SANDBOX_LIMITS,
 ): number {
   const { written } = encoder.encodeInto(json, target.subarray(at + 8));
   const bodyLength = body?.length ?? 0;
   const rest = 4 + written + bodyLength;
-  if (written > MAX_HEADER_BYTES || rest > MAX_FRAME_BYTES) {
-    throw new FrameError(`a frame of ${rest} bytes is over the limit of ${MAX_FRAME_BYTES}`);
+  if (written > limits.maxHeaderBytes || rest > limits.maxFrameBytes) {
+    throw new FrameError(
+      `a frame of ${rest} bytes is over the limit of ${limits.maxFrameBytes}`,
+    );
   }
   const view = new DataView(target.buffer, target.byteOffset + at, 8);
   view.setUint32(0, rest);
@@ -45,11 +60,15 @@ function writeFrame(
   return at + 8 + written + bodyLength;
 }
 
-/** Encodes a header and optional body as one frame; throws FrameError past MAX_FRAME_BYTES. */
-export function encodeFrame(header: unknown, body?: Uint8Array): Uint8Array<ArrayBuffer> {
+/** Encodes a header and optional body as one frame; throws FrameError past the limits. */
+export function encodeFrame(
+  header: unknown,
+  body?: Uint8Array,
+  limits: FrameLimits = SANDBOX_LIMITS,
+): Uint8Array<ArrayBuffer> {
   const json = JSON.stringify(header);
   const frame = new Uint8Array(frameBound(json, body));
-  return frame.slice(0, writeFrame(frame, 0, json, body));
+  return frame.slice(0, writeFrame(frame, 0, json, body, limits));
 }
 
 /** Splits a byte stream into frames; feed it chunks, take the frames that completed. */
@@ -58,6 +77,17 @@ export class FrameReader {
   #buffered = 0;
   /** Bytes still needed for the frame being read, or -1 while its length is unknown. */
   #need = -1;
+  readonly #limits: FrameLimits;
+
+  /** `limits`: those of the host↔sandbox wire unless another wire says otherwise. */
+  constructor(limits: FrameLimits = SANDBOX_LIMITS) {
+    this.#limits = limits;
+  }
+
+  /** Bytes received that belong to no complete frame yet (a cut frame, when the stream ends). */
+  get pending(): number {
+    return this.#buffered;
+  }
 
   /** Adds a chunk and returns every frame it completed; throws FrameError on a bad frame. */
   push(chunk: Uint8Array): Array<Envelope<unknown>> {
@@ -69,7 +99,7 @@ export class FrameReader {
         if (this.#buffered < 4) break;
         const head = this.#take(4);
         const rest = new DataView(head.buffer, head.byteOffset, 4).getUint32(0);
-        if (rest < 4 || rest > MAX_FRAME_BYTES) {
+        if (rest < 4 || rest > this.#limits.maxFrameBytes) {
           throw new FrameError(`a frame of ${rest} bytes is outside the limits`);
         }
         this.#need = rest;
@@ -77,7 +107,7 @@ export class FrameReader {
       if (this.#buffered < this.#need) break;
       const frame = this.#take(this.#need);
       this.#need = -1;
-      out.push(decodeRest(frame));
+      out.push(decodeRest(frame, this.#limits.maxHeaderBytes));
     }
     return out;
   }
@@ -106,9 +136,9 @@ export class FrameReader {
   }
 }
 
-function decodeRest(frame: Uint8Array): Envelope<unknown> {
+function decodeRest(frame: Uint8Array, maxHeaderBytes: number): Envelope<unknown> {
   const headerLength = new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0);
-  if (headerLength > frame.length - 4 || headerLength > MAX_HEADER_BYTES) {
+  if (headerLength > frame.length - 4 || headerLength > maxHeaderBytes) {
     throw new FrameError(`a frame header of ${headerLength} bytes is outside the frame`);
   }
   let header: unknown;
