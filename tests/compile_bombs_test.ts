@@ -66,15 +66,16 @@ Deno.test("a chain the pre-scan lets through is killed at 512 MB: the attacker's
       const bomb = s.deploy(bomber, {
         "api/x.ts": `export default () => ${"a?a:".repeat(200_000)}1;`,
       });
-      // The same app's next deploy waits its turn behind the bomb, then compiles.
-      const next = s.deploy(bomber, { "api/x.ts": OK });
       const order: string[] = [];
       void bomb.then(() => order.push("bomb"));
-      void next.then(() => order.push("next"));
       await until("the bomb to grow past 300 MB", () => {
         bombTree = compileTrees(s.platform.compiler).find((t) => t.rssBytes > 300 * 1024 * 1024);
         return bombTree !== undefined;
       }, 10_000);
+      // Sent once the bomb is compiling (sent at once, its small body could reach the compile
+      // queue first): the same app's next deploy waits its turn behind the bomb, then compiles.
+      const next = s.deploy(bomber, { "api/x.ts": OK });
+      void next.then(() => order.push("next"));
       const victimMs = await victimDeploys(s);
       const refused = await json<Refusal>(await bomb, 400);
       await json(await next, 201);
