@@ -237,6 +237,11 @@ Deno.test("an idle compile process is stopped, and the next deploy starts one", 
       "the idle process to stop",
       () => !alive(first.pid) && first.children.every((p) => !alive(p)),
     );
+    // The pool lets the process go when it hears of its exit, a moment after the kernel does.
+    await until(
+      "the pool to let the stopped process go",
+      () => compileTrees(s.platform.compiler).length === 0,
+    );
     assert.deepEqual(compileTrees(s.platform.compiler), []);
     await s.deployOk(appId("idle"), { "api/x.ts": OK });
     assert.equal(compileTrees(s.platform.compiler).length, 1);
