@@ -33,6 +33,8 @@ export class RedisSeries implements SeriesStore {
   #pending = new Map<string, Map<string, Minute>>();
   readonly #seen = new Map<string, Set<string>>();
   readonly #timer: ReturnType<typeof setInterval>;
+  /** The write under way, if any: a query waits for it, so it sees every count recorded before it. */
+  #writing: Promise<void> = Promise.resolve();
   /** Every instance adds to the same hashes. */
   readonly shared = true;
 
@@ -94,7 +96,13 @@ export class RedisSeries implements SeriesStore {
     await this.#flush();
   }
 
-  async #flush(): Promise<void> {
+  /** Writes what is pending after any write under way; resolves once both reached Redis. */
+  #flush(): Promise<void> {
+    this.#writing = this.#writing.then(() => this.#write());
+    return this.#writing;
+  }
+
+  async #write(): Promise<void> {
     if (this.#pending.size === 0) return;
     const pending = this.#pending;
     this.#pending = new Map();
