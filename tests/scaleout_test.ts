@@ -107,6 +107,9 @@ for (const variant of [0, 1]) {
         await s.deployOk(app, versioned(1));
         assert.equal((await served(s, app)).v, 1);
         assert.deepEqual(await json(await fetch(`${s.url}/healthz`), 200), { ok: true });
+        // A change just before the outage marks the app's cached variables changed: while the
+        // store is down, the app is served with the last ones read, not refused.
+        assert.equal((await s.setVar(app, "production", "MODE", "new")).status, 201);
 
         await stack.stopRedis();
         const down = await json(await fetch(`${s.url}/healthz`), 503);
@@ -114,7 +117,7 @@ for (const variant of [0, 1]) {
         assert.match(String(down.error), /redis is unreachable/);
         const refused = await json(await s.deploy(app, versioned(2)), 503);
         assert.match(String(refused.error), /store \(Redis\) is unreachable/);
-        assert.equal((await served(s, app)).v, 1, "the live deployment is still served");
+        assert.deepEqual(await served(s, app), { v: 1, mode: null }, "still served, as before");
 
         await stack.startRedis();
         await waitFor(

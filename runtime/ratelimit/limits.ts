@@ -3,6 +3,7 @@
  * cached per app, and enforced before a request reaches its sandbox.
  */
 import { BudgetRefusal } from "../budget.ts";
+import { ReadCache } from "../store/read_cache.ts";
 import type { PlatformStore } from "../store/types.ts";
 import type { Bucket, RateLimit, RateLimiter } from "./types.ts";
 
@@ -18,21 +19,17 @@ export interface RateLimitsOptions {
 /** Reads, writes and enforces apps' rate limits. */
 export class RateLimits {
   readonly #options: RateLimitsOptions;
-  readonly #cache = new Map<string, Promise<RateLimit | null>>();
+  /** Per app; keeps the last good limit while the store is unreachable. */
+  readonly #cache: ReadCache<string, RateLimit | null>;
 
   constructor(options: RateLimitsOptions) {
     this.#options = options;
+    this.#cache = new ReadCache((appId) => options.store.getRateLimit(appId));
   }
 
   /** The app's limit, or null when it has none. */
   get(appId: string): Promise<RateLimit | null> {
-    let cached = this.#cache.get(appId);
-    if (!cached) {
-      cached = this.#options.store.getRateLimit(appId);
-      this.#cache.set(appId, cached);
-      cached.catch(() => this.#cache.delete(appId));
-    }
-    return cached;
+    return this.#cache.get(appId);
   }
 
   /** Sets (or with null, removes) the app's limit, already checked by the API. */
@@ -42,9 +39,9 @@ export class RateLimits {
     return limit;
   }
 
-  /** Forgets the cached limit of an app (another instance changed it). */
+  /** Marks the cached limit of an app changed (here or on another instance): read it again. */
   invalidate(appId: string): void {
-    this.#cache.delete(appId);
+    this.#cache.invalidate((key) => key === appId);
   }
 
   /**

@@ -5,6 +5,7 @@
  */
 import { invalid, notFound } from "../errors.ts";
 import { appEnvKey, parseAppEnvKey } from "../ids.ts";
+import { ReadCache } from "../store/read_cache.ts";
 import type { Cipher } from "./secrets.ts";
 import type { StoredVar, VarStore } from "../store/types.ts";
 
@@ -40,12 +41,19 @@ export interface EnvVarsOptions {
 /** Sets, lists and deletes variables, and serves them to requests. */
 export class EnvVars {
   readonly #options: EnvVarsOptions;
-  readonly #cache = new Map<string, Promise<RequestEnv>>();
+  /** Per app environment key; keeps the last good values while the store is unreachable. */
+  readonly #cache: ReadCache<string, RequestEnv>;
   /** The last values opened per app environment, kept past invalidation for redacting events. */
   readonly #opened = new Map<string, Record<string, string>>();
 
   constructor(options: EnvVarsOptions) {
     this.#options = options;
+    this.#cache = new ReadCache(async (key) => {
+      const { appId, environment } = parseAppEnvKey(key);
+      const opened = await this.#open(appId, environment);
+      this.#opened.set(key, opened.secrets);
+      return opened;
+    });
   }
 
   /** Sets a variable; true if it is new. Throws 400 naming what is wrong (never the value). */
@@ -94,26 +102,17 @@ export class EnvVars {
     return await this.#info(appId, environment, name, stored[name]!);
   }
 
-  /** The variables a request of this app environment sees; cached until `invalidate`. */
+  /**
+   * The variables a request of this app environment sees; cached until `invalidate`, then read
+   * again (the last values read, if the store is unreachable meanwhile).
+   */
   forRequest(appId: string, environment: string): Promise<RequestEnv> {
-    const key = appEnvKey(appId, environment);
-    let entry = this.#cache.get(key);
-    if (!entry) {
-      entry = this.#open(appId, environment);
-      this.#cache.set(key, entry);
-      entry.then(
-        ({ secrets }) => this.#opened.set(key, secrets),
-        () => this.#cache.delete(key),
-      );
-    }
-    return entry;
+    return this.#cache.get(appEnvKey(appId, environment));
   }
 
-  /** Forgets an app's cached values; called after a change here or on another instance. */
+  /** Marks an app's cached values changed; called after a change here or on another instance. */
   invalidate(appId: string): void {
-    for (const key of this.#cache.keys()) {
-      if (parseAppEnvKey(key).appId === appId) this.#cache.delete(key);
-    }
+    this.#cache.invalidate((key) => parseAppEnvKey(key).appId === appId);
   }
 
   /**
