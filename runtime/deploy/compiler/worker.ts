@@ -62,6 +62,9 @@ export class CompileWorker {
   #exited = false;
   /** Whether the process said it is ready: an exit before that is the platform's failure. */
   #ready = false;
+  /** Resolves when the process says it is ready. */
+  readonly #started: Promise<void>;
+  #onStarted: () => void = () => {};
   /** The tree's CPU time when the last deploy ended (its idle baseline), in ms. */
   #cpuAtRest = 0;
   /** Resident memory of the tree when the last deploy ended, in bytes. */
@@ -84,6 +87,7 @@ export class CompileWorker {
       // Set before the process starts esbuild's service, which inherits it.
       setPriority(this.#child.pid, COMPILE_NICE);
     } catch { /* it exited already; its exit refuses what it was sent */ }
+    this.#started = new Promise((resolve) => this.#onStarted = resolve);
     this.#writer = this.#child.stdin.getWriter();
     this.#reader = new MessageReader(this.#child.stdout);
     this.#readLoop = this.#read();
@@ -125,6 +129,12 @@ export class CompileWorker {
     const done = new Promise<CompiledCode>((resolve, reject) => {
       this.#job = { id, resolve, reject };
     });
+    // The process's start (Deno's boot, esbuild's, the warm-up compile) is not the deploy's:
+    // its CPU is measured from the process's state once it said it is ready.
+    if (!this.#ready) {
+      await Promise.race([this.#started, this.closed]);
+      await this.rest();
+    }
     const stopWatching = this.#watch();
     try {
       await this.#writer.write(encodeMessage({ head: { id }, texts: files }));
@@ -227,8 +237,10 @@ export class CompileWorker {
       for (;;) {
         const message = await this.#reader.next<CompileReply | ReadyReply>();
         if (!message) return;
-        if ("ready" in message.head) this.#ready = true;
-        else this.#settle(message.head, message.texts);
+        if ("ready" in message.head) {
+          this.#ready = true;
+          this.#onStarted();
+        } else this.#settle(message.head, message.texts);
       }
     } catch {
       // A broken frame from the compile process: it cannot be trusted with another deploy.
