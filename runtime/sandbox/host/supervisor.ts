@@ -118,9 +118,10 @@ export interface SupervisorStats {
 
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /**
- * Idle sandboxes (and spares) are read every this many ticks: they run no request, so their
- * memory barely moves, and with hundreds held warm reading each one every tick is most of the
- * watchdog's cost. Busy ones are read every tick.
+ * Idle sandboxes not used since their last reading (and spares) are read every this many ticks:
+ * they run no request, so their memory barely moves, and with hundreds held warm reading each one
+ * every tick is most of the watchdog's cost. Busy ones, and idle ones used since their last
+ * reading, are read every tick.
  */
 const IDLE_READ_EVERY = 10;
 /** The niceness of sandbox processes (the host runs at 0): they yield the CPU to the host. */
@@ -792,7 +793,9 @@ export class Supervisor {
           this.#stop(sandbox, { kind: "idle" });
           return;
         }
-        if (idle && now - sandbox.sampledAt < idleReadMs) return;
+        // One used since its last reading is read now: what it grew by serving counts at once.
+        const usedSince = sandbox.lastUsed > sandbox.sampledAt;
+        if (idle && !usedSince && now - sandbox.sampledAt < idleReadMs) return;
         const sample = await sampleProcess(sandbox.pid);
         if (!sample || sandbox.stopping) return;
         sandbox.rssBytes = sample.rssBytes;
