@@ -6,9 +6,7 @@
  */
 import type { Context } from "hono";
 import { PlatformError, STATUS } from "../runtime/errors.ts";
-
-/** Header that carries the request id on every function response. */
-export const REQUEST_ID_HEADER = "x-request-id";
+import { REQUEST_ID_HEADER } from "../runtime/invoke/response.ts";
 
 /** `error` as a JSON response with its kind's status; `requestId` goes back when there is one. */
 export function errorResponse(error: unknown, requestId?: string): Response {

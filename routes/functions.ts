@@ -8,7 +8,7 @@
 import { notFound } from "../runtime/errors.ts";
 import { APP_ID, ENVIRONMENT, newId } from "../runtime/ids.ts";
 import type { FunctionRunner, FunctionTarget } from "../runtime/invoke/runner.ts";
-import { errorResponse, REQUEST_ID_HEADER } from "./errors.ts";
+import { errorResponse } from "./errors.ts";
 import { hostKind, hostName, type HostRules } from "./hosts.ts";
 
 const PRODUCTION = "production";
@@ -113,12 +113,9 @@ export function functionDispatcher(
     if (dispatch === null) return null;
     const requestId = newId("req");
     if ("error" in dispatch) return Promise.resolve(errorResponse(dispatch.error, requestId));
-    return runner.run(dispatch.target, request, requestId).then(
-      (response) => {
-        response.headers.set(REQUEST_ID_HEADER, requestId);
-        return response;
-      },
-      (error) => errorResponse(error, requestId),
+    // The runner's responses carry the request id already.
+    return runner.run(dispatch.target, request, requestId).catch((error) =>
+      errorResponse(error, requestId)
     );
   };
 }

@@ -21,10 +21,11 @@ export interface HeaderDrop {
 }
 
 /** Dropped from every function response: it clears storage beyond the app's own host. */
-const DROPPED_EVERYWHERE = ["clear-site-data"];
+const DROPPED_EVERYWHERE = new Set(["clear-site-data"]);
 
-/** Dropped on the shared path form too: each acts on the platform's whole origin or host. */
-const DROPPED_ON_SHARED = [
+/** Dropped on the shared path form: each acts on the platform's whole origin or host. */
+const DROPPED_ON_SHARED = new Set([
+  ...DROPPED_EVERYWHERE,
   "strict-transport-security",
   "alt-svc",
   "nel",
@@ -33,58 +34,76 @@ const DROPPED_ON_SHARED = [
   "service-worker-allowed",
   "origin-agent-cluster",
   "accept-ch",
+]);
+
+/** What the platform sets itself on each form, in place of any value the function gave. */
+const OWN_HOST_HEADERS: ReadonlyArray<[string, string]> = [["x-content-type-options", "nosniff"]];
+const SHARED_HEADERS: ReadonlyArray<[string, string]> = [
+  ["content-security-policy", "sandbox"],
+  ["x-content-type-options", "nosniff"],
 ];
 
-/** Applies the origin rules to `response` in place; returns what was dropped and why. */
-export function isolateResponse(response: Response, origin: ResponseOrigin): HeaderDrop[] {
+/** Why `header` was dropped, for the app's log. */
+function dropReason(header: string): string {
+  return header === "clear-site-data"
+    ? "a Clear-Site-Data header was dropped: it would clear storage and cookies of other " +
+      "apps on the shared domain"
+    : `a ${header} header was dropped: on the shared /apps/<app>/functions URL it would act ` +
+      "for every app and the platform; send it from the app's own host";
+}
+
+/**
+ * Applies the origin rules to a function's header pairs (names lower-case, in order): answers
+ * the pairs to send, the platform's own for this origin last, and what was dropped and why (one
+ * drop per header name; Set-Cookie on the shared form one for all, on an app's host one per
+ * cookie whose Domain reaches other hosts). One pass over plain pairs: a `Headers` lookup per
+ * rule would cost more than the rest of the response.
+ */
+export function isolateHeaders(
+  pairs: ReadonlyArray<[string, string]>,
+  origin: ResponseOrigin,
+): { headers: Array<[string, string]>; dropped: HeaderDrop[] } {
+  const dropping = origin.shared ? DROPPED_ON_SHARED : DROPPED_EVERYWHERE;
+  const own = origin.shared ? SHARED_HEADERS : OWN_HOST_HEADERS;
+  const headers: Array<[string, string]> = [];
   const dropped: HeaderDrop[] = [];
-  for (
-    const header of origin.shared
-      ? [...DROPPED_EVERYWHERE, ...DROPPED_ON_SHARED]
-      : DROPPED_EVERYWHERE
-  ) {
-    if (!response.headers.has(header)) continue;
-    response.headers.delete(header);
-    dropped.push({
-      header,
-      reason: header === "clear-site-data"
-        ? "a Clear-Site-Data header was dropped: it would clear storage and cookies of other " +
-          "apps on the shared domain"
-        : `a ${header} header was dropped: on the shared /apps/<app>/functions URL it would act ` +
-          "for every app and the platform; send it from the app's own host",
-    });
-  }
-  const cookies = response.headers.getSetCookie();
-  if (origin.shared) {
-    response.headers.set("content-security-policy", "sandbox");
-    response.headers.set("x-content-type-options", "nosniff");
-    if (cookies.length > 0) {
-      response.headers.delete("set-cookie");
-      dropped.push({
-        header: "set-cookie",
-        reason: `${cookies.length} Set-Cookie header(s) dropped: on the shared ` +
-          "/apps/<app>/functions URL every app shares one origin; set cookies from the app's own " +
-          "host",
-      });
+  let sharedCookies = 0;
+  for (const pair of pairs) {
+    const [name, value] = pair;
+    if (dropping.has(name)) {
+      if (!dropped.some((drop) => drop.header === name)) {
+        dropped.push({ header: name, reason: dropReason(name) });
+      }
+      continue;
     }
-    return dropped;
+    if (own.some(([header]) => header === name)) continue;
+    if (name === "set-cookie") {
+      if (origin.shared) {
+        sharedCookies++;
+        continue;
+      }
+      const domain = cookieDomain(value);
+      if (domain !== null && domain !== origin.host) {
+        dropped.push({
+          header: "set-cookie",
+          reason: `a Set-Cookie header with Domain=${domain.slice(0, 256)} was dropped: it ` +
+            `would reach hosts other than ${origin.host}`,
+        });
+        continue;
+      }
+    }
+    headers.push(pair);
   }
-  response.headers.set("x-content-type-options", "nosniff");
-  const kept = cookies.filter((cookie) => {
-    const domain = cookieDomain(cookie);
-    if (domain === null || domain === origin.host) return true;
+  if (sharedCookies > 0) {
     dropped.push({
       header: "set-cookie",
-      reason: `a Set-Cookie header with Domain=${domain.slice(0, 256)} was dropped: it would ` +
-        `reach hosts other than ${origin.host}`,
+      reason: `${sharedCookies} Set-Cookie header(s) dropped: on the shared ` +
+        "/apps/<app>/functions URL every app shares one origin; set cookies from the app's own " +
+        "host",
     });
-    return false;
-  });
-  if (kept.length !== cookies.length) {
-    response.headers.delete("set-cookie");
-    for (const cookie of kept) response.headers.append("set-cookie", cookie);
   }
-  return dropped;
+  for (const pair of own) headers.push([pair[0], pair[1]]);
+  return { headers, dropped };
 }
 
 /** The Domain attribute of a Set-Cookie value, lower-case without a leading dot, or null. */

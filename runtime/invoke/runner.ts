@@ -6,14 +6,14 @@ import { runKvCall } from "../kv/calls.ts";
 import { type KvBackend, KvQuotaError } from "../kv/types.ts";
 import type { Logs, RequestLog } from "../logs/logs.ts";
 import { toWireRequest } from "./request.ts";
-import { isolateResponse, type ResponseOrigin } from "./origin.ts";
+import type { ResponseOrigin } from "./origin.ts";
 import { HeaderDropReports } from "./header_drops.ts";
 import type { Job } from "../cron/schedule.ts";
 import { newId } from "../ids.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { RateLimits } from "../ratelimit/limits.ts";
 import type { JobRun } from "../store/types.ts";
-import { toResponse } from "./response.ts";
+import { REQUEST_ID_HEADER, toResponse } from "./response.ts";
 import { RequestTiming, seesQueueFigures } from "./timing.ts";
 import { RefusalReports } from "./refusals.ts";
 import { MissReports } from "./misses.ts";
@@ -168,7 +168,10 @@ export class FunctionRunner {
       );
       Object.assign(timing, acquire);
       timing.handlerMs = performance.now() - invoked - timing.queueMs - timing.sandboxMs;
-      const response = toResponse(result, body, stream);
+      const { response, dropped } = toResponse(result, body, stream, target.origin, [
+        ["server-timing", timing.header(await detailed)],
+        [REQUEST_ID_HEADER, requestId],
+      ]);
       // The request lives on in its stream or waitUntil work: its fetches end when that does.
       if (background) {
         lasting = true;
@@ -180,9 +183,7 @@ export class FunctionRunner {
       background?.catch((error: Error) =>
         log.log("error", redactSecrets(failureLog(error), vars.secrets))
       );
-      const drops = isolateResponse(response, target.origin);
-      for (const line of this.#headerDrops.report(appId, drops)) log.log("warn", line);
-      response.headers.set("server-timing", timing.header(await detailed));
+      for (const line of this.#headerDrops.report(appId, dropped)) log.log("warn", line);
       status = response.status;
       return response;
     } catch (error) {
