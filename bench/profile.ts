@@ -1,9 +1,10 @@
 /**
  * `deno task profile`: where the host's CPU goes under load. Starts the platform in this
  * process, deploys a hello function and a KV counter, loads one with `wrk` (50 connections), and
- * prints the CPU per request of the host process, of its main thread alone and of the sandboxes
- * (from /proc), then, with PROFILE=1, the functions taking the most of the main thread's samples
- * (V8's sampling profiler through `node:inspector`), by self and by inclusive time.
+ * prints the CPU per request of the host process, of each of its threads (the main thread, V8's
+ * helpers, the request log's writer) and of the sandboxes (from /proc), then, with PROFILE=1,
+ * the functions taking the most of the main thread's samples (V8's sampling profiler through
+ * `node:inspector`), by self and by inclusive time.
  *
  * PROFILE_PATH (`hello`, the default, or `counter`), PROFILE_SECONDS (default 5), PROFILE=1.
  */
@@ -25,18 +26,31 @@ interface ProfileNode {
   children?: number[];
 }
 
-/** The CPU this process's main thread used so far, in ms (its task's entry in /proc). */
-async function mainThreadMs(): Promise<number> {
-  const stat = await Deno.readTextFile(`/proc/self/task/${Deno.pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+/**
+ * The CPU this process's threads used so far, in ms, by thread name (its tasks' entries in
+ * /proc): `main` (the event loop), V8's GC and compiler helpers (`V8 DefaultWorke`), the request
+ * log's writer (`worker-N`), and so on; threads of one name are added up.
+ */
+async function threadsMs(): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for await (const task of Deno.readDir("/proc/self/task")) {
+    try {
+      const stat = await Deno.readTextFile(`/proc/self/task/${task.name}/stat`);
+      const name = task.name === String(Deno.pid)
+        ? "main"
+        : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10);
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return out;
 }
 
-/** CPU readings of the host, its main thread and the whole tree, in ms. */
-async function cpu(): Promise<{ host: number; main: number; tree: number }> {
+/** CPU readings of the host, its threads and the whole tree, in ms. */
+async function cpu(): Promise<{ host: number; threads: Map<string, number>; tree: number }> {
   return {
     host: (await sampleProcess(Deno.pid))?.cpuMs ?? NaN,
-    main: await mainThreadMs(),
+    threads: await threadsMs(),
     tree: (await sampleTree(Deno.pid)).cpuMs,
   };
 }
@@ -128,9 +142,18 @@ console.log(
   `${url}: ${
     figures.rps.toFixed(0)
   } req/s, p50 ${figures.p50} ms, p99 ${figures.p99} ms; CPU per ` +
-    `request: host ${perRequest(after.host - before.host)} (main thread ${
-      perRequest(after.main - before.main)
-    }), sandboxes ${perRequest(after.tree - before.tree - (after.host - before.host))}`,
+    `request: host ${perRequest(after.host - before.host)}, sandboxes ${
+      perRequest(after.tree - before.tree - (after.host - before.host))
+    }`,
+);
+const threads = [...after.threads]
+  .map(([name, ms]) => [name, ms - (before.threads.get(name) ?? 0)] as const)
+  .filter(([, ms]) => ms > 0)
+  .sort((a, b) => b[1] - a[1]);
+console.log(
+  `the host's threads, CPU per request: ${
+    threads.map(([name, ms]) => `${name} ${perRequest(ms)}`).join(", ")
+  }`,
 );
 if (profiling) {
   const { profile } = await post<{ profile: { nodes: ProfileNode[]; samples: number[] } }>(
