@@ -249,3 +249,46 @@ Deno.test("an idle compile process is stopped, and the next deploy starts one", 
     await s.close();
   }
 });
+
+/** Sends a deploy to a server with no compile process yet, and answers the one it starts. */
+async function deployToStartingCompiler(
+  s: Awaited<ReturnType<typeof serverWith>>,
+  app: string,
+): Promise<{ response: Promise<Response>; pid: number }> {
+  assert.deepEqual(s.platform.compiler.pids(), [], "no compile process before the deploy");
+  const response = s.deploy(app, { "api/x.ts": OK });
+  let pid: number | undefined;
+  await until("the compile process to start", () => {
+    pid = s.platform.compiler.pids()[0];
+    return pid !== undefined;
+  });
+  return { response, pid: pid! };
+}
+
+Deno.test("a compile process that dies while it starts refuses the deploy 503, and the host serves on", async () => {
+  const s = await serverWith({});
+  try {
+    const { response, pid } = await deployToStartingCompiler(s, appId("dies"));
+    Deno.kill(pid, "SIGKILL");
+    const body = await json<Refusal>(await response, 503);
+    assert.match(body.error, /the compile process exited as it started/);
+    assert.equal((await fetch(`${s.url}/healthz`)).status, 200);
+    await victimDeploys(s);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a compile process that hangs while it starts is killed at the compile time limit", async () => {
+  const s = await serverWith({ wallMs: 1500 });
+  try {
+    const { response, pid } = await deployToStartingCompiler(s, appId("hangs"));
+    Deno.kill(pid, "SIGSTOP");
+    const body = await json<Refusal>(await response, 400);
+    assert.match(body.error, /compiling took over 1\.5 s, the compile time limit/);
+    await until("the stopped process to be gone", () => !alive(pid));
+    await victimDeploys(s);
+  } finally {
+    await s.close();
+  }
+});

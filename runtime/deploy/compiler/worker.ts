@@ -129,14 +129,20 @@ export class CompileWorker {
     const done = new Promise<CompiledCode>((resolve, reject) => {
       this.#job = { id, resolve, reject };
     });
-    // The process's start (Deno's boot, esbuild's, the warm-up compile) is not the deploy's:
-    // its CPU is measured from the process's state once it said it is ready.
-    if (!this.#ready) {
-      await Promise.race([this.#started, this.closed]);
-      await this.rest();
-    }
-    const stopWatching = this.#watch();
+    // Settled by the exit too, possibly while nothing awaits it yet: never an unhandled rejection.
+    done.catch(() => {});
+    // The wall-clock limit runs from now, a start that never ends included.
+    const watch = this.#watch();
     try {
+      // The process's start (Deno's boot, esbuild's, the warm-up compile) is not the deploy's:
+      // its CPU is counted from the process's state once it said it is ready.
+      if (!this.#ready) {
+        await Promise.race([this.#started, this.closed]);
+        // An exit (or a kill) meanwhile has refused the deploy, saying why.
+        if (!this.alive) return await done;
+        await this.rest();
+      }
+      watch.countCpuFrom(this.#cpuAtRest);
       await this.#writer.write(encodeMessage({ head: { id }, texts: files }));
       return await done;
     } catch (error) {
@@ -144,7 +150,7 @@ export class CompileWorker {
       if (this.#compiling(id)) return await done;
       throw error;
     } finally {
-      stopWatching();
+      watch.stop();
     }
   }
 
@@ -195,10 +201,14 @@ export class CompileWorker {
     }
   }
 
-  /** Reads the tree every `watchMs` while a deploy compiles; kills it past a budget. */
-  #watch(): () => void {
+  /**
+   * Reads the tree every `watchMs` while a deploy compiles; kills it past a budget. The wall
+   * clock and memory count from the start; CPU only once `countCpuFrom` gave its baseline (the
+   * tree's CPU time when the deploy was sent).
+   */
+  #watch(): { countCpuFrom(baselineMs: number): void; stop(): void } {
     const { budgets, watchMs } = this.#launch;
-    const baseline = this.#cpuAtRest;
+    let baseline: number | null = null;
     let watching = true;
     let reading = false;
     const wall = setTimeout(
@@ -219,16 +229,21 @@ export class CompileWorker {
           `compiling used ${Math.round(rssBytes / MB)} MB of memory, over the compile memory ` +
             `limit of ${budgets.memoryMb} MB`,
         ));
-      } else if (cpuMs - baseline > budgets.cpuMs) {
+      } else if (baseline !== null && cpuMs - baseline > budgets.cpuMs) {
         await this.kill(
           limitError(`compiling used over ${budgets.cpuMs / 1000} s of CPU, the compile CPU limit`),
         );
       }
     }, watchMs);
-    return () => {
-      watching = false;
-      clearTimeout(wall);
-      clearInterval(tick);
+    return {
+      countCpuFrom(baselineMs) {
+        baseline = baselineMs;
+      },
+      stop() {
+        watching = false;
+        clearTimeout(wall);
+        clearInterval(tick);
+      },
     };
   }
 
