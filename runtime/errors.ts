@@ -108,3 +108,8 @@ export function invalid(message: string, details?: Record<string, unknown>): Pla
 export function notFound(message: string): PlatformError {
   return new PlatformError("not-found", message);
 }
+
+/** Whether `error` says a part the platform depends on (its store) cannot be reached now. */
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof PlatformError && error.kind === "unavailable";
+}

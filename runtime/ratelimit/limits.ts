@@ -3,6 +3,7 @@
  * cached per app, and enforced before a request reaches its sandbox.
  */
 import { BudgetRefusal } from "../budget.ts";
+import { isUnavailable } from "../errors.ts";
 import { ReadCache } from "../store/read_cache.ts";
 import type { PlatformStore } from "../store/types.ts";
 import type { Bucket, RateLimit, RateLimiter } from "./types.ts";
@@ -24,7 +25,10 @@ export class RateLimits {
 
   constructor(options: RateLimitsOptions) {
     this.#options = options;
-    this.#cache = new ReadCache((appId) => options.store.getRateLimit(appId));
+    this.#cache = new ReadCache({
+      read: (appId) => options.store.getRateLimit(appId),
+      isOutage: isUnavailable,
+    });
   }
 
   /** The app's limit, or null when it has none. */

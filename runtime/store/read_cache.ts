@@ -1,7 +1,9 @@
 /**
- * A cache of values read from the platform's store that keeps serving the last good value when a
- * re-read fails: a change announced just before the store went down must not turn every request
- * of a served app into a 503 (the old value is what the instance served a moment ago).
+ * A cache of values read from the platform's store that keeps serving the last good value while
+ * the store is unreachable: a change announced just before the store went down must not turn
+ * every request of a served app into a 503 (the old value is what the instance served a moment
+ * ago). Only an outage falls back; any other failed read (a value that no longer opens or parses)
+ * fails the request as it would uncached.
  */
 
 interface Entry<V> {
@@ -9,41 +11,65 @@ interface Entry<V> {
   value?: { current: V };
   /** The read under way; requests share it. */
   reading: Promise<V> | undefined;
-  /** The newest read started: an older one that ends later does not overwrite its value. */
+  /** The newest read started: an older one that ends later does not overwrite its outcome. */
   newest?: Promise<V>;
   /** A change was announced since `value` was read: the next request reads again. */
   stale: boolean;
+  /** After a read failed for an outage, no new read before this (performance.now() ms). */
+  retryAt: number;
 }
+
+/** How a ReadCache reads and when it falls back. */
+export interface ReadCacheOptions<K, V> {
+  /** Loads a key's value from the store; may throw when the store is unreachable. */
+  read(key: K): Promise<V>;
+  /** Whether `error` means the store is unreachable: then the last good value is served. */
+  isOutage(error: unknown): boolean;
+  /** Called with each value that becomes the key's current one. */
+  onValue?(key: K, value: V): void;
+  /** After an outage, how long requests are served the last value before a read is tried again, in ms. */
+  retryMs?: number;
+}
+
+/** Serves the last value meanwhile, so a store that does not answer costs one wait, not each request's. */
+const RETRY_MS = 1000;
 
 /** Values by key, each read at most once at a time; a failed first read is not cached. */
 export class ReadCache<K, V> {
   readonly #entries = new Map<K, Entry<V>>();
-  readonly #read: (key: K) => Promise<V>;
+  readonly #options: ReadCacheOptions<K, V>;
 
-  /** `read` loads a key's value from the store (it may throw when the store is unreachable). */
-  constructor(read: (key: K) => Promise<V>) {
-    this.#read = read;
+  constructor(options: ReadCacheOptions<K, V>) {
+    this.#options = options;
   }
 
   /**
-   * The key's value: cached, or read now (after `invalidate`, read again; if that read fails,
-   * the last good value, so only a key never read successfully throws).
+   * The key's value: cached, or read now (after `invalidate`, read again; if the store is
+   * unreachable, the last good value, so only a key never read successfully throws then).
    */
   get(key: K): Promise<V> {
     let entry = this.#entries.get(key);
-    if (!entry) this.#entries.set(key, entry = { stale: true, reading: undefined });
+    if (!entry) this.#entries.set(key, entry = { stale: true, reading: undefined, retryAt: 0 });
     if (entry.reading) return this.#orLast(entry, entry.reading);
-    if (!entry.stale && entry.value) return Promise.resolve(entry.value.current);
+    if (entry.value && (!entry.stale || performance.now() < entry.retryAt)) {
+      return Promise.resolve(entry.value.current);
+    }
     const found = entry;
     found.stale = false;
-    const reading = this.#read(key);
+    const reading = this.#options.read(key);
     found.reading = reading;
     found.newest = reading;
     reading.then((value) => {
-      if (found.newest === reading) found.value = { current: value };
-    }, () => {
-      // Read again next time; a key that never had a value is forgotten.
+      if (found.newest !== reading) return;
+      found.value = { current: value };
+      this.#options.onValue?.(key, value);
+    }, (error) => {
+      if (found.newest !== reading) return;
+      // Read again next time (after a pause, for an outage); a key never read is forgotten.
       found.stale = true;
+      if (this.#options.isOutage(error)) {
+        found.retryAt = performance.now() + (this.#options.retryMs ?? RETRY_MS);
+      }
       if (!found.value && this.#entries.get(key) === found) this.#entries.delete(key);
     }).finally(() => {
       if (found.reading === reading) found.reading = undefined;
@@ -56,6 +82,7 @@ export class ReadCache<K, V> {
     for (const [key, entry] of this.#entries) {
       if (!which(key)) continue;
       entry.stale = true;
+      entry.retryAt = 0;
       // A read that started before the change may return the old value: do not wait on it.
       entry.reading = undefined;
     }
@@ -63,7 +90,7 @@ export class ReadCache<K, V> {
 
   #orLast(entry: Entry<V>, reading: Promise<V>): Promise<V> {
     return reading.catch((error) => {
-      if (entry.value) return entry.value.current;
+      if (entry.value && this.#options.isOutage(error)) return entry.value.current;
       throw error;
     });
   }

@@ -3,7 +3,7 @@
  * are stored, masked when listed, and opened into `ctx.env` for requests (cached until any
  * instance changes a variable). Values are never echoed in errors.
  */
-import { invalid, notFound } from "../errors.ts";
+import { invalid, isUnavailable, notFound } from "../errors.ts";
 import { appEnvKey, parseAppEnvKey } from "../ids.ts";
 import { ReadCache } from "../store/read_cache.ts";
 import type { Cipher } from "./secrets.ts";
@@ -48,11 +48,13 @@ export class EnvVars {
 
   constructor(options: EnvVarsOptions) {
     this.#options = options;
-    this.#cache = new ReadCache(async (key) => {
-      const { appId, environment } = parseAppEnvKey(key);
-      const opened = await this.#open(appId, environment);
-      this.#opened.set(key, opened.secrets);
-      return opened;
+    this.#cache = new ReadCache({
+      read: (key) => {
+        const { appId, environment } = parseAppEnvKey(key);
+        return this.#open(appId, environment);
+      },
+      isOutage: isUnavailable,
+      onValue: (key, opened) => this.#opened.set(key, opened.secrets),
     });
   }
 
