@@ -34,7 +34,9 @@ export class RedisSeries implements SeriesStore {
   readonly #seen = new Map<string, Set<string>>();
   readonly #timer: ReturnType<typeof setInterval>;
   /** The write under way, if any: a query waits for it, so it sees every count recorded before it. */
-  #writing: Promise<void> = Promise.resolve();
+  #writing: Promise<void> | null = null;
+  /** The one write queued behind it, which takes every count pending when it starts. */
+  #queued: Promise<void> | null = null;
   /** Every instance adds to the same hashes. */
   readonly shared = true;
 
@@ -96,10 +98,26 @@ export class RedisSeries implements SeriesStore {
     await this.#flush();
   }
 
-  /** Writes what is pending after any write under way; resolves once both reached Redis. */
+  /**
+   * Writes what is pending after any write under way; resolves once both reached Redis (or
+   * failed). At most one write waits behind the one under way, so a Redis that hangs holds a
+   * query or a close for two client timeouts, not one per timer tick of the outage.
+   */
   #flush(): Promise<void> {
-    this.#writing = this.#writing.then(() => this.#write());
-    return this.#writing;
+    if (this.#queued) return this.#queued;
+    if (!this.#writing) {
+      const writing = this.#write().catch(() => {}).finally(() => {
+        if (this.#writing === writing) this.#writing = null;
+      });
+      this.#writing = writing;
+      return writing;
+    }
+    const queued = this.#writing.then(() => {
+      this.#queued = null;
+      return this.#flush();
+    });
+    this.#queued = queued;
+    return queued;
   }
 
   async #write(): Promise<void> {
