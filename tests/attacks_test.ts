@@ -275,7 +275,8 @@ for (const status of ["99", "600", "'200'", "NaN", "200.5", "-1"]) {
     fails(500, /status must be an integer from 200 to 599/),
   );
 }
-for (const header of ["bad name", "x\\ny", "x:y"]) {
+// A Kelvin sign lower-cases to "k": an invalid name must not become set-cookie on the way.
+for (const header of ["bad name", "x\\ny", "x:y", "Set-Coo\u212Aie"]) {
   byRoute(
     `a response header named ${JSON.stringify(header)}`,
     `export default () => ({ headers: { ${JSON.stringify(header)}: "v" } });`,

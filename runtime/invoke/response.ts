@@ -10,6 +10,8 @@ const RESERVED_HEADERS = new Set([
   "transfer-encoding",
   "upgrade",
 ]);
+/** What an HTTP header name may be: an RFC 9110 token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Statuses that must not carry a body. */
 const NO_BODY = new Set([204, 205, 304]);
 
@@ -57,6 +59,11 @@ export function toResponse(
       throw new BadResultError("each header must be a [name, value] pair of strings");
     }
     size += entry[0].length + entry[1].length + 4;
+    // Checked before it is lower-cased: Unicode case mapping would turn some invalid names
+    // (`X-\u212A`, a Kelvin sign) into valid ones.
+    if (!HEADER_NAME.test(entry[0])) {
+      throw new BadResultError(`header ${JSON.stringify(entry[0])} has an invalid name or value`);
+    }
     const name = entry[0].toLowerCase();
     // The sandbox already took these out and logged it; the server frames the response itself.
     if (RESERVED_HEADERS.has(name) || extra.some(([own]) => own === name)) continue;
