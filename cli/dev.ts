@@ -74,7 +74,13 @@ export async function dev(dir: string, port: number, envFile?: string): Promise<
       hostname: "127.0.0.1",
       onListen: ({ port }) => {
         platform.listening(port);
-        console.log(cyan(`fn dev: serving ${dir} at http://localhost:${port}/functions/...`));
+        // The app's own host, as in production: cookies and scripts work there. Plain
+        // localhost is the platform's host, shared by every app, whose origin rules drop them.
+        console.log(
+          cyan(
+            `fn dev: serving ${dir} as app "${APP}" at http://${APP}.localhost:${port}/functions/...`,
+          ),
+        );
         console.log(cyan(`Studio: http://localhost:${port}/studio  (key: ${apiKey})`));
       },
     }, createApp(platform).fetch);

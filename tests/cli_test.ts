@@ -5,6 +5,7 @@ import {
   appId,
   freePort,
   json,
+  rawHttp,
   serverTest,
   waitFor,
   type WatchedProcess,
@@ -100,6 +101,18 @@ Deno.test({
       );
       assert.ok(studio, dev.output());
       assert.equal((await Deno.readTextFile(`${dir}/.fn/admin.key`)).trim(), studio[1]);
+      // The URL printed is the app's own host (as in production), where responses keep their
+      // cookies; plain localhost is the platform's shared host.
+      assert.match(
+        dev.output(),
+        new RegExp(`serving .* as app "dev" at http://dev\\.localhost:${port}/functions/\\.\\.\\.`),
+      );
+      const ownHost = await rawHttp(
+        url,
+        `GET /functions/hello?who=ada HTTP/1.1\r\nhost: dev.localhost:${port}\r\nconnection: close\r\n\r\n`,
+      );
+      assert.equal(ownHost.status, 200);
+      assert.equal(ownHost.headers["content-security-policy"], undefined, "not sandboxed there");
       const apps = await fetch(`http://127.0.0.1:${port}/v1/apps`, {
         headers: { authorization: `Bearer ${studio[1]}` },
       });

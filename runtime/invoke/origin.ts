@@ -48,8 +48,9 @@ function dropReason(header: string): string {
   return header === "clear-site-data"
     ? "a Clear-Site-Data header was dropped: it would clear storage and cookies of other " +
       "apps on the shared domain"
-    : `a ${header} header was dropped: on the shared /apps/<app>/functions URL it would act ` +
-      "for every app and the platform; send it from the app's own host";
+    : `a ${header} header was dropped: on the platform's host, which every app shares ` +
+      "(/apps/<app>/functions/...), it would act for every app and the platform; send it from " +
+      "the app's own host (<app>.<BASE_DOMAIN>)";
 }
 
 /**
@@ -97,9 +98,9 @@ export function isolateHeaders(
   if (sharedCookies > 0) {
     dropped.push({
       header: "set-cookie",
-      reason: `${sharedCookies} Set-Cookie header(s) dropped: on the shared ` +
-        "/apps/<app>/functions URL every app shares one origin; set cookies from the app's own " +
-        "host",
+      reason: `${sharedCookies} Set-Cookie header(s) dropped: on the platform's host ` +
+        "(/apps/<app>/functions/...) every app shares one origin; set cookies from the app's own " +
+        "host (<app>.<BASE_DOMAIN>)",
     });
   }
   for (const pair of own) headers.push([pair[0], pair[1]]);
