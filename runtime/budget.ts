@@ -75,6 +75,15 @@ export class HeldShare {
     this.#total += amount;
   }
 
+  /**
+   * Checks that `amount` more would fit `appId`'s share and the total, without taking it;
+   * throws the BudgetRefusal `take` would (for work that should not start unless it can end).
+   */
+  check(appId: string, amount: number): void {
+    this.take(appId, amount);
+    this.release(appId, amount);
+  }
+
   /** Gives back `amount` of `appId`'s. */
   release(appId: string, amount: number): void {
     if (amount === 0) return;

@@ -9,6 +9,8 @@ import { ENVIRONMENT } from "../ids.ts";
 
 /** Most cron jobs one app environment may have: a deploy declaring more is refused. */
 export const MAX_JOBS_PER_ENVIRONMENT = 20;
+/** Most files of one deployment that may export a schedule (for all its environments). */
+export const MAX_SCHEDULES_PER_DEPLOYMENT = 50;
 
 /** A route file's schedule, as checked. */
 export interface Schedule {
@@ -44,6 +46,18 @@ export function parseSchedules(
   const schedules: Record<string, Schedule> = {};
   const problems: Diagnostic[] = [];
   const entries = typeof raw === "object" && raw !== null ? Object.entries(raw) : [];
+  // Counted before any expression is parsed: finding the next run of one that never matches
+  // (Feb 30) takes the host milliseconds, and the sandbox reports what its code likes.
+  if (entries.length > MAX_SCHEDULES_PER_DEPLOYMENT) {
+    problems.push({
+      file: entries[MAX_SCHEDULES_PER_DEPLOYMENT]![0],
+      line: null,
+      column: null,
+      message: `schedule: ${entries.length} files export a schedule; the limit is ` +
+        `${MAX_SCHEDULES_PER_DEPLOYMENT} per deployment`,
+    });
+    return { schedules, problems };
+  }
   for (const [file, value] of entries) {
     const problem = (message: string) =>
       problems.push({ file, line: null, column: null, message: `schedule: ${message}` });

@@ -1,4 +1,5 @@
 /** Reads request bodies under a byte limit, refusing early from Content-Length and counting otherwise. */
+import { jsonDepthWithin } from "../json_depth.ts";
 import { invalid, PlatformError } from "../errors.ts";
 
 /** How long a request body may go without a byte before it is answered 408, in ms. */
@@ -108,9 +109,17 @@ function join(chunks: Uint8Array[], size: number): Uint8Array {
   return body;
 }
 
+/** How deeply an API request's JSON body may nest (the API's bodies nest 4 levels at most). */
+export const MAX_JSON_DEPTH = 64;
+
 /** Parses a JSON body read under `limit`; throws 400 naming the problem. */
 export async function readJson(request: Request, limit: number): Promise<unknown> {
   const bytes = await readBody(request, limit);
+  if (!jsonDepthWithin(bytes, MAX_JSON_DEPTH)) {
+    throw invalid(
+      `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
+    );
+  }
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {

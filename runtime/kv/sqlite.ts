@@ -56,10 +56,15 @@ function migrateClusteredTable(db: DatabaseSync): void {
 }
 
 /** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
+/** How often a write refused by the quota may purge its app's expired rows first, in ms. */
+const APP_PURGE_EVERY_MS = 1000;
+
 export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
   /** KV writes of one turn share a transaction (see GroupCommit). */
   readonly #writes: GroupCommit;
+  /** When each app at its quota last had its expired rows purged by a write, in ms. */
+  readonly #purgedAt = new Map<string, number>();
   readonly #quota: KvQuota;
   readonly #get: StatementSync;
   readonly #getWithin: StatementSync;
@@ -238,9 +243,15 @@ export class SqliteKv implements KvBackend {
     const size = k.length + v.length;
     let next = this.#after(usage, this.#sizeOf(appId, k), size);
     if (next.refused) {
-      // Expired rows still count until purged: purge this app's, then judge again.
-      usage = this.#purgeExpiredOf(appId, usage);
-      next = this.#after(usage, this.#sizeOf(appId, k), size);
+      // Expired rows still count until purged: purge this app's, then judge again. At most once
+      // a second per app: the purge visits every row of the app, and an app at its quota could
+      // otherwise make the host do it for each refused write.
+      const now = Date.now();
+      if (now - (this.#purgedAt.get(appId) ?? -Infinity) >= APP_PURGE_EVERY_MS) {
+        this.#purgedAt.set(appId, now);
+        usage = this.#purgeExpiredOf(appId, usage);
+        next = this.#after(usage, this.#sizeOf(appId, k), size);
+      }
       if (next.refused) {
         const figure = next.refused === "keys" ? usage.keys : next.bytes;
         throw new KvQuotaError(quotaMessage(next.refused, this.#quota, figure));
@@ -324,6 +335,7 @@ export class SqliteKv implements KvBackend {
   }
 
   #purgeExpired(): void {
+    this.#purgedAt.clear();
     this.#writes.run(() => {
       const now = Date.now();
       const expired = this.#expiredByApp.all(now) as Array<

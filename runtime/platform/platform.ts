@@ -1,5 +1,6 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
 import { HeldShare } from "../budget.ts";
+import { KvTurns } from "../kv/turns.ts";
 import type { Config } from "./config.ts";
 import { Deployments } from "../deploy/deployments.ts";
 import { CompilerPool, type CompilerPoolOptions } from "../deploy/compiler/pool.ts";
@@ -73,6 +74,8 @@ const LOAD_TIMEOUT_MS = 10_000;
 const ACQUIRE_WAIT_MS = 2_000;
 /** How often the supervisor reads each sandbox's memory and CPU, in ms. */
 const WATCH_INTERVAL_MS = 100;
+/** KV calls of one app the host works on at once (each may build a 3 MB reply); others wait. */
+const KV_TURNS_PER_APP = 16;
 /** CPU a sandbox may use with no request in flight over one window, in ms (half a core). */
 const IDLE_CPU_MS = 1_000;
 /** The window of that check, in ms. */
@@ -156,6 +159,13 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     watchIntervalMs: WATCH_INTERVAL_MS,
     idleCpuMs: IDLE_CPU_MS,
     idleCpuWindowMs: IDLE_CPU_WINDOW_MS,
+    replyBytes: new HeldShare(
+      config.bodyBytes,
+      "KV reply bytes",
+      "bytes of KV replies its sandboxes have not read yet",
+    ),
+    kvCalls: new HeldShare(config.fetches, "KV calls", "KV calls in flight"),
+    kvTurns: new KvTurns(KV_TURNS_PER_APP),
     onEvent: (appId, _environment, level, message) =>
       logs.event(appId, level, message, (text) => vars.redactForApp(appId, text)),
   });

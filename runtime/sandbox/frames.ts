@@ -3,7 +3,8 @@
  * `u32 rest length | u32 header length | header (UTF-8 JSON) | body bytes`, big-endian.
  * Reassembly copies each byte once (linear in the frame size), and a body is never decoded.
  */
-import { type Envelope, MAX_FRAME_BYTES, MAX_HEADER_BYTES } from "./protocol.ts";
+import { jsonDepthWithin } from "../json_depth.ts";
+import { type Envelope, MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_HEADER_DEPTH } from "./protocol.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -16,16 +17,19 @@ export class FrameError extends Error {
   }
 }
 
-/** How large a frame and its JSON header may be, in bytes. */
+/** How large a frame and its JSON header may be, in bytes, and how deeply the header may nest. */
 export interface FrameLimits {
   maxFrameBytes: number;
   maxHeaderBytes: number;
+  /** Checked before the header is parsed (json_depth.ts); none when absent. */
+  maxHeaderDepth?: number;
 }
 
 /** The limits of the host↔sandbox wire (protocol.ts). */
 const SANDBOX_LIMITS: FrameLimits = {
   maxFrameBytes: MAX_FRAME_BYTES,
   maxHeaderBytes: MAX_HEADER_BYTES,
+  maxHeaderDepth: MAX_HEADER_DEPTH,
 };
 
 /** The most bytes a frame of `json` (a JSON text) and `body` can take once encoded. */
@@ -107,7 +111,7 @@ export class FrameReader {
       if (this.#buffered < this.#need) break;
       const frame = this.#take(this.#need);
       this.#need = -1;
-      out.push(decodeRest(frame, this.#limits.maxHeaderBytes));
+      out.push(decodeRest(frame, this.#limits));
     }
     return out;
   }
@@ -136,14 +140,18 @@ export class FrameReader {
   }
 }
 
-function decodeRest(frame: Uint8Array, maxHeaderBytes: number): Envelope<unknown> {
+function decodeRest(frame: Uint8Array, limits: FrameLimits): Envelope<unknown> {
   const headerLength = new DataView(frame.buffer, frame.byteOffset, 4).getUint32(0);
-  if (headerLength > frame.length - 4 || headerLength > maxHeaderBytes) {
+  if (headerLength > frame.length - 4 || headerLength > limits.maxHeaderBytes) {
     throw new FrameError(`a frame header of ${headerLength} bytes is outside the frame`);
+  }
+  const text = frame.subarray(4, 4 + headerLength);
+  if (limits.maxHeaderDepth !== undefined && !jsonDepthWithin(text, limits.maxHeaderDepth)) {
+    throw new FrameError(`a frame header nests more than ${limits.maxHeaderDepth} levels deep`);
   }
   let header: unknown;
   try {
-    header = JSON.parse(decoder.decode(frame.subarray(4, 4 + headerLength)));
+    header = JSON.parse(decoder.decode(text));
   } catch {
     throw new FrameError("a frame header is not valid JSON");
   }
@@ -168,6 +176,8 @@ export class FrameWriter {
   /** A written batch buffer, reused for the next batch. */
   #spare: Uint8Array<ArrayBuffer> | null = null;
   #length = 0;
+  /** What to call once the frames queued in the batch buffer have been written (or dropped). */
+  #written: Array<() => void> = [];
   #scheduled = false;
   #failed = false;
 
@@ -190,6 +200,33 @@ export class FrameWriter {
     const at = this.#reserve(frameBound(json, body));
     this.#length = writeFrame(this.#buffer, at, json, body);
     this.#schedule();
+  }
+
+  /**
+   * Encodes a message and queues it if `hold` admits its size (the header's JSON characters and
+   * the body's bytes): `hold` answers how to give that back, called once the frame has been
+   * written to the sink (or dropped with a failed one), or null to refuse it. Answers whether
+   * the frame was queued; throws FrameError past the limits.
+   */
+  trySend(
+    header: unknown,
+    body: Uint8Array | undefined,
+    hold: (bytes: number) => (() => void) | null,
+  ): boolean {
+    if (this.#failed) return true;
+    const json = JSON.stringify(header);
+    const release = hold(json.length + (body?.length ?? 0));
+    if (!release) return false;
+    try {
+      const at = this.#reserve(frameBound(json, body));
+      this.#length = writeFrame(this.#buffer, at, json, body);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    this.#written.push(release);
+    this.#schedule();
+    return true;
   }
 
   /** Queues bytes that are already frames. */
@@ -219,6 +256,7 @@ export class FrameWriter {
   }
 
   async #drain(): Promise<void> {
+    let done: Array<() => void> = [];
     try {
       while (this.#length > 0) {
         const batch = this.#buffer.subarray(0, this.#length);
@@ -226,12 +264,18 @@ export class FrameWriter {
         this.#buffer = this.#spare ?? new Uint8Array(BATCH_BYTES);
         this.#spare = null;
         this.#length = 0;
+        done = this.#written;
+        this.#written = [];
         await this.#sink(batch);
+        for (const release of done) release();
+        done = [];
         if (written.length === BATCH_BYTES) this.#spare = written;
       }
     } catch {
       this.#failed = true;
       this.#length = 0;
+      for (const release of [...done, ...this.#written]) release();
+      this.#written = [];
     } finally {
       this.#scheduled = false;
     }

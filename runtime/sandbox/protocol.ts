@@ -61,6 +61,11 @@ const MAX_FETCH_BODY_BYTES = 10 * 1024 * 1024;
 /** Largest JSON header of a frame, in bytes: ctx.req (32 KB of headers), env, a KV value (1 MB). */
 export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 /**
+ * How deeply a frame's JSON header may nest: the protocol's messages nest 5 levels at most (KV
+ * values are strings), and parsing deep nesting costs the host a hundred times a flat header.
+ */
+export const MAX_HEADER_DEPTH = 32;
+/**
  * Largest frame, in bytes. Every body the platform allows fits by construction: the largest is
  * a fetch body (10 MB) or a response (6 MB), plus a header.
  */

@@ -3,6 +3,9 @@
  * invoke it, stop it for real (SIGKILL, then wait for the exit), and fail what was running in
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
+import { BudgetRefusal, type HeldShare } from "../../budget.ts";
+import { MAX_KV_REPLY_BYTES } from "../../kv/types.ts";
+import type { KvTurns } from "../../kv/turns.ts";
 import { type ErrorKind, PlatformError } from "../../errors.ts";
 import { setImmediate } from "node:timers";
 import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
@@ -175,6 +178,12 @@ export interface SandboxOptions {
   token: string;
   /** V8 heap cap, in MB, to name when the process dies of heap exhaustion. */
   heapMb: number;
+  /** Bytes of KV replies queued to the process and not yet written to it, per app and in all. */
+  replyBytes?: HeldShare | undefined;
+  /** KV calls received and not yet answered, per app and in all. */
+  kvCalls?: HeldShare | undefined;
+  /** How many of an app's KV calls the host works on at once (each may build 3 MB). */
+  kvTurns?: KvTurns | undefined;
   /** Receives log lines not tied to a running request (timers, crashes, stops). */
   onEvent(sandbox: Sandbox, level: LogLevel, message: string): void;
   /** Called once when the process has exited, with the reason the host stopped it, if it did. */
@@ -195,6 +204,11 @@ function text(value: unknown, limit = MAX_FIELD_CHARS): string {
 /** A count field of a tenant-written message. */
 function count(value: unknown): number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+/** Why a KV call of `op` was refused by the reply-bytes budget, `refusal` saying its figures. */
+function unreadReplies(op: string, refusal: string): string {
+  return `${op}: the sandbox has not yet read the KV replies it asked for: ${refusal}`;
 }
 
 /** How long a process whose socket closed may take to exit before it is killed, in ms. */
@@ -665,17 +679,81 @@ export class Sandbox {
       this.#send({ t: "reply", id, cid, ok: false, error: "this request has already ended" });
       return;
     }
+    const kv = message.op.startsWith("kv.");
+    const appId = this.deployment?.appId;
+    const calls = kv && appId ? this.#options.kvCalls : undefined;
     try {
-      const answer = await pending.hooks.call(message.op, message.args, body);
+      calls?.take(appId!, 1);
+    } catch (error) {
+      this.#send({
+        t: "reply",
+        id,
+        cid,
+        ok: false,
+        error: `${message.op}: ${(error as Error).message}`,
+      });
+      return;
+    }
+    try {
+      const call = () => {
+        // A reply is worked out only if one as large as a KV reply may be would still be held.
+        if (kv && appId) {
+          try {
+            this.#options.replyBytes?.check(appId, MAX_KV_REPLY_BYTES);
+          } catch (error) {
+            throw new Error(unreadReplies(message.op, (error as Error).message));
+          }
+        }
+        return pending.hooks.call(message.op, message.args, body);
+      };
+      const turns = kv && appId ? this.#options.kvTurns : undefined;
+      const answer = turns ? await turns.run(appId!, call) : await call();
       if (this.#pending.get(id) !== pending) {
         // The request ended while its fetch was under way: nobody will read the body.
         await answer.stream?.cancel().catch(() => {});
         return;
       }
-      this.#send({ t: "reply", id, cid, ok: true, value: answer.value ?? null }, answer.body);
+      const reply = { t: "reply", id, cid, ok: true, value: answer.value ?? null } as const;
+      if (kv) this.#sendHeld(reply, message.op);
+      else this.#send(reply, answer.body);
       if (answer.stream) void this.#pumpFetch(pending, id, cid, answer.stream);
     } catch (error) {
       this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
+    } finally {
+      calls?.release(appId!, 1);
+    }
+  }
+
+  /**
+   * Queues a KV reply against the app's reply-bytes budget, held until it is written to the
+   * process; past the budget the call is answered with the refusal instead.
+   */
+  #sendHeld(reply: HostMessage & { id: string; cid: number }, op: string): void {
+    const share = this.#options.replyBytes;
+    const appId = this.deployment?.appId;
+    if (this.#exited || !this.#writer || !share || !appId) {
+      this.#send(reply);
+      return;
+    }
+    let refusal = "";
+    const sent = this.#writer.trySend(reply, undefined, (bytes) => {
+      try {
+        share.take(appId, bytes);
+      } catch (error) {
+        if (!(error instanceof BudgetRefusal)) throw error;
+        refusal = error.message;
+        return null;
+      }
+      return () => share.release(appId, bytes);
+    });
+    if (!sent) {
+      this.#send({
+        t: "reply",
+        id: reply.id,
+        cid: reply.cid,
+        ok: false,
+        error: unreadReplies(op, refusal),
+      });
     }
   }
 

@@ -16,6 +16,8 @@ import { AppCpu, type CpuLimits } from "./cpu.ts";
 import { type ColdStartLimits, ColdStarts } from "./cold.ts";
 import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
 import { BudgetRefusal } from "../../budget.ts";
+import type { HeldShare } from "../../budget.ts";
+import type { KvTurns } from "../../kv/turns.ts";
 import { bytesOf, heldBy, mb, type MemoryLimits, memoryLimits, overBudget } from "./memory.ts";
 import {
   type Invocation,
@@ -60,6 +62,15 @@ export interface SupervisorOptions {
   idleCpuMs: number;
   /** The window of the idle-CPU check, in ms. */
   idleCpuWindowMs: number;
+  /**
+   * Bytes of KV replies queued to sandboxes but not yet taken by them, per app and in all: a
+   * sandbox that stops reading cannot make the host hold its answers (README "Budgets").
+   */
+  replyBytes: HeldShare;
+  /** KV calls in flight, per app and in all. */
+  kvCalls: HeldShare;
+  /** How many of an app's KV calls the host works on at once; the others wait their turn. */
+  kvTurns: KvTurns;
   /** Receives an app's log lines that belong to no request (timers, stops, crashes). */
   onEvent(appId: string, environment: string, level: LogLevel, message: string): void;
 }
@@ -694,6 +705,9 @@ export class Supervisor {
       command,
       token,
       heapMb,
+      replyBytes: this.#options.replyBytes,
+      kvCalls: this.#options.kvCalls,
+      kvTurns: this.#options.kvTurns,
       onEvent: (s, level, message) => {
         if (s.deployment) {
           this.#options.onEvent(s.deployment.appId, s.deployment.environment, level, message);
