@@ -166,9 +166,21 @@ Deno.test("handler types: the examples check, and a wrong return type fails the 
       `${dir}/api/wrong.ts`,
       `import type { Handler } from "../fn.d.ts";\nconst h: Handler = () => ({ status: "ok" });\nexport default h;\n`,
     );
+    // A webhook check over the raw bytes, as the README shows it, type-checks as written.
+    await Deno.writeTextFile(
+      `${dir}/api/webhook.ts`,
+      `import type { Handler } from "../fn.d.ts";
+const h: Handler = async (ctx) => {
+  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode("s"), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, ctx.req.rawBody));
+  return { body: { bytes: mac.length } };
+};
+export default h;
+`,
+    );
     const check = (file: string) =>
       new Deno.Command(Deno.execPath(), { args: ["check", file], cwd: dir }).output();
-    for (const good of ["api/hello.ts", "api/users/[id].ts"]) {
+    for (const good of ["api/hello.ts", "api/users/[id].ts", "api/webhook.ts"]) {
       const result = await check(good);
       assert.equal(result.code, 0, new TextDecoder().decode(result.stderr));
     }

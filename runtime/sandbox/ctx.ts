@@ -34,7 +34,7 @@ export interface FunctionRequest {
   /** JSON parsed, text as a string, a form as an object, other bytes as Uint8Array. */
   body: unknown;
   /** The body's bytes exactly as received (empty when there is none): what signatures cover. */
-  rawBody: Uint8Array;
+  rawBody: Uint8Array<ArrayBuffer>;
 }
 
 /** A streamed body: strings or bytes, sent as produced. */

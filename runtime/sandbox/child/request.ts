@@ -99,7 +99,8 @@ export function toFunctionRequest(
     query: paramsToObject(wire.query, "query string"),
     headers,
     body: parseBody(bytes, Object.hasOwn(headers, "content-type") ? headers["content-type"]! : ""),
-    rawBody: bytes ?? new Uint8Array(0),
+    // Frames are read into ArrayBuffers (never shared memory): Web Crypto takes it as it is.
+    rawBody: (bytes ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>,
   };
 }
 
