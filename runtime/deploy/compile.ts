@@ -83,6 +83,16 @@ function sourceFilesPlugin(
         const spec = args.path;
         const bundled = packages.get(spec);
         if (bundled !== undefined) return { path: bundled, namespace: "src" };
+        if (spec.startsWith("node:")) {
+          return {
+            errors: [{
+              text: `import "${spec}" is not allowed: the sandbox has no Node.js built-ins. ` +
+                `Use the web APIs it has: crypto.subtle and crypto.getRandomValues for ` +
+                `node:crypto, TextEncoder, fetch, URL, ReadableStream, setTimeout; and ` +
+                `ctx.env for process.env`,
+            }],
+          };
+        }
         if (!spec.startsWith("./") && !spec.startsWith("../")) {
           return {
             errors: [{
@@ -90,8 +100,8 @@ function sourceFilesPlugin(
                 `deployed files work ("./lib.ts"), as the sandbox loads no package at run ` +
                 `time. To use an npm package, deploy with fn deploy (or fn dev): it bundles ` +
                 `the project's npm: imports and the packages named in its deno.json imports ` +
-                `or package.json dependencies into the deploy. jsr:, node:, http(s): and ` +
-                `data: imports are refused`,
+                `or package.json dependencies into the deploy. jsr:, http(s): and data: imports ` +
+                `are refused`,
             }],
           };
         }
