@@ -46,7 +46,9 @@ try {
 } catch (error) {
   if (!(error instanceof Deno.errors.AddrInUse)) throw error;
   await platform.close();
-  console.error(`port ${config.port} is in use: set PORT to another one (PORT=8001 deno task dev)`);
+  console.error(
+    `port ${config.port} is in use: set PORT to another one (PORT=8080 deno task dev; 8001 is fn dev's)`,
+  );
   Deno.exit(2);
 }
 
