@@ -35,6 +35,15 @@ function print(entry: LogEntry): void {
   }
 }
 
+/** Whether `path` is a file. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /** Reads `KEY=VALUE` lines (`#` comments, optional quotes); a missing file is a usage error. */
 async function readEnvFile(path: string): Promise<Record<string, string>> {
   let text: string;
@@ -57,7 +66,13 @@ async function readEnvFile(path: string): Promise<Record<string, string>> {
  * same after a restart) and printed with the Studio's URL. A port in use is a usage error.
  */
 export async function dev(dir: string, port: number, envFile?: string): Promise<void> {
-  const vars = envFile ? await readEnvFile(envFile) : {};
+  // Without --env-file, the project's own .env when it has one (as vercel dev and wrangler do).
+  const ownEnv = `${dir}/.env`;
+  const envPath = envFile ?? (await exists(ownEnv) ? ownEnv : undefined);
+  const vars = envPath ? await readEnvFile(envPath) : {};
+  if (envPath && !envFile) {
+    console.log(cyan(`fn dev: loaded ${Object.keys(vars).length} variables from ${ownEnv}`));
+  }
   const { key: apiKey } = await devAdminKey(`${dir}/.fn`);
   const config = loadConfig({
     API_KEY: apiKey,

@@ -40,7 +40,7 @@ README.md
 `,
   ".gitignore": `# fn dev's local stores, with their keys (admin.key, secrets.key)
 .fn/
-# local variables (fn dev --env-file .env)
+# local variables (fn dev loads .env)
 .env
 `,
 };

@@ -136,7 +136,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   dev: {
-    usage: "fn dev [dir] [--port 8001] [--env-file .env]",
+    usage: "fn dev [dir] [--port 8001] [--env-file <file>, default: the project's .env]",
     summary: "serve the project locally on the real platform, redeploying on every save",
     options: { port: { type: "string", short: "p" }, "env-file": { type: "string" } },
     async run(positionals, flags) {

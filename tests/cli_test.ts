@@ -87,7 +87,8 @@ Deno.test({
       "export default (ctx) => ({ body: { greeting: ctx.env.GREETING ?? null } });\n",
     );
     const port = freePort();
-    const dev = spawnFn(["dev", dir, "--port", String(port), "--env-file", `${dir}/.env`]);
+    // No --env-file: the project's own .env is loaded.
+    const dev = spawnFn(["dev", dir, "--port", String(port)]);
     try {
       const url = `http://127.0.0.1:${port}/functions`;
       await waitFor(
@@ -100,6 +101,7 @@ Deno.test({
         new RegExp(`Studio: http://localhost:${port}/studio  \\(key: (\\S+)\\)`),
       );
       assert.ok(studio, dev.output());
+      assert.match(dev.output(), /fn dev: loaded 1 variables from .*\/\.env/);
       assert.equal((await Deno.readTextFile(`${dir}/.fn/admin.key`)).trim(), studio[1]);
       // The URL printed is the app's own host (as in production), where responses keep their
       // cookies; plain localhost is the platform's shared host.
