@@ -1,5 +1,5 @@
 /** Reads request bodies under a byte limit, refusing early from Content-Length and counting otherwise. */
-import { jsonDepthWithin } from "../json_depth.ts";
+import { jsonDepthWithin } from "../sandbox/json_depth.ts";
 import { invalid, PlatformError } from "../errors.ts";
 
 /** How long a request body may go without a byte before it is answered 408, in ms. */

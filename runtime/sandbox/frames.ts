@@ -3,7 +3,7 @@
  * `u32 rest length | u32 header length | header (UTF-8 JSON) | body bytes`, big-endian.
  * Reassembly copies each byte once (linear in the frame size), and a body is never decoded.
  */
-import { jsonDepthWithin } from "../json_depth.ts";
+import { jsonDepthWithin } from "./json_depth.ts";
 import { type Envelope, MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_HEADER_DEPTH } from "./protocol.ts";
 
 const encoder = new TextEncoder();

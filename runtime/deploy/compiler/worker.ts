@@ -131,18 +131,30 @@ export class CompileWorker {
     });
     // Settled by the exit too, possibly while nothing awaits it yet: never an unhandled rejection.
     done.catch(() => {});
-    // The wall-clock limit runs from now, a start that never ends included.
-    const watch = this.#watch();
+    // The process's start (Deno's boot, esbuild's, the warm-up compile) is not the deploy's: it
+    // has a deadline of its own (the platform's failure past it), and the deploy's CPU and wall
+    // clock count from the process's state once it said it is ready.
+    if (!this.#ready) {
+      const { wallMs } = this.#launch.budgets;
+      const stalled = setTimeout(
+        () =>
+          void this.kill(
+            new PlatformError(
+              "unavailable",
+              `the compile process did not start within ${wallMs / 1000} s: the platform ` +
+                "cannot compile now; retry later",
+            ),
+          ),
+        wallMs,
+      );
+      await Promise.race([this.#started, this.closed]);
+      clearTimeout(stalled);
+      // An exit (or a kill) meanwhile has refused the deploy, saying why.
+      if (!this.alive) return await done;
+      await this.rest();
+    }
+    const stopWatching = this.#watch(this.#cpuAtRest);
     try {
-      // The process's start (Deno's boot, esbuild's, the warm-up compile) is not the deploy's:
-      // its CPU is counted from the process's state once it said it is ready.
-      if (!this.#ready) {
-        await Promise.race([this.#started, this.closed]);
-        // An exit (or a kill) meanwhile has refused the deploy, saying why.
-        if (!this.alive) return await done;
-        await this.rest();
-      }
-      watch.countCpuFrom(this.#cpuAtRest);
       await this.#writer.write(encodeMessage({ head: { id }, texts: files }));
       return await done;
     } catch (error) {
@@ -150,7 +162,7 @@ export class CompileWorker {
       if (this.#compiling(id)) return await done;
       throw error;
     } finally {
-      watch.stop();
+      stopWatching();
     }
   }
 
@@ -202,13 +214,11 @@ export class CompileWorker {
   }
 
   /**
-   * Reads the tree every `watchMs` while a deploy compiles; kills it past a budget. The wall
-   * clock and memory count from the start; CPU only once `countCpuFrom` gave its baseline (the
-   * tree's CPU time when the deploy was sent).
+   * Reads the tree every `watchMs` while a deploy compiles; kills it past a budget. `baseline`:
+   * the tree's CPU time, in ms, when the deploy was sent.
    */
-  #watch(): { countCpuFrom(baselineMs: number): void; stop(): void } {
+  #watch(baseline: number): () => void {
     const { budgets, watchMs } = this.#launch;
-    let baseline: number | null = null;
     let watching = true;
     let reading = false;
     const wall = setTimeout(
@@ -229,21 +239,16 @@ export class CompileWorker {
           `compiling used ${Math.round(rssBytes / MB)} MB of memory, over the compile memory ` +
             `limit of ${budgets.memoryMb} MB`,
         ));
-      } else if (baseline !== null && cpuMs - baseline > budgets.cpuMs) {
+      } else if (cpuMs - baseline > budgets.cpuMs) {
         await this.kill(
           limitError(`compiling used over ${budgets.cpuMs / 1000} s of CPU, the compile CPU limit`),
         );
       }
     }, watchMs);
-    return {
-      countCpuFrom(baselineMs) {
-        baseline = baselineMs;
-      },
-      stop() {
-        watching = false;
-        clearTimeout(wall);
-        clearInterval(tick);
-      },
+    return () => {
+      watching = false;
+      clearTimeout(wall);
+      clearInterval(tick);
     };
   }
 
