@@ -88,6 +88,7 @@ export function createApp(platform: Platform): Hono {
   // hot path, and any other path falls through to the Hono app above.
   const dispatch = functionDispatcher(functions, config);
   const routed = app.fetch;
-  app.fetch = (request, env, context) => dispatch(request) ?? routed(request, env, context);
+  // Deno.serve passes its handler info (the client's address) as Hono's `env`.
+  app.fetch = (request, env, context) => dispatch(request, env) ?? routed(request, env, context);
   return app;
 }

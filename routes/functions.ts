@@ -53,6 +53,12 @@ function decoded(segment: string): string {
   }
 }
 
+/** The client's address from what Deno.serve passes a handler, or null without one. */
+function remoteAddress(info: unknown): string | null {
+  const addr = (info as { remoteAddr?: { hostname?: unknown } } | undefined)?.remoteAddr;
+  return typeof addr?.hostname === "string" ? addr.hostname : null;
+}
+
 /** Where a function request goes, or null when the path is not a function path. */
 type Dispatch = { target: FunctionTarget } | { error: unknown } | null;
 
@@ -68,7 +74,7 @@ export interface FunctionRouting extends HostRules {
 export function functionDispatcher(
   runner: FunctionRunner,
   routing: FunctionRouting,
-): (request: Request) => Promise<Response> | null {
+): (request: Request, info?: unknown) => Promise<Response> | null {
   const route = (request: Request): Dispatch => {
     const path = pathOf(request.url);
     // The raw path, cut by segments: its own percent-encoding is decoded once, by the router.
@@ -108,11 +114,12 @@ export function functionDispatcher(
     return { target: { appId, environment, subpath, origin: { shared: true } } };
   };
 
-  return (request) => {
+  return (request, info) => {
     const dispatch = route(request);
     if (dispatch === null) return null;
     const requestId = newId("req");
     if ("error" in dispatch) return Promise.resolve(errorResponse(dispatch.error, requestId));
+    dispatch.target.clientAddress = remoteAddress(info);
     // The runner's responses carry the request id already.
     return runner.run(dispatch.target, request, requestId).catch((error) =>
       errorResponse(error, requestId)

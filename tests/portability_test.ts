@@ -5,7 +5,7 @@
  * Web Crypto, and the errors that teach (`Deno.env`, `process`, module types, shapes).
  */
 import assert from "node:assert/strict";
-import { appId, json, serverTest, type TestServer, waitFor } from "./helpers.ts";
+import { appId, json, serverTest, startServer, type TestServer, waitFor } from "./helpers.ts";
 
 /** Calls `path` on the app's own host `<app>.localhost`, as curl on that host would. */
 function onHost(s: TestServer, app: string, path: string, init: RequestInit = {}) {
@@ -475,4 +475,49 @@ Deno.test("fn deploy refuses .mjs, .cjs, .jsx and .tsx under api/ by name instea
     stderr,
     /api\/old\.cjs: files under api\/ must be \.ts or \.js; CommonJS is not supported/,
   );
+});
+
+Deno.test("a function sees who called in X-Forwarded-For and X-Real-IP, which a client cannot forge", async () => {
+  const source = {
+    "api/ip.ts": `export default (ctx) => ({ body: {
+      forwarded: ctx.req.headers["x-forwarded-for"] ?? null,
+      real: ctx.req.headers["x-real-ip"] ?? null,
+      forwardedHeader: ctx.req.headers["forwarded"] ?? null,
+    } })`,
+  };
+  const spoofed = {
+    "x-forwarded-for": "6.6.6.6",
+    "x-real-ip": "6.6.6.6",
+    forwarded: "for=6.6.6.6",
+  };
+  // Served directly (over a real socket): the connection's own address, whatever the client
+  // claims.
+  const direct = await startServer();
+  try {
+    const app = appId("ip");
+    await direct.deployOk(app, source);
+    assert.deepEqual(
+      await json(await fetch(`${direct.url}/apps/${app}/functions/ip`, { headers: spoofed }), 200),
+      { forwarded: "127.0.0.1", real: "127.0.0.1", forwardedHeader: null },
+    );
+  } finally {
+    await direct.close();
+  }
+  // Behind a proxy (TRUST_PROXY=true): its list is kept, and its last entry is the client.
+  const proxied = await startServer({ env: { TRUST_PROXY: "true" } });
+  try {
+    const app = appId("ip");
+    await proxied.deployOk(app, source);
+    assert.deepEqual(
+      await json(
+        await fetch(`${proxied.url}/apps/${app}/functions/ip`, {
+          headers: { "x-forwarded-for": "6.6.6.6, 203.0.113.7" },
+        }),
+        200,
+      ),
+      { forwarded: "6.6.6.6, 203.0.113.7", real: "203.0.113.7", forwardedHeader: null },
+    );
+  } finally {
+    await proxied.close();
+  }
 });

@@ -24,14 +24,43 @@ const INTERNAL_PREFIX = "x-platform-";
 /** Largest total size of the request headers a function receives, in bytes (32 KB). */
 export const MAX_HEADER_BYTES = 32 * 1024;
 
-/** The header pairs a function sees; every platform key in them removed. Throws 431 past the cap. */
-function headersOf(request: Request, adminKey: string): Array<[string, string]> {
+/** Headers that say who the client is: set by the host, from a trusted proxy or the connection. */
+const CLIENT_HEADERS = new Set(["x-forwarded-for", "x-real-ip", "forwarded"]);
+
+/** Who sent a request: the connection's address, and whether a proxy in front is believed. */
+export interface ClientAddress {
+  /** The connection's remote address, or null for a request that came by no connection. */
+  address: string | null;
+  /** TRUST_PROXY: keep the proxy's `X-Forwarded-For` (its last entry is the client). */
+  trustProxy: boolean;
+}
+
+/**
+ * The header pairs a function sees; every platform key in them removed, and `X-Forwarded-For` /
+ * `X-Real-IP` saying who the client is (see ClientAddress). Throws 431 past the cap.
+ */
+function headersOf(
+  request: Request,
+  adminKey: string,
+  client: ClientAddress,
+): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   let size = 0;
+  let forwarded: string | null = null;
   for (const [name, value] of request.headers) {
     size += name.length + value.length + 4;
     if (INTERNAL_HEADERS.has(name) || name.startsWith(INTERNAL_PREFIX)) continue;
+    if (CLIENT_HEADERS.has(name)) {
+      // A client could claim any address in these: only a trusted proxy's list is kept.
+      if (client.trustProxy && name === "x-forwarded-for") forwarded = value;
+      continue;
+    }
     out.push([name, withoutPlatformKeys(value, adminKey)]);
+  }
+  const proxied = forwarded?.split(",").at(-1)?.trim() || null;
+  const real = proxied ?? client.address;
+  if (real !== null) {
+    out.push(["x-forwarded-for", forwarded ?? real], ["x-real-ip", real]);
   }
   if (size > MAX_HEADER_BYTES) {
     throw new PlatformError(
@@ -87,10 +116,11 @@ export async function toWireRequest(
   maxBodyBytes: number,
   adminKey: string,
   bodyIdleMs: number,
+  client: ClientAddress,
   hold?: (bytes: number) => void,
   totalMs?: number,
 ): Promise<IncomingCall> {
-  const headers = headersOf(request, adminKey);
+  const headers = headersOf(request, adminKey, client);
   const query = queryOf(request.url);
   const { method } = request;
   const hasBody = method !== "GET" && method !== "HEAD" && request.body !== null;

@@ -44,6 +44,8 @@ export interface FunctionRunnerOptions {
   keys: ApiKeys;
   /** How long a request body may go without a byte before it is answered 408, in ms. */
   bodyIdleMs: number;
+  /** Whether the `X-Forwarded-For` of a proxy in front says who the client is (TRUST_PROXY). */
+  trustProxy: boolean;
   /** Request-body bytes held at once, per app and in all. */
   bodyBytes: HeldShare;
   /** Outbound fetches in flight (head or body still coming), per app and in all. */
@@ -62,6 +64,8 @@ export interface FunctionTarget {
   origin: ResponseOrigin;
   /** A cron run: no rate limit applies. */
   scheduled?: boolean;
+  /** The connection's remote address (the client, or a proxy in front), when there is one. */
+  clientAddress?: string | null;
 }
 
 /**
@@ -143,6 +147,7 @@ export class FunctionRunner {
         this.#options.maxBodyBytes,
         this.#options.adminKey,
         this.#options.bodyIdleMs,
+        { address: target.clientAddress ?? null, trustProxy: this.#options.trustProxy },
         (bytes) => {
           this.#options.bodyBytes.take(appId, bytes);
           heldBytes += bytes;

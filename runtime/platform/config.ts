@@ -42,6 +42,13 @@ export interface Config {
    */
   bodyIdleMs: number;
   /**
+   * Whether a proxy in front (TRUST_PROXY=true) says who the client is: then a function sees the
+   * `X-Forwarded-For` it sent and `X-Real-IP` is that list's last entry (the address the proxy
+   * saw). Otherwise (the default) both are the connection's own address, and what a client sent
+   * in them is dropped.
+   */
+  trustProxy: boolean;
+  /**
    * Bytes of request bodies held at once (REQUEST_BODY_BYTES_PER_APP, default 32 MB;
    * REQUEST_BODY_BYTES_TOTAL, default 256 MB): past either, a request is refused with 503.
    */
@@ -391,6 +398,14 @@ export const DEFAULT_DATA_DIR = ".data";
  * Reads the configuration from `env`; throws ConfigError naming the bad variable. `memory` is what
  * the memory-derived defaults are sized from (default: the cgroup's limit, else RAM).
  */
+/** A boolean setting: `true` or `false` (unset: false); anything else is a ConfigError. */
+function trueOrFalse(env: Record<string, string | undefined>, name: string): boolean {
+  const value = env[name];
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
 export function loadConfig(
   env: Record<string, string | undefined>,
   memory: MemoryLimit = memoryLimit(),
@@ -421,6 +436,7 @@ export function loadConfig(
     sandboxes: sandboxConfig(env, memoryMb, memory),
     maxBodyBytes,
     bodyIdleMs: integer(env, "REQUEST_BODY_TIMEOUT_MS", 10_000),
+    trustProxy: trueOrFalse(env, "TRUST_PROXY"),
     bodyBytes: {
       perApp: integer(env, "REQUEST_BODY_BYTES_PER_APP", 32 * 1024 * 1024),
       total: integer(env, "REQUEST_BODY_BYTES_TOTAL", 256 * 1024 * 1024),

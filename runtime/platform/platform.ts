@@ -218,6 +218,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     adminKey: config.apiKey,
     keys,
     bodyIdleMs: config.bodyIdleMs,
+    trustProxy: config.trustProxy,
     bodyBytes: new HeldShare(config.bodyBytes, "request body bytes", "bytes of request bodies"),
     fetches: new HeldShare(config.fetches, "outbound fetches", "outbound fetches in flight"),
     fetchBodyBytes: new HeldShare(
