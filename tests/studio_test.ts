@@ -91,6 +91,8 @@ Deno.test({
         ...COUNTER_APP,
         "api/hello.ts": COUNTER_APP["api/hello.ts"].replace("v: 1", "v: 2"),
         "api/extra.ts": "export default () => ({ body: 'only in the second' });",
+        "api/go.ts":
+          "export function GET() { return Response.redirect('https://example.com/', 302); }",
       }, { message: "second" });
       await signIn(page, s);
       await page.waitForSelector(`#apps tr[data-app="${app}"]`);
@@ -107,6 +109,12 @@ Deno.test({
       await tryIt.locator('.response-body:has-text(\'"hi": "ada"\')').waitFor();
       await tryIt.locator(".log:has-text('hello from ada')").waitFor();
       await page.screenshot({ path: `${OUTPUT}functions.png`, fullPage: true });
+      // A redirect is shown as one (a page's fetch is told neither its status nor its Location).
+      await page.click(`#functions tbody[data-route="/functions/go"] button:has-text('Try it')`);
+      const tryGo = page.locator(`.try-it[data-route="/functions/go"]`);
+      await tryGo.locator("button:has-text('Send')").click();
+      await tryGo.locator(".status-badge:has-text('3xx redirect')").waitFor();
+      assert.equal(await tryGo.locator("text=waiting for the log entries").count(), 0);
 
       // The live tail shows a new line within 2 s of the request.
       await page.goto(`${s.url}/studio#/apps/${app}/logs`);

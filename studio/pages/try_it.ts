@@ -82,6 +82,8 @@ function shellQuote(text: string): string {
 
 interface Answer {
   status: number;
+  /** The answer was a redirect, which a page's fetch sees only as that (no status, no Location). */
+  redirect: boolean;
   ms: number;
   headers: Array<[string, string]>;
   body: string;
@@ -155,13 +157,16 @@ export function TryIt(
       const text = await response.text();
       const ms = performance.now() - started;
       const requestId = response.headers.get("x-request-id") ?? "";
+      const redirect = response.type === "opaqueredirect";
       const shown: Answer = {
         status: response.status,
+        redirect,
         ms,
         headers: [...response.headers],
         body: pretty(text, response.headers.get("content-type") ?? ""),
         requestId,
-        logs: null,
+        // A redirect's headers (its request id among them) are hidden from the page.
+        logs: redirect ? [] : null,
       };
       setAnswer(shown);
       if (requestId) setAnswer({ ...shown, logs: await requestLogs(app, requestId) ?? [] });
@@ -220,6 +225,9 @@ export function TryIt(
   }</span>
     </div>
     ${curl ? html`<${Snippet} text=${curl} />` : ""}
+    <p class="muted small">Send calls the function through the platform's host
+      (<code>/apps/${app}/functions/…</code>), where responses may not set cookies and pages are
+      sandboxed; the curl command calls the app's own host, as browsers of your users will.</p>
     ${error ? html`<${ErrorBox} error=${error} />` : ""}
     ${answer ? html`<${AnswerView} answer=${answer} app=${app} env=${env} />` : ""}
   </form>`;
@@ -228,8 +236,8 @@ export function TryIt(
 function AnswerView({ answer, app, env }: { answer: Answer; app: string; env: string }): VNode {
   return html`<div class="result">
     <p class="status"><span class=${`status-badge ${
-    statusClass(answer.status)
-  }`}>${answer.status}</span>
+    statusClass(answer.redirect ? 300 : answer.status)
+  }`}>${answer.redirect ? "3xx redirect" : answer.status}</span>
       in ${answer.ms.toFixed(1)} ms ${
     answer.requestId
       ? html`· <a href=${
@@ -247,7 +255,14 @@ function AnswerView({ answer, app, env }: { answer: Answer; app: string; env: st
       `
     )
   }</tbody></table>
-    <pre class="response-body">${answer.body || html`<span class="muted">(empty body)</span>`}</pre>
+    ${
+    answer.redirect
+      ? html`<p class="muted">The function answered with a redirect. A page's fetch is not told its
+          status or Location: the curl command above shows them.</p>`
+      : html`<pre class="response-body">${
+        answer.body || html`<span class="muted">(empty body)</span>`
+      }</pre>`
+  }
     <h4>Log entries of this request</h4>
     ${
     answer.logs === null
