@@ -159,7 +159,8 @@ const COMMANDS: Record<string, Command> = {
       const problems = localProblems(own);
       if (problems.length > 0) throw new CliError(problems.join("\n"));
       const bytes = Object.values(own).reduce((n, t) => n + t.length, 0);
-      console.log(`deploying ${Object.keys(own).length} files (${bytes} bytes) to ${app}:`);
+      const count = Object.keys(own).length;
+      console.log(`deploying ${count} file${count === 1 ? "" : "s"} (${bytes} bytes) to ${app}:`);
       for (const path of Object.keys(own).sort()) console.log(`  ${path}`);
       const { files, packages } = await new PackageBundler().bundle(dir, own);
       if (Object.keys(packages).length > 0) console.log(bundledSummary(own, files, packages));
