@@ -399,6 +399,28 @@ serverTest(
 );
 
 serverTest(
+  "a default-export (req) => Response handler, which receives ctx, is told in its log what to write",
+  async (s) => {
+    const app = appId("webstd");
+    await s.deployOk(app, {
+      "api/w.ts": `export default (req) => new Response(new URL(req.url).pathname);`,
+    });
+    const failed = await json(await onHost(s, app, "/functions/w"), 500);
+    assert.match(failed.error as string, /Invalid URL/);
+    let hint = "";
+    await waitFor("the hint", async () => {
+      const page = await s.logPage(app);
+      hint = page.entries.find((e) => /ctx\.url is undefined/.test(e.message))?.message ?? "";
+      return hint !== "";
+    });
+    assert.match(
+      hint,
+      /receives the platform's ctx, not a web Request\. Read ctx\.request .* export GET\(request\)/,
+    );
+  },
+);
+
+serverTest(
   "module types and shapes the platform cannot call are refused at deploy, naming what works",
   async (s) => {
     for (

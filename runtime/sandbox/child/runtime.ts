@@ -222,6 +222,27 @@ const logBudgets = new Map<string, LogBudget>();
  */
 let outside = { since: 0, budget: new LogBudget() };
 
+/** Requests already told that their handler read `ctx` as a Request (one line each). */
+const misreadTold = new Set<string>();
+
+/**
+ * A seed-shape handler read a Request member off `ctx` (`what`): one warning for its request
+ * saying which shapes take a web Request. Kept as a stable function: shapes.ts makes the `ctx`
+ * prototype once for it.
+ */
+function misreadCtx(what: string): void {
+  const id = currentRequest.get() ?? null;
+  if (id !== null && misreadTold.has(id)) return;
+  if (id !== null) misreadTold.add(id);
+  sendLog(
+    id,
+    "warn",
+    `ctx.${what} is undefined: a default-export function receives the platform's ctx, not a ` +
+      "web Request. Read ctx.request (a Request) or ctx.req, or export GET(request) (and " +
+      "POST, …) or a default object with fetch(request, env, ctx), as Workers and Vercel do",
+  );
+}
+
 function sendLog(requestId: string | null, level: LogLevel, message: string): void {
   let budget = requestId === null ? undefined : logBudgets.get(requestId);
   // A line of a request that has ended (a timer it left) counts against the outside budget.
@@ -253,6 +274,7 @@ function sendLog(requestId: string | null, level: LogLevel, message: string): vo
  */
 function endRequest(id: string): void {
   envs.delete(id);
+  misreadTold.delete(id);
   const budget = logBudgets.get(id);
   logBudgets.delete(id);
   if (budget && budget.dropped > 0) {
@@ -436,6 +458,7 @@ async function invoke(
         );
       },
       sse: serverSentEvents,
+      misread: misreadCtx,
     });
   } catch (error) {
     if (!(error instanceof BadRequestError)) throw error;

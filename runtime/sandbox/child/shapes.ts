@@ -105,7 +105,33 @@ export interface CallParts {
   kv: Kv;
   waitUntil(promise: Promise<unknown>): void;
   sse: Ctx["sse"];
+  /** Tells the request's log that its handler treated `ctx` as a web Request (reading `what`). */
+  misread?(what: string): void;
 }
+
+/**
+ * `Request` members a default-export function may read off `ctx` because it expected a web
+ * `Request` (`(req) => Response` from other platforms): each still answers `undefined`, and the
+ * request's log says what to write instead, before whatever fails next (`new URL(undefined)`).
+ */
+const REQUEST_MEMBERS = ["url", "method", "headers", "json", "text", "formData", "arrayBuffer"];
+
+/** The prototype of a seed-shape `ctx` whose Request-like members report to `misread`. */
+function ctxPrototype(misread: (what: string) => void): object {
+  const proto = {};
+  for (const name of REQUEST_MEMBERS) {
+    Object.defineProperty(proto, name, {
+      get() {
+        misread(name);
+        return undefined;
+      },
+    });
+  }
+  return Object.freeze(proto);
+}
+
+/** One prototype per `misread` (a sandbox has one): made once, not per request. */
+const prototypes = new WeakMap<(what: string) => void, object>();
 
 /**
  * The call of `route` for one request, ready to run in the request's context. Only the seed's
@@ -122,7 +148,14 @@ export function prepareCall(
   if (route.kind === "ctx") {
     const req = Object.freeze(toFunctionRequest(wire, bytes));
     let request: Request | undefined;
+    const { misread } = parts;
+    let proto: object | null = null;
+    if (misread) {
+      proto = prototypes.get(misread) ?? ctxPrototype(misread);
+      prototypes.set(misread, proto);
+    }
     const ctx: Ctx = Object.freeze({
+      __proto__: proto,
       req,
       env,
       kv,
