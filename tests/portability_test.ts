@@ -5,7 +5,15 @@
  * Web Crypto, and the errors that teach (`Deno.env`, `process`, module types, shapes).
  */
 import assert from "node:assert/strict";
-import { appId, json, serverTest, startServer, type TestServer, waitFor } from "./helpers.ts";
+import {
+  API_KEY,
+  appId,
+  json,
+  serverTest,
+  startServer,
+  type TestServer,
+  waitFor,
+} from "./helpers.ts";
 
 /** Calls `path` on the app's own host `<app>.localhost`, as curl on that host would. */
 function onHost(s: TestServer, app: string, path: string, init: RequestInit = {}) {
@@ -533,11 +541,16 @@ Deno.test("a function sees who called in X-Forwarded-For and X-Real-IP, which a 
     assert.deepEqual(
       await json(
         await fetch(`${proxied.url}/apps/${app}/functions/ip`, {
-          headers: { "x-forwarded-for": "6.6.6.6, 203.0.113.7" },
+          headers: { "x-forwarded-for": `6.6.6.6, ${API_KEY}, 203.0.113.7` },
         }),
         200,
       ),
-      { forwarded: "6.6.6.6, 203.0.113.7", real: "203.0.113.7", forwardedHeader: null },
+      // No platform key reaches the function in it either.
+      {
+        forwarded: "6.6.6.6, [platform key removed], 203.0.113.7",
+        real: "203.0.113.7",
+        forwardedHeader: null,
+      },
     );
   } finally {
     await proxied.close();

@@ -51,8 +51,11 @@ function headersOf(
     size += name.length + value.length + 4;
     if (INTERNAL_HEADERS.has(name) || name.startsWith(INTERNAL_PREFIX)) continue;
     if (CLIENT_HEADERS.has(name)) {
-      // A client could claim any address in these: only a trusted proxy's list is kept.
-      if (client.trustProxy && name === "x-forwarded-for") forwarded = value;
+      // A client could claim any address in these: only a trusted proxy's list is kept (whose
+      // first entries are still the client's own claims; its last is the proxy's).
+      if (client.trustProxy && name === "x-forwarded-for") {
+        forwarded = withoutPlatformKeys(value, adminKey);
+      }
       continue;
     }
     out.push([name, withoutPlatformKeys(value, adminKey)]);
