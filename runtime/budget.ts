@@ -76,12 +76,15 @@ export class HeldShare {
   }
 
   /**
-   * Checks that `amount` more would fit `appId`'s share and the total, without taking it;
-   * throws the BudgetRefusal `take` would (for work that should not start unless it can end).
+   * Checks that `amount` more (at most a cap's worth) would fit `appId`'s share and the total,
+   * without taking it; throws the BudgetRefusal `take` would (for work that should not start
+   * unless it can end).
    */
   check(appId: string, amount: number): void {
-    this.take(appId, amount);
-    this.release(appId, amount);
+    const { perApp, total } = this.#limits;
+    const room = Math.min(amount, perApp, total);
+    this.take(appId, room);
+    this.release(appId, room);
   }
 
   /** Gives back `amount` of `appId`'s. */

@@ -73,6 +73,59 @@ Deno.test("a sandbox that forges a deeply nested frame is stopped, and the host 
   }
 });
 
+Deno.test("an honest KV call with arguments nested 40 deep is refused to its handler, and its sandbox serves on", async () => {
+  const s = await startServer();
+  try {
+    const app = appId("nested-arg");
+    await s.deployOk(app, {
+      "api/x.ts": `export default async (ctx) => {
+        let value = {};
+        for (let i = 0; i < 40; i++) value = { next: value };
+        const refused = await ctx.kv.set("k", value).then(() => "stored", (e) => e.message);
+        return { body: { refused, other: await ctx.kv.get("absent") } };
+      };`,
+    });
+    const answer = await json<{ refused: string; other: null }>(await s.call(app, "/x"), 200);
+    assert.match(answer.refused, /kv\.set: arguments must be .*nest more than 16 levels deep/);
+    assert.equal(answer.other, null);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("one request's 600 concurrent KV calls all answer: the host reads slower past 256 open, it refuses none", async () => {
+  const s = await startServer();
+  try {
+    const app = appId("many-calls");
+    await s.deployOk(app, {
+      "api/x.ts": `export default async (ctx) => {
+        await Promise.all(Array.from({ length: 600 }, (_, i) => ctx.kv.set("k" + i, String(i))));
+        const values = await Promise.all(Array.from({ length: 600 }, (_, i) => ctx.kv.get("k" + i)));
+        return { body: values.every((v, i) => v === String(i)) };
+      };`,
+    });
+    assert.equal(await json(await s.call(app, "/x"), 200), true);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("KV works when the reply budget is set below one largest reply (2 MB per app)", async () => {
+  const s = await startServer({ env: { REQUEST_BODY_BYTES_PER_APP: String(2 * MB) } });
+  try {
+    const app = appId("small-budget");
+    await s.deployOk(app, {
+      "api/x.ts": `export default async (ctx) => {
+        await ctx.kv.set("k", "v");
+        return { body: await ctx.kv.get("k") };
+      };`,
+    });
+    assert.equal(await (await s.call(app, "/x")).text(), "v");
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("KV replies a sandbox never reads are held up to the app's budget, then refused", async () => {
   const s = await startServer();
   try {

@@ -164,7 +164,6 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       "KV reply bytes",
       "bytes of KV replies its sandboxes have not read yet",
     ),
-    kvCalls: new HeldShare(config.fetches, "KV calls", "KV calls in flight"),
     kvTurns: new KvTurns(KV_TURNS_PER_APP),
     onEvent: (appId, _environment, level, message) =>
       logs.event(appId, level, message, (text) => vars.redactForApp(appId, text)),

@@ -98,6 +98,11 @@ function call(
   return new Promise((resolve, reject) => {
     const cid = ++nextCall;
     try {
+      // The host takes a frame nested past MAX_HEADER_DEPTH as a broken wire and stops the
+      // sandbox: refuse such arguments here, to the handler that passed them.
+      if (!nestsWithin(args, MAX_ARGUMENT_DEPTH)) {
+        throw new Error(`they nest more than ${MAX_ARGUMENT_DEPTH} levels deep`);
+      }
       const streamed = body instanceof ReadableStream;
       post({ t: "call", id, cid, op, args }, streamed ? undefined : body);
       calls.set(cid, { resolve, reject, ...(op === "fetch" ? { fetch: { id } } : {}) });
@@ -108,6 +113,19 @@ function call(
       );
     }
   });
+}
+
+/** How deeply a call's arguments may nest: well inside what a frame header may (protocol.ts). */
+const MAX_ARGUMENT_DEPTH = 16;
+
+/** Whether `value`'s arrays and objects nest at most `depth` levels (strings are not walked). */
+function nestsWithin(value: unknown, depth: number): boolean {
+  if (typeof value !== "object" || value === null) return true;
+  if (depth === 0) return false;
+  for (const item of Array.isArray(value) ? value : Object.values(value)) {
+    if (!nestsWithin(item, depth - 1)) return false;
+  }
+  return true;
 }
 
 /**

@@ -180,8 +180,6 @@ export interface SandboxOptions {
   heapMb: number;
   /** Bytes of KV replies queued to the process and not yet written to it, per app and in all. */
   replyBytes?: HeldShare | undefined;
-  /** KV calls received and not yet answered, per app and in all. */
-  kvCalls?: HeldShare | undefined;
   /** How many of an app's KV calls the host works on at once (each may build 3 MB). */
   kvTurns?: KvTurns | undefined;
   /** Receives log lines not tied to a running request (timers, crashes, stops). */
@@ -205,6 +203,15 @@ function text(value: unknown, limit = MAX_FIELD_CHARS): string {
 function count(value: unknown): number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
+
+/** KV operations that answer with stored values (the rest answer with a word or a number). */
+const READ_OPS = new Set(["kv.get", "kv.getMany", "kv.list", "kv.keys"]);
+
+/**
+ * KV calls of one process the host holds open at once (working or waiting their turn, each up
+ * to a 1 MB value): past it the host reads no more of the process's frames until some end.
+ */
+const MAX_OPEN_KV_CALLS = 256;
 
 /** Why a KV call of `op` was refused by the reply-bytes budget, `refusal` saying its figures. */
 function unreadReplies(op: string, refusal: string): string {
@@ -233,6 +240,10 @@ export class Sandbox {
   #load: { settle(error?: LoadError, schedules?: unknown): void } | undefined;
   #stopReason: StopReason | null = null;
   #exited = false;
+  /** KV calls read from the process and not yet answered (working, or waiting their turn). */
+  #openKvCalls = 0;
+  /** Resumes reading the process's frames once its open KV calls are below the figure. */
+  #resumeReading: (() => void) | null = null;
   /** The deployment this process runs, once one was loaded into it. */
   deployment: LoadableDeployment | null = null;
   /** What the loaded deployment's modules export as `schedule` (tenant-written, unchecked). */
@@ -312,6 +323,11 @@ export class Sandbox {
       try {
         for (const frame of early) this.#onMessage(frame.header, frame.body);
         while (true) {
+          // Backpressure: while many of its KV calls are open, the process's frames wait in
+          // its socket (and its writes then wait), so the host holds a bounded number of calls.
+          if (this.#openKvCalls >= MAX_OPEN_KV_CALLS) {
+            await new Promise<void>((resolve) => this.#resumeReading = resolve);
+          }
           const next = await chunks.next();
           if (next.done) break;
           for (const frame of reader.push(next.value)) this.#onMessage(frame.header, frame.body);
@@ -681,23 +697,16 @@ export class Sandbox {
     }
     const kv = message.op.startsWith("kv.");
     const appId = this.deployment?.appId;
-    const calls = kv && appId ? this.#options.kvCalls : undefined;
-    try {
-      calls?.take(appId!, 1);
-    } catch (error) {
-      this.#send({
-        t: "reply",
-        id,
-        cid,
-        ok: false,
-        error: `${message.op}: ${(error as Error).message}`,
-      });
-      return;
-    }
+    // Reads answer with what the store holds (up to 3 MB); writes with a word, and a write
+    // that happened must never be reported as refused, so only reads are held to the budget.
+    const read = kv && READ_OPS.has(message.op);
+    if (kv) this.#openKvCalls++;
     try {
       const call = () => {
+        // Waited its turn: the request may be gone (a timeout, a stop) and nobody would read.
+        if (this.#pending.get(id) !== pending) throw new Error("this request has already ended");
         // A reply is worked out only if one as large as a KV reply may be would still be held.
-        if (kv && appId) {
+        if (read && appId) {
           try {
             this.#options.replyBytes?.check(appId, MAX_KV_REPLY_BYTES);
           } catch (error) {
@@ -714,13 +723,23 @@ export class Sandbox {
         return;
       }
       const reply = { t: "reply", id, cid, ok: true, value: answer.value ?? null } as const;
-      if (kv) this.#sendHeld(reply, message.op);
+      if (read) this.#sendHeld(reply, message.op);
       else this.#send(reply, answer.body);
       if (answer.stream) void this.#pumpFetch(pending, id, cid, answer.stream);
     } catch (error) {
       this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
     } finally {
-      calls?.release(appId!, 1);
+      if (kv) this.#kvCallDone();
+    }
+  }
+
+  /** One KV call fewer open: reading the process's frames resumes below the figure. */
+  #kvCallDone(): void {
+    this.#openKvCalls--;
+    if (this.#openKvCalls < MAX_OPEN_KV_CALLS) {
+      const resume = this.#resumeReading;
+      this.#resumeReading = null;
+      resume?.();
     }
   }
 

@@ -67,8 +67,6 @@ export interface SupervisorOptions {
    * sandbox that stops reading cannot make the host hold its answers (README "Budgets").
    */
   replyBytes: HeldShare;
-  /** KV calls in flight, per app and in all. */
-  kvCalls: HeldShare;
   /** How many of an app's KV calls the host works on at once; the others wait their turn. */
   kvTurns: KvTurns;
   /** Receives an app's log lines that belong to no request (timers, stops, crashes). */
@@ -706,7 +704,6 @@ export class Supervisor {
       token,
       heapMb,
       replyBytes: this.#options.replyBytes,
-      kvCalls: this.#options.kvCalls,
       kvTurns: this.#options.kvTurns,
       onEvent: (s, level, message) => {
         if (s.deployment) {
