@@ -436,6 +436,8 @@ export interface components {
             source_files?: {
                 [key: string]: string;
             };
+            /** @description on a deploy's answer: the app environment's own URL (<app>.<BASE_DOMAIN>), where its functions are served with cookies and scripts; append a route's pattern */
+            url?: string;
         };
         DeploymentPage: {
             deployments: components["schemas"]["Deployment"][];

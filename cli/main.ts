@@ -173,10 +173,14 @@ const COMMANDS: Record<string, Command> = {
           packages,
         });
         console.log(`deployed ${body.id} to ${envOf(flags)}`);
+        // The app's own host, where responses keep their cookies and pages their scripts (the
+        // shared /apps/<app> form on the platform's host drops them); an older server's answer
+        // has no url: the shared form then.
         const { url } = await credentials();
-        const prefix = envOf(flags) === "production"
-          ? `${url}/apps/${app}`
-          : `${url}/apps/${app}/env/${envOf(flags)}`;
+        const prefix = body.url ??
+          (envOf(flags) === "production"
+            ? `${url}/apps/${app}`
+            : `${url}/apps/${app}/env/${envOf(flags)}`);
         for (const route of body.routes) {
           console.log(`  ${route.pattern.padEnd(30)} ${prefix}${route.pattern}  (${route.file})`);
         }

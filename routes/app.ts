@@ -72,7 +72,7 @@ export function createApp(platform: Platform): Hono {
   api.use("/apps/:appId/environments/:env/*", checkAppParams);
   api.use("/apps/:appId/*", requireAppAccess);
   api.route("/", appRoutes(platform.store, platform.metrics, registry));
-  api.route("/", deployRoutes(deployments, registry));
+  api.route("/", deployRoutes(deployments, registry, config.baseDomain));
   api.route("/", environmentRoutes(deployments, platform.vars, registry));
   api.route("/", logRoutes(logs, registry));
   api.route("/", varRoutes(platform.vars, registry));

@@ -5,6 +5,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { DeploymentMarks, Deployments } from "../runtime/deploy/deployments.ts";
+import { appOrigin } from "./hosts.ts";
 import { PACKAGES_DIR, packagesOf, packageStem } from "../runtime/deploy/packages.ts";
 import { invalid } from "../runtime/errors.ts";
 import { DEPLOYMENT_ID, ENVIRONMENT } from "../runtime/ids.ts";
@@ -125,7 +126,11 @@ const rollbackBody = z.object({
 }, { error: "the request body must be a JSON object" });
 
 /** The deployments router; mount under an authenticated `/v1`. */
-export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry): Hono<AuthEnv> {
+export function deployRoutes(
+  deployments: Deployments,
+  registry: OpenApiRegistry,
+  baseDomain: string,
+): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>();
   const tag = "deployments";
   defineRoute(app, registry, {
@@ -159,7 +164,8 @@ export function deployRoutes(deployments: Deployments, registry: OpenApiRegistry
     };
     if (body.packages) checkPackages(body.packages, request.files);
     const deployment = await deployments.deploy(params.appId, request, actor(c));
-    return c.json(view(deployment, await deployments.marks(params.appId)), 201);
+    const url = appOrigin(c.req.raw, baseDomain, params.appId, deployment.environment);
+    return c.json({ ...view(deployment, await deployments.marks(params.appId)), url }, 201);
   });
   defineRoute(app, registry, {
     method: "get",

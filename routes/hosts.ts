@@ -57,3 +57,24 @@ export function platformHostOnly(rules: HostRules): MiddlewareHandler {
     await next();
   };
 }
+
+/**
+ * The URL an app environment's functions are served at on its own host (`<app>.<BASE_DOMAIN>`,
+ * `<app>--<env>.<BASE_DOMAIN>`), with the scheme and port the client used to reach the platform
+ * (`x-forwarded-proto` when a proxy in front says so): what the CLI prints after a deploy.
+ */
+export function appOrigin(
+  request: Request,
+  baseDomain: string,
+  appId: string,
+  env: string,
+): string {
+  const url = new URL(request.url);
+  const forwarded = request.headers.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  const scheme = forwarded === "https" || forwarded === "http"
+    ? forwarded
+    : url.protocol.slice(0, -1);
+  const port = (request.headers.get("host") ?? url.host).match(/:(\d+)$/)?.[1];
+  const label = env === "production" ? appId : `${appId}--${env}`;
+  return `${scheme}://${label}.${baseDomain}${port ? `:${port}` : ""}`;
+}

@@ -48,6 +48,10 @@ export const Deployment = z.object({
   live: z.boolean().describe("it serves its environment now"),
   previous: z.boolean().describe("it was live before the current one (a plain rollback's target)"),
   source_files: z.record(z.string(), z.string()).optional().describe("path → source text"),
+  url: z.string().optional().describe(
+    "on a deploy's answer: the app environment's own URL (<app>.<BASE_DOMAIN>), where its " +
+      "functions are served with cookies and scripts; append a route's pattern",
+  ),
 }).meta({ id: "Deployment" });
 
 /** Environment → deployment id. */

@@ -225,14 +225,22 @@ serverTest(
       const first = await fn(["deploy", dir, "--app", app, "--message", "one"], env);
       assert.equal(first.code, 0, first.stderr);
       assert.match(first.stdout, /deployed (dpl_\w+) to production/);
-      assert.match(first.stdout, new RegExp(`/functions/v +${s.url}/apps/${app}/functions/v`));
+      // The URLs printed are the app's own host (BASE_DOMAIN is localhost), on the server's port.
+      const port = new URL(s.url).port;
+      assert.match(
+        first.stdout,
+        new RegExp(`/functions/v +http://${app}\\.localhost:${port}/functions/v`),
+      );
       const firstId = first.stdout.match(/deployed (dpl_\w+)/)![1]!;
       await version(2);
       assert.equal((await fn(["deploy", dir, "--app", app], env)).code, 0);
       // A second environment.
       const preview = await fn(["deploy", dir, "--app", app, "--env", "preview"], env);
       assert.equal(preview.code, 0, preview.stderr);
-      assert.match(preview.stdout, new RegExp(`/apps/${app}/env/preview/functions/v`));
+      assert.match(
+        preview.stdout,
+        new RegExp(`http://${app}--preview\\.localhost:${port}/functions/v`),
+      );
       // A variable reaches ctx.env.
       assert.equal(
         (await fn(["env", "set", "GREETING", "hello there", "--app", app], env)).code,
