@@ -280,7 +280,7 @@ Deno.test("a compile process that dies while it starts refuses the deploy 503, a
 });
 
 Deno.test("a compile process that hangs while it starts is killed past its start deadline, the deploy refused 503", async () => {
-  const s = await serverWith({ wallMs: 1500 });
+  const s = await serverWith({ startMs: 1500 });
   try {
     const { response, pid } = await deployToStartingCompiler(s, appId("hangs"));
     Deno.kill(pid, "SIGSTOP");

@@ -19,7 +19,15 @@ export interface CompileBudgets {
   cpuMs: number;
   /** Wall-clock time one deploy may take, in ms. */
   wallMs: number;
+  /**
+   * How long a new compile process may take to say it is ready before a deploy waiting for it
+   * is refused 503 (the platform's failure, not the deploy's), in ms; default START_MS.
+   */
+  startMs?: number;
 }
+
+/** A compile process's start (Deno, esbuild, a warm-up compile) takes well under a second. */
+const START_MS = 10_000;
 
 /** How a compile process is started: the command line the pool computed once. */
 export interface WorkerLaunch {
@@ -135,17 +143,17 @@ export class CompileWorker {
     // has a deadline of its own (the platform's failure past it), and the deploy's CPU and wall
     // clock count from the process's state once it said it is ready.
     if (!this.#ready) {
-      const { wallMs } = this.#launch.budgets;
+      const startMs = this.#launch.budgets.startMs ?? START_MS;
       const stalled = setTimeout(
         () =>
           void this.kill(
             new PlatformError(
               "unavailable",
-              `the compile process did not start within ${wallMs / 1000} s: the platform ` +
+              `the compile process did not start within ${startMs / 1000} s: the platform ` +
                 "cannot compile now; retry later",
             ),
           ),
-        wallMs,
+        startMs,
       );
       await Promise.race([this.#started, this.closed]);
       clearTimeout(stalled);
