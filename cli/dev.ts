@@ -51,7 +51,7 @@ async function readEnvFile(path: string): Promise<Record<string, string>> {
     text = await Deno.readTextFile(path);
   } catch (error) {
     const why = error instanceof Deno.errors.NotFound ? "no such file" : (error as Error).message;
-    throw new CliError(`cannot read --env-file ${path}: ${why}`, 2);
+    throw new CliError(`cannot read the variables file ${path}: ${why}`, 2);
   }
   const out: Record<string, string> = {};
   for (const line of text.split("\n")) {

@@ -409,7 +409,7 @@ serverTest(
       await expect(
         ["dev", dir, "--env-file", `${dir}/missing.env`],
         2,
-        /cannot read --env-file .*missing\.env: no such file/,
+        /cannot read the variables file .*missing\.env: no such file/,
       );
       const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
       try {

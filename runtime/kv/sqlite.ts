@@ -55,10 +55,10 @@ function migrateClusteredTable(db: DatabaseSync): void {
   `);
 }
 
-/** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
 /** How often a write refused by the quota may purge its app's expired rows first, in ms. */
 const APP_PURGE_EVERY_MS = 1000;
 
+/** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
 export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
   /** KV writes of one turn share a transaction (see GroupCommit). */

@@ -258,14 +258,17 @@ function AnswerView({ answer, app, env }: { answer: Answer; app: string; env: st
     ${
     answer.redirect
       ? html`<p class="muted">The function answered with a redirect. A page's fetch is not told its
-          status or Location: the curl command above shows them.</p>`
+          status or Location: curl shows them.</p>`
       : html`<pre class="response-body">${
         answer.body || html`<span class="muted">(empty body)</span>`
       }</pre>`
   }
     <h4>Log entries of this request</h4>
     ${
-    answer.logs === null
+    answer.redirect
+      ? html`<p class="muted">A redirect's request id is hidden from the page too: see the app's
+          Logs tab.</p>`
+      : answer.logs === null
       ? html`<p class="muted">waiting for the log entries…</p>`
       : answer.logs.length === 0
       ? html`<p class="muted">no log entries yet</p>`
