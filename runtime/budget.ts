@@ -27,6 +27,11 @@ export class BudgetRefusal extends PlatformError {
 export interface ShareLimits {
   perApp: number;
   total: number;
+  /**
+   * What an app may always hold, whatever the others hold: within it only the per-app cap
+   * applies, so a few apps filling the total cannot refuse every other app (default 0).
+   */
+  floor?: number;
 }
 
 /**
@@ -63,7 +68,7 @@ export class HeldShare {
         1,
       );
     }
-    if (this.#total + amount > total) {
+    if (this.#total + amount > total && held + amount > (this.#limits.floor ?? 0)) {
       throw new BudgetRefusal(
         "unavailable",
         this.#budget,

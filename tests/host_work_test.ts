@@ -29,7 +29,32 @@ Deno.test("a 14 MB deploy body nested 7 million levels deep is refused at once, 
         }),
     );
     const refused = await json<{ error: string }>(result, 400);
-    assert.match(refused.error, /nests arrays and objects more than 64 levels deep/);
+    assert.match(refused.error, /the request body nests more than 64 levels deep/);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("a 15 MB deploy body of 2 million shallow arrays is refused at once, naming the count", async () => {
+  const s = await startServer();
+  try {
+    const victim = await victimPath(s);
+    // Only 3 deep, but each array costs the parser what a hundred flat bytes do: 1.4 s.
+    const body = `{"source_files":{"api/a.ts":"export default () => ({})"},"x":[${
+      Array(2_000_000).fill("[[]]").join(",")
+    }]}`;
+    const { result } = await probing(
+      s,
+      victim,
+      async () =>
+        await fetch(`${s.url}/v1/apps/${appId("shallow")}/deploy`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
+          body,
+        }),
+    );
+    const refused = await json<{ error: string }>(result, 400);
+    assert.match(refused.error, /the request body holds more than 4096 arrays and objects/);
   } finally {
     await s.close();
   }
@@ -58,16 +83,40 @@ Deno.test("a sandbox that forges a deeply nested frame is stopped, and the host 
     const { result } = await probing(s, victim, async () => await s.call(app, "/flood"));
     const failed = await json<{ error: string }>(result, 503);
     assert.match(failed.error, /sandbox/);
+    // The shallow form: a console line's frame padded with 250,000 small objects, 2 deep.
+    await s.deployOk(app, {
+      "api/flood.ts": `
+        const original = JSON.stringify;
+        const pad = "[" + Array.from({ length: 250_000 }, (_, i) => '{"k' + i + '":1}').join(",") + "]";
+        JSON.stringify = function (value, ...rest) {
+          const text = original.call(JSON, value, ...rest);
+          return value && value.t === "log" ? text.slice(0, -1) + ',"pad":' + pad + "}" : text;
+        };
+        export default async () => {
+          for (let i = 0; i < 20; i++) console.log("x");
+          return { body: "not reached" };
+        };`,
+    });
+    const shallow = await probing(s, victim, async () => await s.call(app, "/flood"));
+    const text = await shallow.result.text();
+    assert.equal(shallow.result.status, 503, text);
     const logs = await json<{ entries: Array<{ message: string }> }>(
       await s.api(`/apps/${app}/logs?limit=50`),
       200,
     );
-    assert.ok(
-      logs.entries.some((e) =>
-        /broke the wire protocol \(a frame header nests more than 32 levels deep\)/.test(e.message)
-      ),
-      JSON.stringify(logs.entries.map((e) => e.message)),
-    );
+    for (
+      const problem of [
+        /nests more than 32 levels deep/,
+        /holds more than 1024 (arrays and objects|object keys)/,
+      ]
+    ) {
+      assert.ok(
+        logs.entries.some((e) =>
+          /broke the wire protocol \(a frame header/.test(e.message) && problem.test(e.message)
+        ),
+        JSON.stringify(logs.entries.map((e) => e.message)),
+      );
+    }
   } finally {
     await s.close();
   }
@@ -169,6 +218,50 @@ Deno.test("KV replies a sandbox never reads are held up to the app's budget, the
   }
 });
 
+Deno.test("apps that never read their KV replies cannot fill the budget for the others", async () => {
+  // 8 MB per app, 16 MB in all: two hoarders fill the total.
+  const s = await startServer({
+    env: { REQUEST_BODY_BYTES_PER_APP: String(8 * MB), REQUEST_BODY_BYTES_TOTAL: String(16 * MB) },
+  });
+  try {
+    const hoard = {
+      "api/setup.ts": `export default async (ctx) => {
+        for (let i = 0; i < 3; i++) await ctx.kv.set("big" + i, "x".repeat(1024 * 1024));
+        return { body: "ready" };
+      };`,
+      "api/hoard.ts": `export default async (ctx) => {
+        const calls = Array.from({ length: 6 }, () =>
+          ctx.kv.getMany(["big0", "big1", "big2"]).then(() => "ok", (e) => e.message));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const end = Date.now() + 2500;
+        while (Date.now() < end) { /* not reading */ }
+        return { body: await Promise.all(calls) };
+      };`,
+    };
+    const hoarders = [appId("hoard-a"), appId("hoard-b")];
+    for (const app of hoarders) {
+      await s.deployOk(app, hoard);
+      assert.equal(await (await s.call(app, "/setup")).text(), "ready");
+    }
+    const victim = appId("reads");
+    await s.deployOk(victim, {
+      "api/r.ts": `export default async (ctx) => {
+        await ctx.kv.set("k", "small");
+        return { body: await ctx.kv.get("k") };
+      };`,
+    });
+    const hoarding = hoarders.map((app) => s.call(app, "/hoard"));
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    assert.equal(s.platform.sandboxes.stats().live >= 3, true);
+    const read = await s.call(victim, "/r");
+    assert.equal(await read.text(), "small", "another app's read is answered meanwhile");
+    const answers = await Promise.all(hoarding.map(async (r) => json<string[]>(await r, 200)));
+    assert.ok(answers.flat().some((a) => /KV replies/.test(a)), "the hoarders were refused");
+  } finally {
+    await s.close();
+  }
+});
+
 Deno.test("schedules past 50 per deployment are refused before any is parsed, reported or forged", async () => {
   const s = await startServer();
   try {
@@ -194,13 +287,15 @@ Deno.test("schedules past 50 per deployment are refused before any is parsed, re
         export default () => ({ body: "x" });`,
     };
     await probing(s, victim, async () => {
-      for (const source of [files, forged]) {
-        const refused = await json<{ error: string }>(await s.deploy(appId("cron"), source), 400);
-        assert.match(
-          refused.error,
-          /schedule: (60|10000) files export a schedule; the limit is 50 per deployment/,
-        );
-      }
+      const refused = await json<{ error: string }>(await s.deploy(appId("cron"), files), 400);
+      assert.match(
+        refused.error,
+        /schedule: more than 50 files export a schedule; the limit is 50 per deployment/,
+      );
+      // The forged report holds more than a frame may: a broken frame, so no deploy either.
+      const forgedAnswer = await s.deploy(appId("cron"), forged);
+      assert.ok(forgedAnswer.status >= 400, `the forged deploy answered ${forgedAnswer.status}`);
+      await forgedAnswer.body?.cancel();
     });
   } finally {
     await s.close();

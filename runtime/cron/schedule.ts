@@ -6,11 +6,11 @@
 import { Cron } from "croner";
 import type { Diagnostic } from "../deploy/diagnostic.ts";
 import { ENVIRONMENT } from "../ids.ts";
+import { MAX_SCHEDULES_PER_DEPLOYMENT } from "../sandbox/protocol.ts";
 
 /** Most cron jobs one app environment may have: a deploy declaring more is refused. */
 export const MAX_JOBS_PER_ENVIRONMENT = 20;
-/** Most files of one deployment that may export a schedule (for all its environments). */
-export const MAX_SCHEDULES_PER_DEPLOYMENT = 50;
+export { MAX_SCHEDULES_PER_DEPLOYMENT };
 
 /** A route file's schedule, as checked. */
 export interface Schedule {
@@ -53,8 +53,8 @@ export function parseSchedules(
       file: entries[MAX_SCHEDULES_PER_DEPLOYMENT]![0],
       line: null,
       column: null,
-      message: `schedule: ${entries.length} files export a schedule; the limit is ` +
-        `${MAX_SCHEDULES_PER_DEPLOYMENT} per deployment`,
+      message: `schedule: more than ${MAX_SCHEDULES_PER_DEPLOYMENT} files export a schedule; ` +
+        `the limit is ${MAX_SCHEDULES_PER_DEPLOYMENT} per deployment`,
     });
     return { schedules, problems };
   }

@@ -1,5 +1,5 @@
 /** Reads request bodies under a byte limit, refusing early from Content-Length and counting otherwise. */
-import { jsonDepthWithin } from "../sandbox/json_depth.ts";
+import { type JsonShapeLimits, jsonShapeProblem } from "../sandbox/json_shape.ts";
 import { invalid, PlatformError } from "../errors.ts";
 
 /** How long a request body may go without a byte before it is answered 408, in ms. */
@@ -109,17 +109,17 @@ function join(chunks: Uint8Array[], size: number): Uint8Array {
   return body;
 }
 
-/** How deeply an API request's JSON body may nest (the API's bodies nest 4 levels at most). */
-export const MAX_JSON_DEPTH = 64;
+/**
+ * What an API request's JSON body may hold: the API's bodies nest 4 levels at most, and a deploy
+ * of 500 files with its packages holds a few arrays and objects and about a thousand keys.
+ */
+export const API_JSON_SHAPE: JsonShapeLimits = { depth: 64, containers: 4096, keys: 16_384 };
 
 /** Parses a JSON body read under `limit`; throws 400 naming the problem. */
 export async function readJson(request: Request, limit: number): Promise<unknown> {
   const bytes = await readBody(request, limit);
-  if (!jsonDepthWithin(bytes, MAX_JSON_DEPTH)) {
-    throw invalid(
-      `the request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep`,
-    );
-  }
+  const problem = jsonShapeProblem(bytes, API_JSON_SHAPE);
+  if (problem) throw invalid(`the request body ${problem}`);
   try {
     return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch (error) {

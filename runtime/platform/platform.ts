@@ -1,6 +1,7 @@
 /** Assembles the platform's runtime parts from a Config: stores, sandbox pool, runner, sync. */
 import { HeldShare } from "../budget.ts";
 import { KvTurns } from "../kv/turns.ts";
+import { MAX_KV_REPLY_BYTES } from "../kv/types.ts";
 import type { Config } from "./config.ts";
 import { Deployments } from "../deploy/deployments.ts";
 import { CompilerPool, type CompilerPoolOptions } from "../deploy/compiler/pool.ts";
@@ -160,7 +161,8 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     idleCpuMs: IDLE_CPU_MS,
     idleCpuWindowMs: IDLE_CPU_WINDOW_MS,
     replyBytes: new HeldShare(
-      config.bodyBytes,
+      // Each app may always hold one largest reply: apps that never read cannot starve others.
+      { ...config.bodyBytes, floor: MAX_KV_REPLY_BYTES + 64 * 1024 },
       "KV reply bytes",
       "bytes of KV replies its sandboxes have not read yet",
     ),

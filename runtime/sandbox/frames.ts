@@ -3,8 +3,8 @@
  * `u32 rest length | u32 header length | header (UTF-8 JSON) | body bytes`, big-endian.
  * Reassembly copies each byte once (linear in the frame size), and a body is never decoded.
  */
-import { jsonDepthWithin } from "./json_depth.ts";
-import { type Envelope, MAX_FRAME_BYTES, MAX_HEADER_BYTES, MAX_HEADER_DEPTH } from "./protocol.ts";
+import { type JsonShapeLimits, jsonShapeProblem } from "./json_shape.ts";
+import { type Envelope, HEADER_SHAPE, MAX_FRAME_BYTES, MAX_HEADER_BYTES } from "./protocol.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -21,15 +21,15 @@ export class FrameError extends Error {
 export interface FrameLimits {
   maxFrameBytes: number;
   maxHeaderBytes: number;
-  /** Checked before the header is parsed (json_depth.ts); none when absent. */
-  maxHeaderDepth?: number;
+  /** What the header may hold, checked before it is parsed (json_shape.ts); none when absent. */
+  headerShape?: JsonShapeLimits;
 }
 
 /** The limits of the host↔sandbox wire (protocol.ts). */
 const SANDBOX_LIMITS: FrameLimits = {
   maxFrameBytes: MAX_FRAME_BYTES,
   maxHeaderBytes: MAX_HEADER_BYTES,
-  maxHeaderDepth: MAX_HEADER_DEPTH,
+  headerShape: HEADER_SHAPE,
 };
 
 /** The most bytes a frame of `json` (a JSON text) and `body` can take once encoded. */
@@ -52,10 +52,13 @@ function writeFrame(
   const { written } = encoder.encodeInto(json, target.subarray(at + 8));
   const bodyLength = body?.length ?? 0;
   const rest = 4 + written + bodyLength;
-  if (written > limits.maxHeaderBytes || rest > limits.maxFrameBytes) {
+  if (written > limits.maxHeaderBytes) {
     throw new FrameError(
-      `a frame of ${rest} bytes is over the limit of ${limits.maxFrameBytes}`,
+      `a frame header of ${written} bytes is over the limit of ${limits.maxHeaderBytes}`,
     );
+  }
+  if (rest > limits.maxFrameBytes) {
+    throw new FrameError(`a frame of ${rest} bytes is over the limit of ${limits.maxFrameBytes}`);
   }
   const view = new DataView(target.buffer, target.byteOffset + at, 8);
   view.setUint32(0, rest);
@@ -146,9 +149,8 @@ function decodeRest(frame: Uint8Array, limits: FrameLimits): Envelope<unknown> {
     throw new FrameError(`a frame header of ${headerLength} bytes is outside the frame`);
   }
   const text = frame.subarray(4, 4 + headerLength);
-  if (limits.maxHeaderDepth !== undefined && !jsonDepthWithin(text, limits.maxHeaderDepth)) {
-    throw new FrameError(`a frame header nests more than ${limits.maxHeaderDepth} levels deep`);
-  }
+  const problem = limits.headerShape ? jsonShapeProblem(text, limits.headerShape) : null;
+  if (problem) throw new FrameError(`a frame header ${problem}`);
   let header: unknown;
   try {
     header = JSON.parse(decoder.decode(text));

@@ -61,10 +61,18 @@ const MAX_FETCH_BODY_BYTES = 10 * 1024 * 1024;
 /** Largest JSON header of a frame, in bytes: ctx.req (32 KB of headers), env, a KV value (1 MB). */
 export const MAX_HEADER_BYTES = 4 * 1024 * 1024;
 /**
- * How deeply a frame's JSON header may nest: the protocol's messages nest 5 levels at most (KV
- * values are strings), and parsing deep nesting costs the host a hundred times a flat header.
+ * What a frame's JSON header may hold: the protocol's messages nest 5 levels at most (KV values
+ * are strings), and the largest honest one, a request with its headers (HTTP allows about 100),
+ * holds a few hundred arrays and keys. Parsing arrays and objects costs the host a hundred times
+ * what flat text does, so a header past these is a broken frame.
  */
-export const MAX_HEADER_DEPTH = 32;
+/**
+ * Most files of one deployment that may export a schedule; a sandbox reports at most one more
+ * (so the host can say the limit was passed, without a frame past HEADER_SHAPE).
+ */
+export const MAX_SCHEDULES_PER_DEPLOYMENT = 50;
+
+export const HEADER_SHAPE = { depth: 32, containers: 1024, keys: 1024 } as const;
 /**
  * Largest frame, in bytes. Every body the platform allows fits by construction: the largest is
  * a fetch body (10 MB) or a response (6 MB), plus a header.

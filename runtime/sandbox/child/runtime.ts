@@ -13,7 +13,7 @@ import {
   type WireFetchRequest,
   type WireFetchResponse,
 } from "../protocol.ts";
-import { BadResultError, MAX_RESPONSE_BYTES } from "../protocol.ts";
+import { BadResultError, MAX_RESPONSE_BYTES, MAX_SCHEDULES_PER_DEPLOYMENT } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
 import { originalPosition, type ParsedMap, parseSourceMap } from "../sourcemap.ts";
 import { CreditedStream, CreditWindow, sendWindowed } from "../streams.ts";
@@ -98,11 +98,10 @@ function call(
   return new Promise((resolve, reject) => {
     const cid = ++nextCall;
     try {
-      // The host takes a frame nested past MAX_HEADER_DEPTH as a broken wire and stops the
-      // sandbox: refuse such arguments here, to the handler that passed them.
-      if (!nestsWithin(args, MAX_ARGUMENT_DEPTH)) {
-        throw new Error(`they nest more than ${MAX_ARGUMENT_DEPTH} levels deep`);
-      }
+      // The host takes a frame past HEADER_SHAPE as a broken wire and stops the sandbox:
+      // refuse such arguments here, to the handler that passed them.
+      const problem = argumentsProblem(args);
+      if (problem) throw new Error(problem);
       const streamed = body instanceof ReadableStream;
       post({ t: "call", id, cid, op, args }, streamed ? undefined : body);
       calls.set(cid, { resolve, reject, ...(op === "fetch" ? { fetch: { id } } : {}) });
@@ -115,17 +114,32 @@ function call(
   });
 }
 
-/** How deeply a call's arguments may nest: well inside what a frame header may (protocol.ts). */
-const MAX_ARGUMENT_DEPTH = 16;
+/** What a call's arguments may hold: well inside what a frame header may (HEADER_SHAPE). */
+const ARGUMENT_SHAPE = { depth: 16, nodes: 512 };
 
-/** Whether `value`'s arrays and objects nest at most `depth` levels (strings are not walked). */
-function nestsWithin(value: unknown, depth: number): boolean {
-  if (typeof value !== "object" || value === null) return true;
-  if (depth === 0) return false;
-  for (const item of Array.isArray(value) ? value : Object.values(value)) {
-    if (!nestsWithin(item, depth - 1)) return false;
-  }
-  return true;
+/**
+ * Why `args` would make a frame the host refuses (nested too deep, or too many arrays, objects
+ * and keys), or null. Walks at most ARGUMENT_SHAPE.nodes of them; strings are not read.
+ */
+function argumentsProblem(args: unknown[]): string | null {
+  let nodes = 0;
+  const walk = (value: unknown, depth: number): string | null => {
+    if (typeof value !== "object" || value === null) return null;
+    if (depth > ARGUMENT_SHAPE.depth) {
+      return `they nest more than ${ARGUMENT_SHAPE.depth} levels deep`;
+    }
+    const items = Array.isArray(value) ? value : Object.values(value);
+    nodes += 1 + (Array.isArray(value) ? 0 : items.length);
+    if (nodes > ARGUMENT_SHAPE.nodes) {
+      return `they hold more than ${ARGUMENT_SHAPE.nodes} arrays, objects and keys`;
+    }
+    for (const item of items) {
+      const problem = walk(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  };
+  return walk(args, 0);
 }
 
 /**
@@ -411,7 +425,7 @@ async function load(modules: Record<string, string>): Promise<void> {
       const bundle = await importModule(BUNDLE, modules[BUNDLE]!);
       defaultOnly = bundle.modules === undefined;
       table.push(...Object.entries((bundle.modules ?? bundle.routes) as Record<string, unknown>));
-      schedules = plain(bundle.schedules);
+      schedules = reportable(plain(bundle.schedules));
     } else {
       for (const [file, code] of Object.entries(modules)) {
         current = file;
@@ -433,6 +447,15 @@ async function load(modules: Record<string, string>): Promise<void> {
     return;
   }
   post({ t: "loaded", schedules });
+}
+
+/** At most one schedule past the limit: enough for the host to refuse the deploy, naming it. */
+function reportable(schedules: unknown): unknown {
+  if (typeof schedules !== "object" || schedules === null) return schedules;
+  const entries = Object.entries(schedules);
+  return entries.length > MAX_SCHEDULES_PER_DEPLOYMENT
+    ? Object.fromEntries(entries.slice(0, MAX_SCHEDULES_PER_DEPLOYMENT + 1))
+    : schedules;
 }
 
 /** What module exports hold, as plain JSON (the host checks it); {} if it cannot be. */
