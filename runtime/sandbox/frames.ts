@@ -180,6 +180,10 @@ export class FrameWriter {
   #length = 0;
   /** What to call once the frames queued in the batch buffer have been written (or dropped). */
   #written: Array<() => void> = [];
+  /** Bytes of the batch the sink is writing now. */
+  #inFlight = 0;
+  /** Waiters of `whenBelow`: each resolves once the queued bytes are at most its figure. */
+  #belowWaiters: Array<{ bytes: number; resolve(): void }> = [];
   #scheduled = false;
   #failed = false;
 
@@ -231,6 +235,32 @@ export class FrameWriter {
     return true;
   }
 
+  /** Bytes queued and not yet taken by the sink: the batch being gathered and the one in flight. */
+  get queued(): number {
+    return this.#length + this.#inFlight;
+  }
+
+  /**
+   * Resolves once at most `bytes` are queued (at once if so already, or once the writer failed):
+   * a producer that waits here holds no more than that in this process for a slow reader.
+   */
+  whenBelow(bytes: number): Promise<void> {
+    if (this.#failed || this.queued <= bytes) return Promise.resolve();
+    return new Promise((resolve) => this.#belowWaiters.push({ bytes, resolve }));
+  }
+
+  /** Wakes the `whenBelow` waiters whose figure the queue is now within. */
+  #wakeBelow(): void {
+    if (this.#belowWaiters.length === 0) return;
+    const queued = this.#failed ? 0 : this.queued;
+    const still: Array<{ bytes: number; resolve(): void }> = [];
+    for (const waiter of this.#belowWaiters) {
+      if (queued <= waiter.bytes) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.#belowWaiters = still;
+  }
+
   /** Queues bytes that are already frames. */
   sendEncoded(bytes: Uint8Array): void {
     if (this.#failed) return;
@@ -268,18 +298,23 @@ export class FrameWriter {
         this.#length = 0;
         done = this.#written;
         this.#written = [];
+        this.#inFlight = batch.length;
         await this.#sink(batch);
+        this.#inFlight = 0;
         for (const release of done) release();
         done = [];
         if (written.length === BATCH_BYTES) this.#spare = written;
+        this.#wakeBelow();
       }
     } catch {
       this.#failed = true;
       this.#length = 0;
+      this.#inFlight = 0;
       for (const release of [...done, ...this.#written]) release();
       this.#written = [];
     } finally {
       this.#scheduled = false;
+      this.#wakeBelow();
     }
   }
 }

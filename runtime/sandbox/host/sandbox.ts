@@ -204,6 +204,9 @@ function count(value: unknown): number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }
 
+/** Bytes queued to a sandbox past which its fetch bodies wait before reading on upstream (1 MB). */
+const MAX_QUEUED_FETCH_BYTES = 1024 * 1024;
+
 /** KV operations that answer with stored values (the rest answer with a word or a number). */
 const READ_OPS = new Set(["kv.get", "kv.getMany", "kv.list", "kv.keys"]);
 
@@ -815,6 +818,9 @@ export class Sandbox {
     pending.fetches.set(cid, { window, cancel });
     try {
       while (ended === null) {
+        // The window is the sandbox's word that it read; the host's own queue to its socket is
+        // checked too, so credit it grants without reading never piles bytes up here.
+        await this.#writer?.whenBelow(MAX_QUEUED_FETCH_BYTES);
         const { done, value } = await reader.read();
         if (done) break;
         await sendWindowed(
