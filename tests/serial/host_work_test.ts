@@ -5,8 +5,8 @@
  * code reports by the thousand. Each is refused or bounded before the host does the work.
  */
 import assert from "node:assert/strict";
-import { API_KEY, appId, json, probing, startServer, victimPath } from "./helpers.ts";
-import { sampleProcess } from "../runtime/sandbox/host/proc.ts";
+import { API_KEY, appId, json, probing, startServer, victimPath } from "../helpers.ts";
+import { sampleProcess } from "../../runtime/sandbox/host/proc.ts";
 
 const MB = 1024 * 1024;
 
