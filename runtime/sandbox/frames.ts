@@ -202,10 +202,7 @@ export class FrameWriter {
   /** Encodes and queues a message; throws FrameError past the limits; dropped after a failure. */
   send(header: unknown, body?: Uint8Array): void {
     if (this.#failed) return;
-    const json = JSON.stringify(header);
-    const at = this.#reserve(frameBound(json, body));
-    this.#length = writeFrame(this.#buffer, at, json, body);
-    this.#schedule();
+    this.#queue(JSON.stringify(header), body);
   }
 
   /**
@@ -224,15 +221,20 @@ export class FrameWriter {
     const release = hold(json.length + (body?.length ?? 0));
     if (!release) return false;
     try {
-      const at = this.#reserve(frameBound(json, body));
-      this.#length = writeFrame(this.#buffer, at, json, body);
+      this.#queue(json, body);
     } catch (error) {
       release();
       throw error;
     }
     this.#written.push(release);
-    this.#schedule();
     return true;
+  }
+
+  /** Encodes the frame of `json` and `body` at the end of the batch, and schedules its write. */
+  #queue(json: string, body: Uint8Array | undefined): void {
+    const at = this.#reserve(frameBound(json, body));
+    this.#length = writeFrame(this.#buffer, at, json, body);
+    this.#schedule();
   }
 
   /** Bytes queued and not yet taken by the sink: the batch being gathered and the one in flight. */
