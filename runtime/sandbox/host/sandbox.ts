@@ -179,9 +179,9 @@ export interface SandboxOptions {
   /** V8 heap cap, in MB, to name when the process dies of heap exhaustion. */
   heapMb: number;
   /** Bytes of KV replies queued to the process and not yet written to it, per app and in all. */
-  replyBytes?: HeldShare | undefined;
+  replyBytes: HeldShare;
   /** How many of an app's KV calls the host works on at once (each may build 3 MB). */
-  kvTurns?: KvTurns | undefined;
+  kvTurns: KvTurns;
   /** Receives log lines not tied to a running request (timers, crashes, stops). */
   onEvent(sandbox: Sandbox, level: LogLevel, message: string): void;
   /** Called once when the process has exited, with the reason the host stopped it, if it did. */
@@ -711,15 +711,14 @@ export class Sandbox {
         // A reply is worked out only if one as large as a KV reply may be would still be held.
         if (read && appId) {
           try {
-            this.#options.replyBytes?.check(appId, MAX_KV_REPLY_BYTES);
+            this.#options.replyBytes.check(appId, MAX_KV_REPLY_BYTES);
           } catch (error) {
             throw new Error(unreadReplies(message.op, (error as Error).message));
           }
         }
         return pending.hooks.call(message.op, message.args, body);
       };
-      const turns = kv && appId ? this.#options.kvTurns : undefined;
-      const answer = turns ? await turns.run(appId!, call) : await call();
+      const answer = kv && appId ? await this.#options.kvTurns.run(appId, call) : await call();
       if (this.#pending.get(id) !== pending) {
         // The request ended while its fetch was under way: nobody will read the body.
         await answer.stream?.cancel().catch(() => {});
@@ -753,7 +752,7 @@ export class Sandbox {
   #sendHeld(reply: HostMessage & { id: string; cid: number }, op: string): void {
     const share = this.#options.replyBytes;
     const appId = this.deployment?.appId;
-    if (this.#exited || !this.#writer || !share || !appId) {
+    if (this.#exited || !this.#writer || !appId) {
       this.#send(reply);
       return;
     }

@@ -15,8 +15,7 @@ import { processStartTicks, sampleProcess, threadIds } from "./proc.ts";
 import { AppCpu, type CpuLimits } from "./cpu.ts";
 import { type ColdStartLimits, ColdStarts } from "./cold.ts";
 import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
-import { BudgetRefusal } from "../../budget.ts";
-import type { HeldShare } from "../../budget.ts";
+import { BudgetRefusal, type HeldShare } from "../../budget.ts";
 import type { KvTurns } from "../../kv/turns.ts";
 import { bytesOf, heldBy, mb, type MemoryLimits, memoryLimits, overBudget } from "./memory.ts";
 import {
