@@ -4,6 +4,7 @@
  * costs its app and nobody else; every parser is linear in its input and bounded.
  */
 import { MAX_JSON_DEPTH, MAX_PARAMS, type WireRequest } from "../protocol.ts";
+import { valueShapeProblem } from "./value_shape.ts";
 import type { FunctionRequest } from "../ctx.ts";
 
 /** A request the sandbox cannot parse; answered 400 with its message, before the handler runs. */
@@ -45,18 +46,6 @@ function paramsToObject(text: string, what: string): Record<string, string | str
   return out;
 }
 
-/** Whether `value` nests deeper than MAX_JSON_DEPTH; walks each node once. */
-function tooDeep(value: unknown): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [item, depth] = stack.pop()!;
-    if (typeof item !== "object" || item === null) continue;
-    if (depth > MAX_JSON_DEPTH) return true;
-    for (const child of Object.values(item)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
 /** The body as the handler sees it, by content type (README "The handler's view"). */
 function parseBody(bytes: Uint8Array | undefined, contentType: string): unknown {
   if (!bytes || bytes.length === 0) return undefined;
@@ -79,7 +68,7 @@ function parseBody(bytes: Uint8Array | undefined, contentType: string): unknown 
   } catch (error) {
     throw new BadRequestError(`the request body is not valid JSON: ${(error as Error).message}`);
   }
-  if (tooDeep(value)) {
+  if (valueShapeProblem(value, { depth: MAX_JSON_DEPTH, nodes: Infinity })) {
     throw new BadRequestError(`the JSON body is nested deeper than ${MAX_JSON_DEPTH} levels`);
   }
   return value;

@@ -15,6 +15,7 @@ import {
 } from "../protocol.ts";
 import { BadResultError, MAX_RESPONSE_BYTES, MAX_SCHEDULES_PER_DEPLOYMENT } from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
+import { valueShapeProblem } from "./value_shape.ts";
 import { originalPosition, type ParsedMap, parseSourceMap } from "../sourcemap.ts";
 import { CreditedStream, CreditWindow, sendWindowed } from "../streams.ts";
 import type { Kv } from "../ctx.ts";
@@ -119,27 +120,19 @@ const ARGUMENT_SHAPE = { depth: 16, nodes: 512 };
 
 /**
  * Why `args` would make a frame the host refuses (nested too deep, or too many arrays, objects
- * and keys), or null. Walks at most ARGUMENT_SHAPE.nodes of them; strings are not read.
+ * and keys), or null.
  */
 function argumentsProblem(args: unknown[]): string | null {
-  let nodes = 0;
-  const walk = (value: unknown, depth: number): string | null => {
-    if (typeof value !== "object" || value === null) return null;
-    if (depth > ARGUMENT_SHAPE.depth) {
-      return `they nest more than ${ARGUMENT_SHAPE.depth} levels deep`;
-    }
-    const items = Array.isArray(value) ? value : Object.values(value);
-    nodes += 1 + (Array.isArray(value) ? 0 : items.length);
-    if (nodes > ARGUMENT_SHAPE.nodes) {
-      return `they hold more than ${ARGUMENT_SHAPE.nodes} arrays, objects and keys`;
-    }
-    for (const item of items) {
-      const problem = walk(item, depth + 1);
-      if (problem) return problem;
-    }
-    return null;
-  };
-  return walk(args, 0);
+  // The list of arguments is a level of its own.
+  const problem = valueShapeProblem(args, {
+    depth: ARGUMENT_SHAPE.depth + 1,
+    nodes: ARGUMENT_SHAPE.nodes,
+  });
+  if (problem === "depth") return `they nest more than ${ARGUMENT_SHAPE.depth} levels deep`;
+  if (problem === "nodes") {
+    return `they hold more than ${ARGUMENT_SHAPE.nodes} arrays, objects and keys`;
+  }
+  return null;
 }
 
 /**
