@@ -160,6 +160,14 @@ function integer(env: Record<string, string | undefined>, name: string, fallback
   return value;
 }
 
+/** A boolean setting: `true` or `false` (unset: false); anything else is a ConfigError. */
+function trueOrFalse(env: Record<string, string | undefined>, name: string): boolean {
+  const value = env[name];
+  if (value === undefined || value === "" || value === "false") return false;
+  if (value === "true") return true;
+  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
 function redisConfig(env: Record<string, string | undefined>): Config["redis"] {
   const timeoutMs = integer(env, "KV_TIMEOUT_MS", 3000);
   const url = env.UPSTASH_REDIS_REST_URL;
@@ -398,14 +406,6 @@ export const DEFAULT_DATA_DIR = ".data";
  * Reads the configuration from `env`; throws ConfigError naming the bad variable. `memory` is what
  * the memory-derived defaults are sized from (default: the cgroup's limit, else RAM).
  */
-/** A boolean setting: `true` or `false` (unset: false); anything else is a ConfigError. */
-function trueOrFalse(env: Record<string, string | undefined>, name: string): boolean {
-  const value = env[name];
-  if (value === undefined || value === "" || value === "false") return false;
-  if (value === "true") return true;
-  throw new ConfigError(`${name} must be true or false, got ${JSON.stringify(value)}`);
-}
-
 export function loadConfig(
   env: Record<string, string | undefined>,
   memory: MemoryLimit = memoryLimit(),

@@ -151,8 +151,8 @@ export function prepareCall(
     const { misread } = parts;
     let proto: object | null = null;
     if (misread) {
-      proto = prototypes.get(misread) ?? ctxPrototype(misread);
-      prototypes.set(misread, proto);
+      proto = prototypes.get(misread) ?? null;
+      if (!proto) prototypes.set(misread, proto = ctxPrototype(misread));
     }
     const ctx: Ctx = Object.freeze({
       __proto__: proto,
