@@ -4,6 +4,7 @@
  * to `/v1/` of this page's own origin only), JSON calls with the server's error text, and the
  * live log tail read from the SSE stream.
  */
+import type { LogEntry } from "../runtime/logs/types.ts";
 
 /** Where the key is kept: sessionStorage, for this tab only. */
 const KEY = "fn-studio-key";
@@ -84,23 +85,8 @@ export async function api<T = Json>(
   return body as T;
 }
 
-/** One runtime log entry, as the logs API returns it. */
-export interface LogEntry {
-  id: string;
-  time: string;
-  level: "debug" | "info" | "warn" | "error";
-  type: "console" | "request" | "event";
-  app_id: string;
-  environment: string | null;
-  deployment_id: string | null;
-  function: string | null;
-  request_id: string | null;
-  message: string;
-  method?: string;
-  path?: string;
-  status?: number;
-  duration_ms?: number;
-}
+/** One runtime log entry, as the logs API returns it (the server's own type). */
+export type { LogEntry };
 
 /** A page of log entries, newest first. */
 export interface LogPage {
