@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { API_KEY, appId, json, probing, startServer, victimPath } from "../helpers.ts";
 import { sampleProcess } from "../../runtime/sandbox/host/proc.ts";
+import { alive, until } from "../compile_probe.ts";
 
 const MB = 1024 * 1024;
 
@@ -67,7 +68,7 @@ Deno.test("a sandbox that forges a deeply nested frame is stopped, and the host 
     const app = appId("forger");
     // The tenant's code rewrites its own KV call frames (it controls JSON.stringify), padding
     // each with 1.9 million levels of arrays: about 0.45 s of the host's parsing each.
-    await s.deployOk(app, {
+    const deployed = await s.deployOk(app, {
       "api/flood.ts": `
         const original = JSON.stringify;
         const pad = "[".repeat(1_900_000) + "]".repeat(1_900_000);
@@ -80,9 +81,13 @@ Deno.test("a sandbox that forges a deeply nested frame is stopped, and the host 
           return { body: "not reached" };
         };`,
     });
+    const pid = s.platform.sandboxes.pidOf(deployed.id);
+    assert.ok(pid !== null, "the deploy warmed a sandbox");
     const { result } = await probing(s, victim, async () => await s.call(app, "/flood"));
     const failed = await json<{ error: string }>(result, 503);
     assert.match(failed.error, /sandbox/);
+    // Stopped by its effect: the process is gone.
+    await until("the forger's sandbox to exit", () => !alive(pid!));
     // The shallow form: a console line's frame padded with 250,000 small objects, 2 deep.
     await s.deployOk(app, {
       "api/flood.ts": `
