@@ -132,6 +132,12 @@ Deno.test({
       await page.fill("#kv-editor textarea[name=value]", "set in the Studio");
       await page.click("#kv-save");
       await page.locator("#kv-editor:has-text('saved')").waitFor();
+      // The store holds what the Studio saved, and the function reads the same.
+      const stored = await json<{ key: string; value: string }>(
+        await s.api(`/apps/${app}/kv/greeting`),
+        200,
+      );
+      assert.equal(stored.value, "set in the Studio");
       assert.deepEqual(await json(await s.call(app, "/read"), 200), { value: "set in the Studio" });
       await page.locator("#kv-expiry:has-text('(in ')").waitFor();
       assert.match(await page.locator("#kv-expiry").innerText(), /\(in (29|30) d \d+ h\)/);
