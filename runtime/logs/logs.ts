@@ -102,12 +102,18 @@ export class RequestLog {
       : request.status >= 400
       ? "warn"
       : "info";
+    const c = this.#context;
+    // One literal, in the field order of #entry: the hot path's entry is built once, not copied.
     this.#logs.write({
-      ...this.#entry(
-        "request",
-        level,
-        `${request.method} ${request.path} ${request.status} ${durationMs}ms`,
-      ),
+      time: this.#logs.isoNow(),
+      level,
+      type: "request",
+      app_id: c.appId,
+      environment: c.environment,
+      deployment_id: c.deploymentId,
+      function: c.function,
+      request_id: c.requestId,
+      message: `${request.method} ${request.path} ${request.status} ${durationMs}ms`,
       method: request.method,
       path: request.path,
       status: request.status,

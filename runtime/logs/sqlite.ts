@@ -1,18 +1,46 @@
 /**
  * The embedded LogStore: SQLite (node:sqlite) in DATA_DIR, so runtime logs survive a restart,
- * keeping about `maxPerApp` entries per app (oldest dropped first, as the Redis stream does).
- * Ids are `<ms>-<seq>`, increasing across restarts. The live tail is fed in-process. Reads use
- * this connection; writes go to a writer of their own (sqlite_writer.ts: a worker thread).
+ * keeping `maxPerApp` entries per app (oldest dropped first, as the Redis stream does). Ids are
+ * `<ms>-<seq>`, increasing across restarts. Entries are stored in batch rows, one per app and
+ * flush (sqlite_writer.ts). The live tail is fed in-process. Reads use this connection; writes
+ * go to a writer of their own (a worker thread).
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { openDatabase } from "../platform/sqlite.ts";
-import { createLogTable, type LogRows, type LogWriter, startLogWriter } from "./sqlite_writer.ts";
-import { matches, PageBuilder } from "./query.ts";
+import {
+  createLogTable,
+  type LogBatches,
+  type LogWriter,
+  startLogWriter,
+} from "./sqlite_writer.ts";
+import { matches, MAX_READ_BYTES, PageBuilder } from "./query.ts";
 import { TailHub } from "./tail.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 
-/** Rows read per step of a filtered query. */
-const PAGE = 500;
+/** Batch rows read per step of a query. */
+const PAGE = 100;
+/** Most entries in one batch row. */
+const MAX_BATCH_ENTRIES = 128;
+/** Most characters of entries in one batch row: a reader holds one row at a time (1 MB). */
+const MAX_BATCH_CHARS = MAX_READ_BYTES;
+/** The byte that ends each entry's JSON in a batch row ("\n", which JSON text escapes). */
+const NEWLINE = 0x0a;
+
+const decoder = new TextDecoder();
+
+/** One app's entries of one append, becoming one batch row. */
+interface Batch {
+  app: string;
+  ms: number;
+  seq: number;
+  lines: string[];
+  chars: number;
+}
+
+/** Whether the id `ms`-`seq` is older than `ms2`-`seq2`. */
+function older(ms: number, seq: number, ms2: number, seq2: number): boolean {
+  return ms < ms2 || (ms === ms2 && seq < seq2);
+}
 
 /** A LogStore on a local SQLite file (`:memory:` for a throwaway one). */
 export class SqliteLogStore implements LogStore {
@@ -20,7 +48,7 @@ export class SqliteLogStore implements LogStore {
   readonly #maxPerApp: number;
   readonly #writer: LogWriter;
   readonly #page: StatementSync;
-  readonly #oldestKept: StatementSync;
+  readonly #next: StatementSync;
   readonly #tail = new TailHub();
   #lastMs = 0;
   #seq = 0;
@@ -30,58 +58,96 @@ export class SqliteLogStore implements LogStore {
     this.#db = openDatabase(path);
     createLogTable(this.#db);
     this.#page = this.#db.prepare(
-      `SELECT ms, seq, octet_length(entry) AS bytes, entry FROM logs
+      `SELECT ms, seq, first, n, entries FROM log_batches
        WHERE app = ? AND (ms < ? OR (ms = ? AND seq < ?))
        ORDER BY ms DESC, seq DESC LIMIT ?`,
     );
-    this.#oldestKept = this.#db.prepare(
-      "SELECT ms, seq FROM logs WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1 OFFSET ?",
+    this.#next = this.#db.prepare(
+      "SELECT first + n AS next FROM log_batches WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1",
     );
-    const last = this.#db.prepare("SELECT MAX(ms) AS ms FROM logs").get() as { ms: number | null };
+    const last = this.#db.prepare("SELECT MAX(ms) AS ms FROM log_batches").get() as {
+      ms: number | null;
+    };
     this.#lastMs = last.ms ?? 0;
     this.#seq = 1_000_000;
     this.#writer = startLogWriter(path, this.#db, maxPerApp);
   }
 
   async append(entries: NewLogEntry[]): Promise<void> {
-    const added: LogEntry[] = [];
-    const rows: LogRows = [];
+    const batches = new Map<string, Batch>();
+    const rows: LogBatches = [];
+    const published: LogEntry[] = [];
+    const close = (batch: Batch) =>
+      rows.push(batch.app, batch.ms, batch.seq, batch.lines.length, batch.lines.join("\n"));
     for (const fields of entries) {
       const [ms, seq] = this.#nextId();
-      const entry = { id: `${ms}-${seq}`, ...fields };
-      rows.push(entry.app_id, ms, seq, JSON.stringify(entry));
-      added.push(entry);
+      const id = `${ms}-${seq}`;
+      // The stored JSON starts with the id, as the API shows it; no copy of the entry is made.
+      const line = `{"id":"${id}",${JSON.stringify(fields).slice(1)}`;
+      let batch = batches.get(fields.app_id);
+      if (
+        batch &&
+        (batch.lines.length >= MAX_BATCH_ENTRIES || batch.chars + line.length > MAX_BATCH_CHARS)
+      ) {
+        close(batch);
+        batch = undefined;
+      }
+      if (!batch) {
+        batch = { app: fields.app_id, ms, seq, lines: [], chars: 0 };
+        batches.set(fields.app_id, batch);
+      }
+      batch.lines.push(line);
+      batch.chars += line.length;
+      if (this.#tail.listening(fields.app_id)) published.push({ id, ...fields });
     }
+    for (const batch of batches.values()) close(batch);
     await this.#writer.write(rows);
-    for (const entry of added) this.#tail.publish(entry);
+    for (const entry of published) this.#tail.publish(entry);
   }
 
   query(appId: string, query: LogQuery): Promise<LogPage> {
     const page = new PageBuilder(query.limit);
     let [ms = Infinity, seq = 0] = query.cursor ? query.cursor.split("-").map(Number) : [];
     if (!Number.isFinite(ms)) [ms, seq] = [Number.MAX_SAFE_INTEGER, 0];
-    // Rows past the retention wait for a batched trim; they are already gone to readers.
-    const oldest = this.#oldestKept.get(appId, this.#maxPerApp - 1) as
-      | { ms: number; seq: number }
-      | undefined;
-    const kept = (row: { ms: number; seq: number }) =>
-      !oldest || row.ms > oldest.ms || (row.ms === oldest.ms && row.seq >= oldest.seq);
+    const cursor = { ms, seq };
+    // Entries past the retention wait for a trim of whole batches; they are gone to readers.
+    const next = (this.#next.get(appId) as { next: number } | undefined)?.next ?? 0;
+    const oldestKept = next - this.#maxPerApp;
+    // The batch holding the cursor's entry starts at or before it: read from just after it.
+    let from = { ms, seq: seq + 1 };
     let scanned = 0;
-    // Row by row (iterate, not all): the host holds one row beyond the page, never a batch.
+    // Row by row (iterate, not all): the host holds one batch row beyond the page.
     scan: while (scanned < this.#maxPerApp * 1.1) {
       let read = 0;
       let last: { ms: number; seq: number } | undefined;
-      for (const raw of this.#page.iterate(appId, ms, ms, seq, PAGE)) {
-        const row = raw as { ms: number; seq: number; bytes: number; entry: string };
+      for (const raw of this.#page.iterate(appId, from.ms, from.ms, from.seq, PAGE)) {
+        const row = raw as {
+          ms: number;
+          seq: number;
+          first: number;
+          n: number;
+          entries: Uint8Array;
+        };
         read++;
         last = row;
-        if (!kept(row)) break scan;
-        const entry = JSON.parse(row.entry) as LogEntry;
-        if (matches(entry, query) && !page.offer(entry, row.bytes)) break scan;
+        let end = row.entries.length;
+        // Newest first: the batch's lines from its last.
+        for (let i = row.n - 1; i >= 0; i--) {
+          if (row.first + i < oldestKept) break scan;
+          const start = i === 0 ? 0 : row.entries.lastIndexOf(NEWLINE, end - 1) + 1;
+          const bytes = row.entries.subarray(start, end);
+          end = start - 1;
+          scanned++;
+          const entry = JSON.parse(decoder.decode(bytes)) as LogEntry;
+          const dash = entry.id.indexOf("-");
+          const entryMs = Number(entry.id.slice(0, dash));
+          const entrySeq = Number(entry.id.slice(dash + 1));
+          if (!older(entryMs, entrySeq, cursor.ms, cursor.seq)) continue;
+          if (matches(entry, query) && !page.offer(entry, bytes.length)) break scan;
+        }
       }
-      scanned += read;
       if (read < PAGE || !last) break;
-      ({ ms, seq } = last);
+      from = { ms: last.ms, seq: last.seq };
     }
     return Promise.resolve(page.page());
   }

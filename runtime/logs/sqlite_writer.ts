@@ -1,27 +1,50 @@
 /**
- * The write side of the embedded LogStore: inserts batches of log rows and keeps each app near
- * its retention, trimming from the oldest end. `LogWriterCore` does the work on a connection of
- * its own; `startLogWriter` runs it on a worker thread for a file (the writes, which every
+ * The write side of the embedded LogStore: inserts batch rows of log entries and keeps each app
+ * near its retention, trimming whole batches from the oldest end. A batch row holds one app's
+ * entries of one flush (their JSON texts, one a line, UTF-8), so a busy server writes one row and
+ * one index entry for many entries, not one each. `LogWriterCore` does the work on a connection
+ * of its own; `startLogWriter` runs it on a worker thread for a file (the writes, which every
  * request causes, then cost the host's main thread nothing but a message), or inline for a
  * `:memory:` database, which no second connection can reach.
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { inTransaction } from "../platform/sqlite.ts";
 
-/** Rows written by one statement when a batch is large enough. */
-const INSERT_BATCH = 32;
+/**
+ * One write: `[app, ms, seq, n, lines]` per batch row, flat, where `ms` and `seq` are the id of
+ * the batch's first entry, `n` its entry count and `lines` the entries' JSON joined by "\n".
+ */
+export type LogBatches = Array<string | number>;
 
-/** One batch: `[app, ms, seq, entry JSON]` per row, flat. */
-export type LogRows = Array<string | number>;
+/** Fields of one batch in LogBatches. */
+const FIELDS = 5;
 
-/** Creates the logs table when the file has none. */
+/**
+ * Creates the batch table when the file has none; a file of the one-row-per-entry table of
+ * earlier versions has its rows moved into it (each a batch of one), keeping their ids.
+ */
 export function createLogTable(db: DatabaseSync): void {
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS logs (
-      app TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL, entry TEXT NOT NULL,
-      PRIMARY KEY (app, ms, seq)
-    ) WITHOUT ROWID;
-  `);
+  inTransaction(db, () => {
+    // `first` numbers an app's entries from 0 in order: the retention is "the newest
+    // maxPerApp numbers", which a reader checks without counting rows.
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS log_batches (
+        id INTEGER PRIMARY KEY, app TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL,
+        first INTEGER NOT NULL, n INTEGER NOT NULL, entries BLOB NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS log_batches_key ON log_batches (app, ms, seq, first, n);
+    `);
+    const old = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'logs'")
+      .get();
+    if (!old) return;
+    db.exec(`
+      INSERT INTO log_batches (app, ms, seq, first, n, entries)
+        SELECT app, ms, seq, ROW_NUMBER() OVER (PARTITION BY app ORDER BY ms, seq) - 1, 1,
+          CAST(entry AS BLOB)
+        FROM logs;
+      DROP TABLE logs;
+    `);
+  });
 }
 
 /** Writes batches on `db`, trimming each app once it is 10% over `maxPerApp` entries. */
@@ -29,68 +52,84 @@ export class LogWriterCore {
   readonly #db: DatabaseSync;
   readonly #maxPerApp: number;
   readonly #insert: StatementSync;
-  readonly #insertMany: StatementSync;
-  readonly #count: StatementSync;
+  readonly #next: StatementSync;
+  readonly #oldest: StatementSync;
   readonly #trim: StatementSync;
-  readonly #counts = new Map<string, number>();
+  /** Per app: the number its next entry gets, and how many entries its rows hold. */
+  readonly #apps = new Map<string, { next: number; held: number }>();
+  readonly #encoder = new TextEncoder();
 
   constructor(db: DatabaseSync, maxPerApp: number) {
     this.#db = db;
     this.#maxPerApp = maxPerApp;
-    this.#insert = db.prepare("INSERT INTO logs (app, ms, seq, entry) VALUES (?, ?, ?, ?)");
-    this.#insertMany = db.prepare(
-      `INSERT INTO logs (app, ms, seq, entry) VALUES ${
-        Array(INSERT_BATCH).fill("(?, ?, ?, ?)").join(", ")
-      }`,
+    this.#insert = db.prepare(
+      "INSERT INTO log_batches (app, ms, seq, first, n, entries) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    this.#count = db.prepare("SELECT COUNT(*) AS n FROM logs WHERE app = ?");
-    // From the oldest end: a trim reads only the rows it deletes, not the whole retention.
+    this.#next = db.prepare(
+      "SELECT first + n AS next FROM log_batches WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1",
+    );
+    this.#oldest = db.prepare(
+      "SELECT first FROM log_batches WHERE app = ? ORDER BY ms ASC, seq ASC LIMIT 1",
+    );
+    // From the oldest end: a trim reads only the rows it deletes (and one more).
     this.#trim = db.prepare(
-      `DELETE FROM logs WHERE app = ?1 AND (ms, seq) <= (
-         SELECT ms, seq FROM logs WHERE app = ?1 ORDER BY ms ASC, seq ASC LIMIT 1 OFFSET ?2)`,
+      `DELETE FROM log_batches WHERE app = ?1 AND (ms, seq) < (
+         SELECT ms, seq FROM log_batches WHERE app = ?1 AND first + n > ?2
+         ORDER BY ms ASC, seq ASC LIMIT 1)`,
     );
   }
 
-  /** Writes one batch in one transaction. */
-  write(rows: LogRows): void {
+  /** Writes one write's batches in one transaction. */
+  write(batches: LogBatches): void {
     inTransaction(this.#db, () => {
-      // Many rows a statement: fewer calls into SQLite for a busy server's batches.
-      let at = 0;
-      for (; at + INSERT_BATCH * 4 <= rows.length; at += INSERT_BATCH * 4) {
-        this.#insertMany.run(...rows.slice(at, at + INSERT_BATCH * 4));
+      for (let at = 0; at < batches.length; at += FIELDS) {
+        const app = batches[at] as string;
+        const n = batches[at + 3] as number;
+        const counts = this.#counts(app);
+        this.#insert.run(
+          app,
+          batches[at + 1]!,
+          batches[at + 2]!,
+          counts.next,
+          n,
+          this.#encoder.encode(batches[at + 4] as string),
+        );
+        counts.next += n;
+        counts.held += n;
+        if (counts.held > this.#maxPerApp * 1.1) this.#trimOf(app, counts);
       }
-      for (; at < rows.length; at += 4) this.#insert.run(...rows.slice(at, at + 4));
-      const added = new Map<string, number>();
-      for (let i = 0; i < rows.length; i += 4) {
-        const app = rows[i] as string;
-        added.set(app, (added.get(app) ?? 0) + 1);
-      }
-      for (const [app, n] of added) this.#counted(app, n);
     });
   }
 
-  /** Counts `n` new entries of an app (already written); trims its oldest past 110%. */
-  #counted(appId: string, n: number): void {
-    let count = this.#counts.get(appId);
-    count = count === undefined ? (this.#count.get(appId) as { n: number }).n : count + n;
-    if (count > this.#maxPerApp * 1.1) {
-      this.#trim.run(appId, count - this.#maxPerApp - 1);
-      count = this.#maxPerApp;
+  #counts(app: string): { next: number; held: number } {
+    let counts = this.#apps.get(app);
+    if (!counts) {
+      const next = (this.#next.get(app) as { next: number } | undefined)?.next ?? 0;
+      const oldest = (this.#oldest.get(app) as { first: number } | undefined)?.first ?? next;
+      counts = { next, held: next - oldest };
+      this.#apps.set(app, counts);
     }
-    this.#counts.set(appId, count);
+    return counts;
+  }
+
+  /** Deletes the app's batches that hold only entries past the retention. */
+  #trimOf(app: string, counts: { next: number; held: number }): void {
+    this.#trim.run(app, counts.next - this.#maxPerApp);
+    const oldest = (this.#oldest.get(app) as { first: number } | undefined)?.first ?? counts.next;
+    counts.held = counts.next - oldest;
   }
 }
 
 /** Where a store's batches go; `write` resolves once the batch is committed. */
 export interface LogWriter {
-  write(rows: LogRows): Promise<void>;
+  write(batches: LogBatches): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Messages to the writer thread (sqlite_writer_thread.ts). */
 export type ToWriter =
   | { t: "open"; path: string; maxPerApp: number }
-  | { t: "write"; id: number; rows: LogRows }
+  | { t: "write"; id: number; batches: LogBatches }
   | { t: "close"; id: number };
 /** Messages from the writer thread: a batch (or the close) `id` is done, or failed. */
 export type FromWriter = { id: number; error?: string };
@@ -100,7 +139,7 @@ export function startLogWriter(path: string, db: DatabaseSync, maxPerApp: number
   if (path === ":memory:") {
     const core = new LogWriterCore(db, maxPerApp);
     return {
-      write: (rows) => Promise.resolve(core.write(rows)),
+      write: (batches) => Promise.resolve(core.write(batches)),
       close: () => Promise.resolve(),
     };
   }
@@ -124,7 +163,7 @@ export function startLogWriter(path: string, db: DatabaseSync, maxPerApp: number
     });
   send({ t: "open", path, maxPerApp });
   return {
-    write: (rows) => ask((id) => ({ t: "write", id, rows })),
+    write: (batches) => ask((id) => ({ t: "write", id, batches })),
     async close() {
       await ask((id) => ({ t: "close", id })).catch(() => {});
       worker.terminate();

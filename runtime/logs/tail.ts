@@ -32,6 +32,11 @@ export class TailOverflowError extends Error {
 export class TailHub {
   readonly #listeners = new Map<string, Set<(entry: LogEntry, bytes: number) => void>>();
 
+  /** Whether `appId` has a subscriber: an entry of an app without one need not be built. */
+  listening(appId: string): boolean {
+    return this.#listeners.has(appId);
+  }
+
   /** Hands an appended entry to its app's subscribers. */
   publish(entry: LogEntry): void {
     const listeners = this.#listeners.get(entry.app_id);
