@@ -7,6 +7,7 @@
 import client from "prom-client";
 import type { SupervisorStats } from "../sandbox/host/supervisor.ts";
 import type { SeriesStore } from "./series.ts";
+import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from "./cells.ts";
 
 /**
  * Distinct `function` labels kept per app in the request counter and histogram; the requests of
@@ -20,6 +21,17 @@ export const OTHER_FUNCTION = "other";
 /** Latency buckets of the request histogram, in seconds. */
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** A request series' labels. */
+type RequestLabels = { app: string; environment: string; function: string };
+
+/** The cells one app, environment and function counts its requests in. */
+interface RequestCells {
+  labels: RequestLabels;
+  /** By status class: 1xx to 5xx at 0 to 4, made at the first request of each. */
+  byClass: Array<CounterCell | undefined>;
+  duration: HistogramCell;
+}
+
 /** What the host counts; `text()` is the Prometheus exposition. */
 export class Metrics {
   readonly #registry = new client.Registry();
@@ -30,8 +42,10 @@ export class Metrics {
   readonly #limited;
   /** Per-minute figures per app and function, for charts. */
   readonly series: SeriesStore;
-  readonly #requestChildren = new Map<string, { inc(): void }>();
-  readonly #durationChildren = new Map<string, { observe(value: number): void }>();
+  /** By app, environment and route file (its key in #requestKey). */
+  readonly #requestCells = new Map<string, RequestCells>();
+  /** By app and operation. */
+  readonly #kvCells = new Map<string, CounterCell>();
   /** App → the function labels it has used, at most MAX_FUNCTION_LABELS_PER_APP. */
   readonly #functionLabels = new Map<string, Set<string>>();
 
@@ -39,25 +53,22 @@ export class Metrics {
   constructor(sandboxes: () => SupervisorStats, series: SeriesStore) {
     this.series = series;
     const registers = [this.#registry];
-    this.#requests = new client.Counter({
-      name: "fn_requests_total",
-      help: "Function requests, by app, environment, function and status class",
-      labelNames: ["app", "environment", "function", "status"] as const,
-      registers,
-    });
-    this.#duration = new client.Histogram({
-      name: "fn_request_duration_seconds",
-      help: "Function request latency, from arrival to the response",
-      labelNames: ["app", "environment", "function"] as const,
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.#kv = new client.Counter({
-      name: "fn_kv_operations_total",
-      help: "KV calls made by functions, by app and operation",
-      labelNames: ["app", "op"] as const,
-      registers,
-    });
+    this.#requests = new CellCounter<RequestLabels & { status: string }>(
+      this.#registry,
+      "fn_requests_total",
+      "Function requests, by app, environment, function and status class",
+    );
+    this.#duration = new CellHistogram<RequestLabels>(
+      this.#registry,
+      "fn_request_duration_seconds",
+      "Function request latency, from arrival to the response",
+      LATENCY_BUCKETS,
+    );
+    this.#kv = new CellCounter<{ app: string; op: string }>(
+      this.#registry,
+      "fn_kv_operations_total",
+      "KV calls made by functions, by app and operation",
+    );
     this.#logDrops = new client.Counter({
       name: "fn_log_entries_dropped_total",
       help: "Runtime log entries dropped past the per-request bounds, by app",
@@ -104,28 +115,34 @@ export class Metrics {
   }
 
   /** Counts one function request. */
-  request(
-    labels: { app: string; environment: string; function: string },
-    status: number,
-    durationMs: number,
-  ): void {
-    const statusClass = `${Math.floor(status / 100)}xx`;
+  request(labels: RequestLabels, status: number, durationMs: number): void {
     const file = labels.function;
-    labels = { ...labels, function: this.#functionLabel(labels.app, file) };
-    const series = `${labels.app}\0${labels.environment}\0${labels.function}`;
-    // prom-client hashes a label object on every call; a child per label set does it once.
-    let counter = this.#requestChildren.get(`${series}\0${statusClass}`);
+    const key = `${labels.app}\0${labels.environment}\0${file}`;
+    let cells = this.#requestCells.get(key);
+    if (!cells) {
+      const series = { ...labels, function: this.#functionLabel(labels.app, file) };
+      // Functions past the app's label limit share the cells of OTHER_FUNCTION.
+      const seriesKey = `${series.app}\0${series.environment}\0${series.function}`;
+      cells = this.#requestCells.get(seriesKey) ?? {
+        labels: series,
+        byClass: [],
+        duration: this.#duration.cell(seriesKey, () => series),
+      };
+      this.#requestCells.set(key, cells);
+      this.#requestCells.set(seriesKey, cells);
+    }
+    const index = Math.min(4, Math.max(0, Math.floor(status / 100) - 1));
+    let counter = cells.byClass[index];
     if (!counter) {
-      counter = this.#requests.labels({ ...labels, status: statusClass });
-      this.#requestChildren.set(`${series}\0${statusClass}`, counter);
+      const { labels: series } = cells;
+      const status = `${index + 1}xx`;
+      counter = cells.byClass[index] = this.#requests.cell(
+        `${series.app}\0${series.environment}\0${series.function}\0${status}`,
+        () => ({ ...series, status }),
+      );
     }
-    counter.inc();
-    let histogram = this.#durationChildren.get(series);
-    if (!histogram) {
-      histogram = this.#duration.labels(labels);
-      this.#durationChildren.set(series, histogram);
-    }
-    histogram.observe(durationMs / 1000);
+    counter.value++;
+    this.#duration.observe(cells.duration, durationMs / 1000);
     if (status === 429) this.#limited.inc({ app: labels.app });
     this.series.record(labels.app, file, status, durationMs);
   }
@@ -142,7 +159,10 @@ export class Metrics {
 
   /** Counts one KV call. */
   kv(app: string, op: string): void {
-    this.#kv.inc({ app, op });
+    const key = `${app}\0${op}`;
+    let cell = this.#kvCells.get(key);
+    if (!cell) this.#kvCells.set(key, cell = this.#kv.cell(key, () => ({ app, op })));
+    cell.value++;
   }
 
   /** Counts dropped log entries. */
