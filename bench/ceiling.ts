@@ -4,17 +4,17 @@
  * batching, and answers what the child sends back. No routing, logging, limits or handler:
  * what is left is the least any design with a process between the client and the code pays.
  */
-import { FrameReader, FrameWriter, socketSink } from "../runtime/sandbox/frames.ts";
+import { FrameReader, FrameWriter, socketChunks, socketSink } from "../runtime/sandbox/frames.ts";
 
 const CHILD = `
-import { FrameReader, FrameWriter, socketSink } from ${
+import { FrameReader, FrameWriter, socketChunks, socketSink } from ${
   JSON.stringify(new URL("../runtime/sandbox/frames.ts", import.meta.url).href)
 };
 const conn = await Deno.connect({ transport: "unix", path: Deno.args[0] });
 const out = new FrameWriter(socketSink(conn));
 const reader = new FrameReader();
 const body = new TextEncoder().encode(JSON.stringify({ hello: "world" }));
-for await (const chunk of conn.readable) {
+for await (const chunk of socketChunks(conn)) {
   for (const { header } of reader.push(chunk)) out.send({ id: header.id }, body);
 }
 `;
@@ -40,7 +40,7 @@ export async function startCeiling(): Promise<Ceiling> {
   const waiting = new Map<number, (body: Uint8Array | undefined) => void>();
   void (async () => {
     const reader = new FrameReader();
-    for await (const chunk of conn.readable) {
+    for await (const chunk of socketChunks(conn)) {
       for (const { header, body } of reader.push(chunk)) {
         const id = (header as { id: number }).id;
         waiting.get(id)?.(body);

@@ -321,6 +321,30 @@ export class FrameWriter {
   }
 }
 
+/** Most bytes one read of a socket takes (64 KB). */
+const READ_BYTES = 64 * 1024;
+
+/**
+ * The chunks read from `conn`, as an iterator: each read lands in one reused buffer and is
+ * copied out at its length, so a small batch of frames costs a small allocation (a socket's
+ * ReadableStream hands out a fresh 64 KB buffer per read, through a chain of promises).
+ */
+export function socketChunks(
+  conn: Deno.Conn,
+): AsyncIterator<Uint8Array> & AsyncIterable<Uint8Array> {
+  const buffer = new Uint8Array(READ_BYTES);
+  const chunks = {
+    async next(): Promise<IteratorResult<Uint8Array, undefined>> {
+      const read = await conn.read(buffer);
+      return read === null
+        ? { done: true, value: undefined }
+        : { done: false, value: buffer.slice(0, read) };
+    },
+    [Symbol.asyncIterator]: () => chunks,
+  };
+  return chunks;
+}
+
 /**
  * A FrameWriter sink that writes straight to a socket (no stream machinery on the hot path),
  * looping because one write may take only part of the bytes.

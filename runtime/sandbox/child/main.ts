@@ -6,7 +6,7 @@
  * deployment is loaded: the tenant's code runs on this main thread with nothing of the host in
  * reach, and the process (one per app environment) is the unit the host kills and measures.
  */
-import { FrameWriter, socketSink } from "../frames.ts";
+import { FrameWriter, socketChunks, socketSink } from "../frames.ts";
 import type { SandboxMessage } from "../protocol.ts";
 import { requestContext } from "./context.ts";
 import { startRuntime } from "./runtime.ts";
@@ -31,6 +31,6 @@ out.send({ t: "hello", token } satisfies SandboxMessage);
 const onBytes = startRuntime(out, await requestContext());
 out.send({ t: "ready" } satisfies SandboxMessage);
 
-for await (const chunk of conn.readable) onBytes(chunk);
+for await (const chunk of socketChunks(conn)) onBytes(chunk);
 // The host closed the socket: nothing left to serve.
 exit(0);

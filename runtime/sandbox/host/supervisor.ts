@@ -8,7 +8,7 @@
  * socket and prove who they are with a token written to their stdin.
  */
 import { availableParallelism, setPriority } from "node:os";
-import { FrameReader } from "../frames.ts";
+import { FrameReader, socketChunks } from "../frames.ts";
 import type { Envelope, LogLevel, SandboxMessage } from "../protocol.ts";
 import { writeSandboxEntry } from "./bundle.ts";
 import { processStartTicks, sampleProcess, threadIds } from "./proc.ts";
@@ -752,7 +752,7 @@ export class Supervisor {
 
   async #handshake(conn: Deno.Conn): Promise<void> {
     const reader = new FrameReader();
-    const chunks = conn.readable[Symbol.asyncIterator]();
+    const chunks = socketChunks(conn);
     const close = () => {
       try {
         conn.close();
