@@ -76,6 +76,8 @@ export class SqliteKv implements KvBackend {
   readonly #usage: StatementSync;
   readonly #count: StatementSync;
   readonly #saveUsage: StatementSync;
+  /** Usage per app as kv_usage holds it, read once: every write needs it. */
+  readonly #usages = new Map<string, { keys: number; bytes: number }>();
   readonly #expiredByApp: StatementSync;
   readonly #purge: StatementSync;
   readonly #purgeApp: StatementSync;
@@ -85,7 +87,7 @@ export class SqliteKv implements KvBackend {
   constructor(path: string, quota: KvQuota) {
     this.#quota = quota;
     this.#db = openDatabase(path);
-    this.#writes = new GroupCommit(this.#db);
+    this.#writes = new GroupCommit(this.#db, () => this.#usages.clear());
     inTransaction(this.#db, () => {
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS kv_values (
@@ -258,7 +260,7 @@ export class SqliteKv implements KvBackend {
       }
     }
     this.#set.run(appId, k, v, expiresAt);
-    this.#saveUsage.run(appId, next.keys, next.bytes);
+    this.#saveUsageOf(appId, next);
   }
 
   #sizeOf(appId: string, k: Uint8Array): number | undefined {
@@ -272,7 +274,7 @@ export class SqliteKv implements KvBackend {
       if (old === undefined) return;
       const usage = this.#usageOf(appId);
       this.#del.run(appId, k);
-      this.#saveUsage.run(appId, usage.keys - 1, usage.bytes - old);
+      this.#saveUsageOf(appId, { keys: usage.keys - 1, bytes: usage.bytes - old });
     });
     return Promise.resolve();
   }
@@ -317,12 +319,23 @@ export class SqliteKv implements KvBackend {
   }
 
   #usageOf(appId: string): { keys: number; bytes: number } {
+    const known = this.#usages.get(appId);
+    if (known) return known;
     const row = this.#usage.get(appId) as { keys: number; bytes: number } | undefined;
-    if (row) return row;
+    if (row) {
+      this.#usages.set(appId, { keys: row.keys, bytes: row.bytes });
+      return row;
+    }
     // A store written before usage was counted: count once.
     const counted = this.#count.get(appId) as { keys: number; bytes: number };
-    this.#saveUsage.run(appId, counted.keys, counted.bytes);
+    this.#saveUsageOf(appId, counted);
     return counted;
+  }
+
+  /** Stores an app's usage; call inside a transaction (a rollback clears #usages). */
+  #saveUsageOf(appId: string, usage: { keys: number; bytes: number }): void {
+    this.#saveUsage.run(appId, usage.keys, usage.bytes);
+    this.#usages.set(appId, { keys: usage.keys, bytes: usage.bytes });
   }
 
   #purgeExpiredOf(appId: string, usage: { keys: number; bytes: number }) {
@@ -330,7 +343,7 @@ export class SqliteKv implements KvBackend {
     const expired = this.#expiredOfApp.get(appId, now) as { keys: number; bytes: number };
     this.#purgeApp.run(appId, now);
     const next = { keys: usage.keys - expired.keys, bytes: usage.bytes - expired.bytes };
-    this.#saveUsage.run(appId, next.keys, next.bytes);
+    this.#saveUsageOf(appId, next);
     return next;
   }
 
@@ -343,7 +356,7 @@ export class SqliteKv implements KvBackend {
       >;
       for (const row of expired) {
         const usage = this.#usageOf(row.app);
-        this.#saveUsage.run(row.app, usage.keys - row.keys, usage.bytes - row.bytes);
+        this.#saveUsageOf(row.app, { keys: usage.keys - row.keys, bytes: usage.bytes - row.bytes });
       }
       this.#purge.run(now);
     });

@@ -1,5 +1,5 @@
 /** What the embedded SQLite stores (KV, logs) share. */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 /**
  * Opens (or creates) the database at `path` (`:memory:` for a throwaway one) in WAL mode with
@@ -35,33 +35,49 @@ export function inTransaction(db: DatabaseSync, work: () => void): void {
 export class GroupCommit {
   readonly #db: DatabaseSync;
   #open = false;
+  // Prepared once: exec() would compile each of these again at every write.
+  readonly #begin: StatementSync;
+  readonly #commit: StatementSync;
+  readonly #savepoint: StatementSync;
+  readonly #release: StatementSync;
+  readonly #rollbackTo: StatementSync;
 
-  constructor(db: DatabaseSync) {
+  readonly #onRollback: () => void;
+
+  /** `onRollback` is told when a write was rolled back (a cache of what it wrote is stale). */
+  constructor(db: DatabaseSync, onRollback: () => void = () => {}) {
     this.#db = db;
+    this.#onRollback = onRollback;
+    this.#begin = db.prepare("BEGIN");
+    this.#commit = db.prepare("COMMIT");
+    this.#savepoint = db.prepare("SAVEPOINT w");
+    this.#release = db.prepare("RELEASE w");
+    this.#rollbackTo = db.prepare("ROLLBACK TO w");
   }
 
   /** Runs `work` atomically inside this turn's transaction; rolled back alone if it throws. */
   run(work: () => void): void {
     if (!this.#open) {
-      this.#db.exec("BEGIN");
+      this.#begin.run();
       this.#open = true;
       queueMicrotask(() => this.flush());
     }
-    this.#db.exec("SAVEPOINT w");
+    this.#savepoint.run();
     try {
       work();
     } catch (error) {
-      this.#db.exec("ROLLBACK TO w");
-      this.#db.exec("RELEASE w");
+      this.#rollbackTo.run();
+      this.#release.run();
+      this.#onRollback();
       throw error;
     }
-    this.#db.exec("RELEASE w");
+    this.#release.run();
   }
 
   /** Commits the open transaction, if any; call before closing the database. */
   flush(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#db.exec("COMMIT");
+    this.#commit.run();
   }
 }
