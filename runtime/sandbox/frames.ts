@@ -321,24 +321,34 @@ export class FrameWriter {
   }
 }
 
-/** Most bytes one read of a socket takes (64 KB). */
-const READ_BYTES = 64 * 1024;
+/** The buffer reads of a socket land in (64 KB); a new one is taken when little is left. */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Room below which a read buffer is let go for a new one (16 KB). */
+const MIN_READ_BYTES = 16 * 1024;
 
 /**
- * The chunks read from `conn`, as an iterator: each read lands in one reused buffer and is
- * copied out at its length, so a small batch of frames costs a small allocation (a socket's
- * ReadableStream hands out a fresh 64 KB buffer per read, through a chain of promises).
+ * The chunks read from `conn`, as an iterator. Reads land one after another in a 64 KB buffer,
+ * each chunk a view of its part, and a new buffer is taken once less than 16 KB is left: a
+ * small batch of frames costs no allocation of its own (a socket's ReadableStream allocates a
+ * fresh 64 KB buffer per read, through a chain of promises). A view holds its buffer, so what a
+ * reader keeps of partial frames pins at most its own size plus one buffer.
  */
 export function socketChunks(
   conn: Deno.Conn,
 ): AsyncIterator<Uint8Array> & AsyncIterable<Uint8Array> {
-  const buffer = new Uint8Array(READ_BYTES);
+  let buffer = new Uint8Array(READ_BUFFER_BYTES);
+  let used = 0;
   const chunks = {
     async next(): Promise<IteratorResult<Uint8Array, undefined>> {
-      const read = await conn.read(buffer);
-      return read === null
-        ? { done: true, value: undefined }
-        : { done: false, value: buffer.slice(0, read) };
+      if (buffer.length - used < MIN_READ_BYTES) {
+        buffer = new Uint8Array(READ_BUFFER_BYTES);
+        used = 0;
+      }
+      const at = used;
+      const read = await conn.read(buffer.subarray(at));
+      if (read === null) return { done: true, value: undefined };
+      used += read;
+      return { done: false, value: buffer.subarray(at, at + read) };
     },
     [Symbol.asyncIterator]: () => chunks,
   };
