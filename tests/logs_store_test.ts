@@ -1,5 +1,6 @@
 /** The embedded log store and the live-tail bound, below the HTTP surface. */
 import assert from "node:assert/strict";
+import { SqliteLogStore } from "../runtime/logs/sqlite.ts";
 import { MAX_TAIL_QUEUE, TailHub, TailOverflowError } from "../runtime/logs/tail.ts";
 import type { LogEntry } from "../runtime/logs/types.ts";
 import { appId, json, startServer } from "./helpers.ts";
@@ -155,4 +156,43 @@ Deno.test({
       await s.close();
     }
   },
+});
+
+Deno.test("embedded log ids go on increasing after a restart, even when an append ran past a millisecond", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fn-logs-" });
+  const realNow = Date.now;
+  let now = 1_800_000_000_000;
+  // Each entry of the first append takes the next millisecond.
+  Date.now = () => now++;
+  try {
+    const entry = (message: string) => ({
+      time: new Date(0).toISOString(),
+      level: "info" as const,
+      type: "console" as const,
+      app_id: "ids",
+      environment: null,
+      deployment_id: null,
+      function: null,
+      request_id: null,
+      message,
+    });
+    const first = new SqliteLogStore(`${dir}/logs.sqlite`, 100);
+    await first.append(["a", "b", "c", "d"].map(entry));
+    await first.close();
+    // The clock of the restart is inside the first append's milliseconds.
+    now = 1_800_000_000_001;
+    const second = new SqliteLogStore(`${dir}/logs.sqlite`, 100);
+    await second.append([entry("e")]);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await second.query("ids", { limit: 1, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.entries.map((e) => e.message));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    assert.deepEqual(seen, ["e", "d", "c", "b", "a"]);
+    await second.close();
+  } finally {
+    Date.now = realNow;
+  }
 });

@@ -21,7 +21,7 @@ import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types
 const PAGE = 100;
 /** Most entries in one batch row. */
 const MAX_BATCH_ENTRIES = 128;
-/** Most characters of entries in one batch row: a reader holds one row at a time (1 MB). */
+/** Most characters of entries in one batch row (1 M, at most 3 MB of UTF-8): a reader holds one row at a time. */
 const MAX_BATCH_CHARS = MAX_READ_BYTES;
 /** The byte that ends each entry's JSON in a batch row ("\n", which JSON text escapes). */
 const NEWLINE = 0x0a;
@@ -35,6 +35,8 @@ interface Batch {
   seq: number;
   lines: string[];
   chars: number;
+  /** The time in the id of its last entry. */
+  lastMs: number;
 }
 
 /** Whether the id `ms`-`seq` is older than `ms2`-`seq2`. */
@@ -65,7 +67,8 @@ export class SqliteLogStore implements LogStore {
     this.#next = this.#db.prepare(
       "SELECT first + n AS next FROM log_batches WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1",
     );
-    const last = this.#db.prepare("SELECT MAX(ms) AS ms FROM log_batches").get() as {
+    // The last entry's time, not the first's: one append may run past a millisecond.
+    const last = this.#db.prepare("SELECT MAX(last_ms) AS ms FROM log_batches").get() as {
       ms: number | null;
     };
     this.#lastMs = last.ms ?? 0;
@@ -78,7 +81,14 @@ export class SqliteLogStore implements LogStore {
     const rows: LogBatches = [];
     const published: LogEntry[] = [];
     const close = (batch: Batch) =>
-      rows.push(batch.app, batch.ms, batch.seq, batch.lines.length, batch.lines.join("\n"));
+      rows.push(
+        batch.app,
+        batch.ms,
+        batch.seq,
+        batch.lines.length,
+        batch.lines.join("\n"),
+        batch.lastMs,
+      );
     for (const fields of entries) {
       const [ms, seq] = this.#nextId();
       const id = `${ms}-${seq}`;
@@ -93,10 +103,11 @@ export class SqliteLogStore implements LogStore {
         batch = undefined;
       }
       if (!batch) {
-        batch = { app: fields.app_id, ms, seq, lines: [], chars: 0 };
+        batch = { app: fields.app_id, ms, seq, lines: [], chars: 0, lastMs: ms };
         batches.set(fields.app_id, batch);
       }
       batch.lines.push(line);
+      batch.lastMs = ms;
       batch.chars += line.length;
       if (this.#tail.listening(fields.app_id)) published.push({ id, ...fields });
     }

@@ -11,13 +11,14 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { inTransaction } from "../platform/sqlite.ts";
 
 /**
- * One write: `[app, ms, seq, n, lines]` per batch row, flat, where `ms` and `seq` are the id of
- * the batch's first entry, `n` its entry count and `lines` the entries' JSON joined by "\n".
+ * One write: `[app, ms, seq, n, lines, lastMs]` per batch row, flat, where `ms` and `seq` are the
+ * id of the batch's first entry, `n` its entry count, `lines` the entries' JSON joined by "\n"
+ * and `lastMs` the time in the id of its last entry (where ids go on after a restart).
  */
 export type LogBatches = Array<string | number>;
 
 /** Fields of one batch in LogBatches. */
-const FIELDS = 5;
+const FIELDS = 6;
 
 /**
  * Creates the batch table when the file has none; a file of the one-row-per-entry table of
@@ -30,7 +31,8 @@ export function createLogTable(db: DatabaseSync): void {
     db.exec(`
       CREATE TABLE IF NOT EXISTS log_batches (
         id INTEGER PRIMARY KEY, app TEXT NOT NULL, ms INTEGER NOT NULL, seq INTEGER NOT NULL,
-        first INTEGER NOT NULL, n INTEGER NOT NULL, entries BLOB NOT NULL
+        first INTEGER NOT NULL, n INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+        entries BLOB NOT NULL
       );
       CREATE INDEX IF NOT EXISTS log_batches_key ON log_batches (app, ms, seq, first, n);
     `);
@@ -38,8 +40,8 @@ export function createLogTable(db: DatabaseSync): void {
       .get();
     if (!old) return;
     db.exec(`
-      INSERT INTO log_batches (app, ms, seq, first, n, entries)
-        SELECT app, ms, seq, ROW_NUMBER() OVER (PARTITION BY app ORDER BY ms, seq) - 1, 1,
+      INSERT INTO log_batches (app, ms, seq, first, n, last_ms, entries)
+        SELECT app, ms, seq, ROW_NUMBER() OVER (PARTITION BY app ORDER BY ms, seq) - 1, 1, ms,
           CAST(entry AS BLOB)
         FROM logs;
       DROP TABLE logs;
@@ -63,7 +65,8 @@ export class LogWriterCore {
     this.#db = db;
     this.#maxPerApp = maxPerApp;
     this.#insert = db.prepare(
-      "INSERT INTO log_batches (app, ms, seq, first, n, entries) VALUES (?, ?, ?, ?, ?, ?)",
+      `INSERT INTO log_batches (app, ms, seq, first, n, last_ms, entries)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#next = db.prepare(
       "SELECT first + n AS next FROM log_batches WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1",
@@ -81,6 +84,16 @@ export class LogWriterCore {
 
   /** Writes one write's batches in one transaction. */
   write(batches: LogBatches): void {
+    try {
+      this.#writeAll(batches);
+    } catch (error) {
+      // Rolled back: the numbers counted for it were not stored; read them again.
+      this.#apps.clear();
+      throw error;
+    }
+  }
+
+  #writeAll(batches: LogBatches): void {
     inTransaction(this.#db, () => {
       for (let at = 0; at < batches.length; at += FIELDS) {
         const app = batches[at] as string;
@@ -92,6 +105,7 @@ export class LogWriterCore {
           batches[at + 2]!,
           counts.next,
           n,
+          batches[at + 5]!,
           this.#encoder.encode(batches[at + 4] as string),
         );
         counts.next += n;

@@ -42,7 +42,7 @@ export class Metrics {
   readonly #limited;
   /** Per-minute figures per app and function, for charts. */
   readonly series: SeriesStore;
-  /** By app, environment and route file (its key in #requestKey). */
+  /** By app, environment and function label. */
   readonly #requestCells = new Map<string, RequestCells>();
   /** By app and operation. */
   readonly #kvCells = new Map<string, CounterCell>();
@@ -128,7 +128,8 @@ export class Metrics {
         byClass: [],
         duration: this.#duration.cell(seriesKey, () => series),
       };
-      this.#requestCells.set(key, cells);
+      // Kept under its label only: a function past the app's label limit is looked up again
+      // each time (through OTHER_FUNCTION's key), so the map stays as bounded as the labels.
       this.#requestCells.set(seriesKey, cells);
     }
     const index = Math.min(4, Math.max(0, Math.floor(status / 100) - 1));

@@ -66,9 +66,15 @@ export class GroupCommit {
     try {
       work();
     } catch (error) {
-      this.#rollbackTo.run();
-      this.#release.run();
       this.#onRollback();
+      if (this.#db.isTransaction) {
+        this.#rollbackTo.run();
+        this.#release.run();
+      } else {
+        // SQLite rolled the whole transaction back itself (a full disk, an I/O error): the
+        // turn's earlier writes are gone with it, and the next write begins anew.
+        this.#open = false;
+      }
       throw error;
     }
     this.#release.run();
@@ -78,6 +84,14 @@ export class GroupCommit {
   flush(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#commit.run();
+    try {
+      this.#commit.run();
+    } catch (error) {
+      // Called from a microtask, where a throw would end the process: the turn's writes are
+      // lost (as with a crash before the commit), and what was cached of them is dropped.
+      this.#onRollback();
+      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      console.error("an embedded store could not commit its last writes:", error);
+    }
   }
 }

@@ -633,7 +633,9 @@ function onFrame({ header, body }: Envelope<HostMessage>): void {
       break;
     }
     case "invoke":
-      void invoke(header, body);
+      // The body is a view of the socket's read buffer, which holds other frames too: the
+      // handler gets bytes of its own (it may keep, transfer or read around them).
+      void invoke(header, body?.slice());
       break;
     case "reply": {
       const pending = calls.get(header.cid);
