@@ -11,6 +11,7 @@ import {
   createLogTable,
   type LogBatches,
   type LogWriter,
+  NEXT_NUMBER_SQL,
   startLogWriter,
 } from "./sqlite_writer.ts";
 import { matches, MAX_READ_BYTES, PageBuilder } from "./query.ts";
@@ -64,9 +65,7 @@ export class SqliteLogStore implements LogStore {
        WHERE app = ? AND (ms < ? OR (ms = ? AND seq < ?))
        ORDER BY ms DESC, seq DESC LIMIT ?`,
     );
-    this.#next = this.#db.prepare(
-      "SELECT first + n AS next FROM log_batches WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1",
-    );
+    this.#next = this.#db.prepare(NEXT_NUMBER_SQL);
     // The last entry's time, not the first's: one append may run past a millisecond.
     const last = this.#db.prepare("SELECT MAX(last_ms) AS ms FROM log_batches").get() as {
       ms: number | null;
@@ -120,7 +119,6 @@ export class SqliteLogStore implements LogStore {
     const page = new PageBuilder(query.limit);
     let [ms = Infinity, seq = 0] = query.cursor ? query.cursor.split("-").map(Number) : [];
     if (!Number.isFinite(ms)) [ms, seq] = [Number.MAX_SAFE_INTEGER, 0];
-    const cursor = { ms, seq };
     // Entries past the retention wait for a trim of whole batches; they are gone to readers.
     const next = (this.#next.get(appId) as { next: number } | undefined)?.next ?? 0;
     const oldestKept = next - this.#maxPerApp;
@@ -153,7 +151,7 @@ export class SqliteLogStore implements LogStore {
           const dash = entry.id.indexOf("-");
           const entryMs = Number(entry.id.slice(0, dash));
           const entrySeq = Number(entry.id.slice(dash + 1));
-          if (!older(entryMs, entrySeq, cursor.ms, cursor.seq)) continue;
+          if (!older(entryMs, entrySeq, ms, seq)) continue;
           if (matches(entry, query) && !page.offer(entry, bytes.length)) break scan;
         }
       }

@@ -20,6 +20,10 @@ export type LogBatches = Array<string | number>;
 /** Fields of one batch in LogBatches. */
 const FIELDS = 6;
 
+/** The number an app's next entry gets (`next`), from its newest batch row; no row: none. */
+export const NEXT_NUMBER_SQL =
+  "SELECT first + n AS next FROM log_batches WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1";
+
 /**
  * Creates the batch table when the file has none; a file of the one-row-per-entry table of
  * earlier versions has its rows moved into it (each a batch of one), keeping their ids.
@@ -68,9 +72,7 @@ export class LogWriterCore {
       `INSERT INTO log_batches (app, ms, seq, first, n, last_ms, entries)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#next = db.prepare(
-      "SELECT first + n AS next FROM log_batches WHERE app = ? ORDER BY ms DESC, seq DESC LIMIT 1",
-    );
+    this.#next = db.prepare(NEXT_NUMBER_SQL);
     this.#oldest = db.prepare(
       "SELECT first FROM log_batches WHERE app = ? ORDER BY ms ASC, seq ASC LIMIT 1",
     );
@@ -119,8 +121,7 @@ export class LogWriterCore {
     let counts = this.#apps.get(app);
     if (!counts) {
       const next = (this.#next.get(app) as { next: number } | undefined)?.next ?? 0;
-      const oldest = (this.#oldest.get(app) as { first: number } | undefined)?.first ?? next;
-      counts = { next, held: next - oldest };
+      counts = { next, held: next - this.#oldestOf(app, next) };
       this.#apps.set(app, counts);
     }
     return counts;
@@ -129,8 +130,12 @@ export class LogWriterCore {
   /** Deletes the app's batches that hold only entries past the retention. */
   #trimOf(app: string, counts: { next: number; held: number }): void {
     this.#trim.run(app, counts.next - this.#maxPerApp);
-    const oldest = (this.#oldest.get(app) as { first: number } | undefined)?.first ?? counts.next;
-    counts.held = counts.next - oldest;
+    counts.held = counts.next - this.#oldestOf(app, counts.next);
+  }
+
+  /** The number of the app's oldest stored entry, or `none` when it has no rows. */
+  #oldestOf(app: string, none: number): number {
+    return (this.#oldest.get(app) as { first: number } | undefined)?.first ?? none;
   }
 }
 

@@ -44,8 +44,6 @@ export class Metrics {
   readonly series: SeriesStore;
   /** By app, environment and function label. */
   readonly #requestCells = new Map<string, RequestCells>();
-  /** By app and operation. */
-  readonly #kvCells = new Map<string, CounterCell>();
   /** App → the function labels it has used, at most MAX_FUNCTION_LABELS_PER_APP. */
   readonly #functionLabels = new Map<string, Set<string>>();
 
@@ -160,10 +158,7 @@ export class Metrics {
 
   /** Counts one KV call. */
   kv(app: string, op: string): void {
-    const key = `${app}\0${op}`;
-    let cell = this.#kvCells.get(key);
-    if (!cell) this.#kvCells.set(key, cell = this.#kv.cell(key, () => ({ app, op })));
-    cell.value++;
+    this.#kv.cell(`${app}\0${op}`, () => ({ app, op })).value++;
   }
 
   /** Counts dropped log entries. */

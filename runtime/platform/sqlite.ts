@@ -41,7 +41,6 @@ export class GroupCommit {
   readonly #savepoint: StatementSync;
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
-
   readonly #onRollback: () => void;
 
   /** `onRollback` is told when a write was rolled back (a cache of what it wrote is stale). */
