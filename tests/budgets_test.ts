@@ -118,7 +118,12 @@ for (const [backend, test] of backends({ KV_MAX_BYTES: String(64 * 1024 * 1024) 
     const baseline = await median();
     const filled = await json<{ written: number }>(await s.call(attacker, "/fill?n=70"), 200);
     assert.ok(filled.written >= 60, `only ${filled.written} values of 1 MB were written`);
-    const after = await median();
+    // The filled store stays filled, so a slowdown it causes shows in every reading; a burst of
+    // load from other test files does not: the lowest of up to three readings is compared.
+    let after = await median();
+    for (let tries = 1; tries < 3 && after >= baseline * 2; tries++) {
+      after = Math.min(after, await median());
+    }
     // The clustered layout measured 4–10× here (over 100× at the SQLite level).
     assert.ok(
       after < baseline * 2,

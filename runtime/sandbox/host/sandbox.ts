@@ -398,6 +398,9 @@ export class Sandbox {
   invoke(call: Invocation, hooks: InvocationHooks, timeoutMs: number): Promise<InvocationResult> {
     return new Promise((resolve, reject) => {
       const onTimeout = async () => {
+        // A sandbox already being stopped fails every request in it once it has exited, with
+        // the reason it was stopped for: that, not this request's own clock, is why it ended.
+        if (this.#stopReason !== null) return;
         const pending = this.#pending.get(call.id);
         this.#pending.delete(call.id);
         if (pending) this.#closeFetches(pending);
