@@ -5,6 +5,7 @@
  * what is left is the least any design with a process between the client and the code pays.
  */
 import { FrameReader, FrameWriter, socketChunks, socketSink } from "../runtime/sandbox/frames.ts";
+import { IdTable } from "../runtime/sandbox/id_table.ts";
 
 const CHILD = `
 import { FrameReader, FrameWriter, socketChunks, socketSink } from ${
@@ -37,7 +38,8 @@ export async function startCeiling(): Promise<Ceiling> {
   }).spawn();
   const conn = await listener.accept();
   const out = new FrameWriter(socketSink(conn));
-  const waiting = new Map<number, (body: Uint8Array | undefined) => void>();
+  // Requests waiting for the child, by their number on the wire, as the platform keeps them.
+  const waiting = new IdTable<(body: Uint8Array | undefined) => void>();
   void (async () => {
     const reader = new FrameReader();
     for await (const chunk of socketChunks(conn)) {
@@ -48,12 +50,9 @@ export async function startCeiling(): Promise<Ceiling> {
       }
     }
   })();
-  let next = 0;
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async () => {
-    const id = ++next;
     const body = await new Promise<Uint8Array | undefined>((resolve) => {
-      waiting.set(id, resolve);
-      out.send({ id });
+      out.send({ id: waiting.add(resolve) });
     });
     return new Response(body as Uint8Array<ArrayBuffer>, {
       headers: { "content-type": "application/json" },

@@ -3,7 +3,15 @@ import assert from "node:assert/strict";
 
 const SANDBOX = new URL("../runtime/sandbox/", import.meta.url);
 /** What code in a sandbox process may import besides its own folder. */
-const SHARED = ["protocol.ts", "frames.ts", "ctx.ts", "sourcemap.ts", "streams.ts", "json_shape.ts"]
+const SHARED = [
+  "protocol.ts",
+  "frames.ts",
+  "ctx.ts",
+  "sourcemap.ts",
+  "streams.ts",
+  "json_shape.ts",
+  "id_table.ts",
+]
   .map((f) => new URL(f, SANDBOX).href);
 const NODE_BUILTINS_ALLOWED = ["node:async_hooks"];
 

@@ -158,7 +158,7 @@ export class FunctionRunner {
       const invoked = performance.now();
       const { result, body, stream, background } = await this.#options.sandboxes.invoke(
         live.deployment,
-        { id: requestId, file: match.file, env: vars.env, ...incoming },
+        { file: match.file, env: vars.env, ...incoming },
         this.#hooks(
           appId,
           log,

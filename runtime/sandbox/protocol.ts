@@ -143,30 +143,34 @@ export interface WireFetchResponse {
   redirected: boolean;
 }
 
-/** Host → sandbox process. `load` carries `{ modules, sourceMaps }` as JSON bytes. */
+/**
+ * Host → sandbox process. `load` carries `{ modules, sourceMaps }` as JSON bytes. `id` is an
+ * invocation's number within its sandbox (1, 2, 3, …, given by the host at `invoke`); every
+ * frame about that invocation, either way, carries it.
+ */
 export type HostMessage =
   | { t: "load"; dep: string }
   | {
     t: "invoke";
-    id: string;
+    id: number;
     file: string;
     req: WireRequest;
     env: Record<string, string>;
   }
-  | { t: "reply"; id: string; cid: number; ok: true; value: unknown }
-  | { t: "reply"; id: string; cid: number; ok: false; error: string }
+  | { t: "reply"; id: number; cid: number; ok: true; value: unknown }
+  | { t: "reply"; id: number; cid: number; ok: false; error: string }
   /** The client read `bytes` more of the request's streamed response (streams.ts). */
-  | { t: "credit"; id: string; bytes: number }
+  | { t: "credit"; id: number; bytes: number }
   /** The client went away: the request's streamed response is no longer read. */
-  | { t: "cancel"; id: string }
+  | { t: "cancel"; id: number }
   /** A chunk of the body of the fetch answered to call `cid` (its bytes beside). */
-  | { t: "fetch-chunk"; id: string; cid: number }
+  | { t: "fetch-chunk"; id: number; cid: number }
   /** The body of the fetch answered to call `cid` ended, or failed with `error`. */
-  | { t: "fetch-end"; id: string; cid: number; error?: string }
+  | { t: "fetch-end"; id: number; cid: number; error?: string }
   /** The host sent `bytes` more of the streamed request body of fetch call `cid` upstream. */
-  | { t: "fetch-body-credit"; id: string; cid: number; bytes: number }
+  | { t: "fetch-body-credit"; id: number; cid: number; bytes: number }
   /** The upstream no longer reads the streamed request body of fetch call `cid`. */
-  | { t: "fetch-body-cancel"; id: string; cid: number };
+  | { t: "fetch-body-cancel"; id: number; cid: number };
 
 /** Sandbox process → host. */
 export type SandboxMessage =
@@ -180,23 +184,23 @@ export type SandboxMessage =
    * `open`: the response streams or the handler left `ctx.waitUntil` work; `chunk`s and `end`
    * (for a stream), then `done` (or `failed`) follow.
    */
-  | { t: "result"; id: string; result: FunctionResult; open?: boolean }
-  | { t: "chunk"; id: string }
-  | { t: "end"; id: string }
+  | { t: "result"; id: number; result: FunctionResult; open?: boolean }
+  | { t: "chunk"; id: number }
+  | { t: "end"; id: number }
   /** The handler read `bytes` more of the body of the fetch answered to call `cid`. */
-  | { t: "fetch-credit"; id: string; cid: number; bytes: number }
+  | { t: "fetch-credit"; id: number; cid: number; bytes: number }
   /** The handler cancelled the body of the fetch answered to call `cid`. */
-  | { t: "fetch-cancel"; id: string; cid: number }
+  | { t: "fetch-cancel"; id: number; cid: number }
   /** A chunk of the streamed request body of fetch call `cid` (its bytes beside). */
-  | { t: "fetch-body"; id: string; cid: number }
+  | { t: "fetch-body"; id: number; cid: number }
   /** The streamed request body of fetch call `cid` ended, or failed with `error`. */
-  | { t: "fetch-body-end"; id: string; cid: number; error?: string }
-  | { t: "done"; id: string }
-  | { t: "failed"; id: string; error: Failure }
-  | { t: "call"; id: string; cid: number; op: string; args: unknown[] }
-  | { t: "log"; id: string | null; level: LogLevel; message: string }
+  | { t: "fetch-body-end"; id: number; cid: number; error?: string }
+  | { t: "done"; id: number }
+  | { t: "failed"; id: number; error: Failure }
+  | { t: "call"; id: number; cid: number; op: string; args: unknown[] }
+  | { t: "log"; id: number | null; level: LogLevel; message: string }
   /** Console lines a sandbox dropped for a request past the per-request bounds, sent before its end. */
-  | { t: "log-dropped"; id: string; entries: number; characters: number };
+  | { t: "log-dropped"; id: number; entries: number; characters: number };
 
 /** A message with the raw bytes that travel beside it. */
 export interface Envelope<M> {

@@ -1,14 +1,14 @@
 /**
  * Which request an async continuation belongs to, so that a handler's console lines, KV calls
- * and fetches carry its request id across awaits, timers and microtasks.
+ * and fetches reach their request across awaits, timers and microtasks.
  */
 
-/** The request of the running continuation. */
-export interface RequestContext {
-  /** Runs `fn` as part of request `id`; continuations it schedules stay in that request. */
-  run<T>(id: string, fn: () => T): T;
-  /** The request id of the running continuation, or undefined outside any request. */
-  get(): string | undefined;
+/** The request of the running continuation: `R` is what the runtime keeps of a request. */
+export interface RequestContext<R> {
+  /** Runs `fn` as part of `request`; continuations it schedules stay in that request. */
+  run<T>(request: R, fn: () => T): T;
+  /** The request of the running continuation, or undefined outside any request. */
+  get(): R | undefined;
 }
 
 interface CoreAsyncVariable {
@@ -27,7 +27,7 @@ interface Core {
  * about 7 ms of CPU at start: loading the Node compatibility layer for `AsyncLocalStorage`. On a
  * Deno without it, it falls back to `AsyncLocalStorage`.
  */
-export async function requestContext(): Promise<RequestContext> {
+export async function requestContext<R>(): Promise<RequestContext<R>> {
   const internal = (Deno as unknown as { internal: symbol }).internal;
   const core = (Deno as unknown as Record<symbol, { core?: Core } | undefined>)[internal]?.core;
   const Variable = core?.AsyncVariable;
@@ -35,18 +35,18 @@ export async function requestContext(): Promise<RequestContext> {
   if (typeof Variable === "function" && typeof restore === "function") {
     const variable = new Variable();
     return {
-      run(id, fn) {
-        const previous = variable.enter(id);
+      run(request, fn) {
+        const previous = variable.enter(request);
         try {
           return fn();
         } finally {
           restore(previous);
         }
       },
-      get: () => variable.get() as string | undefined,
+      get: () => variable.get() as R | undefined,
     };
   }
   const { AsyncLocalStorage } = await import("node:async_hooks");
-  const storage = new AsyncLocalStorage<string>();
-  return { run: (id, fn) => storage.run(id, fn), get: () => storage.getStore() };
+  const storage = new AsyncLocalStorage<R>();
+  return { run: (request, fn) => storage.run(request, fn), get: () => storage.getStore() };
 }

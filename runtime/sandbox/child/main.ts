@@ -9,7 +9,7 @@
 import { FrameWriter, socketChunks, socketSink } from "../frames.ts";
 import type { SandboxMessage } from "../protocol.ts";
 import { requestContext } from "./context.ts";
-import { startRuntime } from "./runtime.ts";
+import { type RunningRequest, startRuntime } from "./runtime.ts";
 
 /** Reads the whole of stdin: the host writes this process's token there, never in args or env. */
 async function readToken(): Promise<string> {
@@ -28,7 +28,7 @@ for (const name of ["net", "read", "write"] as const) Deno.permissions.revokeSyn
 const exit = Deno.exit;
 const out = new FrameWriter(socketSink(conn));
 out.send({ t: "hello", token } satisfies SandboxMessage);
-const onBytes = startRuntime(out, await requestContext());
+const onBytes = startRuntime(out, await requestContext<RunningRequest>());
 out.send({ t: "ready" } satisfies SandboxMessage);
 
 for await (const chunk of socketChunks(conn)) onBytes(chunk);

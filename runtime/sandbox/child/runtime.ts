@@ -26,6 +26,7 @@ import { BadRequestError } from "./request.ts";
 import { prepareCall, type RouteShape, shapeOf } from "./shapes.ts";
 import { installEnvView, withHint } from "./env.ts";
 import { ReservedHeaderDrops } from "./drops.ts";
+import { IdTable } from "../id_table.ts";
 
 /** The window of the budget of lines outside requests, in ms. */
 const OUTSIDE_WINDOW_MS = 10_000;
@@ -47,26 +48,40 @@ const frames = new FrameReader();
 
 /** Route file → how its module is called. */
 const routes = new Map<string, RouteShape>();
-/** Running request id → its variables, for the `Deno.env` view. */
-const envs = new Map<string, Readonly<Record<string, string>>>();
 const reservedDrops = new ReservedHeaderDrops();
-const calls = new Map<
-  number,
-  {
-    resolve: (v: Envelope<unknown>) => void;
-    reject: (e: Error) => void;
-    /** A fetch: a body that streams after the reply gets its stream at once (see onFrame). */
-    fetch?: { id: string };
-  }
->();
+
+/**
+ * What the runtime keeps of a running request; the request context carries it to every
+ * continuation of its handler (so no table by request id is needed).
+ */
+export interface RunningRequest {
+  /** Its number on the wire. */
+  id: number;
+  /** Its variables, for the `Deno.env` view. */
+  env: Readonly<Record<string, string>>;
+  /** What its console has sent so far (the host enforces the same bounds). */
+  budget: LogBudget;
+  /** Whether it was told that its handler read `ctx` as a Request (one line each). */
+  misreadTold: boolean;
+  /** Set once it has ended: a line of a timer it left counts as outside any request. */
+  ended: boolean;
+}
+
+/** A handler's calls waiting for the host's reply, by call id (not a Map: see id_table.ts). */
+const calls = new IdTable<{
+  resolve: (v: Envelope<unknown>) => void;
+  reject: (e: Error) => void;
+  /** A fetch: a body that streams after the reply gets its stream at once (see onFrame). */
+  fetch?: { id: number };
+}>();
 /** Fetch bodies streaming in from the host, by call id. */
 const fetchBodies = new Map<number, CreditedStream>();
-/** Windows of the streamed responses being sent, by request id; the host grants credit. */
-const responseWindows = new Map<string, CreditWindow>();
+/** Windows of the streamed responses being sent, by request number; the host grants credit. */
+const responseWindows = new Map<number, CreditWindow>();
 /** Windows of fetches' streamed request bodies being sent, by call id. */
 const uploadWindows = new Map<number, CreditWindow>();
 /** Set by `startRuntime` before any user code runs. */
-let currentRequest: RequestContext;
+let currentRequest: RequestContext<RunningRequest>;
 /** Route module URL → route file, so stack frames can name the file they came from. */
 const routeFiles = new Map<string, string>();
 /** Module name → its source map (JSON text), as the deployment was loaded with. */
@@ -86,28 +101,28 @@ function originalIn(module: string, line: number, column: number) {
   const map = parsedMaps.get(module);
   return map ? originalPosition(map, line, column) : null;
 }
-let nextCall = 0;
 /** Invocations wait for the deployment's modules to finish loading. */
 let loading: Promise<void> = Promise.resolve();
 
 function call(
-  id: string,
+  id: number,
   op: string,
   args: unknown[],
   body?: Uint8Array | ReadableStream<Uint8Array>,
 ): Promise<Envelope<unknown>> {
   return new Promise((resolve, reject) => {
-    const cid = ++nextCall;
+    let cid = 0;
     try {
       // The host takes a frame past HEADER_SHAPE as a broken wire and stops the sandbox:
       // refuse such arguments here, to the handler that passed them.
       const problem = argumentsProblem(args);
       if (problem) throw new Error(problem);
       const streamed = body instanceof ReadableStream;
+      cid = calls.add({ resolve, reject, ...(op === "fetch" ? { fetch: { id } } : {}) });
       post({ t: "call", id, cid, op, args }, streamed ? undefined : body);
-      calls.set(cid, { resolve, reject, ...(op === "fetch" ? { fetch: { id } } : {}) });
       if (streamed) void upload(id, cid, body);
     } catch (error) {
+      calls.delete(cid);
       reject(
         new TypeError(`${op}: arguments must be strings or numbers (${(error as Error).message})`),
       );
@@ -139,7 +154,7 @@ function argumentsProblem(args: unknown[]): string | null {
  * Sends a fetch's streamed request body after its call, never more than a window ahead of what
  * the host has sent upstream.
  */
-async function upload(id: string, cid: number, body: ReadableStream<Uint8Array>): Promise<void> {
+async function upload(id: number, cid: number, body: ReadableStream<Uint8Array>): Promise<void> {
   const window = new CreditWindow();
   uploadWindows.set(cid, window);
   const reader = body.getReader();
@@ -162,7 +177,7 @@ async function upload(id: string, cid: number, body: ReadableStream<Uint8Array>)
 }
 
 /** `ctx.kv`: a relay; the host checks every argument (runtime/kv/calls.ts). */
-function kvFor(id: string) {
+function kvFor(id: number) {
   const relay = (method: string) => async (...args: unknown[]) =>
     (await call(id, `kv.${method}`, args)).header;
   return Object.freeze({
@@ -192,8 +207,9 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | null | undefine
  * which applies the egress policy (no loopback, private or link-local targets) and credentials.
  */
 async function proxiedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
-  const id = currentRequest.get();
-  if (!id) throw new TypeError("fetch can only be called while a request is being handled");
+  const running = currentRequest.get();
+  if (!running) throw new TypeError("fetch can only be called while a request is being handled");
+  const { id } = running;
   // A stream is sent as it is produced; any other body (text, bytes, a form) is sent whole.
   const streamed = init?.body instanceof ReadableStream;
   const request = new Request(input, streamed ? { ...init, duplex: "half" } as RequestInit : init);
@@ -236,19 +252,10 @@ function format(args: unknown[]): string {
 }
 
 /**
- * Per running request: what its console has sent so far. The host enforces the same bounds;
- * checking them here too keeps a flood of console calls from crossing to the host at all.
- */
-const logBudgets = new Map<string, LogBudget>();
-
-/**
  * Lines outside any request (timers, rejections) get a budget per window too; the host keeps
  * the authoritative one, and this one keeps a flood off the wire.
  */
 let outside = { since: 0, budget: new LogBudget() };
-
-/** Requests already told that their handler read `ctx` as a Request (one line each). */
-const misreadTold = new Set<string>();
 
 /**
  * A seed-shape handler read a Request member off `ctx` (`what`): one warning for its request
@@ -256,11 +263,11 @@ const misreadTold = new Set<string>();
  * prototype once for it.
  */
 function misreadCtx(what: string): void {
-  const id = currentRequest.get() ?? null;
-  if (id !== null && misreadTold.has(id)) return;
-  if (id !== null) misreadTold.add(id);
+  const request = currentRequest.get() ?? null;
+  if (request?.misreadTold) return;
+  if (request) request.misreadTold = true;
   sendLog(
-    id,
+    request,
     "warn",
     `ctx.${what} is undefined: a default-export function receives the platform's ctx, not a ` +
       "web Request. Read ctx.request (a Request) or ctx.req, or export GET(request) (and " +
@@ -268,10 +275,15 @@ function misreadCtx(what: string): void {
   );
 }
 
-function sendLog(requestId: string | null, level: LogLevel, message: string): void {
-  let budget = requestId === null ? undefined : logBudgets.get(requestId);
+/**
+ * Sends a console line of `request` (null outside any), under its budget: checking the bounds
+ * here too keeps a flood of console calls from crossing to the host at all.
+ */
+function sendLog(request: RunningRequest | null, level: LogLevel, message: string): void {
   // A line of a request that has ended (a timer it left) counts against the outside budget.
-  const id = budget ? requestId : null;
+  const running = request && !request.ended ? request : null;
+  let budget = running?.budget;
+  const id = running ? running.id : null;
   if (!budget) {
     const now = Date.now();
     if (now - outside.since >= OUTSIDE_WINDOW_MS) {
@@ -297,12 +309,10 @@ function sendLog(requestId: string | null, level: LogLevel, message: string): vo
  * Ends a request: its log budget, telling the host what was dropped, and its `Deno.env` view;
  * call before its last frame.
  */
-function endRequest(id: string): void {
-  envs.delete(id);
-  misreadTold.delete(id);
-  const budget = logBudgets.get(id);
-  logBudgets.delete(id);
-  if (budget && budget.dropped > 0) {
+function endRequest(request: RunningRequest): void {
+  request.ended = true;
+  const { id, budget } = request;
+  if (budget.dropped > 0) {
     post({ t: "log-dropped", id, entries: budget.dropped, characters: budget.droppedCharacters });
   }
 }
@@ -475,6 +485,13 @@ async function invoke(
   const work = new Set<Promise<unknown>>();
   let finished = false;
   const env = Object.freeze({ ...message.env });
+  const request: RunningRequest = {
+    id,
+    env,
+    budget: new LogBudget(),
+    misreadTold: false,
+    ended: false,
+  };
   let run: () => unknown;
   try {
     run = prepareCall(route, message.req, bytes, {
@@ -482,12 +499,16 @@ async function invoke(
       kv: kvFor(id) as unknown as Kv,
       waitUntil(promise: unknown): void {
         if (finished) {
-          sendLog(id, "warn", "ctx.waitUntil was called after the request's work had finished");
+          sendLog(
+            request,
+            "warn",
+            "ctx.waitUntil was called after the request's work had finished",
+          );
           return;
         }
         work.add(
           Promise.resolve(promise).catch((error) =>
-            sendLog(id, "error", `ctx.waitUntil work failed: ${describeThrown(error)}`)
+            sendLog(request, "error", `ctx.waitUntil work failed: ${describeThrown(error)}`)
           ),
         );
       },
@@ -499,23 +520,21 @@ async function invoke(
     post({ t: "failed", id, error: { kind: "bad-request", message: error.message } });
     return;
   }
-  envs.set(id, env);
-  logBudgets.set(id, new LogBudget());
   let streaming = false;
   try {
-    const out = await currentRequest.run(id, run);
+    const out = await currentRequest.run(request, run);
     const { result, body, stream, drops } = message.req.head
       ? headOf(toResult(out))
       : toResult(out);
-    for (const line of reservedDrops.report(drops ?? [])) sendLog(id, "warn", line);
+    for (const line of reservedDrops.report(drops ?? [])) sendLog(request, "warn", line);
     streaming = stream !== undefined;
     if (!streaming && work.size === 0) {
-      endRequest(id);
+      endRequest(request);
       post({ t: "result", id, result }, body);
       return;
     }
     post({ t: "result", id, result, open: true }, body);
-    if (stream) await currentRequest.run(id, () => pump(id, stream));
+    if (stream) await currentRequest.run(request, () => pump(id, stream));
     streaming = false;
     while (work.size > 0) {
       const batch = [...work];
@@ -523,11 +542,11 @@ async function invoke(
       await Promise.all(batch);
     }
     finished = true;
-    endRequest(id);
+    endRequest(request);
     post({ t: "done", id });
   } catch (error) {
     finished = true;
-    endRequest(id);
+    endRequest(request);
     const kind = error instanceof BadResultError ? "bad-result" : "threw";
     const err = error as Error | undefined;
     let text: string;
@@ -555,7 +574,7 @@ async function invoke(
  * Sends a streamed body as `chunk` frames, then `end`. Strings are sent as UTF-8; the total is
  * bounded by MAX_RESPONSE_BYTES (the host checks it too).
  */
-async function pump(id: string, stream: AsyncIterable<unknown>): Promise<void> {
+async function pump(id: number, stream: AsyncIterable<unknown>): Promise<void> {
   let total = 0;
   // At most a window ahead of what the client read: a client that stops reading stops this.
   const window = new CreditWindow();
@@ -695,7 +714,7 @@ function onFrame({ header, body }: Envelope<HostMessage>): void {
  */
 export function startRuntime(
   writer: FrameWriter,
-  context: RequestContext,
+  context: RequestContext<RunningRequest>,
 ): (chunk: Uint8Array) => void {
   out = writer;
   currentRequest = context;
@@ -703,8 +722,8 @@ export function startRuntime(
   mapStackFrames();
   guardErrors();
   installEnvView(() => {
-    const id = currentRequest.get();
-    return id === undefined ? undefined : envs.get(id);
+    const request = currentRequest.get();
+    return request && !request.ended ? request.env : undefined;
   });
   lockDown();
   return onBytes;

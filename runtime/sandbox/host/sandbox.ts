@@ -3,6 +3,7 @@
  * invoke it, stop it for real (SIGKILL, then wait for the exit), and fail what was running in
  * it with the reason the host decided. Nothing the process prints decides what is reported.
  */
+import { IdTable } from "../id_table.ts";
 import { BudgetRefusal, type HeldShare } from "../../budget.ts";
 import { MAX_KV_REPLY_BYTES } from "../../kv/types.ts";
 import type { KvTurns } from "../../kv/turns.ts";
@@ -65,9 +66,8 @@ export interface LoadableDeployment {
   code(): Promise<DeploymentCode | null>;
 }
 
-/** One request for a sandbox: its id, route file, `ctx.req`, body and `ctx.env`. */
+/** One request for a sandbox: its route file, `ctx.req`, body and `ctx.env`. */
 export interface Invocation {
-  id: string;
   file: string;
   req: WireRequest;
   /** The request body, raw: the sandbox parses it. */
@@ -145,6 +145,10 @@ export type StopReason =
  * (its calls and logs still served) and `background` settles when the work is done.
  */
 interface Pending {
+  /** Its number on the wire, which the sandbox's frames about it carry. */
+  id: number;
+  /** Its time limit, in ms. */
+  timeoutMs: number;
   resolve(result: InvocationResult): void;
   reject(error: SandboxFailure): void;
   background?: { resolve(): void; reject(error: SandboxFailure): void };
@@ -155,20 +159,6 @@ interface Pending {
   /** Streamed request bodies of the handler's fetches, by call id, as they arrive. */
   uploads?: Map<number, CreditedStream>;
   hooks: InvocationHooks;
-  /** Its place in the deadline queue. */
-  deadline: Deadline;
-  /** Stops the sandbox and fails the invocation with its timeout. */
-  onTimeout(): void;
-}
-
-/**
- * When an invocation runs out of time. `pending` is null once it has ended, so an entry left in
- * the queue behind a long-running one holds nothing of its request (no body, no callbacks).
- */
-interface Deadline {
-  /** performance.now() ms. */
-  at: number;
-  pending: Pending | null;
 }
 
 /** Options for one sandbox process. */
@@ -231,9 +221,17 @@ const HEAP_EXHAUSTED_CODE = 133;
 export class Sandbox {
   readonly #options: SandboxOptions;
   readonly #child: Deno.ChildProcess;
-  readonly #pending = new Map<string, Pending>();
-  /** Deadlines of invocations in start order, from `#deadlineHead` on. */
-  #deadlines: Deadline[] = [];
+  /** Invocations under way, by their number on the wire (not a Map: see id_table.ts). */
+  readonly #pending = new IdTable<Pending>();
+  /**
+   * Deadlines of invocations in start order, from `#deadlineHead` on: when each runs out
+   * (performance.now() ms) and its number. Numbers only, no objects: an invocation that has
+   * ended is simply no longer in `#pending`. (Entries that pointed to their invocation, kept
+   * in a queue that outlives them, held each request's objects through young-generation
+   * collections into the old one, as a Map's tables do: id_table.ts.)
+   */
+  #deadlineAt: number[] = [];
+  #deadlineId: number[] = [];
   #deadlineHead = 0;
   #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #ready: Promise<void>;
@@ -397,51 +395,43 @@ export class Sandbox {
   /** Runs one request; rejects with SandboxFailure on a throw, a bad result, a timeout or a stop. */
   invoke(call: Invocation, hooks: InvocationHooks, timeoutMs: number): Promise<InvocationResult> {
     return new Promise((resolve, reject) => {
-      const onTimeout = async () => {
-        // A sandbox already being stopped fails every request in it once it has exited, with
-        // the reason it was stopped for: that, not this request's own clock, is why it ended.
-        if (this.#stopReason !== null) return;
-        const pending = this.#pending.get(call.id);
-        this.#pending.delete(call.id);
-        if (pending) this.#closeFetches(pending);
-        // Running JS cannot be interrupted from outside its thread: only ending the process
-        // stops it, and the caller hears of the timeout once the process has exited.
-        await this.stop({ kind: "timeout", limitMs: timeoutMs });
-        if (pending?.background) {
-          this.#fail(
-            pending,
-            new SandboxFailure(
-              "timeout",
-              `work after the response (a stream or ctx.waitUntil) ran past the request's time ` +
-                `limit of ${timeoutMs} ms; it was stopped with its sandbox`,
-            ),
-          );
-        } else {
-          reject(
-            new SandboxFailure(
-              "timeout",
-              `the function ran past its time limit of ${timeoutMs} ms`,
-            ),
-          );
-        }
-      };
-      const deadline: Deadline = { at: performance.now() + timeoutMs, pending: null };
-      const pending: Pending = { resolve, reject, hooks, deadline, onTimeout };
-      deadline.pending = pending;
-      this.#pending.set(call.id, pending);
-      this.#deadlines.push(deadline);
+      const pending: Pending = { id: 0, timeoutMs, resolve, reject, hooks };
+      pending.id = this.#pending.add(pending);
+      this.#deadlineAt.push(performance.now() + timeoutMs);
+      this.#deadlineId.push(pending.id);
       if (this.#deadlineTimer === undefined) this.#checkDeadlines();
       this.#send(
-        {
-          t: "invoke",
-          id: call.id,
-          file: call.file,
-          req: call.req,
-          env: call.env,
-        },
+        { t: "invoke", id: pending.id, file: call.file, req: call.req, env: call.env },
         call.bytes,
       );
     });
+  }
+
+  /** Stops the sandbox for `pending`'s timeout, and fails it once the process has exited. */
+  async #timeOut(pending: Pending): Promise<void> {
+    // A sandbox already being stopped fails every request in it once it has exited, with the
+    // reason it was stopped for: that, not this request's own clock, is why it ended.
+    if (this.#stopReason !== null) return;
+    const { id, timeoutMs } = pending;
+    this.#pending.delete(id);
+    this.#closeFetches(pending);
+    // Running JS cannot be interrupted from outside its thread: only ending the process stops
+    // it, and the caller hears of the timeout once the process has exited.
+    await this.stop({ kind: "timeout", limitMs: timeoutMs });
+    if (pending.background) {
+      this.#fail(
+        pending,
+        new SandboxFailure(
+          "timeout",
+          `work after the response (a stream or ctx.waitUntil) ran past the request's time ` +
+            `limit of ${timeoutMs} ms; it was stopped with its sandbox`,
+        ),
+      );
+    } else {
+      pending.reject(
+        new SandboxFailure("timeout", `the function ran past its time limit of ${timeoutMs} ms`),
+      );
+    }
   }
 
   /** Kills the process (SIGKILL) for `reason` and resolves once it has exited. */
@@ -505,11 +495,10 @@ export class Sandbox {
     stream.body.end(error);
   }
 
-  #settle(id: string): Pending | undefined {
+  #settle(id: unknown): Pending | undefined {
     const pending = this.#pending.get(id);
     if (!pending) return undefined;
     this.#pending.delete(id);
-    pending.deadline.pending = null;
     this.#closeFetches(pending);
     this.#dropEnded();
     return pending;
@@ -523,26 +512,29 @@ export class Sandbox {
   #checkDeadlines(): void {
     this.#deadlineTimer = undefined;
     this.#dropEnded();
-    const next = this.#deadlines[this.#deadlineHead];
-    if (!next || this.#exited) return;
-    const wait = next.at - performance.now();
+    const head = this.#deadlineHead;
+    if (head >= this.#deadlineAt.length || this.#exited) return;
+    const wait = this.#deadlineAt[head]! - performance.now();
     if (wait > 0) {
       this.#deadlineTimer = setTimeout(() => this.#checkDeadlines(), Math.ceil(wait));
       return;
     }
     this.#deadlineHead++;
-    next.pending?.onTimeout();
+    const pending = this.#pending.get(this.#deadlineId[head]);
+    if (pending) void this.#timeOut(pending);
     this.#checkDeadlines();
   }
 
   /** Moves the queue's head past invocations that have ended, compacting it now and then. */
   #dropEnded(): void {
-    const queue = this.#deadlines;
-    while (this.#deadlineHead < queue.length && queue[this.#deadlineHead]!.pending === null) {
+    const ids = this.#deadlineId;
+    while (this.#deadlineHead < ids.length && !this.#pending.get(ids[this.#deadlineHead])) {
       this.#deadlineHead++;
     }
-    if (this.#deadlineHead > 1024 && this.#deadlineHead * 2 > queue.length) {
-      this.#deadlines = queue.slice(this.#deadlineHead);
+    const head = this.#deadlineHead;
+    if (head > 1024 && head * 2 > ids.length) {
+      this.#deadlineAt = this.#deadlineAt.slice(head);
+      this.#deadlineId = ids.slice(head);
       this.#deadlineHead = 0;
     }
   }
@@ -578,7 +570,7 @@ export class Sandbox {
         );
         break;
       case "result": {
-        const id = text(message.id);
+        const id = count(message.id);
         if (message.open !== true) {
           this.#settle(id)?.resolve({ result: message.result, body });
           break;
@@ -603,7 +595,7 @@ export class Sandbox {
         break;
       }
       case "chunk": {
-        const pending = this.#pending.get(text(message.id));
+        const pending = this.#pending.get(message.id);
         const stream = pending?.stream;
         if (!stream || !body) break;
         stream.bytes += body.length;
@@ -618,12 +610,12 @@ export class Sandbox {
         break;
       }
       case "end": {
-        const pending = this.#pending.get(text(message.id));
+        const pending = this.#pending.get(message.id);
         if (pending) this.#endStream(pending);
         break;
       }
       case "done": {
-        const pending = this.#settle(text(message.id));
+        const pending = this.#settle(message.id);
         if (pending) this.#endStream(pending);
         pending?.background?.resolve();
         break;
@@ -634,37 +626,37 @@ export class Sandbox {
         const stack = typeof message.error?.stack === "string"
           ? text(message.error.stack)
           : undefined;
-        const pending = this.#settle(text(message.id));
+        const pending = this.#settle(message.id);
         const failure = new SandboxFailure(kind, text(message.error?.message), stack);
         if (pending) this.#fail(pending, failure);
         break;
       }
       case "log": {
         const level = LOG_LEVELS.includes(message.level) ? message.level : "info";
-        const pending = typeof message.id === "string" ? this.#pending.get(message.id) : undefined;
+        const pending = this.#pending.get(message.id);
         if (pending) pending.hooks.log(level, text(message.message, Infinity));
         else this.#options.onEvent(this, level, text(message.message, Infinity));
         break;
       }
       case "log-dropped":
-        this.#pending.get(text(message.id))?.hooks.dropped(
+        this.#pending.get(message.id)?.hooks.dropped(
           count(message.entries),
           count(message.characters),
         );
         break;
       case "fetch-credit":
-        this.#pending.get(text(message.id))?.fetches?.get(message.cid)?.window.grant(
+        this.#pending.get(message.id)?.fetches?.get(message.cid)?.window.grant(
           count(message.bytes),
         );
         break;
       case "fetch-cancel":
-        this.#pending.get(text(message.id))?.fetches?.get(message.cid)?.cancel("cancelled");
+        this.#pending.get(message.id)?.fetches?.get(message.cid)?.cancel("cancelled");
         break;
       case "call": {
         if (!Number.isSafeInteger(message.cid) || !Array.isArray(message.args)) {
           throw new Error("a call without a call id or arguments");
         }
-        const id = text(message.id);
+        const id = count(message.id);
         const upload = message.op === "fetch" &&
             (message.args[0] as { streamed?: unknown } | null)?.streamed === true
           ? this.#openUpload(id, message.cid)
@@ -673,14 +665,14 @@ export class Sandbox {
         break;
       }
       case "fetch-body": {
-        const upload = this.#pending.get(text(message.id))?.uploads?.get(message.cid);
+        const upload = this.#pending.get(message.id)?.uploads?.get(message.cid);
         if (upload && body && !upload.push(body.slice())) {
           this.#windowBroken("a fetch's streamed request body");
         }
         break;
       }
       case "fetch-body-end": {
-        const pending = this.#pending.get(text(message.id));
+        const pending = this.#pending.get(message.id);
         const upload = pending?.uploads?.get(message.cid);
         pending?.uploads?.delete(message.cid);
         upload?.end(
@@ -752,7 +744,7 @@ export class Sandbox {
    * Queues a KV reply against the app's reply-bytes budget, held until it is written to the
    * process; past the budget the call is answered with the refusal instead.
    */
-  #sendHeld(reply: HostMessage & { id: string; cid: number }, op: string): void {
+  #sendHeld(reply: HostMessage & { id: number; cid: number }, op: string): void {
     const share = this.#options.replyBytes;
     const appId = this.deployment?.appId;
     if (this.#exited || !this.#writer || !appId) {
@@ -785,7 +777,7 @@ export class Sandbox {
    * The stream a fetch's streamed request body arrives on, made as its call arrives (its chunks
    * follow in the same batch of frames); what the upstream reads is granted back as credit.
    */
-  #openUpload(id: string, cid: number): ReadableStream<Uint8Array> | undefined {
+  #openUpload(id: number, cid: number): ReadableStream<Uint8Array> | undefined {
     const pending = this.#pending.get(id);
     if (!pending) return undefined;
     const upload = new CreditedStream(
@@ -804,7 +796,7 @@ export class Sandbox {
    */
   async #pumpFetch(
     pending: Pending,
-    id: string,
+    id: number,
     cid: number,
     stream: ReadableStream<Uint8Array>,
   ): Promise<void> {
@@ -899,7 +891,7 @@ export class Sandbox {
     if (event && !quiet && (this.deployment || this.#pending.size > 0)) {
       this.#options.onEvent(this, "error", event);
     }
-    for (const id of [...this.#pending.keys()]) {
+    for (const id of this.#pending.ids()) {
       const pending = this.#settle(id);
       if (pending) this.#fail(pending, failure);
     }

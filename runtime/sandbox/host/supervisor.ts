@@ -187,7 +187,10 @@ export class Supervisor {
   readonly #entry: string;
   readonly #socketPath: string;
   readonly #listener: Deno.Listener;
-  /** Deployment id → its sandbox; Map order is least recently used first. */
+  /**
+   * Deployment id → its sandbox. Recency is each sandbox's `lastUsed`, not this Map's order:
+   * moving an entry to the end at every request rebuilt the Map's table every few requests.
+   */
   readonly #live = new Map<string, Sandbox>();
   /** Deployment id → the start of its sandbox, while one is being loaded. */
   readonly #starting = new Map<string, Promise<Sandbox>>();
@@ -450,8 +453,6 @@ export class Supervisor {
         }
         live.busy++;
         live.lastUsed = performance.now();
-        this.#live.delete(deployment.id);
-        this.#live.set(deployment.id, live);
         return live;
       }
       const starting = this.#starting.get(deployment.id);
@@ -620,10 +621,12 @@ export class Supervisor {
 
   /** The least recently used live sandbox with no work that `which` accepts, if any. */
   #idle(which: (sandbox: Sandbox) => boolean): Sandbox | undefined {
+    let oldest: Sandbox | undefined;
     for (const sandbox of this.#live.values()) {
-      if (sandbox.busy === 0 && !sandbox.stopping && which(sandbox)) return sandbox;
+      if (sandbox.busy > 0 || sandbox.stopping || !which(sandbox)) continue;
+      if (!oldest || sandbox.lastUsed < oldest.lastUsed) oldest = sandbox;
     }
-    return undefined;
+    return oldest;
   }
 
   /** What the live sandboxes of `appId` hold, in bytes (unread ones estimated). */
@@ -906,7 +909,7 @@ export class Supervisor {
    * recently used first) past the admission level, then the largest busy ones killed past it all.
    */
   #guardMemory(): void {
-    const live = [...this.#live.values()];
+    const live = [...this.#live.values()].sort((a, b) => a.lastUsed - b.lastUsed);
     const limits = this.#memory;
     const others = heldBy(this.#spares, limits) + this.#reserved * limits.estimateBytes;
     const { idle, largest } = overBudget(live, limits, others);
