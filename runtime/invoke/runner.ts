@@ -138,8 +138,13 @@ export class FunctionRunner {
     let lasting = false;
     live.enter();
     try {
-      if (!target.scheduled) await this.#options.rateLimits.admit(appId, environment, match.file);
-      vars = await this.#options.vars.forRequest(appId, environment);
+      // Each of these answers at once, without a promise, on the hot path (no limit; cached vars).
+      const admitted = target.scheduled
+        ? undefined
+        : this.#options.rateLimits.admit(appId, environment, match.file);
+      if (admitted) await admitted;
+      const known = this.#options.vars.forRequest(appId, environment);
+      vars = known instanceof Promise ? await known : known;
       const incoming = await toWireRequest(
         request,
         path,
@@ -174,7 +179,7 @@ export class FunctionRunner {
       Object.assign(timing, acquire);
       timing.handlerMs = performance.now() - invoked - timing.queueMs - timing.sandboxMs;
       const { response, dropped } = toResponse(result, body, stream, target.origin, [
-        ["server-timing", timing.header(await detailed)],
+        ["server-timing", timing.header(detailed && await detailed)],
         [REQUEST_ID_HEADER, requestId],
       ]);
       // The request lives on in its stream or waitUntil work: its fetches end when that does.
@@ -195,7 +200,7 @@ export class FunctionRunner {
       const answer = toPlatformError(error, match.file, vars.secrets);
       status = statusOf(answer);
       if (answer instanceof PlatformError) {
-        answer.headers["server-timing"] = timing.header(await detailed);
+        answer.headers["server-timing"] = timing.header(detailed && await detailed);
       }
       if (answer instanceof BudgetRefusal) {
         // One entry per window and budget, not one per refusal (nor a request entry).

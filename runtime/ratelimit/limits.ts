@@ -51,8 +51,16 @@ export class RateLimits {
   /**
    * Takes a token for a request to `file`; throws a BudgetRefusal (429 with `retry-after`) past
    * a limit, under the budget `rate limit` (the app's bucket) or `rate limit of <file>`.
+   * Answers undefined, not a promise, when the app is known to have no limit.
    */
-  async admit(appId: string, environment: string, file: string): Promise<void> {
+  admit(appId: string, environment: string, file: string): Promise<void> | undefined {
+    const known = this.#cache.peek(appId);
+    // The common case, an app with no limit, is answered at once.
+    if (known && !known.current) return undefined;
+    return this.#admit(appId, environment, file);
+  }
+
+  async #admit(appId: string, environment: string, file: string): Promise<void> {
     const limit = await this.get(appId);
     if (!limit) return;
     const checks: Array<[string, Bucket, string, string]> = [

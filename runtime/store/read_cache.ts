@@ -77,6 +77,15 @@ export class ReadCache<K, V> {
     return this.#orLast(found, reading);
   }
 
+  /**
+   * The key's value when one is cached and current (no read under way, no change announced
+   * since), without waiting: the hot path then skips a promise and a turn; else undefined.
+   */
+  peek(key: K): { current: V } | undefined {
+    const entry = this.#entries.get(key);
+    return entry && !entry.reading && !entry.stale ? entry.value : undefined;
+  }
+
   /** Marks every key that `which` matches as changed: its next `get` reads it again. */
   invalidate(which: (key: K) => boolean): void {
     for (const [key, entry] of this.#entries) {

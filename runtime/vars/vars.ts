@@ -108,8 +108,10 @@ export class EnvVars {
    * The variables a request of this app environment sees; cached until `invalidate`, then read
    * again (the last values read, if the store is unreachable meanwhile).
    */
-  forRequest(appId: string, environment: string): Promise<RequestEnv> {
-    return this.#cache.get(appEnvKey(appId, environment));
+  forRequest(appId: string, environment: string): Promise<RequestEnv> | RequestEnv {
+    const key = appEnvKey(appId, environment);
+    // Cached and current: no promise, no turn (the hot path).
+    return this.#cache.peek(key)?.current ?? this.#cache.get(key);
   }
 
   /** Marks an app's cached values changed; called after a change here or on another instance. */

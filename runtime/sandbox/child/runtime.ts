@@ -482,7 +482,7 @@ async function invoke(
     return;
   }
   /** Work the handler asked to finish after the response (`ctx.waitUntil`). */
-  const work = new Set<Promise<unknown>>();
+  const work: { pending: Set<Promise<unknown>> | null } = { pending: null };
   let finished = false;
   const env = Object.freeze({ ...message.env });
   const request: RunningRequest = {
@@ -506,7 +506,7 @@ async function invoke(
           );
           return;
         }
-        work.add(
+        (work.pending ??= new Set()).add(
           Promise.resolve(promise).catch((error) =>
             sendLog(request, "error", `ctx.waitUntil work failed: ${describeThrown(error)}`)
           ),
@@ -528,7 +528,7 @@ async function invoke(
       : toResult(out);
     for (const line of reservedDrops.report(drops ?? [])) sendLog(request, "warn", line);
     streaming = stream !== undefined;
-    if (!streaming && work.size === 0) {
+    if (!streaming && !work.pending) {
       endRequest(request);
       post({ t: "result", id, result }, body);
       return;
@@ -536,9 +536,9 @@ async function invoke(
     post({ t: "result", id, result, open: true }, body);
     if (stream) await currentRequest.run(request, () => pump(id, stream));
     streaming = false;
-    while (work.size > 0) {
-      const batch = [...work];
-      work.clear();
+    while (work.pending) {
+      const batch = [...work.pending];
+      work.pending = null;
       await Promise.all(batch);
     }
     finished = true;

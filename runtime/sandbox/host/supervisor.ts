@@ -316,15 +316,18 @@ export class Supervisor {
       this.#stats.refusedShare++;
       throw refused;
     }
-    let sandbox: Sandbox;
-    try {
-      sandbox = await this.#acquire(deployment, timing, {
-        warmUp: false,
-        queue: options.queue ?? true,
-      });
-    } catch (error) {
-      this.#shares.leave(appId);
-      throw error;
+    // The hot path: the deployment's sandbox is serving and may take one more, at once.
+    let sandbox = this.#takeLive(deployment, false);
+    if (!sandbox) {
+      try {
+        sandbox = await this.#acquire(deployment, timing, {
+          warmUp: false,
+          queue: options.queue ?? true,
+        });
+      } catch (error) {
+        this.#shares.leave(appId);
+        throw error;
+      }
     }
     const finish = () => {
       this.#done(sandbox);
@@ -428,6 +431,23 @@ export class Supervisor {
   }
 
   /**
+   * The deployment's serving sandbox, marked busy, when it has one and may take this request
+   * now (already busy, or its app's share has a slot for it); else null, nothing taken.
+   */
+  #takeLive(deployment: LoadableDeployment, warmUp: boolean): Sandbox | null {
+    const live = this.#live.get(deployment.id);
+    if (!live || live.stopping) return null;
+    if (live.busy === 0) {
+      if (this.#shares.refusal(deployment.appId, warmUp)) return null;
+      this.#shares.take(deployment.appId);
+    }
+    this.#released.delete(deployment.id);
+    live.busy++;
+    live.lastUsed = performance.now();
+    return live;
+  }
+
+  /**
    * `#acquire`'s loop. A cold start's turn (cold.ts) is taken into `turn` before its slot, so
    * starts waiting for their turn hold no slot; `#acquire` ends it once the sandbox is loaded (or
    * not). Deploy warm-ups take none.
@@ -443,17 +463,10 @@ export class Supervisor {
     while (true) {
       const live = this.#live.get(deployment.id);
       if (live && !live.stopping) {
-        if (live.busy === 0) {
-          const refused = this.#shares.refusal(appId, mode.warmUp);
-          if (refused) {
-            await this.#waitForShare(refused, deadline, timing);
-            continue;
-          }
-          this.#shares.take(appId);
-        }
-        live.busy++;
-        live.lastUsed = performance.now();
-        return live;
+        const taken = this.#takeLive(deployment, mode.warmUp);
+        if (taken) return taken;
+        await this.#waitForShare(this.#shares.refusal(appId, mode.warmUp)!, deadline, timing);
+        continue;
       }
       const starting = this.#starting.get(deployment.id);
       if (starting) {
