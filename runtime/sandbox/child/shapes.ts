@@ -186,7 +186,7 @@ export function prepareCall(
   bytes: Uint8Array | undefined,
   parts: CallParts,
 ): () => unknown {
-  const { env, kv, waitUntil, sse } = parts;
+  const { env, kv, waitUntil } = parts;
   if (route.kind === "ctx") {
     let SeedCtx = ctxClasses.get(parts.misread);
     if (!SeedCtx) ctxClasses.set(parts.misread, SeedCtx = ctxClass(parts.misread));
