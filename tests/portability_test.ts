@@ -556,3 +556,31 @@ Deno.test("a function sees who called in X-Forwarded-For and X-Real-IP, which a 
     await proxied.close();
   }
 });
+
+serverTest(
+  "the seed ctx's request is an own property: a copy of ctx and an object made from it read it",
+  async (s) => {
+    const app = appId("ctxcopy");
+    await s.deployOk(app, {
+      "api/copy.ts": `export default async (ctx) => {
+        const copy = { ...ctx, user: "u" };
+        const derived = Object.create(ctx);
+        return { body: {
+          keys: Object.keys(ctx).sort(),
+          copied: await copy.request.text(),
+          derived: derived.request === ctx.request,
+          method: ctx.request.method,
+          frozen: Object.isFrozen(ctx),
+        } };
+      };`,
+    });
+    const response = await s.call(app, "/copy", { method: "POST", body: "hello" });
+    assert.deepEqual(await json(response, 200), {
+      keys: ["env", "kv", "req", "request", "sse", "waitUntil"],
+      copied: "hello",
+      derived: true,
+      method: "POST",
+      frozen: true,
+    });
+  },
+);

@@ -61,7 +61,7 @@ const APP_PURGE_EVERY_MS = 1000;
 /** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
 export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
-  /** KV writes of one event-loop iteration share a transaction (see GroupCommit). */
+  /** KV writes of one turn share a transaction (see GroupCommit). */
   readonly #writes: GroupCommit;
   /** When each app at its quota last had its expired rows purged by a write, in ms. */
   readonly #purgedAt = new Map<string, number>();

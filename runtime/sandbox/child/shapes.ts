@@ -124,40 +124,63 @@ type CtxClass = new (
 ) => Ctx;
 
 /**
- * The class of a seed-shape `ctx`: its own properties are `req`, `env`, `kv`, `waitUntil` and
- * `sse` (frozen); `request` is a getter of the class, built at first use, so that a handler
- * that never reads it pays nothing; and with `misread`, the Request-like members report to it.
- *
- * A class, not an object literal with `get request()`: a literal's getter is a new function
- * per request, so each ctx took a hidden class (map) of its own, made in the old generation,
- * and those maps held every request's objects through the young-generation collections (a
- * third of what a sandbox allocated survived a scavenge, with pauses of about 12 ms).
+ * `ctx.request` for every seed-shape `ctx`: one function, so that every ctx shares one hidden
+ * class. (An object literal's `get request()` is a new function per request: each ctx took a
+ * hidden class (map) of its own, made in the old generation, and those maps held every
+ * request's objects through the young-generation collections; a third of what a sandbox
+ * allocated survived a scavenge, with pauses of about 12 ms.) Read through an object made with
+ * `Object.create(ctx)`, it answers that ctx's request.
+ */
+function requestGetter(this: object): Request | undefined {
+  return SeedCtxBase.requestOf(this);
+}
+
+/** What every seed-shape ctx keeps to build its `request` at first use. */
+class SeedCtxBase {
+  readonly #wire: WireRequest;
+  readonly #bytes: Uint8Array | undefined;
+  #request: Request | undefined;
+
+  constructor(wire: WireRequest, bytes: Uint8Array | undefined) {
+    this.#wire = wire;
+    this.#bytes = bytes;
+  }
+
+  /**
+   * The web Request of `value`, a ctx or an object made from one: built at first use, so that
+   * a handler that never reads it pays nothing.
+   */
+  static requestOf(value: object): Request | undefined {
+    for (let at: object | null = value; at !== null; at = Object.getPrototypeOf(at)) {
+      if (#wire in at) return at.#request ??= toWebRequest(at.#wire, at.#bytes);
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The class of a seed-shape `ctx`: its own properties are `req`, `env`, `kv`, `waitUntil`,
+ * `sse` and the accessor `request` (frozen, enumerable, as a plain object's would be); with
+ * `misread`, the Request-like members report to it.
  */
 function ctxClass(misread: ((what: string) => void) | undefined): CtxClass {
-  class SeedCtx {
+  class SeedCtx extends SeedCtxBase {
     readonly req: Ctx["req"];
     readonly env: Ctx["env"];
     readonly kv: Kv;
     readonly waitUntil: Ctx["waitUntil"];
     readonly sse: Ctx["sse"];
-    readonly #wire: WireRequest;
-    readonly #bytes: Uint8Array | undefined;
-    #request: Request | undefined;
 
     constructor(wire: WireRequest, bytes: Uint8Array | undefined, parts: CallParts) {
+      super(wire, bytes);
       this.req = Object.freeze(toFunctionRequest(wire, bytes));
       this.env = parts.env;
       this.kv = parts.kv;
       this.waitUntil = parts.waitUntil;
       this.sse = parts.sse;
-      this.#wire = wire;
-      this.#bytes = bytes;
-      // Private fields stay writable: `request` is still filled in at first use.
+      Object.defineProperty(this, "request", { get: requestGetter, enumerable: true });
+      // Private fields stay writable: the request is still built at first use.
       Object.freeze(this);
-    }
-
-    get request(): Request {
-      return this.#request ??= toWebRequest(this.#wire, this.#bytes);
     }
   }
   for (const name of misread ? REQUEST_MEMBERS : []) {

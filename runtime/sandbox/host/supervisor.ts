@@ -317,6 +317,7 @@ export class Supervisor {
       throw refused;
     }
     // The hot path: the deployment's sandbox is serving and may take one more, at once.
+    this.#released.delete(deployment.id);
     let sandbox = this.#takeLive(deployment, false);
     if (!sandbox) {
       try {
@@ -441,7 +442,6 @@ export class Supervisor {
       if (this.#shares.refusal(deployment.appId, warmUp)) return null;
       this.#shares.take(deployment.appId);
     }
-    this.#released.delete(deployment.id);
     live.busy++;
     live.lastUsed = performance.now();
     return live;
