@@ -49,7 +49,13 @@ for (const [backend, test] of backends()) {
     const app = await limited(s, { rps: 5, burst: 5 });
     const results = await burst(Array.from({ length: 10 }, () => () => s.call(app, "/a")));
     assertFivePerSecond(results);
-    const refused = await s.call(app, "/a");
+    // The bucket refills at 5/s while the burst is answered: past what came back meanwhile (on a
+    // loaded machine, a token or two), the next calls are refused.
+    let refused = await s.call(app, "/a");
+    for (let i = 0; i < 5 && refused.status === 200; i++) {
+      await refused.body?.cancel();
+      refused = await s.call(app, "/a");
+    }
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers.get("retry-after")) >= 1);
     const body = await refused.json();

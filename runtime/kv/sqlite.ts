@@ -61,7 +61,10 @@ const APP_PURGE_EVERY_MS = 1000;
 /** A KvBackend on a local SQLite file (`:memory:` for a throwaway one). */
 export class SqliteKv implements KvBackend {
   readonly #db: DatabaseSync;
-  /** KV writes of one turn share a transaction (see GroupCommit). */
+  /**
+   * KV writes of one event-loop iteration share a transaction; each is answered once it is
+   * committed (see GroupCommit).
+   */
   readonly #writes: GroupCommit;
   /** When each app at its quota last had its expired rows purged by a write, in ms. */
   readonly #purgedAt = new Map<string, number>();
@@ -153,20 +156,18 @@ export class SqliteKv implements KvBackend {
   }
 
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    this.#writes.run(
+    return this.#writes.run(
       () => this.#put(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000),
     );
-    return Promise.resolve();
   }
 
   setKeepingExpiry(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
-    this.#writes.run(() => {
+    return this.#writes.run(() => {
       const k = bytes(key);
       const now = Date.now();
       const row = this.#current.get(appId, k, now) as { expires_at: number } | undefined;
       this.#put(appId, k, bytes(value), row?.expires_at ?? now + ttlSeconds * 1000);
     });
-    return Promise.resolve();
   }
 
   entry(appId: string, key: string): Promise<KvEntry | null> {
@@ -186,7 +187,7 @@ export class SqliteKv implements KvBackend {
     expected: string | null,
   ): Promise<boolean> {
     let written = false;
-    this.#writes.run(() => {
+    const committed = this.#writes.run(() => {
       const k = bytes(key);
       const row = this.#get.get(appId, k, Date.now()) as { value: Uint8Array } | undefined;
       const current = row ? decoder.decode(row.value) : null;
@@ -194,12 +195,12 @@ export class SqliteKv implements KvBackend {
       this.#put(appId, k, bytes(value), Date.now() + ttlSeconds * 1000);
       written = true;
     });
-    return Promise.resolve(written);
+    return committed.then(() => written);
   }
 
   incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number> {
     let result = 0;
-    this.#writes.run(() => {
+    const committed = this.#writes.run(() => {
       const k = bytes(key);
       const now = Date.now();
       const row = this.#current.get(appId, k, now) as
@@ -215,7 +216,7 @@ export class SqliteKv implements KvBackend {
       }
       this.#put(appId, k, bytes(String(result)), row?.expires_at ?? now + ttlSeconds * 1000);
     });
-    return Promise.resolve(result);
+    return committed.then(() => result);
   }
 
   getMany(appId: string, keys: string[], maxBytes: number): Promise<Array<string | null>> {
@@ -269,14 +270,13 @@ export class SqliteKv implements KvBackend {
 
   del(appId: string, key: string): Promise<void> {
     const k = bytes(key);
-    this.#writes.run(() => {
+    return this.#writes.run(() => {
       const old = this.#sizeOf(appId, k);
       if (old === undefined) return;
       const usage = this.#usageOf(appId);
       this.#del.run(appId, k);
       this.#saveUsageOf(appId, { keys: usage.keys - 1, bytes: usage.bytes - old });
     });
-    return Promise.resolve();
   }
 
   list(appId: string, options: KvListOptions): Promise<KvListPage> {
@@ -349,7 +349,8 @@ export class SqliteKv implements KvBackend {
 
   #purgeExpired(): void {
     this.#purgedAt.clear();
-    this.#writes.run(() => {
+    // Nobody waits on a purge's commit (a lost one is purged again at the next interval).
+    void this.#writes.run(() => {
       const now = Date.now();
       const expired = this.#expiredByApp.all(now) as Array<
         { app: string; keys: number; bytes: number }

@@ -1,5 +1,6 @@
 /** What the embedded SQLite stores (KV, logs) share. */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { setImmediate } from "node:timers";
 
 /**
  * Opens (or creates) the database at `path` (`:memory:` for a throwaway one) in WAL mode with
@@ -25,15 +26,15 @@ export function inTransaction(db: DatabaseSync, work: () => void): void {
 }
 
 /**
- * Group commit: writes of one turn of the event loop share one transaction, committed when the
- * turn's microtasks have run. Each `run` is still all-or-nothing (a savepoint of its own), and
- * reads on the same connection see every write at once; what a group commit changes is only that
- * a crash can lose the last turn's writes, which `synchronous = NORMAL` already allows. It saves
- * a BEGIN, a COMMIT and the WAL pages of each write: a busy server's KV writes touch the same
- * usage and index pages again and again. The commit comes before any reply about these writes
- * leaves the host (a KV call is answered in a later microtask): committing at the end of the
- * event-loop iteration instead (`setImmediate`) served the KV counter 15% faster, but a host
- * that crashed in between would lose writes a handler had been told were made.
+ * Group commit: the writes of one iteration of the event loop share one transaction, committed
+ * at its end (`setImmediate`: after the KV calls of every frame batch read in that iteration).
+ * Each `run` is still all-or-nothing (a savepoint of its own), and reads on the same connection
+ * see every write at once. `run` answers a promise that settles once the transaction is
+ * committed: a write is reported made only then, so a crash never loses a write a handler was
+ * told of (WAL with `synchronous = NORMAL` keeps every commit through a process crash), and a
+ * COMMIT that fails (a full disk) fails the writes it carried. It saves a BEGIN, a COMMIT and the
+ * WAL pages of each write: a busy server's KV writes touch the same usage and index pages again
+ * and again (one transaction per turn's microtasks served the KV counter about 15% less).
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
@@ -45,6 +46,8 @@ export class GroupCommit {
   readonly #release: StatementSync;
   readonly #rollbackTo: StatementSync;
   readonly #onRollback: () => void;
+  /** Settles once the open transaction is committed (or lost); its writes' callers wait on it. */
+  #committed: PromiseWithResolvers<void> | null = null;
 
   /** `onRollback` is told when a write was rolled back (a cache of what it wrote is stale). */
   constructor(db: DatabaseSync, onRollback: () => void = () => {}) {
@@ -57,13 +60,20 @@ export class GroupCommit {
     this.#rollbackTo = db.prepare("ROLLBACK TO w");
   }
 
-  /** Runs `work` atomically inside this turn's transaction; rolled back alone if it throws. */
-  run(work: () => void): void {
+  /**
+   * Runs `work` atomically inside this iteration's transaction; rolled back alone if it throws.
+   * Answers a promise that resolves once the transaction is committed, and rejects if it is lost.
+   */
+  run(work: () => void): Promise<void> {
     if (!this.#open) {
       this.#begin.run();
       this.#open = true;
-      queueMicrotask(() => this.flush());
+      this.#committed = Promise.withResolvers<void>();
+      // Callers await it; nobody else need, and a lost commit must not end the process.
+      this.#committed.promise.catch(() => {});
+      setImmediate(() => this.flush());
     }
+    const committed = this.#committed!.promise;
     this.#savepoint.run();
     try {
       work();
@@ -74,12 +84,14 @@ export class GroupCommit {
         this.#release.run();
       } else {
         // SQLite rolled the whole transaction back itself (a full disk, an I/O error): the
-        // turn's earlier writes are gone with it, and the next write begins anew.
+        // iteration's earlier writes are gone with it, and the next write begins anew.
         this.#open = false;
+        this.#lost(new Error(`the store lost this write: ${(error as Error).message}`));
       }
       throw error;
     }
     this.#release.run();
+    return committed;
   }
 
   /** Commits the open transaction, if any; call before closing the database. */
@@ -88,12 +100,21 @@ export class GroupCommit {
     this.#open = false;
     try {
       this.#commit.run();
+      this.#committed?.resolve();
+      this.#committed = null;
     } catch (error) {
-      // Called from a microtask, where a throw would end the process: the turn's writes are
-      // lost (as with a crash before the commit), and what was cached of them is dropped.
+      // Called from a timer, where a throw would end the process: the iteration's writes are
+      // lost (their callers are told), and what was cached of them is dropped.
       this.#onRollback();
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
       console.error("an embedded store could not commit its last writes:", error);
+      this.#lost(new Error(`the store could not commit this write: ${(error as Error).message}`));
     }
+  }
+
+  /** Fails the callers of the open transaction's writes: it is gone. */
+  #lost(error: Error): void {
+    this.#committed?.reject(error);
+    this.#committed = null;
   }
 }
