@@ -123,7 +123,7 @@ export class FunctionRunner {
     });
     let status = 500;
     let vars: RequestEnv = { env: {}, secrets: {} };
-    const timing = new RequestTiming();
+    const timing = new RequestTiming(started);
     const detailed = seesQueueFigures(request, appId, this.#options.keys);
     let refused = false;
     /** Request-body bytes this request holds against the budget, given back at its end. */
@@ -177,9 +177,10 @@ export class FunctionRunner {
         { queue: !target.scheduled },
       );
       Object.assign(timing, acquire);
-      timing.handlerMs = performance.now() - invoked - timing.queueMs - timing.sandboxMs;
+      const answered = performance.now();
+      timing.handlerMs = answered - invoked - timing.queueMs - timing.sandboxMs;
       const { response, dropped } = toResponse(result, body, stream, target.origin, [
-        ["server-timing", timing.header(detailed && await detailed)],
+        ["server-timing", timing.header(detailed && await detailed, answered)],
         [REQUEST_ID_HEADER, requestId],
       ]);
       // The request lives on in its stream or waitUntil work: its fetches end when that does.

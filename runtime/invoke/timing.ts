@@ -38,7 +38,8 @@ async function keyMatches(key: string, appId: string, keys: ApiKeys): Promise<bo
 
 /** The time of one invocation, filled as it runs. */
 export class RequestTiming {
-  readonly #started = performance.now();
+  /** When the request started, in performance.now() ms. */
+  readonly #started: number;
   /** Waiting for a sandbox slot, in ms. */
   queueMs = 0;
   /** Starting the deployment in a sandbox (0 when one was already serving it), in ms. */
@@ -47,6 +48,11 @@ export class RequestTiming {
   handlerMs = 0;
   readonly kv = { count: 0, ms: 0 };
   readonly fetch = { count: 0, ms: 0 };
+
+  /** `started`: when the request started (performance.now() ms), now unless given. */
+  constructor(started = performance.now()) {
+    this.#started = started;
+  }
 
   /** Runs `call`, adding its duration to `bucket`. */
   async measure<T>(bucket: { count: number; ms: number }, call: () => Promise<T>): Promise<T> {
@@ -61,11 +67,12 @@ export class RequestTiming {
 
   /**
    * The `Server-Timing` header value; `detailed` (the caller holds the app's or the admin key)
-   * adds queueing, start-up, and the KV and fetch calls.
+   * adds queueing, start-up, and the KV and fetch calls. `now`: the time it is sent at
+   * (performance.now() ms), read now unless given.
    */
-  header(detailed: boolean): string {
+  header(detailed: boolean, now = performance.now()): string {
     const ms = (value: number) => value.toFixed(2);
-    const total = `total;dur=${ms(performance.now() - this.#started)}`;
+    const total = `total;dur=${ms(now - this.#started)}`;
     const handler = `handler;dur=${ms(this.handlerMs)}`;
     if (!detailed) return `${total}, ${handler}`;
     return [

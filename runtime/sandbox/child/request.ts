@@ -33,6 +33,8 @@ function put<T>(target: Record<string, T>, key: string, value: T): void {
  */
 function paramsToObject(text: string, what: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  // Most requests have no query string: no URLSearchParams and its iterator to make for them.
+  if (text === "") return out;
   let count = 0;
   for (const [key, value] of new URLSearchParams(text)) {
     if (++count > MAX_PARAMS) {

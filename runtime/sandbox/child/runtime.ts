@@ -13,7 +13,13 @@ import {
   type WireFetchRequest,
   type WireFetchResponse,
 } from "../protocol.ts";
-import { BadResultError, MAX_RESPONSE_BYTES, MAX_SCHEDULES_PER_DEPLOYMENT } from "../protocol.ts";
+import {
+  BadResultError,
+  MAX_FRAME_BYTES,
+  MAX_HEADER_BYTES,
+  MAX_RESPONSE_BYTES,
+  MAX_SCHEDULES_PER_DEPLOYMENT,
+} from "../protocol.ts";
 import { FrameReader, FrameWriter } from "../frames.ts";
 import { valueShapeProblem } from "./value_shape.ts";
 import { originalPosition, type ParsedMap, parseSourceMap } from "../sourcemap.ts";
@@ -44,7 +50,14 @@ let out: FrameWriter;
 function post(header: SandboxMessage, body?: Uint8Array): void {
   out.send(header, body);
 }
-const frames = new FrameReader();
+/**
+ * Reads the host's frames: sizes checked, but not the header's shape (json_shape.ts), which
+ * guards the host from what a sandbox writes; the host's own frames need no such check.
+ */
+const frames = new FrameReader({
+  maxFrameBytes: MAX_FRAME_BYTES,
+  maxHeaderBytes: MAX_HEADER_BYTES,
+});
 
 /** Route file → how its module is called. */
 const routes = new Map<string, RouteShape>();
