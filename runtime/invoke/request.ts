@@ -74,9 +74,8 @@ function headersOf(
   return out;
 }
 
-/** The raw query string of `url` (no `?`, no fragment); throws 414 past MAX_QUERY_BYTES. */
-function queryOf(url: string): string {
-  const start = url.indexOf("?");
+/** The raw query string of `url` from its `?` at `start` (none: -1); throws 414 past MAX_QUERY_BYTES. */
+function queryOf(url: string, start: number): string {
   if (start < 0) return "";
   const query = url.slice(start + 1);
   if (query.length > MAX_QUERY_BYTES) {
@@ -91,15 +90,16 @@ function queryOf(url: string): string {
 /**
  * The path and query of `url` from its `/functions` segment on, as the client sent them. On the
  * shared form the `/apps/<app>[/env/<env>]` prefix is the platform's, so an app routes alike
- * on both URL forms.
+ * on both URL forms. `url` is a function request's (the dispatcher checked its shape): the
+ * prefix is found by its slashes, without splitting the path.
  */
 function functionUrlOf(url: string): string {
   const start = url.indexOf("/", url.indexOf("//") + 2);
-  const target = start < 0 ? "/" : url.slice(start);
-  if (!target.startsWith("/apps/")) return target;
-  const segments = target.split("?", 1)[0]!.split("/");
-  const at = segments[3] === "env" ? 5 : 3;
-  return target.slice(segments.slice(0, at).join("/").length);
+  if (start < 0) return "/";
+  if (!url.startsWith("/apps/", start)) return url.slice(start);
+  let end = url.indexOf("/", start + "/apps/".length);
+  if (url.startsWith("/env/", end)) end = url.indexOf("/", end + "/env/".length);
+  return url.slice(end);
 }
 
 /** A request as it crosses into the sandbox, with its raw body. */
@@ -124,7 +124,9 @@ export async function toWireRequest(
   totalMs?: number,
 ): Promise<IncomingCall> {
   const headers = headersOf(request, adminKey, client);
-  const query = queryOf(request.url);
+  const { url } = request;
+  const search = url.indexOf("?");
+  const query = queryOf(url, search);
   const { method } = request;
   const hasBody = method !== "GET" && method !== "HEAD" && request.body !== null;
   const bytes = hasBody
@@ -133,7 +135,7 @@ export async function toWireRequest(
   const req: WireRequest = {
     method,
     path,
-    url: functionUrlOf(request.url),
+    url: functionUrlOf(url),
     params,
     query,
     headers,
