@@ -9,6 +9,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { inTransaction } from "../platform/sqlite.ts";
+import { IdTable } from "../sandbox/id_table.ts";
 
 /**
  * One write: `[app, ms, seq, n, lines, lastMs]` per batch row, flat, where `ms` and `seq` are the
@@ -165,8 +166,9 @@ export function startLogWriter(path: string, db: DatabaseSync, maxPerApp: number
   const worker = new Worker(new URL("./sqlite_writer_thread.ts", import.meta.url), {
     type: "module",
   });
-  const waiting = new Map<number, { resolve(): void; reject(error: Error): void }>();
-  let next = 0;
+  // Writes waiting for the thread's answer: not a Map, whose tables would keep each batch's
+  // entries alive into the old generation (see id_table.ts).
+  const waiting = new IdTable<{ resolve(): void; reject(error: Error): void }>();
   worker.onmessage = ({ data }: MessageEvent<FromWriter>) => {
     const pending = waiting.get(data.id);
     waiting.delete(data.id);
@@ -176,9 +178,7 @@ export function startLogWriter(path: string, db: DatabaseSync, maxPerApp: number
   const send = (message: ToWriter) => worker.postMessage(message);
   const ask = (make: (id: number) => ToWriter) =>
     new Promise<void>((resolve, reject) => {
-      const id = ++next;
-      waiting.set(id, { resolve, reject });
-      send(make(id));
+      send(make(waiting.add({ resolve, reject })));
     });
   send({ t: "open", path, maxPerApp });
   return {
