@@ -323,16 +323,18 @@ export class FunctionRunner {
     return {
       async call(op, args, body) {
         if (op.startsWith("kv.")) {
+          const name = op.slice(3);
+          // Timed here rather than through timing.measure: a KV call is the hot path of a KV app.
+          const started = performance.now();
+          timing.kv.count++;
           try {
-            metrics.kv(appId, op.slice(3));
-            const value = await timing.measure(
-              timing.kv,
-              () => runKvCall(kv, appId, op.slice(3), args),
-            );
-            return { value };
+            metrics.kv(appId, name);
+            return { value: await runKvCall(kv, appId, name, args) };
           } catch (error) {
             if (error instanceof KvQuotaError) log.log("warn", `limit reached: ${error.message}`);
             throw error;
+          } finally {
+            timing.kv.ms += performance.now() - started;
           }
         }
         if (op === "fetch") {

@@ -21,6 +21,16 @@ const DEFAULT_LIST_LIMIT = 100;
 
 const encoder = new TextEncoder();
 
+/**
+ * A size of `text` to compare with `limit`: its exact UTF-8 size when it may be over, and at
+ * most `limit` when it cannot be. A UTF-16 unit takes at most 3 bytes, so a text of up to a
+ * third of the limit in units is within it without being encoded (most keys and values: no
+ * allocation on the hot path).
+ */
+function utf8Size(text: string, limit: number): number {
+  return text.length * 3 <= limit ? text.length : encoder.encode(text).length;
+}
+
 /** A refused `ctx.kv` call (`invalid`); its message reaches the handler as the rejection. */
 export class KvCallError extends PlatformError {
   constructor(message: string) {
@@ -38,7 +48,7 @@ export function checkKey(op: string, key: unknown): string {
       `kv.${op}: key is not valid Unicode (it holds a lone surrogate), so it has no exact UTF-8 form`,
     );
   }
-  const bytes = encoder.encode(key).length;
+  const bytes = utf8Size(key, MAX_KEY_BYTES);
   if (bytes > MAX_KEY_BYTES) {
     throw new KvCallError(`kv.${op}: key is ${bytes} bytes; the limit is ${MAX_KEY_BYTES}`);
   }
@@ -53,7 +63,7 @@ export function checkValue(value: unknown): string {
       "kv.set: value is not valid Unicode (it holds a lone surrogate), so it cannot come back exactly",
     );
   }
-  const bytes = encoder.encode(value).length;
+  const bytes = utf8Size(value, MAX_VALUE_BYTES);
   if (bytes > MAX_VALUE_BYTES) {
     throw new KvCallError(
       `kv.set: value is ${bytes} bytes; the limit is ${MAX_VALUE_BYTES} (1 MB)`,
