@@ -6,6 +6,7 @@
 import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from "./runtime/platform/config.ts";
 import { devAdminKey } from "./runtime/platform/dev_key.ts";
 import { createPlatform } from "./runtime/platform/platform.ts";
+import { DatabaseInUseError } from "./runtime/platform/sqlite.ts";
 import { createApp } from "./routes/app.ts";
 
 const env = Deno.env.toObject();
@@ -29,7 +30,14 @@ try {
   Deno.exit(2);
 }
 
-const platform = await createPlatform(config);
+let platform;
+try {
+  platform = await createPlatform(config);
+} catch (error) {
+  if (!(error instanceof DatabaseInUseError)) throw error;
+  console.error(error.message);
+  Deno.exit(2);
+}
 const app = createApp(platform);
 let server;
 try {

@@ -150,18 +150,19 @@ Deno.test("[embedded] KV rows move to the rowid layout at start, and every value
       "api/get.ts": "export default async (ctx) => ({ body: { v: await ctx.kv.get('greeting') } })",
     });
     assert.deepEqual(await json(await s.call(app, "/get"), 200), { v: "hello\0world" });
-    const db = new DatabaseSync(`${dataDir}/kv.sqlite`, { readOnly: true });
-    const tables = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
-      .all() as Array<{ name: string; sql: string }>;
-    db.close();
-    const names = tables.map((t) => t.name);
-    assert.ok(!names.includes("kv"), `the old table is still there: ${names}`);
-    const values = tables.find((t) => t.name === "kv_values")!;
-    assert.match(values.sql, /id INTEGER PRIMARY KEY/);
-    assert.doesNotMatch(values.sql, /WITHOUT ROWID/);
   } finally {
     await s.close();
   }
+  // Read once the server is gone: its KV connection holds the file exclusively.
+  const db = new DatabaseSync(`${dataDir}/kv.sqlite`, { readOnly: true });
+  const tables = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'")
+    .all() as Array<{ name: string; sql: string }>;
+  db.close();
+  const names = tables.map((t) => t.name);
+  assert.ok(!names.includes("kv"), `the old table is still there: ${names}`);
+  const values = tables.find((t) => t.name === "kv_values")!;
+  assert.match(values.sql, /id INTEGER PRIMARY KEY/);
+  assert.doesNotMatch(values.sql, /WITHOUT ROWID/);
 });
 
 /** Logs one line of about 250 KB per request (the per-request bound is 256 KB). */

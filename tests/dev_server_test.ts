@@ -93,11 +93,24 @@ Deno.test("deno task dev: a stable key in DATA_DIR, the Studio's URL, and fn log
     assert.equal(logs.output().match(/said 2/g)?.length, 1, "no line is printed twice");
 
     // The platform's own server on a port in use: one line naming it, exit 2.
-    const clash = spawn(["run", "-A", MAIN, "--dev"], serverEnv);
-    const status = await clash.status();
-    assert.equal(status.code, 2);
-    assert.match(clash.output(), new RegExp(`port ${port} is in use: set PORT to another one`));
-    assert.doesNotMatch(clash.output(), /\n\s+at /, "no stack trace");
+    const otherDir = await Deno.makeTempDir({ prefix: "fn-dev-server-" });
+    try {
+      const clash = spawn(["run", "-A", MAIN, "--dev"], { ...serverEnv, DATA_DIR: otherDir });
+      const status = await clash.status();
+      assert.equal(status.code, 2);
+      assert.match(clash.output(), new RegExp(`port ${port} is in use: set PORT to another one`));
+      assert.doesNotMatch(clash.output(), /\n\s+at /, "no stack trace");
+    } finally {
+      await Deno.remove(otherDir, { recursive: true });
+    }
+    // A second server on the same DATA_DIR: its embedded KV file is the first one's.
+    const shared = spawn(["run", "-A", MAIN, "--dev"], { ...serverEnv, PORT: String(freePort()) });
+    assert.equal((await shared.status()).code, 2);
+    assert.match(
+      shared.output(),
+      /kv\.sqlite is in use by another running server: .* give this one a DATA_DIR of its own/,
+    );
+    assert.doesNotMatch(shared.output(), /\n\s+at /, "no stack trace");
   } finally {
     await logs?.kill("SIGTERM");
     await server.kill("SIGTERM");

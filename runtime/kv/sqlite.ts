@@ -89,7 +89,8 @@ export class SqliteKv implements KvBackend {
 
   constructor(path: string, quota: KvQuota) {
     this.#quota = quota;
-    this.#db = openDatabase(path);
+    // The KV file is this server's alone (several servers share KV through Redis).
+    this.#db = openDatabase(path, { exclusive: true });
     this.#writes = new GroupCommit(this.#db, () => this.#usages.clear());
     inTransaction(this.#db, () => {
       this.#db.exec(`

@@ -6,11 +6,37 @@ import { setImmediate } from "node:timers";
  * Opens (or creates) the database at `path` (`:memory:` for a throwaway one) in WAL mode with
  * `synchronous = NORMAL`: a commit does not wait on the disk, and a crash loses at most the last
  * commits, never the file.
+ *
+ * `exclusive`: this connection is the file's only one, as long as it is open (another gets
+ * "database is locked"). SQLite then keeps its locks and the WAL index in this process instead
+ * of taking file locks around every statement: a point read outside a transaction cost two
+ * `fcntl` and an `fstat` (5–7 µs here), and costs under 3 µs so.
  */
-export function openDatabase(path: string): DatabaseSync {
+export function openDatabase(path: string, options: { exclusive?: boolean } = {}): DatabaseSync {
   const db = new DatabaseSync(path);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  // Set before WAL is entered, so that the WAL index is kept in heap memory.
+  if (options.exclusive) db.exec("PRAGMA locking_mode = EXCLUSIVE;");
+  try {
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+  } catch (error) {
+    db.close();
+    if (options.exclusive && /database is locked/.test((error as Error).message)) {
+      throw new DatabaseInUseError(path);
+    }
+    throw error;
+  }
   return db;
+}
+
+/** A database opened for one connection that another one (another server) holds already. */
+export class DatabaseInUseError extends Error {
+  constructor(readonly path: string) {
+    super(
+      `${path} is in use by another running server: an embedded store keeps its file for one ` +
+        "server; stop the other one, or give this one a DATA_DIR of its own",
+    );
+    this.name = "DatabaseInUseError";
+  }
 }
 
 /** Runs `work` in one transaction of `db`: committed if it returns, rolled back if it throws. */
