@@ -16,6 +16,7 @@ const INTERNAL: Record<string, string> = {
   RedisReplyError: "a command Redis refused is the platform's own bug: a 500 without details",
   BadResultError: "the runner answers it as function-failed",
   ConfigError: "startup only: main.ts exits 2 naming the setting",
+  DatabaseInUseError: "startup only: main.ts exits 2 naming the file another server holds",
   EgressError: "reaches the function as its fetch's rejection",
   FrameError: "the host stops the sandbox that broke the wire",
   TailOverflowError: "ends a live tail stream, which says so",

@@ -283,7 +283,11 @@ export class CompileWorker {
     const job = this.#job;
     if (!job || job.id !== reply.id) return;
     this.#job = null;
-    if (reply.ok) {
+    if (this.#killedFor && !reply.ok) {
+      // Being killed for a budget: its esbuild service may die first, and the process answer
+      // that "the compiler crashed" before it is gone itself. The budget is why.
+      job.reject(this.#killedFor);
+    } else if (reply.ok) {
       job.resolve({
         modules: { [BUNDLE]: texts[moduleText(BUNDLE)] ?? "" },
         sourceMaps: { [BUNDLE]: texts[sourceMapText(BUNDLE)] ?? "" },
