@@ -79,8 +79,12 @@ export class SqliteKv implements KvBackend {
   readonly #usage: StatementSync;
   readonly #count: StatementSync;
   readonly #saveUsage: StatementSync;
-  /** Usage per app as kv_usage holds it, read once: every write needs it. */
+  /**
+   * Usage per app, read once from kv_usage (every write needs it) and kept current here; the
+   * apps in `#dirty` are written back to kv_usage once per transaction, just before its COMMIT.
+   */
   readonly #usages = new Map<string, { keys: number; bytes: number }>();
+  readonly #dirty = new Set<string>();
   readonly #expiredByApp: StatementSync;
   readonly #purge: StatementSync;
   readonly #purgeApp: StatementSync;
@@ -91,7 +95,13 @@ export class SqliteKv implements KvBackend {
     this.#quota = quota;
     // The KV file is this server's alone (several servers share KV through Redis).
     this.#db = openDatabase(path, { exclusive: true });
-    this.#writes = new GroupCommit(this.#db, () => this.#usages.clear());
+    this.#writes = new GroupCommit(this.#db, {
+      beforeCommit: () => this.#writeUsages(),
+      onLost: () => {
+        this.#usages.clear();
+        this.#dirty.clear();
+      },
+    });
     inTransaction(this.#db, () => {
       this.#db.exec(`
         CREATE TABLE IF NOT EXISTS kv_values (
@@ -333,10 +343,22 @@ export class SqliteKv implements KvBackend {
     return counted;
   }
 
-  /** Stores an app's usage; call inside a transaction (a rollback clears #usages). */
+  /**
+   * An app's usage after a write that was made: kept here, and written to kv_usage before the
+   * transaction's COMMIT (a lost transaction clears both).
+   */
   #saveUsageOf(appId: string, usage: { keys: number; bytes: number }): void {
-    this.#saveUsage.run(appId, usage.keys, usage.bytes);
     this.#usages.set(appId, { keys: usage.keys, bytes: usage.bytes });
+    this.#dirty.add(appId);
+  }
+
+  /** Writes the usage of the apps written since the last commit; runs just before it. */
+  #writeUsages(): void {
+    for (const appId of this.#dirty) {
+      const usage = this.#usages.get(appId);
+      if (usage) this.#saveUsage.run(appId, usage.keys, usage.bytes);
+    }
+    this.#dirty.clear();
   }
 
   #purgeExpiredOf(appId: string, usage: { keys: number; bytes: number }) {
@@ -356,11 +378,13 @@ export class SqliteKv implements KvBackend {
       const expired = this.#expiredByApp.all(now) as Array<
         { app: string; keys: number; bytes: number }
       >;
-      for (const row of expired) {
+      const after = expired.map((row) => {
         const usage = this.#usageOf(row.app);
-        this.#saveUsageOf(row.app, { keys: usage.keys - row.keys, bytes: usage.bytes - row.bytes });
-      }
+        return [row.app, { keys: usage.keys - row.keys, bytes: usage.bytes - row.bytes }] as const;
+      });
+      // The one write, last: the usage it changes is kept only once it was made.
       this.#purge.run(now);
+      for (const [app, usage] of after) this.#saveUsageOf(app, usage);
     });
   }
 }

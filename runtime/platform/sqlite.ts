@@ -51,16 +51,29 @@ export function inTransaction(db: DatabaseSync, work: () => void): void {
   }
 }
 
+/** What a group commit tells its user (a store that caches what it wrote). */
+export interface GroupCommitHooks {
+  /** Runs inside the transaction just before its COMMIT: write what was kept back (usage). */
+  beforeCommit?(): void;
+  /** The transaction was lost (rolled back whole): what was cached of its writes is stale. */
+  onLost?(): void;
+}
+
 /**
  * Group commit: the writes of one iteration of the event loop share one transaction, committed
  * at its end (`setImmediate`: after the KV calls of every frame batch read in that iteration).
- * Each `run` is still all-or-nothing (a savepoint of its own), and reads on the same connection
- * see every write at once. `run` answers a promise that settles once the transaction is
- * committed: a write is reported made only then, so a crash never loses a write a handler was
- * told of (WAL with `synchronous = NORMAL` keeps every commit through a process crash), and a
- * COMMIT that fails (a full disk) fails the writes it carried. It saves a BEGIN, a COMMIT and the
- * WAL pages of each write: a busy server's KV writes touch the same usage and index pages again
- * and again (one transaction per turn's microtasks served the KV counter about 15% less).
+ * Reads on the same connection see every write at once. `run` answers a promise that settles
+ * once the transaction is committed: a write is reported made only then, so a crash never loses
+ * a write a handler was told of (WAL with `synchronous = NORMAL` keeps every commit through a
+ * process crash), and a COMMIT that fails (a full disk) fails the writes it carried. It saves a
+ * BEGIN, a COMMIT and the WAL pages of each write: a busy server's KV writes touch the same usage
+ * and index pages again and again (one transaction per turn's microtasks served the KV counter
+ * about 15% less).
+ *
+ * There is no savepoint per `run` (a SAVEPOINT and a RELEASE per write cost about as much as the
+ * write): a `work` makes at most one write whose failure would leave it half done, as its last
+ * statement (a statement that fails changes nothing), and keeps what it would write beside it
+ * (a store's usage figures) for `beforeCommit`.
  */
 export class GroupCommit {
   readonly #db: DatabaseSync;
@@ -68,26 +81,19 @@ export class GroupCommit {
   // Prepared once: exec() would compile each of these again at every write.
   readonly #begin: StatementSync;
   readonly #commit: StatementSync;
-  readonly #savepoint: StatementSync;
-  readonly #release: StatementSync;
-  readonly #rollbackTo: StatementSync;
-  readonly #onRollback: () => void;
+  readonly #hooks: GroupCommitHooks;
   /** Settles once the open transaction is committed (or lost); its writes' callers wait on it. */
   #committed: PromiseWithResolvers<void> | null = null;
 
-  /** `onRollback` is told when a write was rolled back (a cache of what it wrote is stale). */
-  constructor(db: DatabaseSync, onRollback: () => void = () => {}) {
+  constructor(db: DatabaseSync, hooks: GroupCommitHooks = {}) {
     this.#db = db;
-    this.#onRollback = onRollback;
+    this.#hooks = hooks;
     this.#begin = db.prepare("BEGIN");
     this.#commit = db.prepare("COMMIT");
-    this.#savepoint = db.prepare("SAVEPOINT w");
-    this.#release = db.prepare("RELEASE w");
-    this.#rollbackTo = db.prepare("ROLLBACK TO w");
   }
 
   /**
-   * Runs `work` atomically inside this iteration's transaction; rolled back alone if it throws.
+   * Runs `work` inside this iteration's transaction (see the class for what `work` may do).
    * Answers a promise that resolves once the transaction is committed, and rejects if it is lost.
    */
   run(work: () => void): Promise<void> {
@@ -100,23 +106,18 @@ export class GroupCommit {
       setImmediate(() => this.flush());
     }
     const committed = this.#committed!.promise;
-    this.#savepoint.run();
     try {
       work();
     } catch (error) {
-      this.#onRollback();
-      if (this.#db.isTransaction) {
-        this.#rollbackTo.run();
-        this.#release.run();
-      } else {
+      if (!this.#db.isTransaction) {
         // SQLite rolled the whole transaction back itself (a full disk, an I/O error): the
         // iteration's earlier writes are gone with it, and the next write begins anew.
         this.#open = false;
+        this.#hooks.onLost?.();
         this.#lost(new Error(`the store lost this write: ${(error as Error).message}`));
       }
       throw error;
     }
-    this.#release.run();
     return committed;
   }
 
@@ -125,14 +126,15 @@ export class GroupCommit {
     if (!this.#open) return;
     this.#open = false;
     try {
+      this.#hooks.beforeCommit?.();
       this.#commit.run();
       this.#committed?.resolve();
       this.#committed = null;
     } catch (error) {
       // Called from a timer, where a throw would end the process: the iteration's writes are
       // lost (their callers are told), and what was cached of them is dropped.
-      this.#onRollback();
       if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      this.#hooks.onLost?.();
       console.error("an embedded store could not commit its last writes:", error);
       this.#lost(new Error(`the store could not commit this write: ${(error as Error).message}`));
     }
