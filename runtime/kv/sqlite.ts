@@ -372,7 +372,17 @@ export class SqliteKv implements KvBackend {
 
   #purgeExpired(): void {
     this.#purgedAt.clear();
-    // Nobody waits on a purge's commit (a lost one is purged again at the next interval).
+    // Nobody waits on a purge's commit, and one that fails (a full disk) must not end the
+    // process from this timer: its rows are purged again at the next interval.
+    try {
+      this.#purgeOnce();
+    } catch (error) {
+      console.error("the embedded KV store could not purge its expired keys:", error);
+    }
+  }
+
+  /** Purges every app's expired rows in this iteration's transaction, usage kept in step. */
+  #purgeOnce(): void {
     void this.#writes.run(() => {
       const now = Date.now();
       const expired = this.#expiredByApp.all(now) as Array<

@@ -65,7 +65,8 @@ export interface GroupCommitHooks {
  * Reads on the same connection see every write at once. `run` answers a promise that settles
  * once the transaction is committed: a write is reported made only then, so a crash never loses
  * a write a handler was told of (WAL with `synchronous = NORMAL` keeps every commit through a
- * process crash), and a COMMIT that fails (a full disk) fails the writes it carried. It saves a
+ * process crash), and a COMMIT that fails (a full disk) fails the writes it carried (a read on
+ * the same connection may meanwhile have seen such a write, as with any group commit). It saves a
  * BEGIN, a COMMIT and the WAL pages of each write: a busy server's KV writes touch the same usage
  * and index pages again and again (one transaction per turn's microtasks served the KV counter
  * about 15% less).
@@ -133,7 +134,9 @@ export class GroupCommit {
     } catch (error) {
       // Called from a timer, where a throw would end the process: the iteration's writes are
       // lost (their callers are told), and what was cached of them is dropped.
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      try {
+        if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
+      } catch { /* the connection is broken: the transaction is gone either way */ }
       this.#hooks.onLost?.();
       console.error("an embedded store could not commit its last writes:", error);
       this.#lost(new Error(`the store could not commit this write: ${(error as Error).message}`));
