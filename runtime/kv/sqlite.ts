@@ -90,6 +90,13 @@ export class SqliteKv implements KvBackend {
   readonly #purgeApp: StatementSync;
   readonly #expiredOfApp: StatementSync;
   readonly #timer: ReturnType<typeof setInterval>;
+  /**
+   * Keys and values are encoded into these for the statement that binds them (SQLite copies a
+   * bound BLOB before the call returns): no buffer of their own per call. A key is at most 512
+   * UTF-8 bytes; a value too large for its buffer gets one of its own.
+   */
+  readonly #keyBuffer = new Uint8Array(4 * 1024);
+  readonly #valueBuffer = new Uint8Array(64 * 1024);
 
   constructor(path: string, quota: KvQuota) {
     this.#quota = quota;
@@ -161,28 +168,46 @@ export class SqliteKv implements KvBackend {
     this.#timer = setInterval(() => this.#purgeExpired(), PURGE_INTERVAL_MS);
   }
 
+  /** `text`'s UTF-8 bytes in `buffer` when they fit, else in a buffer of their own. */
+  #encoded(text: string, buffer: Uint8Array): Uint8Array {
+    const { read, written } = encoder.encodeInto(text, buffer);
+    return read === text.length ? buffer.subarray(0, written) : encoder.encode(text);
+  }
+
+  /** A key's bytes for one statement (valid until the next key is encoded). */
+  #key(key: string): Uint8Array {
+    return this.#encoded(key, this.#keyBuffer);
+  }
+
+  /** A value's bytes for one statement (valid until the next value is encoded). */
+  #value(value: string): Uint8Array {
+    return this.#encoded(value, this.#valueBuffer);
+  }
+
   get(appId: string, key: string): Promise<string | null> {
-    const row = this.#get.get(appId, bytes(key), Date.now()) as { value: Uint8Array } | undefined;
+    const row = this.#get.get(appId, this.#key(key), Date.now()) as
+      | { value: Uint8Array }
+      | undefined;
     return Promise.resolve(row ? decoder.decode(row.value) : null);
   }
 
   set(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
     return this.#writes.run(
-      () => this.#put(appId, bytes(key), bytes(value), Date.now() + ttlSeconds * 1000),
+      () => this.#put(appId, this.#key(key), this.#value(value), Date.now() + ttlSeconds * 1000),
     );
   }
 
   setKeepingExpiry(appId: string, key: string, value: string, ttlSeconds: number): Promise<void> {
     return this.#writes.run(() => {
-      const k = bytes(key);
+      const k = this.#key(key);
       const now = Date.now();
       const row = this.#current.get(appId, k, now) as { expires_at: number } | undefined;
-      this.#put(appId, k, bytes(value), row?.expires_at ?? now + ttlSeconds * 1000);
+      this.#put(appId, k, this.#value(value), row?.expires_at ?? now + ttlSeconds * 1000);
     });
   }
 
   entry(appId: string, key: string): Promise<KvEntry | null> {
-    const row = this.#current.get(appId, bytes(key), Date.now()) as
+    const row = this.#current.get(appId, this.#key(key), Date.now()) as
       | { value: Uint8Array; expires_at: number }
       | undefined;
     return Promise.resolve(
@@ -199,11 +224,11 @@ export class SqliteKv implements KvBackend {
   ): Promise<boolean> {
     let written = false;
     const committed = this.#writes.run(() => {
-      const k = bytes(key);
+      const k = this.#key(key);
       const row = this.#get.get(appId, k, Date.now()) as { value: Uint8Array } | undefined;
       const current = row ? decoder.decode(row.value) : null;
       if (current !== expected) return;
-      this.#put(appId, k, bytes(value), Date.now() + ttlSeconds * 1000);
+      this.#put(appId, k, this.#value(value), Date.now() + ttlSeconds * 1000);
       written = true;
     });
     return committed.then(() => written);
@@ -212,7 +237,7 @@ export class SqliteKv implements KvBackend {
   incr(appId: string, key: string, by: number, ttlSeconds: number): Promise<number> {
     let result = 0;
     const committed = this.#writes.run(() => {
-      const k = bytes(key);
+      const k = this.#key(key);
       const now = Date.now();
       const row = this.#current.get(appId, k, now) as
         | { value: Uint8Array; expires_at: number }
@@ -225,7 +250,7 @@ export class SqliteKv implements KvBackend {
       if (!Number.isSafeInteger(result)) {
         throw new KvTypeError(`kv.incr: the result would not be a safe integer`);
       }
-      this.#put(appId, k, bytes(String(result)), row?.expires_at ?? now + ttlSeconds * 1000);
+      this.#put(appId, k, this.#value(String(result)), row?.expires_at ?? now + ttlSeconds * 1000);
     });
     return committed.then(() => result);
   }
@@ -235,7 +260,7 @@ export class SqliteKv implements KvBackend {
     let total = 0;
     const now = Date.now();
     for (const key of keys) {
-      const row = this.#getWithin.get(maxBytes - total, appId, bytes(key), now) as
+      const row = this.#getWithin.get(maxBytes - total, appId, this.#key(key), now) as
         | { size: number; value: Uint8Array | null }
         | undefined;
       if (!row) {
@@ -280,7 +305,7 @@ export class SqliteKv implements KvBackend {
   }
 
   del(appId: string, key: string): Promise<void> {
-    const k = bytes(key);
+    const k = this.#key(key);
     return this.#writes.run(() => {
       const old = this.#sizeOf(appId, k);
       if (old === undefined) return;
