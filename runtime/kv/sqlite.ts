@@ -400,26 +400,24 @@ export class SqliteKv implements KvBackend {
     // Nobody waits on a purge's commit, and one that fails (a full disk) must not end the
     // process from this timer: its rows are purged again at the next interval.
     try {
-      this.#purgeOnce();
+      void this.#writes.run(() => {
+        const now = Date.now();
+        const expired = this.#expiredByApp.all(now) as Array<
+          { app: string; keys: number; bytes: number }
+        >;
+        const after = expired.map((row) => {
+          const usage = this.#usageOf(row.app);
+          return [row.app, {
+            keys: usage.keys - row.keys,
+            bytes: usage.bytes - row.bytes,
+          }] as const;
+        });
+        // The one write, last: the usage it changes is kept only once it was made.
+        this.#purge.run(now);
+        for (const [app, usage] of after) this.#saveUsageOf(app, usage);
+      });
     } catch (error) {
       console.error("the embedded KV store could not purge its expired keys:", error);
     }
-  }
-
-  /** Purges every app's expired rows in this iteration's transaction, usage kept in step. */
-  #purgeOnce(): void {
-    void this.#writes.run(() => {
-      const now = Date.now();
-      const expired = this.#expiredByApp.all(now) as Array<
-        { app: string; keys: number; bytes: number }
-      >;
-      const after = expired.map((row) => {
-        const usage = this.#usageOf(row.app);
-        return [row.app, { keys: usage.keys - row.keys, bytes: usage.bytes - row.bytes }] as const;
-      });
-      // The one write, last: the usage it changes is kept only once it was made.
-      this.#purge.run(now);
-      for (const [app, usage] of after) this.#saveUsageOf(app, usage);
-    });
   }
 }

@@ -495,7 +495,7 @@ async function invoke(
     return;
   }
   /** Work the handler asked to finish after the response (`ctx.waitUntil`). */
-  const work: { pending: Set<Promise<unknown>> | null } = { pending: null };
+  let work: Set<Promise<unknown>> | null = null;
   let finished = false;
   const env = Object.freeze({ ...message.env });
   const request: RunningRequest = {
@@ -519,7 +519,7 @@ async function invoke(
           );
           return;
         }
-        (work.pending ??= new Set()).add(
+        (work ??= new Set()).add(
           Promise.resolve(promise).catch((error) =>
             sendLog(request, "error", `ctx.waitUntil work failed: ${describeThrown(error)}`)
           ),
@@ -541,7 +541,7 @@ async function invoke(
       : toResult(out);
     for (const line of reservedDrops.report(drops ?? [])) sendLog(request, "warn", line);
     streaming = stream !== undefined;
-    if (!streaming && !work.pending) {
+    if (!streaming && !work) {
       endRequest(request);
       post({ t: "result", id, result }, body);
       return;
@@ -549,9 +549,9 @@ async function invoke(
     post({ t: "result", id, result, open: true }, body);
     if (stream) await currentRequest.run(request, () => pump(id, stream));
     streaming = false;
-    while (work.pending) {
-      const batch = [...work.pending];
-      work.pending = null;
+    while (work) {
+      const batch: Promise<unknown>[] = [...work];
+      work = null;
       await Promise.all(batch);
     }
     finished = true;

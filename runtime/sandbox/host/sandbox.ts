@@ -412,9 +412,8 @@ export class Sandbox {
     // A sandbox already being stopped fails every request in it once it has exited, with the
     // reason it was stopped for: that, not this request's own clock, is why it ended.
     if (this.#stopReason !== null) return;
-    const { id, timeoutMs } = pending;
-    this.#pending.delete(id);
-    this.#closeFetches(pending);
+    const { timeoutMs } = pending;
+    this.#settle(pending.id);
     // Running JS cannot be interrupted from outside its thread: only ending the process stops
     // it, and the caller hears of the timeout once the process has exited.
     await this.stop({ kind: "timeout", limitMs: timeoutMs });
