@@ -48,3 +48,16 @@ Deno.test("two files serving one route are refused, naming both", () => {
   assert.match(problems[0]!.message, /api\/a\.ts/);
   assert.match(problems[0]!.message, /api\/a\/index\.ts/);
 });
+
+Deno.test("params named like Object.prototype's members are own values, never the prototype", () => {
+  const files = ["api/[__proto__].ts", "api/x/[constructor]/[...toString].ts"];
+  const router = new Router(planRoutes(files).routes);
+  const proto = router.match("/polluted")!.params;
+  assert.ok(Object.hasOwn(proto, "__proto__"));
+  assert.equal(proto["__proto__"], "polluted");
+  assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+  assert.equal(JSON.parse(JSON.stringify(proto))["__proto__"], "polluted", "it crosses the wire");
+  const members = router.match("/x/c/a/b")!.params;
+  assert.deepEqual(Object.entries(members), [["constructor", "c"], ["toString", "a/b"]]);
+  assert.equal(router.match("/x/c%zz/a"), null, "a malformed escape matches nothing");
+});
