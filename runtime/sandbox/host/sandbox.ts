@@ -394,6 +394,12 @@ export class Sandbox {
 
   /** Runs one request; rejects with SandboxFailure on a throw, a bad result, a timeout or a stop. */
   invoke(call: Invocation, hooks: InvocationHooks, timeoutMs: number): Promise<InvocationResult> {
+    // Its exit already failed what was running: a late caller would wait for a reply forever.
+    if (this.#exited) {
+      return Promise.reject(
+        new SandboxFailure("stopped", "the sandbox serving this deployment has exited; retry"),
+      );
+    }
     return new Promise((resolve, reject) => {
       const pending: Pending = { id: 0, timeoutMs, resolve, reject, hooks };
       pending.id = this.#pending.add(pending);
