@@ -244,6 +244,8 @@ streamTest(
     let opened = 0;
     // An upstream that takes every request and never answers, until the client goes away.
     upstream.set((request) => {
+      // How many fetches have arrived, for the handler that waits for its own.
+      if (new URL(request.url).pathname === "/seen") return new Response(String(opened));
       open++;
       opened++;
       return new Promise((resolve) => {
@@ -256,9 +258,15 @@ streamTest(
     const app = appId("leaver");
     await s.deployOk(app, {
       "api/leave.ts": `export default async () => {
-      for (let i = 0; i < 20; i++) fetch(${JSON.stringify(upstream.origin)}).catch(() => {});
-      // The fetches reach the upstream before the handler answers.
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const origin = ${JSON.stringify(upstream.origin)};
+      const seen = async () => Number(await (await fetch(origin + "/seen")).text());
+      const before = await seen();
+      for (let i = 0; i < 20; i++) fetch(origin).catch(() => {});
+      // The fetches reach the upstream before the handler answers (a fixed wait was too short
+      // for a loaded machine): at most 60 checks, within the 100 fetches a request may make.
+      for (let checks = 0; checks < 60 && await seen() < before + 20; checks++) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       return { body: "left" };
     };`,
       "api/hold.ts": `export default async (ctx) => {
