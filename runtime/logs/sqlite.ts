@@ -9,36 +9,21 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { openDatabase } from "../platform/sqlite.ts";
 import {
   createLogTable,
-  type LogBatches,
+  type LogColumns,
   type LogWriter,
   NEXT_NUMBER_SQL,
   startLogWriter,
 } from "./sqlite_writer.ts";
-import { matches, MAX_READ_BYTES, PageBuilder } from "./query.ts";
+import { matches, PageBuilder } from "./query.ts";
 import { TailHub } from "./tail.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 
 /** Batch rows read per step of a query. */
 const PAGE = 100;
-/** Most entries in one batch row. */
-const MAX_BATCH_ENTRIES = 128;
-/** Most characters of entries in one batch row (1 M, at most 3 MB of UTF-8): a reader holds one row at a time. */
-const MAX_BATCH_CHARS = MAX_READ_BYTES;
 /** The byte that ends each entry's JSON in a batch row ("\n", which JSON text escapes). */
 const NEWLINE = 0x0a;
 
 const decoder = new TextDecoder();
-
-/** One app's entries of one append, becoming one batch row. */
-interface Batch {
-  app: string;
-  ms: number;
-  seq: number;
-  lines: string[];
-  chars: number;
-  /** The time in the id of its last entry. */
-  lastMs: number;
-}
 
 /** Whether the id `ms`-`seq` is older than `ms2`-`seq2`. */
 function older(ms: number, seq: number, ms2: number, seq2: number): boolean {
@@ -76,42 +61,33 @@ export class SqliteLogStore implements LogStore {
   }
 
   async append(entries: NewLogEntry[]): Promise<void> {
-    const batches = new Map<string, Batch>();
-    const rows: LogBatches = [];
+    // The entries' fields as they are: the writer thread makes the rows and their JSON.
+    const columns: LogColumns = [];
     const published: LogEntry[] = [];
-    const close = (batch: Batch) =>
-      rows.push(
-        batch.app,
-        batch.ms,
-        batch.seq,
-        batch.lines.length,
-        batch.lines.join("\n"),
-        batch.lastMs,
+    for (const e of entries) {
+      this.#nextId();
+      const ms = this.#lastMs;
+      const seq = this.#seq;
+      columns.push(
+        ms,
+        seq,
+        e.time,
+        e.level,
+        e.type,
+        e.app_id,
+        e.environment,
+        e.deployment_id,
+        e.function,
+        e.request_id,
+        e.message,
+        e.method,
+        e.path,
+        e.status,
+        e.duration_ms,
       );
-    for (const fields of entries) {
-      const [ms, seq] = this.#nextId();
-      const id = `${ms}-${seq}`;
-      // The stored JSON starts with the id, as the API shows it; no copy of the entry is made.
-      const line = `{"id":"${id}",${JSON.stringify(fields).slice(1)}`;
-      let batch = batches.get(fields.app_id);
-      if (
-        batch &&
-        (batch.lines.length >= MAX_BATCH_ENTRIES || batch.chars + line.length > MAX_BATCH_CHARS)
-      ) {
-        close(batch);
-        batch = undefined;
-      }
-      if (!batch) {
-        batch = { app: fields.app_id, ms, seq, lines: [], chars: 0, lastMs: ms };
-        batches.set(fields.app_id, batch);
-      }
-      batch.lines.push(line);
-      batch.lastMs = ms;
-      batch.chars += line.length;
-      if (this.#tail.listening(fields.app_id)) published.push({ id, ...fields });
+      if (this.#tail.listening(e.app_id)) published.push({ id: `${ms}-${seq}`, ...e });
     }
-    for (const batch of batches.values()) close(batch);
-    await this.#writer.write(rows);
+    await this.#writer.write(columns);
     for (const entry of published) this.#tail.publish(entry);
   }
 
@@ -170,12 +146,12 @@ export class SqliteLogStore implements LogStore {
     this.#db.close();
   }
 
-  #nextId(): [number, number] {
+  /** Moves `#lastMs`-`#seq` on to the next entry's id. */
+  #nextId(): void {
     const now = Date.now();
     if (now > this.#lastMs) {
       this.#lastMs = now;
       this.#seq = 0;
     } else this.#seq++;
-    return [this.#lastMs, this.#seq];
   }
 }

@@ -17,7 +17,7 @@ self.onmessage = ({ data }: MessageEvent<ToWriter>) => {
     return;
   }
   try {
-    if (data.t === "write") core!.write(data.batches);
+    if (data.t === "write") core!.write(data.columns);
     else db?.close();
     self.postMessage({ id: data.id } satisfies FromWriter);
   } catch (error) {
