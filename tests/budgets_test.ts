@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { LogPage } from "../runtime/logs/types.ts";
+import { CALL_COST_MS } from "../runtime/kv/turns.ts";
 import {
   appId,
   backends,
@@ -131,6 +132,55 @@ for (const [backend, test] of backends({ KV_MAX_BYTES: String(64 * 1024 * 1024) 
     );
   });
 }
+
+/** 16 kv.get calls at a time for `ms`, then how many calls it made. */
+const KV_FLOOD = `export default async (ctx) => {
+  await ctx.kv.set("k", "v");
+  const end = Date.now() + Number(ctx.req.query.ms);
+  let calls = 1;
+  while (Date.now() < end) {
+    await Promise.all(Array.from({ length: 16 }, () => ctx.kv.get("k")));
+    calls += 16;
+  }
+  return { body: { calls } };
+};`;
+
+Deno.test("[embedded] while other apps are served, an app's KV calls take at most its share of the host's time, and it is told", async () => {
+  // 1% of a core: 1 ms of the host's time per 100 ms window for the app's KV calls.
+  const s = await startServer({ env: { APP_KV_HOST_PERCENT: "1" } });
+  try {
+    const app = appId("kvflood");
+    const neighbour = appId("neighbour");
+    await s.deployOk(app, { "api/flood.ts": KV_FLOOD });
+    await s.deployOk(neighbour, {
+      "api/slow.ts":
+        "export default async () => { await new Promise((r) => setTimeout(r, 3000)); return { body: 'done' }; };",
+    });
+    // Another app is being served throughout the flood (it holds a sandbox for 3 s).
+    const served = s.call(neighbour, "/slow");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = performance.now();
+    const { result } = await probing(
+      s,
+      await victimPath(s),
+      async () => await json<{ calls: number }>(await s.call(app, "/flood?ms=2000"), 200),
+    );
+    assert.equal(await (await served).text(), "done");
+    // Each call is charged at least CALL_COST_MS, so a window admits at most 1 / CALL_COST_MS
+    // calls, and up to 16 more that were waiting for a turn. Unbounded, this machine made 40k.
+    const windows = Math.ceil((performance.now() - started) / 100) + 1;
+    const most = windows * (1 / CALL_COST_MS + 16);
+    assert.ok(result.calls <= most, `${result.calls} calls in ${windows} windows, over ${most}`);
+    const told = (await s.logs(app)).filter((e) => e.message.startsWith("KV calls slowed"));
+    assert.equal(told.length, 1, "told once a window");
+    assert.match(
+      told[0]!.message,
+      /its KV calls took \d+ ms of the host's time within 100 ms, its share \(APP_KV_HOST_PERCENT\) while other apps are served/,
+    );
+  } finally {
+    await s.close();
+  }
+});
 
 Deno.test("[embedded] KV rows move to the rowid layout at start, and every value is kept", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "fn-test-" });

@@ -75,6 +75,16 @@ for (
       /APP_CPU_PERCENT must be at most 100/,
     ],
     [
+      "a KV host-time share past 100%",
+      { ...GOOD, APP_KV_HOST_PERCENT: "101" },
+      /APP_KV_HOST_PERCENT must be at most 100/,
+    ],
+    [
+      "a KV host-time share of none",
+      { ...GOOD, KV_HOST_PERCENT: "0" },
+      /KV_HOST_PERCENT must be at least 1/,
+    ],
+    [
       "fewer than two deployments kept",
       { ...GOOD, DEPLOYMENTS_KEPT: "1" },
       /DEPLOYMENTS_KEPT must be at least 2/,

@@ -60,6 +60,12 @@ export interface Config {
    */
   fetches: { perApp: number; total: number };
   /**
+   * The part of one core the host's main thread may spend on KV calls per second, as fractions:
+   * one app's (APP_KV_HOST_PERCENT, default 25) and all apps' (KV_HOST_PERCENT, default 50).
+   * Past either, the app's next calls wait for the next second (runtime/kv/turns.ts).
+   */
+  kvHostShare: { perApp: number; total: number };
+  /**
    * The shared Redis (README "Scale-out"): over TCP (REDIS_URL, `redis://` or `rediss://`) or over
    * the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN); null means the
    * embedded stores. `timeoutMs` bounds each call (KV_TIMEOUT_MS, default 3000).
@@ -365,6 +371,13 @@ function cpuPercent(env: Record<string, string | undefined>): number {
   return percent;
 }
 
+/** A whole percentage from 1 to 100. */
+function percent(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const value = atLeastOne(env, name, fallback);
+  if (value > 100) throw new ConfigError(`${name} must be at most 100`);
+  return value;
+}
+
 /** DEPLOYMENTS_KEPT: at least 2, the live deployment and the previous one. */
 function keptDeployments(env: Record<string, string | undefined>): number {
   const kept = integer(env, "DEPLOYMENTS_KEPT", 20);
@@ -444,6 +457,10 @@ export function loadConfig(
     fetches: {
       perApp: integer(env, "OUTBOUND_FETCHES_PER_APP", 256),
       total: integer(env, "OUTBOUND_FETCHES_TOTAL", 4096),
+    },
+    kvHostShare: {
+      perApp: percent(env, "APP_KV_HOST_PERCENT", 25) / 100,
+      total: percent(env, "KV_HOST_PERCENT", 50) / 100,
     },
     redis: redisConfig(env),
     logBudgetWindowMs: integer(env, "LOG_BUDGET_WINDOW_MS", 10_000),

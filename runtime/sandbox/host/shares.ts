@@ -77,6 +77,11 @@ export class AppShares {
     return null;
   }
 
+  /** Whether apps other than `appId` hold slots now (they have requests being served). */
+  othersHold(appId: string): boolean {
+    return this.#heldTotal > (this.#held.get(appId) ?? 0);
+  }
+
   /** Records that `appId` holds one more slot (after `refusal` said it may). */
   take(appId: string): void {
     this.#held.set(appId, (this.#held.get(appId) ?? 0) + 1);

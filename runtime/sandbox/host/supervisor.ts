@@ -289,6 +289,11 @@ export class Supervisor {
     return this.#shares.held(appId);
   }
 
+  /** Whether apps other than `appId` hold slots now: requests of theirs are being served. */
+  othersBusy(appId: string): boolean {
+    return this.#shares.othersHold(appId);
+  }
+
   /** Stops a deployment's sandbox once it is idle; called when the deployment was replaced. */
   release(depId: string): void {
     this.#released.add(depId);
