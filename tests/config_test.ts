@@ -80,6 +80,11 @@ for (
       /APP_KV_HOST_PERCENT must be at most 100/,
     ],
     [
+      "a KV host-time total below one app's share",
+      { ...GOOD, APP_KV_HOST_PERCENT: "60", KV_HOST_PERCENT: "50" },
+      /KV_HOST_PERCENT \(50\) must be at least APP_KV_HOST_PERCENT \(60\)/,
+    ],
+    [
       "a KV host-time share of none",
       { ...GOOD, KV_HOST_PERCENT: "0" },
       /KV_HOST_PERCENT must be at least 1/,

@@ -196,3 +196,44 @@ Deno.test("embedded log ids go on increasing after a restart, even when an appen
     Date.now = realNow;
   }
 });
+
+Deno.test("embedded logs keep every field of each entry kind as written, on the writer thread and inline", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "fn-logs-" });
+  const request = {
+    time: "2026-12-01T18:00:00.000Z",
+    level: "warn" as const,
+    type: "request" as const,
+    app_id: "fields",
+    environment: "preview",
+    deployment_id: "dep_1",
+    function: "api/[id].ts",
+    request_id: "req_1",
+    message: 'GET /functions/a%22b 404 1.25ms "quoted"\n\u2028 ✓',
+    method: "GET",
+    path: "/functions/a%22b",
+    status: 404,
+    duration_ms: 1.25,
+  };
+  const event = {
+    time: "2026-12-01T18:00:00.001Z",
+    level: "error" as const,
+    type: "event" as const,
+    app_id: "fields",
+    environment: null,
+    deployment_id: null,
+    function: null,
+    request_id: null,
+    message: "\u0000 a platform event",
+  };
+  for (const path of [`${dir}/logs.sqlite`, ":memory:"]) {
+    const store = new SqliteLogStore(path, 100);
+    try {
+      await store.append([request, event]);
+      const { entries } = await store.query("fields", { limit: 10 });
+      assert.deepEqual(entries.map(({ id: _, ...fields }) => fields), [event, request], path);
+      assert.deepEqual(Object.keys(entries[1]!), ["id", ...Object.keys(request)], "key order");
+    } finally {
+      await store.close();
+    }
+  }
+});

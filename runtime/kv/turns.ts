@@ -7,14 +7,17 @@
  *   while other apps are being served an app's KV calls may take at most `perAppMs` of it per
  *   window, and all apps' calls `totalMs` (an app that has used under a tenth of its own share
  *   is never held back by the total, so a light app does not wait out the heavy ones). An app
- *   alone on the host may use all of it: the shares hold only what others would wait for. A
- *   call is charged the time its store call took to return (the embedded store's statements
- *   run then) plus CALL_COST_MS for its frames and reply; past a share, calls wait for the next
- *   window.
+ *   alone on the host may use all of it: the shares hold only what others would wait for.
+ *   "Others are served" means other apps hold sandbox slots (requests, streams, waitUntil work,
+ *   cron runs). A call is charged the time its store call took to return (the embedded store's
+ *   statements run then) and its reply's encoding (`charge`, by the sandbox), measured, plus
+ *   CALL_COST_MS for decoding it and its turn; past a share, calls wait for the next window.
+ *   Not charged: decoding a large argument beyond CALL_COST_MS, and the COMMIT that an event-loop
+ *   iteration's writes share.
  * Nothing is refused: an app's calls stay correct, only slower.
  */
 
-/** What one call is charged beyond its store call: decoding it, its reply and turn (5 µs). */
+/** What one call is charged beyond what is measured: decoding its frame, and its turn (5 µs). */
 export const CALL_COST_MS = 0.005;
 /** Under this part of its own share, an app's calls do not wait for the total's room. */
 const LIGHT_SHARE = 0.1;
@@ -53,12 +56,12 @@ export class KvTurns {
     this.#time = time;
   }
 
-  /** Runs `work` once the app has a turn and room in its share; the turn is given back when it settles. */
+  /**
+   * Runs `work` once the app has a turn and room in its share; the turn is given back when it
+   * settles. The share is checked after the turn is taken, so a burst queued for turns cannot
+   * pass it together: each call is checked against every call that ran before it.
+   */
   async run<T>(appId: string, work: () => Promise<T>): Promise<T> {
-    for (let why = this.#overShare(appId); why !== null; why = this.#overShare(appId)) {
-      this.#time.onWait(appId, why);
-      await this.#windowStarts();
-    }
     const running = this.#running.get(appId) ?? 0;
     if (running >= this.#perApp) {
       await new Promise<void>((resolve) => {
@@ -68,13 +71,25 @@ export class KvTurns {
       });
     } else this.#running.set(appId, running + 1);
     try {
+      let told = false;
+      for (let why = this.#overShare(appId); why !== null; why = this.#overShare(appId)) {
+        if (!told) this.#time.onWait(appId, why);
+        told = true;
+        await this.#windowStarts();
+      }
       const started = performance.now();
       const result = work();
-      this.#charge(appId, performance.now() - started + CALL_COST_MS);
+      this.charge(appId, performance.now() - started + CALL_COST_MS);
       return await result;
     } finally {
       this.#next(appId);
     }
+  }
+
+  /** Adds `ms` of host time to what the app's KV calls took in this window (a reply's encoding). */
+  charge(appId: string, ms: number): void {
+    this.#used.set(appId, (this.#used.get(appId) ?? 0) + ms);
+    this.#usedTotal += ms;
   }
 
   /** Why the app's next call must wait for the next window, or null when it may run now. */
@@ -99,11 +114,6 @@ export class KvTurns {
         "window";
     }
     return null;
-  }
-
-  #charge(appId: string, ms: number): void {
-    this.#used.set(appId, (this.#used.get(appId) ?? 0) + ms);
-    this.#usedTotal += ms;
   }
 
   #windowStarts(): Promise<void> {

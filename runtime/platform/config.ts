@@ -60,9 +60,10 @@ export interface Config {
    */
   fetches: { perApp: number; total: number };
   /**
-   * The part of one core the host's main thread may spend on KV calls per second, as fractions:
-   * one app's (APP_KV_HOST_PERCENT, default 25) and all apps' (KV_HOST_PERCENT, default 50).
-   * Past either, the app's next calls wait for the next second (runtime/kv/turns.ts).
+   * The part of one core the host's main thread may spend on KV calls per 100 ms while other
+   * apps are served, as fractions: one app's (APP_KV_HOST_PERCENT, default 25) and all apps'
+   * (KV_HOST_PERCENT, default 50, at least the app's). Past either, the app's next calls wait
+   * for the next 100 ms (runtime/kv/turns.ts).
    */
   kvHostShare: { perApp: number; total: number };
   /**
@@ -371,6 +372,19 @@ function cpuPercent(env: Record<string, string | undefined>): number {
   return percent;
 }
 
+/** APP_KV_HOST_PERCENT and KV_HOST_PERCENT, as fractions; the total is at least an app's. */
+function kvHostShare(env: Record<string, string | undefined>): { perApp: number; total: number } {
+  const perApp = percent(env, "APP_KV_HOST_PERCENT", 25);
+  const total = percent(env, "KV_HOST_PERCENT", 50);
+  if (total < perApp) {
+    throw new ConfigError(
+      `KV_HOST_PERCENT (${total}) must be at least APP_KV_HOST_PERCENT (${perApp}): all apps' ` +
+        "share cannot be smaller than one app's",
+    );
+  }
+  return { perApp: perApp / 100, total: total / 100 };
+}
+
 /** A whole percentage from 1 to 100. */
 function percent(env: Record<string, string | undefined>, name: string, fallback: number): number {
   const value = atLeastOne(env, name, fallback);
@@ -458,10 +472,7 @@ export function loadConfig(
       perApp: integer(env, "OUTBOUND_FETCHES_PER_APP", 256),
       total: integer(env, "OUTBOUND_FETCHES_TOTAL", 4096),
     },
-    kvHostShare: {
-      perApp: percent(env, "APP_KV_HOST_PERCENT", 25) / 100,
-      total: percent(env, "KV_HOST_PERCENT", 50) / 100,
-    },
+    kvHostShare: kvHostShare(env),
     redis: redisConfig(env),
     logBudgetWindowMs: integer(env, "LOG_BUDGET_WINDOW_MS", 10_000),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),

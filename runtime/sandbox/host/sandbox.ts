@@ -725,8 +725,11 @@ export class Sandbox {
         return;
       }
       const reply = { t: "reply", id, cid, ok: true, value: answer.value ?? null } as const;
+      const encoding = kv && appId ? performance.now() : 0;
       if (read) this.#sendHeld(reply, message.op);
       else this.#send(reply, answer.body);
+      // A read's reply (up to 3 MB of JSON) is host time the app's KV share pays for.
+      if (kv && appId) this.#options.kvTurns.charge(appId, performance.now() - encoding);
       if (answer.stream) void this.#pumpFetch(pending, id, cid, answer.stream);
     } catch (error) {
       this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
