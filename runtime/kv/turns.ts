@@ -34,19 +34,22 @@ export interface KvHostTime {
   othersActive(appId: string): boolean;
   /** Told when an app's call waits for the next window, and why; for its log. */
   onWait(appId: string, why: string): void;
+  /** The clock, in ms (performance.now unless a test gives its own). */
+  now?: () => number;
 }
 
 /** Turns and host time per app (see the module's comment). */
 export class KvTurns {
   readonly #perApp: number;
   readonly #time: KvHostTime;
+  readonly #now: () => number;
   readonly #running = new Map<string, number>();
   readonly #waiting = new Map<string, Array<() => void>>();
   /** Host time each app's calls took in this window, in ms (cleared as a window starts). */
   readonly #used = new Map<string, number>();
   #usedTotal = 0;
-  /** When this window started, in performance.now() ms. */
-  #windowStart = performance.now();
+  /** When this window started, in `#now()` ms. */
+  #windowStart: number;
   /** Resolves when the next window starts; one for every call waiting for it. */
   #nextWindow: Promise<void> | null = null;
 
@@ -54,6 +57,8 @@ export class KvTurns {
   constructor(perApp: number, time: KvHostTime) {
     this.#perApp = perApp;
     this.#time = time;
+    this.#now = time.now ?? (() => performance.now());
+    this.#windowStart = this.#now();
   }
 
   /**
@@ -77,9 +82,9 @@ export class KvTurns {
         told = true;
         await this.#windowStarts();
       }
-      const started = performance.now();
+      const started = this.#now();
       const result = work();
-      this.charge(appId, performance.now() - started + CALL_COST_MS);
+      this.charge(appId, this.#now() - started + CALL_COST_MS);
       return await result;
     } finally {
       this.#next(appId);
@@ -94,7 +99,7 @@ export class KvTurns {
 
   /** Why the app's next call must wait for the next window, or null when it may run now. */
   #overShare(appId: string): string | null {
-    const now = performance.now();
+    const now = this.#now();
     if (now - this.#windowStart >= this.#time.windowMs) {
       this.#windowStart = now;
       this.#used.clear();
@@ -121,7 +126,7 @@ export class KvTurns {
       setTimeout(() => {
         this.#nextWindow = null;
         resolve();
-      }, Math.max(1, Math.ceil(this.#windowStart + this.#time.windowMs - performance.now())))
+      }, Math.max(1, Math.ceil(this.#windowStart + this.#time.windowMs - this.#now())))
     );
     return this.#nextWindow;
   }
