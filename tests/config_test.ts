@@ -75,19 +75,19 @@ for (
       /APP_CPU_PERCENT must be at most 100/,
     ],
     [
-      "a KV host-time share past 100%",
-      { ...GOOD, APP_KV_HOST_PERCENT: "101" },
-      /APP_KV_HOST_PERCENT must be at most 100/,
+      "a host-time share of calls past 100%",
+      { ...GOOD, APP_HOST_CALLS_PERCENT: "101" },
+      /APP_HOST_CALLS_PERCENT must be at most 100/,
     ],
     [
-      "a KV host-time total below one app's share",
-      { ...GOOD, APP_KV_HOST_PERCENT: "60", KV_HOST_PERCENT: "50" },
-      /KV_HOST_PERCENT \(50\) must be at least APP_KV_HOST_PERCENT \(60\)/,
+      "a host-time total of calls below one app's share",
+      { ...GOOD, APP_HOST_CALLS_PERCENT: "60", HOST_CALLS_PERCENT: "50" },
+      /HOST_CALLS_PERCENT \(50\) must be at least APP_HOST_CALLS_PERCENT \(60\)/,
     ],
     [
-      "a KV host-time share of none",
-      { ...GOOD, KV_HOST_PERCENT: "0" },
-      /KV_HOST_PERCENT must be at least 1/,
+      "a host-time share of calls of none",
+      { ...GOOD, HOST_CALLS_PERCENT: "0" },
+      /HOST_CALLS_PERCENT must be at least 1/,
     ],
     [
       "fewer than two deployments kept",

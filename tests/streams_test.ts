@@ -16,6 +16,7 @@ import {
   waitFor,
 } from "./helpers.ts";
 import { sampleProcess } from "../runtime/sandbox/host/proc.ts";
+import { FETCH_COST_MS } from "../runtime/invoke/host_time.ts";
 
 const encoder = new TextEncoder();
 
@@ -356,6 +357,118 @@ Deno.test({
       await s.close();
       listener.close();
       await accepting.catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a fetched body past 10 MB is cut with an error naming the limit, and its fetch is given back",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // One fetch in flight per app: a second fetch runs only if the cut one was given back.
+    const s = await startServer({
+      env: {
+        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+        OUTBOUND_FETCHES_PER_APP: "1",
+      },
+    });
+    try {
+      const chunk = new Uint8Array(1024 * 1024).fill(120);
+      upstream.set(() =>
+        new Response(
+          new ReadableStream({
+            start(controller) {
+              for (let i = 0; i < 11; i++) controller.enqueue(chunk);
+              controller.close();
+            },
+          }),
+        )
+      );
+      const app = appId("bigbody");
+      await s.deployOk(app, {
+        "api/big.ts": `export default async () => {
+        let read = 0;
+        try {
+          const reader = (await fetch(${JSON.stringify(upstream.origin)})).body.getReader();
+          for (let next = await reader.read(); !next.done; next = await reader.read()) {
+            read += next.value.length;
+          }
+          return { body: { read } };
+        } catch (e) {
+          return { body: { read, error: e.message } };
+        }
+      };`,
+      });
+      const cut = await json<{ read: number; error?: string }>(await s.call(app, "/big"), 200);
+      assert.match(String(cut.error), /the response body is over the limit of 10485760 bytes/);
+      assert.ok(cut.read <= 10 * 1024 * 1024, `${cut.read} bytes reached the handler`);
+      upstream.set(() => new Response("small"));
+      const small = await json<{ read: number; error?: string }>(await s.call(app, "/big"), 200);
+      assert.deepEqual(small, { read: 5 }, "the next fetch had the app's one socket");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "while other apps are served, an app's fetches take at most its share of the host's time, and it is told",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // 1% of a core: 1 ms of the host's time per 100 ms window for the app's KV and fetch calls.
+    const s = await startServer({
+      env: {
+        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+        APP_HOST_CALLS_PERCENT: "1",
+      },
+    });
+    try {
+      upstream.set(() => new Response("ok"));
+      const app = appId("fetchflood");
+      const neighbour = appId("neighbour");
+      await s.deployOk(app, {
+        "api/flood.ts": `export default async () => {
+        let fetches = 0;
+        for (let round = 0; round < 6; round++) {
+          await Promise.all(Array.from({ length: 16 }, () =>
+            fetch(${JSON.stringify(upstream.origin)}).then((r) => r.text())));
+          fetches += 16;
+        }
+        return { body: { fetches } };
+      };`,
+      });
+      await s.deployOk(neighbour, {
+        "api/slow.ts":
+          "export default async () => { await new Promise((r) => setTimeout(r, 4000)); return { body: 'done' }; };",
+      });
+      const victim = await victimPath(s);
+      // Another app is being served throughout the flood (it holds a sandbox for 4 s).
+      const served = s.call(neighbour, "/slow");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const started = performance.now();
+      const { result } = await probing(
+        s,
+        victim,
+        async () => await json<{ fetches: number }>(await s.call(app, "/flood"), 200),
+      );
+      const elapsed = performance.now() - started;
+      assert.equal(await (await served).text(), "done");
+      assert.equal(result.fetches, 96);
+      // Each fetch is charged FETCH_COST_MS: a 1 ms window admits at most 1 / FETCH_COST_MS of
+      // them and the one that crosses the share, so 96 take at least this long (unbounded, 0.1 s).
+      const perWindow = 1 / FETCH_COST_MS + 1;
+      const least = ((96 - 16) / perWindow - 1) * 100;
+      assert.ok(elapsed >= least, `96 fetches took ${Math.round(elapsed)} ms, under ${least} ms`);
+      const told = (await s.logs(app)).filter((e) =>
+        e.message.startsWith("KV and fetch calls slowed")
+      );
+      assert.equal(told.length, 1, "told once (a minute)");
+    } finally {
+      await s.close();
     }
   },
 });

@@ -117,14 +117,19 @@ export class Egress {
   /**
    * Fetches for a function; throws EgressError when policy refuses a hop. `body` is the
    * request body's bytes; the answer carries the response's head and its body as a stream, read
-   * only as fast as the function reads it and cut with an EgressError past `maxResponseBytes`.
+   * only as fast as the function reads it, and `streamLimit` (`maxResponseBytes`), past which the
+   * reader cuts it.
    */
   async fetch(
     request: WireFetchRequest,
     requestBody: Uint8Array | ReadableStream<Uint8Array> | undefined,
     secrets: Record<string, string>,
     signal: AbortSignal,
-  ): Promise<{ value: WireFetchResponse; stream?: ReadableStream<Uint8Array> | undefined }> {
+  ): Promise<{
+    value: WireFetchResponse;
+    stream?: ReadableStream<Uint8Array> | undefined;
+    streamLimit?: number;
+  }> {
     let url = parseUrl(request.url);
     let method = request.method.toUpperCase();
     const streamed = requestBody instanceof ReadableStream;
@@ -204,14 +209,10 @@ export class Egress {
           hasBody: response.body !== null,
           redirected: hop > 0,
         },
-        stream: response.body
-          ? response.body.pipeThrough(
-            limitBytes(
-              this.#options.maxResponseBytes,
-              "fetch: the response body is over the limit",
-            ),
-          )
-          : undefined,
+        // Counted against the limit where it is read (the sandbox's pump), not through another
+        // stream layer.
+        stream: response.body ?? undefined,
+        streamLimit: this.#options.maxResponseBytes,
       };
     }
     throw new EgressError(`fetch ${request.url}: more than ${MAX_REDIRECTS} redirects`);

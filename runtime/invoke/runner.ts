@@ -360,7 +360,7 @@ export class FunctionRunner {
                 return answer;
               }
               // The socket is held until the body has been read, cancelled or cut.
-              return { ...answer, stream: releasing(answer.stream, releaseFetch) };
+              return { ...answer, onStreamEnd: once(releaseFetch) };
             } finally {
               releaseBytes();
             }
@@ -421,28 +421,11 @@ function toPlatformError(error: unknown, file: string, secrets: Record<string, s
   });
 }
 
-/** `stream`, calling `release` once when it ends, fails or is cancelled. */
-function releasing(
-  stream: ReadableStream<Uint8Array>,
-  release: () => void,
-): ReadableStream<Uint8Array> {
-  const reader = stream.getReader();
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      try {
-        const { done, value } = await reader.read();
-        if (done) {
-          release();
-          controller.close();
-        } else controller.enqueue(value);
-      } catch (error) {
-        release();
-        controller.error(error);
-      }
-    },
-    async cancel(reason) {
-      release();
-      await reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+/** `release`, run at most once however often it is called. */
+function once(release: () => void): () => void {
+  let done = false;
+  return () => {
+    if (!done) release();
+    done = true;
+  };
 }

@@ -60,12 +60,12 @@ export interface Config {
    */
   fetches: { perApp: number; total: number };
   /**
-   * The part of one core the host's main thread may spend on KV calls per 100 ms while other
-   * apps are served, as fractions: one app's (APP_KV_HOST_PERCENT, default 25) and all apps'
-   * (KV_HOST_PERCENT, default 50, at least the app's). Past either, the app's next calls wait
-   * for the next 100 ms (runtime/kv/turns.ts).
+   * The part of one core the host's main thread may spend on KV and fetch calls per 100 ms while
+   * other apps are served, as fractions: one app's (APP_HOST_CALLS_PERCENT, default 25) and all
+   * apps' (HOST_CALLS_PERCENT, default 50, at least the app's). Past either, the app's next
+   * calls wait for the next 100 ms (runtime/invoke/host_time.ts).
    */
-  kvHostShare: { perApp: number; total: number };
+  hostCallShare: { perApp: number; total: number };
   /**
    * The shared Redis (README "Scale-out"): over TCP (REDIS_URL, `redis://` or `rediss://`) or over
    * the Upstash REST protocol (UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN); null means the
@@ -372,14 +372,14 @@ function cpuPercent(env: Record<string, string | undefined>): number {
   return percent;
 }
 
-/** APP_KV_HOST_PERCENT and KV_HOST_PERCENT, as fractions; the total is at least an app's. */
-function kvHostShare(env: Record<string, string | undefined>): { perApp: number; total: number } {
-  const perApp = percent(env, "APP_KV_HOST_PERCENT", 25);
-  const total = percent(env, "KV_HOST_PERCENT", 50);
+/** APP_HOST_CALLS_PERCENT and HOST_CALLS_PERCENT, as fractions; the total is at least an app's. */
+function hostCallShare(env: Record<string, string | undefined>): { perApp: number; total: number } {
+  const perApp = percent(env, "APP_HOST_CALLS_PERCENT", 25);
+  const total = percent(env, "HOST_CALLS_PERCENT", 50);
   if (total < perApp) {
     throw new ConfigError(
-      `KV_HOST_PERCENT (${total}) must be at least APP_KV_HOST_PERCENT (${perApp}): all apps' ` +
-        "share cannot be smaller than one app's",
+      `HOST_CALLS_PERCENT (${total}) must be at least APP_HOST_CALLS_PERCENT (${perApp}): all ` +
+        "apps' share cannot be smaller than one app's",
     );
   }
   return { perApp: perApp / 100, total: total / 100 };
@@ -472,7 +472,7 @@ export function loadConfig(
       perApp: integer(env, "OUTBOUND_FETCHES_PER_APP", 256),
       total: integer(env, "OUTBOUND_FETCHES_TOTAL", 4096),
     },
-    kvHostShare: kvHostShare(env),
+    hostCallShare: hostCallShare(env),
     redis: redisConfig(env),
     logBudgetWindowMs: integer(env, "LOG_BUDGET_WINDOW_MS", 10_000),
     logRetention: integer(env, "LOG_RETENTION_ENTRIES", 10_000),

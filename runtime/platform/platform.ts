@@ -2,6 +2,7 @@
 import { HeldShare } from "../budget.ts";
 import { KvTurns } from "../kv/turns.ts";
 import { ReportWindows } from "../invoke/report_windows.ts";
+import { HostTime } from "../invoke/host_time.ts";
 import { MAX_KV_REPLY_BYTES } from "../kv/types.ts";
 import type { Config } from "./config.ts";
 import { Deployments } from "../deploy/deployments.ts";
@@ -78,8 +79,8 @@ const ACQUIRE_WAIT_MS = 2_000;
 const WATCH_INTERVAL_MS = 100;
 /** KV calls of one app the host works on at once (each may build a 3 MB reply); others wait. */
 const KV_TURNS_PER_APP = 16;
-/** The window of the KV host-time shares, in ms. */
-const KV_HOST_WINDOW_MS = 100;
+/** The window of the apps' shares of the host's time for KV and fetch calls, in ms. */
+const HOST_TIME_WINDOW_MS = 100;
 /** CPU a sandbox may use with no request in flight over one window, in ms (half a core). */
 const IDLE_CPU_MS = 1_000;
 /** The window of that check, in ms. */
@@ -148,8 +149,25 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
     config.secretsKey ?? await embeddedSecretsKey(config.dataDir),
   );
   const vars = new EnvVars({ store, cipher, withheld: secretNames(config.egressRules) });
-  /** KV calls that waited for their app's host-time share: logged once a window per app. */
-  const kvWaits = new ReportWindows();
+  /** KV and fetch calls that waited for their app's host-time share: logged once a window per app. */
+  const callWaits = new ReportWindows();
+  const hostTime = new HostTime({
+    perAppMs: config.hostCallShare.perApp * HOST_TIME_WINDOW_MS,
+    totalMs: config.hostCallShare.total * HOST_TIME_WINDOW_MS,
+    windowMs: HOST_TIME_WINDOW_MS,
+    // Asked for calls only, which come from sandboxes: `sandboxes` exists by then.
+    othersActive: (appId) => sandboxes.othersBusy(appId),
+    onWait: (appId, why) => {
+      const count = callWaits.count(appId);
+      if (count === null) return;
+      logs.event(
+        appId,
+        "warn",
+        `KV and fetch calls slowed: ${why} (${count} ${count === 1 ? "wait" : "waits"} since ` +
+          `the last report; reported at most once every ${callWaits.seconds} s)`,
+      );
+    },
+  });
   const sandboxes = await Supervisor.create({
     heapMb: config.memoryMb,
     memoryMb: config.sandboxes.memoryMb,
@@ -171,23 +189,8 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       "KV reply bytes",
       "bytes of KV replies its sandboxes have not read yet",
     ),
-    kvTurns: new KvTurns(KV_TURNS_PER_APP, {
-      perAppMs: config.kvHostShare.perApp * KV_HOST_WINDOW_MS,
-      totalMs: config.kvHostShare.total * KV_HOST_WINDOW_MS,
-      windowMs: KV_HOST_WINDOW_MS,
-      // Called for KV calls only, which come from sandboxes: `sandboxes` exists by then.
-      othersActive: (appId) => sandboxes.othersBusy(appId),
-      onWait: (appId, why) => {
-        const count = kvWaits.count(appId);
-        if (count === null) return;
-        logs.event(
-          appId,
-          "warn",
-          `KV calls slowed: ${why} (${count} ${count === 1 ? "wait" : "waits"} since the last ` +
-            `report; reported at most once every ${kvWaits.seconds} s)`,
-        );
-      },
-    }),
+    kvTurns: new KvTurns(KV_TURNS_PER_APP, hostTime),
+    hostTime,
     onEvent: (appId, _environment, level, message) =>
       logs.event(appId, level, message, (text) => vars.redactForApp(appId, text)),
   });

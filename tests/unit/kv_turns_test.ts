@@ -1,6 +1,7 @@
-/** KV turns and host-time shares, without a server: who waits, why, and that nothing is lost. */
+/** KV turns and the host-time shares, without a server: who waits, why, and that nothing is lost. */
 import assert from "node:assert/strict";
 import { CALL_COST_MS, KvTurns } from "../../runtime/kv/turns.ts";
+import { HostTime, type HostTimeShares } from "../../runtime/invoke/host_time.ts";
 
 /**
  * The turns' clock: real time plus what `busy` calls took, so a call's cost is exactly what it
@@ -10,6 +11,12 @@ let spent = 0;
 const now = () => performance.now() + spent;
 
 /** A call whose store work takes `ms` of the host's time, as the embedded store's statements do. */
+/** KV turns (16 per app) over host-time shares kept by `now`. */
+function turnsWith(shares: HostTimeShares): KvTurns & { time: HostTime } {
+  const time = new HostTime(shares);
+  return Object.assign(new KvTurns(16, time), { time });
+}
+
 function busy(ms: number): () => Promise<string> {
   return () => {
     spent += ms;
@@ -19,7 +26,7 @@ function busy(ms: number): () => Promise<string> {
 
 Deno.test("an app past its host-time share waits for the next window, told why; its calls all run", async () => {
   const waits: Array<[string, string]> = [];
-  const turns = new KvTurns(16, {
+  const turns = turnsWith({
     perAppMs: 5,
     totalMs: 1000,
     windowMs: 400,
@@ -41,7 +48,7 @@ Deno.test("an app past its host-time share waits for the next window, told why; 
   assert.equal(waits[0]![0], "a");
   assert.match(
     waits[0]![1],
-    /its KV calls took \d+ ms of the host's time within 400 ms, its share \(APP_KV_HOST_PERCENT\) while other apps are served/,
+    /its KV and fetch calls took \d+ ms of the host's time within 400 ms, its share \(APP_HOST_CALLS_PERCENT\) while other apps are served/,
   );
   assert.equal(await turns.run("b", busy(0.1)), "done", "another app has its own share");
   assert.equal(waits.length, 1);
@@ -50,7 +57,7 @@ Deno.test("an app past its host-time share waits for the next window, told why; 
 Deno.test("a burst queued for the app's turns passes its share one call at a time, not together", async () => {
   let told = 0;
   const windowMs = 200;
-  const turns = new KvTurns(16, {
+  const turns = turnsWith({
     perAppMs: 1,
     totalMs: 1000,
     windowMs,
@@ -82,7 +89,7 @@ Deno.test("a burst queued for the app's turns passes its share one call at a tim
 
 Deno.test("past the total share, heavy apps wait and a light app does not", async () => {
   const waits: Array<[string, string]> = [];
-  const turns = new KvTurns(16, {
+  const turns = turnsWith({
     perAppMs: 50,
     totalMs: 10,
     windowMs: 400,
@@ -101,13 +108,13 @@ Deno.test("past the total share, heavy apps wait and a light app does not", asyn
   await Promise.all([turns.run("light", busy(0.1)), turns.run("heavy", busy(0.1))]);
   assert.ok(performance.now() - started >= 200, "both ran in the next window");
   assert.deepEqual(waits.map(([app]) => app).sort(), ["heavy", "light"]);
-  for (const [, why] of waits) assert.match(why, /all apps' KV calls took \d+ ms/);
+  for (const [, why] of waits) assert.match(why, /all apps' KV and fetch calls took \d+ ms/);
 });
 
 Deno.test("an app alone on the host is never held back: the shares hold while others are served", async () => {
   let others = false;
   const waits: string[] = [];
-  const turns = new KvTurns(16, {
+  const turns = turnsWith({
     perAppMs: 1,
     totalMs: 1,
     windowMs: 400,
@@ -126,7 +133,7 @@ Deno.test("an app alone on the host is never held back: the shares hold while ot
 
 Deno.test("a reply's encoding charged to the app counts against its share", async () => {
   const waits: string[] = [];
-  const turns = new KvTurns(16, {
+  const turns = turnsWith({
     perAppMs: 5,
     totalMs: 1000,
     windowMs: 400,
@@ -135,7 +142,7 @@ Deno.test("a reply's encoding charged to the app counts against its share", asyn
     onWait: (app) => waits.push(app),
   });
   await turns.run("replies", busy(0.1));
-  turns.charge("replies", 6);
+  turns.time.charge("replies", 6);
   const started = performance.now();
   await turns.run("replies", busy(0.1));
   assert.ok(performance.now() - started >= 200);

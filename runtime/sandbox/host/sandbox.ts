@@ -7,6 +7,7 @@ import { IdTable } from "../id_table.ts";
 import { BudgetRefusal, type HeldShare } from "../../budget.ts";
 import { MAX_KV_REPLY_BYTES } from "../../kv/types.ts";
 import type { KvTurns } from "../../kv/turns.ts";
+import { FETCH_BYTE_COST_MS, FETCH_COST_MS, type HostTime } from "../../invoke/host_time.ts";
 import { type ErrorKind, PlatformError } from "../../errors.ts";
 import { setImmediate } from "node:timers";
 import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
@@ -42,8 +43,15 @@ export interface InvocationHooks {
 export interface CallAnswer {
   value: unknown;
   body?: Uint8Array | undefined;
-  /** A body that follows the reply as it arrives (a fetch's response), under a stream window. */
+  /**
+   * A body that follows the reply as it arrives (a fetch's response), under a stream window;
+   * read as it is (one stream layer: each layer of web streams cost about 30 µs a fetch here).
+   */
   stream?: ReadableStream<Uint8Array> | undefined;
+  /** The most bytes `stream` may bring; past it the sandbox's body is cut with an error. */
+  streamLimit?: number | undefined;
+  /** Called once `stream` has ended, failed or been cancelled (a fetch gives back its socket). */
+  onStreamEnd?: (() => void) | undefined;
 }
 
 /** A deployment's compiled code, what a sandbox loads. */
@@ -172,6 +180,8 @@ export interface SandboxOptions {
   replyBytes: HeldShare;
   /** How many of an app's KV calls the host works on at once (each may build 3 MB). */
   kvTurns: KvTurns;
+  /** The apps' shares of the host's time for KV and fetch calls (KV turns charge it too). */
+  hostTime: HostTime;
   /** Receives log lines not tied to a running request (timers, crashes, stops). */
   onEvent(sandbox: Sandbox, level: LogLevel, message: string): void;
   /** Called once when the process has exited, with the reason the host stopped it, if it did. */
@@ -718,10 +728,17 @@ export class Sandbox {
         }
         return pending.hooks.call(message.op, message.args, body);
       };
-      const answer = kv && appId ? await this.#options.kvTurns.run(appId, call) : await call();
+      const answer = !appId
+        ? await call()
+        : kv
+        ? await this.#options.kvTurns.run(appId, call)
+        : message.op === "fetch"
+        ? await this.#options.hostTime.run(appId, call, () => FETCH_COST_MS)
+        : await call();
       if (this.#pending.get(id) !== pending) {
         // The request ended while its fetch was under way: nobody will read the body.
         await answer.stream?.cancel().catch(() => {});
+        answer.onStreamEnd?.();
         return;
       }
       const reply = { t: "reply", id, cid, ok: true, value: answer.value ?? null } as const;
@@ -729,8 +746,8 @@ export class Sandbox {
       if (read) this.#sendHeld(reply, message.op);
       else this.#send(reply, answer.body);
       // A read's reply (up to 3 MB of JSON) is host time the app's KV share pays for.
-      if (kv && appId) this.#options.kvTurns.charge(appId, performance.now() - encoding);
-      if (answer.stream) void this.#pumpFetch(pending, id, cid, answer.stream);
+      if (kv && appId) this.#options.hostTime.charge(appId, performance.now() - encoding);
+      if (answer.stream) void this.#pumpFetch(pending, id, cid, answer);
     } catch (error) {
       this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
     } finally {
@@ -802,13 +819,10 @@ export class Sandbox {
    * the handler read: a handler that stops reading stops the upstream (TCP backpressure), and
    * the host holds at most one upstream chunk of it.
    */
-  async #pumpFetch(
-    pending: Pending,
-    id: number,
-    cid: number,
-    stream: ReadableStream<Uint8Array>,
-  ): Promise<void> {
-    const reader = stream.getReader();
+  async #pumpFetch(pending: Pending, id: number, cid: number, answer: CallAnswer): Promise<void> {
+    const reader = answer.stream!.getReader();
+    const limit = answer.streamLimit ?? Infinity;
+    let bytes = 0;
     const window = new CreditWindow();
     let ended: string | null = null;
     const cancel = (reason: string) => {
@@ -825,6 +839,13 @@ export class Sandbox {
         await this.#writer?.whenBelow(MAX_QUEUED_FETCH_BYTES);
         const { done, value } = await reader.read();
         if (done) break;
+        bytes += value.length;
+        const appId = this.deployment?.appId;
+        if (appId) this.#options.hostTime.charge(appId, value.length * FETCH_BYTE_COST_MS);
+        if (bytes > limit) {
+          cancel(`fetch: the response body is over the limit of ${limit} bytes`);
+          break;
+        }
         await sendWindowed(
           window,
           value,
@@ -837,6 +858,7 @@ export class Sandbox {
       this.#send({ t: "fetch-end", id, cid, error: `fetch: ${(error as Error).message}` });
     } finally {
       pending.fetches.delete(cid);
+      answer.onStreamEnd?.();
     }
   }
 

@@ -17,6 +17,7 @@ import { type ColdStartLimits, ColdStarts } from "./cold.ts";
 import { AppShares, type ShareLimits, shareLimits } from "./shares.ts";
 import { BudgetRefusal, type HeldShare } from "../../budget.ts";
 import type { KvTurns } from "../../kv/turns.ts";
+import type { HostTime } from "../../invoke/host_time.ts";
 import { bytesOf, heldBy, mb, type MemoryLimits, memoryLimits, overBudget } from "./memory.ts";
 import {
   type Invocation,
@@ -68,6 +69,8 @@ export interface SupervisorOptions {
   replyBytes: HeldShare;
   /** How many of an app's KV calls the host works on at once; the others wait their turn. */
   kvTurns: KvTurns;
+  /** The apps' shares of the host's time for KV and fetch calls. */
+  hostTime: HostTime;
   /** Receives an app's log lines that belong to no request (timers, stops, crashes). */
   onEvent(appId: string, environment: string, level: LogLevel, message: string): void;
 }
@@ -725,6 +728,7 @@ export class Supervisor {
       heapMb,
       replyBytes: this.#options.replyBytes,
       kvTurns: this.#options.kvTurns,
+      hostTime: this.#options.hostTime,
       onEvent: (s, level, message) => {
         if (s.deployment) {
           this.#options.onEvent(s.deployment.appId, s.deployment.environment, level, message);
