@@ -402,7 +402,10 @@ Deno.test({
       };`,
       });
       const cut = await json<{ read: number; error?: string }>(await s.call(app, "/big"), 200);
-      assert.match(String(cut.error), /the response body is over the limit of 10485760 bytes/);
+      assert.match(
+        String(cut.error),
+        /^fetch: the response body is over the limit of 10485760 bytes/,
+      );
       assert.ok(cut.read <= 10 * 1024 * 1024, `${cut.read} bytes reached the handler`);
       upstream.set(() => new Response("small"));
       const small = await json<{ read: number; error?: string }>(await s.call(app, "/big"), 200);
@@ -467,6 +470,66 @@ Deno.test({
         e.message.startsWith("KV and fetch calls slowed")
       );
       assert.equal(told.length, 1, "told once (a minute)");
+    } finally {
+      await s.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fetches waiting for their app's host time hold their budgets: past them, the rest are refused",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // 1 MB of outbound bodies held per app; 1% of a core of host time, so fetches wait.
+    const s = await startServer({
+      env: {
+        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+        APP_HOST_CALLS_PERCENT: "1",
+        REQUEST_BODY_BYTES_PER_APP: String(1024 * 1024),
+      },
+    });
+    try {
+      upstream.set(async (request) =>
+        new Response(String((await request.arrayBuffer()).byteLength))
+      );
+      const app = appId("parked");
+      const neighbour = appId("neighbour");
+      await s.deployOk(app, {
+        "api/post.ts": `export default async () => {
+        const body = new Uint8Array(100 * 1024);
+        const results = await Promise.allSettled(Array.from({ length: 40 }, () =>
+          fetch(${
+          JSON.stringify(upstream.origin)
+        }, { method: "POST", body }).then((r) => r.text())));
+        const refused = results.filter((r) => r.status === "rejected");
+        return { body: {
+          sent: results.filter((r) => r.status === "fulfilled").length,
+          refused: refused.length,
+          first: refused[0]?.reason?.message ?? null,
+        } };
+      };`,
+      });
+      await s.deployOk(neighbour, {
+        "api/slow.ts":
+          "export default async () => { await new Promise((r) => setTimeout(r, 3000)); return { body: 'done' }; };",
+      });
+      const served = s.call(neighbour, "/slow");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const result = await json<{ sent: number; refused: number; first: string | null }>(
+        await s.call(app, "/post"),
+        200,
+      );
+      assert.equal(await (await served).text(), "done");
+      // About ten 100 KB bodies fit the 1 MB budget; the fetches waiting for host time hold
+      // theirs, so the others are refused at once instead of waiting, uncounted.
+      assert.ok(result.refused >= 20, `only ${result.refused} of 40 refused`);
+      assert.ok(result.sent >= 1, "the first fetches went out");
+      assert.match(
+        String(result.first),
+        /bytes of outbound request bodies; the budget is 1048576 per app/,
+      );
     } finally {
       await s.close();
     }

@@ -77,18 +77,24 @@ export class HostTime {
 
   /** Adds `ms` of host time to what the app's calls took in this window. */
   charge(appId: string, ms: number): void {
+    this.#roll();
     this.#used.set(appId, (this.#used.get(appId) ?? 0) + ms);
     this.#usedTotal += ms;
   }
 
-  /** Why the app's next call must wait for the next window, or null when it may run now. */
-  #overShare(appId: string): string | null {
+  /** Starts a new window once the current one has passed. */
+  #roll(): void {
     const now = this.#now();
     if (now - this.#windowStart >= this.#shares.windowMs) {
       this.#windowStart = now;
       this.#used.clear();
       this.#usedTotal = 0;
     }
+  }
+
+  /** Why the app's next call must wait for the next window, or null when it may run now. */
+  #overShare(appId: string): string | null {
+    this.#roll();
     const used = this.#used.get(appId) ?? 0;
     const { perAppMs, totalMs, windowMs } = this.#shares;
     if (used < perAppMs * LIGHT_SHARE || !this.#shares.othersActive(appId)) return null;

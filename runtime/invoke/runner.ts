@@ -18,6 +18,7 @@ import { RequestTiming, seesQueueFigures } from "./timing.ts";
 import { RefusalReports } from "./refusals.ts";
 import { MissReports } from "./misses.ts";
 import { BudgetRefusal, type HeldShare } from "../budget.ts";
+import { FETCH_COST_MS, type HostTime } from "./host_time.ts";
 import type { ApiKeys } from "../auth/keys.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import { type InvocationHooks, LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
@@ -52,6 +53,8 @@ export interface FunctionRunnerOptions {
   fetches: HeldShare;
   /** Bytes of outbound fetch request bodies held until sent, per app and in all. */
   fetchBodyBytes: HeldShare;
+  /** The apps' shares of the host's time, which a fetch waits for once its budgets are taken. */
+  hostTime: HostTime;
 }
 
 /** Which app, environment and function path a request addresses. */
@@ -298,7 +301,7 @@ export class FunctionRunner {
     timing: RequestTiming,
     ended: () => AbortSignal,
   ): InvocationHooks {
-    const { kv, egress, metrics, fetches: inFlight, fetchBodyBytes } = this.#options;
+    const { kv, egress, metrics, fetches: inFlight, fetchBodyBytes, hostTime } = this.#options;
     const refusals = this.#refusals;
     let fetches = 0;
     /**
@@ -351,16 +354,22 @@ export class FunctionRunner {
           try {
             const releaseBytes = holding(fetchBodyBytes, bytes);
             try {
+              // Its budgets are taken first: a fetch waiting for the app's host time holds them.
               const answer = await timing.measure(
                 timing.fetch,
-                () => egress.fetch(args[0] as WireFetchRequest, body, secrets, signal),
+                () =>
+                  hostTime.run(
+                    appId,
+                    () => egress.fetch(args[0] as WireFetchRequest, body, secrets, signal),
+                    () => FETCH_COST_MS,
+                  ),
               );
               if (!answer.stream) {
                 releaseFetch();
                 return answer;
               }
               // The socket is held until the body has been read, cancelled or cut.
-              return { ...answer, onStreamEnd: once(releaseFetch) };
+              return { ...answer, onStreamEnd: releaseFetch };
             } finally {
               releaseBytes();
             }
@@ -419,13 +428,4 @@ function toPlatformError(error: unknown, file: string, secrets: Record<string, s
     retryAfterSeconds: error.retryAfterSeconds,
     cause: error,
   });
-}
-
-/** `release`, run at most once however often it is called. */
-function once(release: () => void): () => void {
-  let done = false;
-  return () => {
-    if (!done) release();
-    done = true;
-  };
 }

@@ -251,6 +251,7 @@ export async function createPlatform(config: Config, parts: PlatformParts = {}):
       "outbound request body bytes",
       "bytes of outbound request bodies",
     ),
+    hostTime,
   });
   await scheduler.start();
   const sync = startSync({

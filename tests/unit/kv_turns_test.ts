@@ -10,13 +10,13 @@ import { HostTime, type HostTimeShares } from "../../runtime/invoke/host_time.ts
 let spent = 0;
 const now = () => performance.now() + spent;
 
-/** A call whose store work takes `ms` of the host's time, as the embedded store's statements do. */
 /** KV turns (16 per app) over host-time shares kept by `now`. */
 function turnsWith(shares: HostTimeShares): KvTurns & { time: HostTime } {
   const time = new HostTime(shares);
   return Object.assign(new KvTurns(16, time), { time });
 }
 
+/** A call whose store work takes `ms` of the host's time, as the embedded store's statements do. */
 function busy(ms: number): () => Promise<string> {
   return () => {
     spent += ms;

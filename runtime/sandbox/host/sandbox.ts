@@ -7,7 +7,7 @@ import { IdTable } from "../id_table.ts";
 import { BudgetRefusal, type HeldShare } from "../../budget.ts";
 import { MAX_KV_REPLY_BYTES } from "../../kv/types.ts";
 import type { KvTurns } from "../../kv/turns.ts";
-import { FETCH_BYTE_COST_MS, FETCH_COST_MS, type HostTime } from "../../invoke/host_time.ts";
+import { FETCH_BYTE_COST_MS, type HostTime } from "../../invoke/host_time.ts";
 import { type ErrorKind, PlatformError } from "../../errors.ts";
 import { setImmediate } from "node:timers";
 import { FrameError, FrameReader, FrameWriter, socketSink } from "../frames.ts";
@@ -180,7 +180,7 @@ export interface SandboxOptions {
   replyBytes: HeldShare;
   /** How many of an app's KV calls the host works on at once (each may build 3 MB). */
   kvTurns: KvTurns;
-  /** The apps' shares of the host's time for KV and fetch calls (KV turns charge it too). */
+  /** The apps' shares of the host's time: a KV reply's encoding and fetched bytes are charged here. */
   hostTime: HostTime;
   /** Receives log lines not tied to a running request (timers, crashes, stops). */
   onEvent(sandbox: Sandbox, level: LogLevel, message: string): void;
@@ -714,6 +714,7 @@ export class Sandbox {
     // that happened must never be reported as refused, so only reads are held to the budget.
     const read = kv && READ_OPS.has(message.op);
     if (kv) this.#openKvCalls++;
+    let answer: CallAnswer | undefined;
     try {
       const call = () => {
         // Waited its turn: the request may be gone (a timeout, a stop) and nobody would read.
@@ -728,17 +729,13 @@ export class Sandbox {
         }
         return pending.hooks.call(message.op, message.args, body);
       };
-      const answer = !appId
-        ? await call()
-        : kv
-        ? await this.#options.kvTurns.run(appId, call)
-        : message.op === "fetch"
-        ? await this.#options.hostTime.run(appId, call, () => FETCH_COST_MS)
-        : await call();
+      // A fetch waits for the app's host time inside the runner's hook, once the fetch budgets
+      // are taken: a fetch parked here would hold its body uncounted.
+      answer = kv && appId ? await this.#options.kvTurns.run(appId, call) : await call();
       if (this.#pending.get(id) !== pending) {
         // The request ended while its fetch was under way: nobody will read the body.
-        await answer.stream?.cancel().catch(() => {});
         answer.onStreamEnd?.();
+        await answer.stream?.cancel().catch(() => {});
         return;
       }
       const reply = { t: "reply", id, cid, ok: true, value: answer.value ?? null } as const;
@@ -749,6 +746,11 @@ export class Sandbox {
       if (kv && appId) this.#options.hostTime.charge(appId, performance.now() - encoding);
       if (answer.stream) void this.#pumpFetch(pending, id, cid, answer);
     } catch (error) {
+      // A fetch that answered but whose reply could not be sent: its body will not be read.
+      if (answer?.stream) {
+        answer.onStreamEnd?.();
+        answer.stream.cancel().catch(() => {});
+      }
       this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
     } finally {
       if (kv) this.#kvCallDone();
