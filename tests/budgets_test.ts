@@ -10,6 +10,7 @@ import { CALL_COST_MS } from "../runtime/kv/turns.ts";
 import {
   appId,
   backends,
+  busyNeighbour,
   json,
   probing,
   startServer,
@@ -151,16 +152,10 @@ Deno.test("[embedded] while other apps are served, an app's KV calls take at mos
   const s = await startServer({ env: { APP_HOST_CALLS_PERCENT: "1" } });
   try {
     const app = appId("kvflood");
-    const neighbour = appId("neighbour");
     await s.deployOk(app, { "api/flood.ts": KV_FLOOD });
-    await s.deployOk(neighbour, {
-      "api/slow.ts":
-        "export default async () => { await new Promise((r) => setTimeout(r, 3000)); return { body: 'done' }; };",
-    });
     const victim = await victimPath(s);
-    // Another app is being served throughout the flood (it holds a sandbox for 3 s).
-    const served = s.call(neighbour, "/slow");
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Another app is being served throughout the flood.
+    const neighbour = await busyNeighbour(s);
     const started = performance.now();
     const { result } = await probing(
       s,
@@ -168,7 +163,7 @@ Deno.test("[embedded] while other apps are served, an app's KV calls take at mos
       async () => await json<{ calls: number }>(await s.call(app, "/flood?ms=2000&n=64"), 200),
     );
     const elapsed = performance.now() - started;
-    assert.equal(await (await served).text(), "done");
+    await neighbour.release();
     // Each call is charged at least CALL_COST_MS and checked against every call before it, even
     // those queued for the app's 16 turns, so a window admits at most 1 / CALL_COST_MS calls and
     // the one that crosses the share. Unbounded, this machine made 50k.

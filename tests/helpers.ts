@@ -495,6 +495,43 @@ export async function probing<T>(
   return { result, slowestMs };
 }
 
+/**
+ * Deploys another app and starts one request of it that holds its sandbox until `release` is
+ * called, so the host counts other apps as being served (the host-time shares hold only then).
+ * Resolves once that request runs; `release` ends it, and fails unless it answered.
+ */
+export async function busyNeighbour(s: TestServer): Promise<{ release(): Promise<void> }> {
+  const app = appId("neighbour");
+  await s.deployOk(app, {
+    "api/busy.ts": `export default async (ctx) => {
+      await ctx.kv.set("running", "1");
+      while ((await ctx.kv.get("release")) === null) await new Promise((r) => setTimeout(r, 50));
+      return { body: "done" };
+    };`,
+  });
+  const served = s.call(app, "/busy");
+  await waitFor(
+    "the busy neighbour to run",
+    async () => {
+      const response = await s.api(`/apps/${app}/kv/running`);
+      await response.body?.cancel();
+      return response.status === 200;
+    },
+    10_000,
+  );
+  return {
+    async release() {
+      await (await s.api(`/apps/${app}/kv/release`, { method: "PUT", json: { value: "1" } })).body
+        ?.cancel();
+      const response = await served;
+      const text = await response.text();
+      if (text !== "done") {
+        throw new Error(`the busy neighbour answered ${response.status}: ${text}`);
+      }
+    },
+  };
+}
+
 /** Deploys a one-route app answering "ok" and answers the path of that route, for `probing`. */
 export async function victimPath(s: TestServer): Promise<string> {
   const app = appId("victim");

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import {
   appId,
+  busyNeighbour,
   json,
   probing,
   startServer,
@@ -432,7 +433,6 @@ Deno.test({
     try {
       upstream.set(() => new Response("ok"));
       const app = appId("fetchflood");
-      const neighbour = appId("neighbour");
       await s.deployOk(app, {
         "api/flood.ts": `export default async () => {
         let fetches = 0;
@@ -444,14 +444,9 @@ Deno.test({
         return { body: { fetches } };
       };`,
       });
-      await s.deployOk(neighbour, {
-        "api/slow.ts":
-          "export default async () => { await new Promise((r) => setTimeout(r, 4000)); return { body: 'done' }; };",
-      });
       const victim = await victimPath(s);
-      // Another app is being served throughout the flood (it holds a sandbox for 4 s).
-      const served = s.call(neighbour, "/slow");
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // Another app is being served throughout the flood.
+      const neighbour = await busyNeighbour(s);
       const started = performance.now();
       const { result } = await probing(
         s,
@@ -459,7 +454,7 @@ Deno.test({
         async () => await json<{ fetches: number }>(await s.call(app, "/flood"), 200),
       );
       const elapsed = performance.now() - started;
-      assert.equal(await (await served).text(), "done");
+      await neighbour.release();
       assert.equal(result.fetches, 96);
       // Each fetch is charged FETCH_COST_MS: a 1 ms window admits at most 1 / FETCH_COST_MS of
       // them and the one that crosses the share, so 96 take at least this long (unbounded, 0.1 s).
@@ -495,7 +490,6 @@ Deno.test({
         new Response(String((await request.arrayBuffer()).byteLength))
       );
       const app = appId("parked");
-      const neighbour = appId("neighbour");
       await s.deployOk(app, {
         "api/post.ts": `export default async () => {
         const body = new Uint8Array(100 * 1024);
@@ -511,17 +505,12 @@ Deno.test({
         } };
       };`,
       });
-      await s.deployOk(neighbour, {
-        "api/slow.ts":
-          "export default async () => { await new Promise((r) => setTimeout(r, 3000)); return { body: 'done' }; };",
-      });
-      const served = s.call(neighbour, "/slow");
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const neighbour = await busyNeighbour(s);
       const result = await json<{ sent: number; refused: number; first: string | null }>(
         await s.call(app, "/post"),
         200,
       );
-      assert.equal(await (await served).text(), "done");
+      await neighbour.release();
       // About ten 100 KB bodies fit the 1 MB budget; the fetches waiting for host time hold
       // theirs, so the others are refused at once instead of waiting, uncounted.
       assert.ok(result.refused >= 20, `only ${result.refused} of 40 refused`);
