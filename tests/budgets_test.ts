@@ -6,11 +6,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import type { LogPage } from "../runtime/logs/types.ts";
-import { CALL_COST_MS } from "../runtime/kv/turns.ts";
 import {
   appId,
   backends,
-  busyNeighbour,
   json,
   probing,
   startServer,
@@ -133,55 +131,6 @@ for (const [backend, test] of backends({ KV_MAX_BYTES: String(64 * 1024 * 1024) 
     );
   });
 }
-
-/** `n` kv.get calls at a time for `ms`, then how many calls it made. */
-const KV_FLOOD = `export default async (ctx) => {
-  await ctx.kv.set("k", "v");
-  const end = Date.now() + Number(ctx.req.query.ms);
-  const n = Number(ctx.req.query.n);
-  let calls = 1;
-  while (Date.now() < end) {
-    await Promise.all(Array.from({ length: n }, () => ctx.kv.get("k")));
-    calls += n;
-  }
-  return { body: { calls } };
-};`;
-
-Deno.test("[embedded] while other apps are served, an app's KV calls take at most its share of the host's time, and it is told", async () => {
-  // 1% of a core: 1 ms of the host's time per 100 ms window for the app's KV calls.
-  const s = await startServer({ env: { APP_HOST_CALLS_PERCENT: "1" } });
-  try {
-    const app = appId("kvflood");
-    await s.deployOk(app, { "api/flood.ts": KV_FLOOD });
-    const victim = await victimPath(s);
-    // Another app is being served throughout the flood.
-    const neighbour = await busyNeighbour(s);
-    const started = performance.now();
-    const { result } = await probing(
-      s,
-      victim,
-      async () => await json<{ calls: number }>(await s.call(app, "/flood?ms=2000&n=64"), 200),
-    );
-    const elapsed = performance.now() - started;
-    await neighbour.release();
-    // Each call is charged at least CALL_COST_MS and checked against every call before it, even
-    // those queued for the app's 16 turns, so a window admits at most 1 / CALL_COST_MS calls and
-    // the one that crosses the share. Unbounded, this machine made 50k.
-    const windows = Math.ceil(elapsed / 100) + 1;
-    const most = windows * (1 / CALL_COST_MS + 1);
-    assert.ok(result.calls <= most, `${result.calls} calls in ${windows} windows, over ${most}`);
-    const told = (await s.logs(app)).filter((e) =>
-      e.message.startsWith("KV and fetch calls slowed")
-    );
-    assert.equal(told.length, 1, "told once (a minute)");
-    assert.match(
-      told[0]!.message,
-      /its KV and fetch calls took \d+ ms of the host's time within 100 ms, its share \(APP_HOST_CALLS_PERCENT\) while other apps are served/,
-    );
-  } finally {
-    await s.close();
-  }
-});
 
 Deno.test("[embedded] KV rows move to the rowid layout at start, and every value is kept", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "fn-test-" });

@@ -8,7 +8,6 @@
 import assert from "node:assert/strict";
 import {
   appId,
-  busyNeighbour,
   json,
   probing,
   startServer,
@@ -17,7 +16,6 @@ import {
   waitFor,
 } from "./helpers.ts";
 import { sampleProcess } from "../runtime/sandbox/host/proc.ts";
-import { FETCH_COST_MS } from "../runtime/invoke/host_time.ts";
 
 const encoder = new TextEncoder();
 
@@ -411,114 +409,6 @@ Deno.test({
       upstream.set(() => new Response("small"));
       const small = await json<{ read: number; error?: string }>(await s.call(app, "/big"), 200);
       assert.deepEqual(small, { read: 5 }, "the next fetch had the app's one socket");
-    } finally {
-      await s.close();
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "while other apps are served, an app's fetches take at most its share of the host's time, and it is told",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    // 1% of a core: 1 ms of the host's time per 100 ms window for the app's KV and fetch calls.
-    const s = await startServer({
-      env: {
-        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
-        APP_HOST_CALLS_PERCENT: "1",
-      },
-    });
-    try {
-      upstream.set(() => new Response("ok"));
-      const app = appId("fetchflood");
-      await s.deployOk(app, {
-        "api/flood.ts": `export default async () => {
-        let fetches = 0;
-        for (let round = 0; round < 6; round++) {
-          await Promise.all(Array.from({ length: 16 }, () =>
-            fetch(${JSON.stringify(upstream.origin)}).then((r) => r.text())));
-          fetches += 16;
-        }
-        return { body: { fetches } };
-      };`,
-      });
-      const victim = await victimPath(s);
-      // Another app is being served throughout the flood.
-      const neighbour = await busyNeighbour(s);
-      const started = performance.now();
-      const { result } = await probing(
-        s,
-        victim,
-        async () => await json<{ fetches: number }>(await s.call(app, "/flood"), 200),
-      );
-      const elapsed = performance.now() - started;
-      await neighbour.release();
-      assert.equal(result.fetches, 96);
-      // Each fetch is charged FETCH_COST_MS: a 1 ms window admits at most 1 / FETCH_COST_MS of
-      // them and the one that crosses the share, so 96 take at least this long (unbounded, 0.1 s).
-      const perWindow = 1 / FETCH_COST_MS + 1;
-      const least = ((96 - 16) / perWindow - 1) * 100;
-      assert.ok(elapsed >= least, `96 fetches took ${Math.round(elapsed)} ms, under ${least} ms`);
-      const told = (await s.logs(app)).filter((e) =>
-        e.message.startsWith("KV and fetch calls slowed")
-      );
-      assert.equal(told.length, 1, "told once (a minute)");
-    } finally {
-      await s.close();
-    }
-  },
-});
-
-Deno.test({
-  name:
-    "fetches waiting for their app's host time hold their budgets: past them, the rest are refused",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    // 1 MB of outbound bodies held per app; 1% of a core of host time, so fetches wait.
-    const s = await startServer({
-      env: {
-        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
-        APP_HOST_CALLS_PERCENT: "1",
-        REQUEST_BODY_BYTES_PER_APP: String(1024 * 1024),
-      },
-    });
-    try {
-      upstream.set(async (request) =>
-        new Response(String((await request.arrayBuffer()).byteLength))
-      );
-      const app = appId("parked");
-      await s.deployOk(app, {
-        "api/post.ts": `export default async () => {
-        const body = new Uint8Array(100 * 1024);
-        const results = await Promise.allSettled(Array.from({ length: 40 }, () =>
-          fetch(${
-          JSON.stringify(upstream.origin)
-        }, { method: "POST", body }).then((r) => r.text())));
-        const refused = results.filter((r) => r.status === "rejected");
-        return { body: {
-          sent: results.filter((r) => r.status === "fulfilled").length,
-          refused: refused.length,
-          first: refused[0]?.reason?.message ?? null,
-        } };
-      };`,
-      });
-      const neighbour = await busyNeighbour(s);
-      const result = await json<{ sent: number; refused: number; first: string | null }>(
-        await s.call(app, "/post"),
-        200,
-      );
-      await neighbour.release();
-      // About ten 100 KB bodies fit the 1 MB budget; the fetches waiting for host time hold
-      // theirs, so the others are refused at once instead of waiting, uncounted.
-      assert.ok(result.refused >= 20, `only ${result.refused} of 40 refused`);
-      assert.ok(result.sent >= 1, "the first fetches went out");
-      assert.match(
-        String(result.first),
-        /bytes of outbound request bodies; the budget is 1048576 per app/,
-      );
     } finally {
       await s.close();
     }
