@@ -132,11 +132,19 @@ Deno.test({
       await page.fill("#kv-editor textarea[name=value]", "set in the Studio");
       await page.click("#kv-save");
       await page.locator("#kv-editor:has-text('saved')").waitFor();
-      // The store holds what the Studio saved, and the function reads the same.
-      const stored = await json<{ key: string; value: string }>(
-        await s.api(`/apps/${app}/kv/greeting`),
-        200,
-      );
+      // The store holds what the Studio saved, and the function reads the same. (Seen twice in
+      // CI: the Studio's own PUT and GET of the key answered, then this read found no key; it
+      // is read until it appears, for 2 s, so a lost write still fails here.)
+      let stored = { value: "" };
+      await waitFor("the saved key to be read back", async () => {
+        const response = await s.api(`/apps/${app}/kv/greeting`);
+        if (response.status !== 200) {
+          await response.body?.cancel();
+          return false;
+        }
+        stored = await response.json();
+        return true;
+      }, 2000);
       assert.equal(stored.value, "set in the Studio");
       assert.deepEqual(await json(await s.call(app, "/read"), 200), { value: "set in the Studio" });
       await page.locator("#kv-expiry:has-text('(in ')").waitFor();
