@@ -532,6 +532,26 @@ export async function busyNeighbour(s: TestServer): Promise<{ release(): Promise
   };
 }
 
+/** A loopback upstream for outbound-fetch tests, whose handler each test sets. */
+export function startUpstream(): {
+  origin: string;
+  set(next: (request: Request) => Response | Promise<Response>): void;
+  close(): Promise<void>;
+} {
+  let handle: (request: Request) => Response | Promise<Response> = () => new Response("none");
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    (request) => handle(request),
+  );
+  return {
+    origin: `http://127.0.0.1:${server.addr.port}`,
+    set(next) {
+      handle = next;
+    },
+    close: () => server.shutdown(),
+  };
+}
+
 /** Deploys a one-route app answering "ok" and answers the path of that route, for `probing`. */
 export async function victimPath(s: TestServer): Promise<string> {
   const app = appId("victim");

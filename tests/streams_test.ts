@@ -11,6 +11,7 @@ import {
   json,
   probing,
   startServer,
+  startUpstream,
   type TestServer,
   victimPath,
   waitFor,
@@ -18,22 +19,6 @@ import {
 import { sampleProcess } from "../runtime/sandbox/host/proc.ts";
 
 const encoder = new TextEncoder();
-
-/** An upstream on loopback whose handler the test swaps per case. */
-function startUpstream() {
-  let handle: (request: Request) => Response | Promise<Response> = () => new Response("none");
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request) => handle(request),
-  );
-  return {
-    origin: `http://127.0.0.1:${server.addr.port}`,
-    set(next: typeof handle) {
-      handle = next;
-    },
-    close: () => server.shutdown(),
-  };
-}
 
 const upstream = startUpstream();
 let server: Promise<TestServer> | undefined;

@@ -7,23 +7,15 @@
 import assert from "node:assert/strict";
 import { CALL_COST_MS } from "../../runtime/kv/turns.ts";
 import { FETCH_COST_MS } from "../../runtime/invoke/host_time.ts";
-import { appId, busyNeighbour, json, probing, startServer, victimPath } from "../helpers.ts";
-
-/** An upstream on loopback whose handler each test sets. */
-function startUpstream() {
-  let handle: (request: Request) => Response | Promise<Response> = () => new Response("none");
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    (request) => handle(request),
-  );
-  return {
-    origin: `http://127.0.0.1:${server.addr.port}`,
-    set(next: typeof handle) {
-      handle = next;
-    },
-    close: () => server.shutdown(),
-  };
-}
+import {
+  appId,
+  busyNeighbour,
+  json,
+  probing,
+  startServer,
+  startUpstream,
+  victimPath,
+} from "../helpers.ts";
 
 const upstream = startUpstream();
 
