@@ -188,6 +188,12 @@ export interface SandboxOptions {
   onExit(sandbox: Sandbox, reason: StopReason | null, status: Deno.CommandStatus): void;
 }
 
+/** Gives back what an answer's unread body holds (a fetch's socket) and cancels the body. */
+async function abandonBody(answer: CallAnswer): Promise<void> {
+  answer.onStreamEnd?.();
+  await answer.stream?.cancel().catch(() => {});
+}
+
 /** Longest text taken from a field of a sandbox's message (an error, a file name), in characters. */
 const MAX_FIELD_CHARS = 16 * 1024;
 
@@ -734,8 +740,7 @@ export class Sandbox {
       answer = kv && appId ? await this.#options.kvTurns.run(appId, call) : await call();
       if (this.#pending.get(id) !== pending) {
         // The request ended while its fetch was under way: nobody will read the body.
-        answer.onStreamEnd?.();
-        await answer.stream?.cancel().catch(() => {});
+        await abandonBody(answer);
         return;
       }
       const reply = { t: "reply", id, cid, ok: true, value: answer.value ?? null } as const;
@@ -747,10 +752,7 @@ export class Sandbox {
       if (answer.stream) void this.#pumpFetch(pending, id, cid, answer);
     } catch (error) {
       // A fetch that answered but whose reply could not be sent: its body will not be read.
-      if (answer?.stream) {
-        answer.onStreamEnd?.();
-        answer.stream.cancel().catch(() => {});
-      }
+      if (answer) void abandonBody(answer);
       this.#send({ t: "reply", id, cid, ok: false, error: (error as Error).message });
     } finally {
       if (kv) this.#kvCallDone();
