@@ -283,10 +283,11 @@ export class CompileWorker {
     const job = this.#job;
     if (!job || job.id !== reply.id) return;
     this.#job = null;
-    if (this.#killedFor && "failure" in reply) {
-      // Being killed for a budget: its esbuild service may die first, and the process answer
-      // that it failed before it is gone itself. The budget is why (a compile error's own
-      // diagnostics, answered in the same moment, still reach the deploy).
+    if (this.#killedFor && !reply.ok && ("failure" in reply || reply.limit)) {
+      // Being killed for a budget: its esbuild service dies first, and the process may answer
+      // that it failed, or that the compiler crashed, before it is gone itself. The budget is
+      // why (a compile error's own diagnostics, answered in the same moment, still reach the
+      // deploy).
       job.reject(this.#killedFor);
     } else if (reply.ok) {
       job.resolve({
