@@ -86,8 +86,11 @@ export async function density(
   const stats = platform.sandboxes.stats();
   const limits = platform.sandboxes.memoryLimits;
   const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(0)} MB`;
+  // Round-robin over more apps than fit leaves no live app to call: say so, not "NaN ms".
   const ms = (values: number[]) =>
-    `${percentile(values, 50).toFixed(1)} ms p50, ${percentile(values, 99).toFixed(1)} ms p99`;
+    values.length === 0
+      ? "none measured"
+      : `${percentile(values, 50).toFixed(1)} ms p50, ${percentile(values, 99).toFixed(1)} ms p99`;
   console.log(
     `\ndensity: ${apps} apps on default settings, each deployed and called, then 2 rounds`,
   );
