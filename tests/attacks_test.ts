@@ -456,6 +456,15 @@ for (
   );
 }
 deployAttack(
+  "a module that fails to load with a 64 KB stack line shaped like a frame",
+  {
+    "api/x.ts":
+      `const e = new Error("crafted"); e.stack = "Error: crafted\\n    at " + "a".repeat(65_000);
+      throw e; export default () => ({});`,
+  },
+  fails(400, /crafted/),
+);
+deployAttack(
   "a module that evals at top level",
   { "api/x.ts": `eval("1"); export default () => ({});` },
   fails(400, /Code generation from strings disallowed/),
