@@ -241,7 +241,7 @@ async function sideBySide(): Promise<void> {
     ["host CPU per hello request ≤ 40 µs", `${hostUs.toFixed(1)} µs`, hostUs <= 40],
     [
       "hello p99 ≤ bare p99 + 5 ms",
-      `${p99Over >= 0 ? "+" : ""}${p99Over.toFixed(2)} ms over bare (median of rounds)`,
+      `${p99Over >= 0 ? "+" : ""}${p99Over.toFixed(2)} ms, per round`,
       p99Over <= 5,
     ],
   ];
