@@ -98,6 +98,21 @@ edgeTest(
   },
 );
 
+edgeTest(
+  "a query string over 32 KB is answered 414 naming the limit; one of 32 KB is served",
+  async (s) => {
+    const app = appId("edge");
+    await s.deployOk(app, ECHO);
+    const longest = `q=${"a".repeat(32 * 1024 - 2)}`;
+    assert.equal((await s.call(app, `/echo?${longest}`)).status, 200);
+    const refused = await json(await s.call(app, `/echo?${longest}a`), 414);
+    assert.equal(
+      refused.error,
+      "the query string is 32769 bytes, over the limit of 32768 bytes",
+    );
+  },
+);
+
 edgeTest("a client that goes away mid-upload is logged 499, not as the app's error", async (s) => {
   const app = appId("edge");
   await s.deployOk(app, ECHO);
