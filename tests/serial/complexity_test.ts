@@ -54,6 +54,23 @@ const HANDLERS = {
     for (let i = 0; i < 100; i++) console.log("x".repeat(n / 100));
     return { body: "ok" };
   };`,
+  "api/near.ts": `export default (ctx) => {
+    const n = Number(ctx.req.query.n);
+    for (let i = 0; i < 100; i++) console.log("value-1-sss".repeat(n / 1100));
+    return { body: "ok" };
+  };`,
+  "api/head.ts": `export default (ctx) => {
+    const part = "h".repeat(Number(ctx.req.query.n) / 50);
+    const headers = [];
+    for (let i = 0; i < 40; i++) headers.push(["x-h" + i, part]);
+    for (let i = 0; i < 10; i++) {
+      headers.push(["set-cookie", "c" + i + "=" + part + "; Path=/; Domain=" + ctx.req.headers.host]);
+    }
+    return { headers, body: "ok" };
+  };`,
+  "api/big.ts": `export default (ctx) => ({
+    body: { items: Array.from({ length: Number(ctx.req.query.n) / 10 }, () => "abcdefg") },
+  });`,
   "api/throw.ts": `export default (ctx) => {
     Error.stackTraceLimit = 200;
     const n = Number(ctx.req.query.n);
@@ -84,6 +101,14 @@ Deno.test({
       const victim = appId("victim");
       await s.deployOk(app, HANDLERS);
       await s.deployOk(victim, { "api/ok.ts": "export default () => ({ body: 'ok' });" });
+      // Every console line of the app is searched for these before it is stored.
+      for (let i = 0; i < 100; i++) {
+        const response = await s.api(
+          `/apps/${app}/environments/production/vars/SECRET_${i}`,
+          { method: "PUT", json: { value: `value-${i}-${"s".repeat(20)}` } },
+        );
+        assert.ok(response.ok, await response.text());
+      }
       const post = (type: string, body: string) => async () =>
         await json(
           await s.call(app, "/body", { method: "POST", headers: { "content-type": type }, body }),
@@ -151,6 +176,43 @@ Deno.test({
           assertLinear("console lines", 30_000, async (n) => {
             await (await s.call(app, `/log?n=${n}`)).text();
           }));
+        await t.step(
+          "console lines near a secret, redacted on the host",
+          () =>
+            assertLinear("console lines near a secret", 30_000, async (n) => {
+              await (await s.call(app, `/near?n=${n}`)).text();
+            }),
+        );
+        await t.step(
+          "response heads and cookies, policed on the host",
+          () =>
+            assertLinear("a response head", 3500, async (n) => {
+              // On the app's own host, where its cookies are kept (BASE_DOMAIN is localhost).
+              const response = await s.request(`/functions/head?n=${n}`, {
+                headers: { host: `${app}.localhost` },
+              });
+              assert.equal(response.headers.getSetCookie().length, 10);
+              await response.text();
+            }),
+        );
+        await t.step(
+          "a handler's result, serialised in the sandbox",
+          () =>
+            assertLinear("a handler's result", 120_000, async (n) => {
+              await json(await s.call(app, `/big?n=${n}`), 200);
+            }),
+        );
+        await t.step(
+          "/v1 bodies",
+          () =>
+            assertLinear("a KV value put through the API", 120_000, async (n) => {
+              const response = await s.api(`/apps/${app}/kv/v1`, {
+                method: "PUT",
+                json: { value: "v".repeat(n) },
+              });
+              assert.ok(response.ok, await response.text());
+            }),
+        );
         await t.step("stacks", () =>
           assertLinear("a thrown stack", 2000, async (n) => {
             await (await s.call(app, `/throw?n=${n}`)).text();
