@@ -3,7 +3,7 @@
  * are applied in the sandbox) for 100 KB and 1 MB of hostile text: it must grow linearly, not
  * with the square of the size.
  */
-import { redactSecrets } from "../runtime/vars/vars.ts";
+import { redactSecrets } from "../runtime/vars/redact.ts";
 
 /** Milliseconds per call of the log path on `text`, the best of a few rounds. */
 function cost(text: string, secrets: Record<string, string>): number {

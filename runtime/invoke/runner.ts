@@ -23,7 +23,8 @@ import type { ApiKeys } from "../auth/keys.ts";
 import type { Supervisor } from "../sandbox/host/supervisor.ts";
 import { type InvocationHooks, LoadError, SandboxFailure } from "../sandbox/host/sandbox.ts";
 import { BadResultError, type WireFetchRequest } from "../sandbox/protocol.ts";
-import { type EnvVars, redactSecrets, type RequestEnv } from "../vars/vars.ts";
+import type { EnvVars, RequestEnv } from "../vars/vars.ts";
+import { redactSecrets } from "../vars/redact.ts";
 
 /** Dependencies and limits of the function runner. */
 export interface FunctionRunnerOptions {

@@ -6,6 +6,7 @@
 import { invalid, isUnavailable, notFound } from "../errors.ts";
 import { appEnvKey, parseAppEnvKey } from "../ids.ts";
 import { ReadCache } from "../store/read_cache.ts";
+import { redactSecrets } from "./redact.ts";
 import type { Cipher } from "./secrets.ts";
 import type { StoredVar, VarStore } from "../store/types.ts";
 
@@ -124,10 +125,12 @@ export class EnvVars {
    * a log line that belongs to no request, e.g. an error thrown in a timer.
    */
   redactForApp(appId: string, text: string): string {
+    const sets: Array<Record<string, string>> = [];
     for (const [key, secrets] of this.#opened) {
-      if (parseAppEnvKey(key).appId === appId) text = redactSecrets(text, secrets);
+      if (parseAppEnvKey(key).appId === appId) sets.push(secrets);
     }
-    return text;
+    // One pass over every environment's values: none is searched for in another's marker.
+    return redactSecrets(text, ...sets);
   }
 
   async #info(
@@ -171,17 +174,4 @@ function context(appId: string, environment: string, name: string): string {
 
 function mask(value: string): string {
   return value.length >= 16 ? `••••${value.slice(-4)}` : "••••";
-}
-
-/** Shortest value that is redacted from logs and errors; shorter ones would mangle ordinary text. */
-const MIN_REDACTED_LENGTH = 8;
-
-/** Replaces every occurrence of a variable's value in `text` with `[redacted NAME]`. */
-export function redactSecrets(text: string, secrets: Record<string, string>): string {
-  for (const [name, value] of Object.entries(secrets)) {
-    if (value.length >= MIN_REDACTED_LENGTH && text.includes(value)) {
-      text = text.replaceAll(value, `[redacted ${name}]`);
-    }
-  }
-  return text;
 }

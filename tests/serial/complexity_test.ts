@@ -59,6 +59,10 @@ const HANDLERS = {
     for (let i = 0; i < 100; i++) console.log("value-1-sss".repeat(n / 1100));
     return { body: "ok" };
   };`,
+  "api/line.ts": `export default (ctx) => {
+    console.log("a".repeat(Number(ctx.req.query.n)));
+    return { body: "ok" };
+  };`,
   "api/head.ts": `export default (ctx) => {
     const part = "h".repeat(Number(ctx.req.query.n) / 50);
     const headers = [];
@@ -101,14 +105,22 @@ Deno.test({
       const victim = appId("victim");
       await s.deployOk(app, HANDLERS);
       await s.deployOk(victim, { "api/ok.ts": "export default () => ({ body: 'ok' });" });
-      // Every console line of the app is searched for these before it is stored.
-      for (let i = 0; i < 100; i++) {
+      // Every console line of the app is searched for these before it is stored (99, and one
+      // more below: the limit is 100).
+      for (let i = 0; i < 99; i++) {
         const response = await s.api(
           `/apps/${app}/environments/production/vars/SECRET_${i}`,
           { method: "PUT", json: { value: `value-${i}-${"s".repeat(20)}` } },
         );
         assert.ok(response.ok, await response.text());
       }
+      // A value shaped to make a string search cost (text × value): V8's indexOf took 2.4 s to
+      // look for it in a line of 256 KB of "a".
+      const shaped = await s.api(`/apps/${app}/environments/production/vars/SHAPED`, {
+        method: "PUT",
+        json: { value: `${"a".repeat(32 * 1024 - 1)}b${"a".repeat(32 * 1024 - 1)}` },
+      });
+      assert.ok(shaped.ok, await shaped.text());
       const post = (type: string, body: string) => async () =>
         await json(
           await s.call(app, "/body", { method: "POST", headers: { "content-type": type }, body }),
@@ -181,6 +193,13 @@ Deno.test({
           () =>
             assertLinear("console lines near a secret", 30_000, async (n) => {
               await (await s.call(app, `/near?n=${n}`)).text();
+            }),
+        );
+        await t.step(
+          "one long console line against a value shaped for string search",
+          () =>
+            assertLinear("a long console line", 30_000, async (n) => {
+              await (await s.call(app, `/line?n=${n}`)).text();
             }),
         );
         await t.step(
