@@ -400,6 +400,18 @@ for (
     caught(/refused|not reachable|only http: and https:|invalid URL/),
   );
 }
+for (
+  const [what, headers] of [
+    ["300 headers", "Array.from({ length: 300 }, (_, i) => ['x-h' + i, 'v'])"],
+    ["8 headers of 64 KB", "Array.from({ length: 8 }, (_, i) => ['x-h' + i, 'v'.repeat(65536)])"],
+  ]
+) {
+  byRoute(
+    `a fetch with ${what}`,
+    tryIt(`await fetch("http://example.com/", { headers: ${headers} })`),
+    caught(/fetch: the request('s headers are \d+ bytes| has 300 headers), over the limit of/),
+  );
+}
 
 // ---- Deploys the compiler must survive. ----
 function deployAttack(

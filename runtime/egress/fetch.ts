@@ -98,6 +98,10 @@ function localAddresses(): Set<string> {
 }
 
 const MAX_REDIRECTS = 5;
+/** Most headers of an outbound request (as HTTP servers take), checked before any is read. */
+const MAX_FETCH_HEADERS = 100;
+/** Most bytes of an outbound request's header names and values, in all (32 KB). */
+const MAX_FETCH_HEADER_BYTES = 32 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 async function systemResolve(hostname: string): Promise<string[]> {
@@ -146,6 +150,7 @@ export class Egress {
           `${MAX_REQUEST_BODY_BYTES} bytes`,
       );
     }
+    checkHeaderSize(request.headers);
     const headers = new Headers(request.headers);
     const origin = url.origin;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
@@ -261,6 +266,26 @@ export class Egress {
       }
     }
     return rule;
+  }
+}
+
+/**
+ * Refuses a request with more than MAX_FETCH_HEADERS headers or MAX_FETCH_HEADER_BYTES of them,
+ * before Deno's `Headers` takes them: building and copying one costs the square of its count.
+ */
+function checkHeaderSize(pairs: ReadonlyArray<[string, string]>): void {
+  if (pairs.length > MAX_FETCH_HEADERS) {
+    throw new EgressError(
+      `fetch: the request has ${pairs.length} headers, over the limit of ${MAX_FETCH_HEADERS}`,
+    );
+  }
+  let bytes = 0;
+  for (const [name, value] of pairs) bytes += name.length + value.length;
+  if (bytes > MAX_FETCH_HEADER_BYTES) {
+    throw new EgressError(
+      `fetch: the request's headers are ${bytes} bytes, over the limit of ` +
+        `${MAX_FETCH_HEADER_BYTES} bytes`,
+    );
   }
 }
 
