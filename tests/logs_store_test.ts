@@ -1,5 +1,6 @@
 /** The embedded log store and the live-tail bound, below the HTTP surface. */
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import { SqliteLogStore } from "../runtime/logs/sqlite.ts";
 import { MAX_TAIL_QUEUE, TailHub, TailOverflowError } from "../runtime/logs/tail.ts";
 import type { LogEntry } from "../runtime/logs/types.ts";
@@ -235,5 +236,41 @@ Deno.test("embedded logs keep every field of each entry kind as written, on the 
     } finally {
       await store.close();
     }
+  }
+});
+
+Deno.test("an embedded log query that matches nothing scans in steps, and other work runs between them", async () => {
+  const store = new SqliteLogStore(":memory:", 1000);
+  try {
+    // 40 entries of 200 KB, appended as 40 batch rows: 8 MB to scan, about 8 steps of 1 MB.
+    for (let i = 0; i < 40; i++) {
+      await store.append([{
+        time: new Date().toISOString(),
+        level: "info",
+        type: "console",
+        app_id: "big",
+        environment: "production",
+        deployment_id: "dep_1",
+        function: "api/x.ts",
+        request_id: `req_${i}`,
+        message: "m".repeat(200 * 1024),
+      }]);
+    }
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      if (!counting) return;
+      turns++;
+      setImmediate(count);
+    };
+    setImmediate(count);
+    const page = await store.query("big", { limit: 10, q: "no such text" });
+    counting = false;
+    assert.deepEqual(page, { entries: [], next_cursor: null });
+    // Each step is a task of its own: the event loop goes round between steps (a scan in one
+    // piece gives it no turn, however long it takes).
+    assert.ok(turns >= 4, `the event loop went round ${turns} times during the scan`);
+  } finally {
+    await store.close();
   }
 });

@@ -6,6 +6,7 @@
  * go to a writer of their own (a worker thread).
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { setImmediate } from "node:timers";
 import { openDatabase } from "../platform/sqlite.ts";
 import {
   createLogTable,
@@ -14,7 +15,7 @@ import {
   NEXT_NUMBER_SQL,
   startLogWriter,
 } from "./sqlite_writer.ts";
-import { matches, PageBuilder } from "./query.ts";
+import { matches, MAX_READ_BYTES, PageBuilder } from "./query.ts";
 import { TailHub } from "./tail.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 
@@ -91,7 +92,12 @@ export class SqliteLogStore implements LogStore {
     for (const entry of published) this.#tail.publish(entry);
   }
 
-  query(appId: string, query: LogQuery): Promise<LogPage> {
+  /**
+   * A page of the app's entries, newest first. Read in steps of at most PAGE batch rows and
+   * about MAX_READ_BYTES, each a task of its own: a filter that matches nothing scans the app's
+   * whole retention, and other requests are served between its steps.
+   */
+  async query(appId: string, query: LogQuery): Promise<LogPage> {
     const page = new PageBuilder(query.limit);
     let [ms = Infinity, seq = 0] = query.cursor ? query.cursor.split("-").map(Number) : [];
     if (!Number.isFinite(ms)) [ms, seq] = [Number.MAX_SAFE_INTEGER, 0];
@@ -101,10 +107,11 @@ export class SqliteLogStore implements LogStore {
     // The batch holding the cursor's entry starts at or before it: read from just after it.
     let from = { ms, seq: seq + 1 };
     let scanned = 0;
-    // Row by row (iterate, not all): the host holds one batch row beyond the page.
     scan: while (scanned < this.#maxPerApp * 1.1) {
       let read = 0;
+      let bytesRead = 0;
       let last: { ms: number; seq: number } | undefined;
+      // Row by row (iterate, not all): the host holds one batch row beyond the page.
       for (const raw of this.#page.iterate(appId, from.ms, from.ms, from.seq, PAGE)) {
         const row = raw as {
           ms: number;
@@ -115,6 +122,7 @@ export class SqliteLogStore implements LogStore {
         };
         read++;
         last = row;
+        bytesRead += row.entries.length;
         let end = row.entries.length;
         // Newest first: the batch's lines from its last.
         for (let i = row.n - 1; i >= 0; i--) {
@@ -130,11 +138,14 @@ export class SqliteLogStore implements LogStore {
           if (!older(entryMs, entrySeq, ms, seq)) continue;
           if (matches(entry, query) && !page.offer(entry, bytes.length)) break scan;
         }
+        if (bytesRead >= MAX_READ_BYTES) break;
       }
-      if (read < PAGE || !last) break;
+      if (!last || (read < PAGE && bytesRead < MAX_READ_BYTES)) break;
       from = { ms: last.ms, seq: last.seq };
+      // The statement is done with (its iteration ended): the next step reads from `from`.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return Promise.resolve(page.page());
+    return page.page();
   }
 
   tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {
