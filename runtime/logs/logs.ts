@@ -35,6 +35,8 @@ const APP_CHARS = 8 * 1024 * 1024;
  * makes the pipeline shed new lines (counted per app) instead of holding them in host memory.
  */
 const MAX_QUEUED_CHARS = 32 * 1024 * 1024;
+/** What an entry counts against MAX_QUEUED_CHARS beyond its message: empty lines hold memory too. */
+const ENTRY_CHARS = 256;
 
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {
@@ -150,7 +152,10 @@ export class Logs {
   readonly #store: LogStore;
   readonly #exporter: LogExporter | undefined;
   #queue: NewLogEntry[] = [];
-  /** Characters of the messages queued or being written to the store. */
+  /** The queue a flush is taking its slices from (from `#head` on), while new entries queue. */
+  #draining: NewLogEntry[] = [];
+  #head = 0;
+  /** Characters of the entries queued or being written to the store (ENTRY_CHARS each, too). */
   #queuedChars = 0;
   /** Per app: console lines over all its requests, per window. */
   readonly #consoleLines: LineWindows;
@@ -251,13 +256,13 @@ export class Logs {
    * entry says how many were dropped when the app's window closes.
    */
   admitConsole(appId: string, length: number): boolean {
-    const full = this.#queuedChars + length > MAX_QUEUED_CHARS;
+    const full = this.#queuedChars + length + ENTRY_CHARS > MAX_QUEUED_CHARS;
     return this.#consoleLines.admit(appId, length, length, full);
   }
 
   /** Queues an entry; it reaches the store in the next batch, without anyone waiting on it. */
   write(entry: NewLogEntry): void {
-    this.#queuedChars += entry.message.length;
+    this.#queuedChars += entry.message.length + ENTRY_CHARS;
     this.#queue.push(entry);
     this.#exporter?.export(entry);
     this.#flushing ??= new Promise<void>((resolve) => setTimeout(resolve, FLUSH_DELAY_MS)).then(
@@ -293,11 +298,18 @@ export class Logs {
   async #flush(): Promise<void> {
     // At most FLUSH_SLICE entries a step: a busy server's batch is encoded in pieces between
     // which requests run, not in one pause that every request behind it waits out.
-    const batch = this.#queue.length > FLUSH_SLICE
-      ? this.#queue.splice(0, FLUSH_SLICE)
-      : this.#queue.splice(0);
+    // Slices are cut from a queue taken whole, by index: splicing the front of a long queue
+    // moved all the rest at every slice.
+    if (this.#head >= this.#draining.length) {
+      this.#draining = this.#queue;
+      this.#queue = [];
+      this.#head = 0;
+    }
+    const batch = this.#draining.slice(this.#head, this.#head + FLUSH_SLICE);
+    this.#head += batch.length;
+    if (this.#head >= this.#draining.length) [this.#draining, this.#head] = [[], 0];
     let chars = 0;
-    for (const entry of batch) chars += entry.message.length;
+    for (const entry of batch) chars += entry.message.length + ENTRY_CHARS;
     try {
       await this.#store.append(batch);
       this.#storeFailed = false;
@@ -309,7 +321,9 @@ export class Logs {
     } finally {
       // The batch is the store's now (or lost with it): its room is free again.
       this.#queuedChars -= chars;
-      this.#flushing = this.#queue.length > 0 ? this.#flush() : null;
+      this.#flushing = this.#queue.length > 0 || this.#head < this.#draining.length
+        ? this.#flush()
+        : null;
     }
   }
 }
