@@ -100,6 +100,12 @@ serverTest("a malformed schedule is refused at deploy naming the file", async (s
       [`{ cron: "* * * * *", timezone: "Mars/Base" }`, /schedule: .*time zone/i],
       [`"*/5 * * * *"`, /schedule: must be an object/],
       [`{ cron: "* * * * *", environments: ["Prod!"] }`, /environments must be a list/],
+      [`{ cron: "0 0 30 2 *" }`, /schedule: 0 0 30 2 \* never runs/],
+      [`{ cron: "* * * * *", timezone: "A".repeat(100_000) }`, /timezone must be an IANA/],
+      [
+        `{ cron: "* * * * *", environments: Array.from({ length: 100_000 }, (_, i) => "e" + i) }`,
+        /environments must be a list of environment names, like \["production"\] \(at most 64\)/,
+      ],
     ] as const
   ) {
     const body = await json<{ error: string; diagnostics: Array<{ file: string }> }>(
@@ -126,6 +132,23 @@ twoInstancesTest(
     assert.ok(keys.length >= 2, `only ${keys.length} ticks ran`);
     const counts = await a.platform.kv.getMany(app, keys, MAX_KV_REPLY_BYTES);
     assert.deepEqual(counts, keys.map(() => "1"), "a tick ran more than once");
+  },
+);
+
+serverTest(
+  "of several expressions that never run, the first is refused and no other is searched",
+  async (s) => {
+    // croner searches for the next run of each until its stack gives out (milliseconds each):
+    // the host tries the first and stops.
+    const files = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [
+      `api/job${String(i).padStart(2, "0")}.ts`,
+      `export const schedule = { cron: "59 59 23 31 2,4,6,9,11 *" }; export default () => ({});`,
+    ]));
+    const body = await json<{ diagnostics: Array<{ file: string; message: string }> }>(
+      await s.deploy(appId("cron"), files),
+      400,
+    );
+    assert.deepEqual(body.diagnostics.map((d) => d.file), ["api/job00.ts"]);
   },
 );
 

@@ -8,6 +8,10 @@ import type { Diagnostic } from "../deploy/diagnostic.ts";
 import { ENVIRONMENT } from "../ids.ts";
 import { MAX_SCHEDULES_PER_DEPLOYMENT } from "../sandbox/protocol.ts";
 
+/** Most environments one schedule may name. */
+const MAX_SCHEDULE_ENVIRONMENTS = 64;
+/** Longest time zone name taken (IANA names have at most about 30 characters). */
+const MAX_TIMEZONE_CHARS = 64;
 /** Most cron jobs one app environment may have: a deploy declaring more is refused. */
 export const MAX_JOBS_PER_ENVIRONMENT = 20;
 export { MAX_SCHEDULES_PER_DEPLOYMENT };
@@ -38,7 +42,9 @@ export function nextRun(schedule: Schedule, after = new Date()): Date | null {
 
 /**
  * Checks what a deployment's modules export as `schedule` (route file → value, as the sandbox
- * read them); returns the schedules and one diagnostic per file that is wrong.
+ * read them); returns the schedules, or a diagnostic per file whose schedule is misshapen, one
+ * for each environment past its job limit, or the first expression that is invalid or never
+ * runs. Linear in what the sandbox sent, with at most one failing expression searched.
  */
 export function parseSchedules(
   raw: unknown,
@@ -58,6 +64,9 @@ export function parseSchedules(
     });
     return { schedules, problems };
   }
+  // Shapes first, then the count per environment, then the expressions: croner's search for the
+  // next run of one that never matches takes milliseconds, so at most one such is tried.
+  const shaped: Array<[string, Schedule]> = [];
   for (const [file, value] of entries) {
     const problem = (message: string) =>
       problems.push({ file, line: null, column: null, message: `schedule: ${message}` });
@@ -69,27 +78,24 @@ export function parseSchedules(
       problem('must be an object like { cron: "*/5 * * * *", timezone: "Europe/Paris" }');
       continue;
     }
-    if (typeof timezone !== "string") {
+    if (typeof timezone !== "string" || timezone.length > MAX_TIMEZONE_CHARS) {
       problem("timezone must be an IANA time zone name, like Europe/Paris");
       continue;
     }
     const valid = Array.isArray(environments) && environments.length > 0 &&
+      environments.length <= MAX_SCHEDULE_ENVIRONMENTS &&
       environments.every((e) => typeof e === "string" && ENVIRONMENT.test(e));
     if (!valid) {
-      problem('environments must be a list of environment names, like ["production"]');
+      problem(
+        "environments must be a list of environment names, like " +
+          `["production"] (at most ${MAX_SCHEDULE_ENVIRONMENTS})`,
+      );
       continue;
     }
-    const schedule = { cron, timezone, environments: environments as string[] };
-    try {
-      nextRun(schedule);
-    } catch (error) {
-      problem((error as Error).message);
-      continue;
-    }
-    schedules[file] = schedule;
+    shaped.push([file, { cron, timezone, environments: [...new Set(environments as string[])] }]);
   }
   const perEnvironment = new Map<string, string[]>();
-  for (const [file, schedule] of Object.entries(schedules)) {
+  for (const [file, schedule] of shaped) {
     for (const environment of schedule.environments) {
       const files = perEnvironment.get(environment);
       if (files) files.push(file);
@@ -105,6 +111,20 @@ export function parseSchedules(
       message: `schedule: ${files.length} cron jobs would run in environment "${environment}"; ` +
         `the limit is ${MAX_JOBS_PER_ENVIRONMENT} per app environment`,
     });
+  }
+  if (problems.length > 0) return { schedules, problems };
+  for (const [file, schedule] of shaped) {
+    let message: string | null = null;
+    try {
+      if (nextRun(schedule) === null) message = `${schedule.cron} never runs`;
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    if (message !== null) {
+      problems.push({ file, line: null, column: null, message: `schedule: ${message}` });
+      return { schedules: {}, problems };
+    }
+    schedules[file] = schedule;
   }
   return { schedules, problems };
 }
