@@ -676,6 +676,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -788,6 +797,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description too many deploys of this app are waiting to compile; retry later */
             429: {
                 headers: {
@@ -871,6 +889,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -941,6 +968,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -1002,6 +1038,15 @@ export interface operations {
             };
             /** @description no such environment; or not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1104,6 +1149,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store cannot be reached, or the deployment could not be loaded; retry shortly */
             503: {
                 headers: {
@@ -1167,6 +1221,15 @@ export interface operations {
             };
             /** @description not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1239,6 +1302,15 @@ export interface operations {
             };
             /** @description no such variable; or not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1352,6 +1424,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -1422,6 +1503,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -1483,6 +1573,15 @@ export interface operations {
             };
             /** @description not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1561,6 +1660,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -1622,6 +1730,15 @@ export interface operations {
             };
             /** @description no such key; or not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1703,6 +1820,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -1766,6 +1892,15 @@ export interface operations {
             };
             /** @description no such key; or not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1870,6 +2005,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -1931,6 +2075,15 @@ export interface operations {
             };
             /** @description not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2023,6 +2176,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -2104,6 +2266,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -2177,6 +2348,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -2238,6 +2418,15 @@ export interface operations {
             };
             /** @description the app has none; or not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2341,6 +2530,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -2400,6 +2598,15 @@ export interface operations {
             };
             /** @description not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2475,6 +2682,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -2543,6 +2759,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the query string is over 8192 bytes */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {
@@ -2604,6 +2829,15 @@ export interface operations {
             };
             /** @description not the platform's host (only functions answer there) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2701,6 +2935,15 @@ export interface operations {
             };
             /** @description the body is over 65536 bytes */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the query string is over 8192 bytes */
+            414: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,6 +11,7 @@ import { OpenApiDocument } from "./responses.ts";
 import { answerError } from "./errors.ts";
 import { functionDispatcher } from "./functions.ts";
 import { platformHostOnly } from "./hosts.ts";
+import { boundedQuery } from "./query_limit.ts";
 import { keyRoutes } from "./keys.ts";
 import { kvRoutes } from "./kv.ts";
 import { logRoutes } from "./logs.ts";
@@ -66,6 +67,7 @@ export function createApp(platform: Platform): Hono {
   });
 
   const api = new Hono<AuthEnv>();
+  api.use("*", boundedQuery);
   api.use("*", authenticate(platform.keys));
   api.use("/apps/:appId", checkAppParams);
   api.use("/apps/:appId/*", checkAppParams);

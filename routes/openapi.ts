@@ -8,6 +8,7 @@ import type { Context, Env, Hono } from "hono";
 import { z } from "zod";
 import { BODY_IDLE_TIMEOUT_MS, readJson } from "../runtime/invoke/body.ts";
 import { invalid } from "../runtime/errors.ts";
+import { MAX_API_QUERY_BYTES } from "./query_limit.ts";
 import { ErrorBody } from "./responses.ts";
 
 /** Largest JSON body of a route that sets no `maxBodyBytes`, in bytes. */
@@ -169,7 +170,7 @@ function parameters(
  * The statuses every route of its kind can answer, beside its own: 404 on a host that is not the
  * platform's (routes/hosts.ts), 400 for a bad parameter or body, 413 and 408 while reading a
  * body, 401 without a valid key, 403 for a per-app key on another app, 503 when the store
- * (Redis) cannot be reached.
+ * (Redis) cannot be reached, 414 for a query string over MAX_API_QUERY_BYTES.
  */
 function commonResponses(route: ApiRoute): Record<number, string> {
   const out: Record<number, string> = {
@@ -184,6 +185,7 @@ function commonResponses(route: ApiRoute): Record<number, string> {
     out[401] = "no API key, or one that matches none";
     if (route.path.includes(":appId")) out[403] = "a per-app key of another app";
     out[503] = "the store (Redis) cannot be reached right now; retry shortly";
+    out[414] = `the query string is over ${MAX_API_QUERY_BYTES} bytes`;
   }
   return out;
 }

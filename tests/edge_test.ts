@@ -113,6 +113,18 @@ edgeTest(
   },
 );
 
+edgeTest(
+  "an API request with a query string over 8 KB is answered 414 before it is parsed",
+  async (s) => {
+    const refused = await json(await s.api(`/apps?${"a&".repeat(4200)}`), 414);
+    assert.equal(
+      refused.error,
+      "the query string is 8400 bytes, over the API's limit of 8192 bytes",
+    );
+    await json(await s.api(`/apps?limit=1&${"a&".repeat(4000)}`), 200);
+  },
+);
+
 edgeTest("a client that goes away mid-upload is logged 499, not as the app's error", async (s) => {
   const app = appId("edge");
   await s.deployOk(app, ECHO);
