@@ -5,7 +5,15 @@
  * 1 s; after all of them the victim app is healthy, on the same deployment, with its KV intact.
  */
 import assert from "node:assert/strict";
-import { json, probing, rawHttp, startServer, type TestServer } from "./helpers.ts";
+import {
+  json,
+  probing,
+  rawHttp,
+  readHttpResponse,
+  startServer,
+  type TestServer,
+  waitFor,
+} from "./helpers.ts";
 
 /** One attack: a route of the attacker app (or a deploy), what it sends, and what must come back. */
 interface Attack {
@@ -515,6 +523,61 @@ for (
     },
   });
 }
+// The HTTP edge, from a raw socket: broken framing, stalled and abandoned uploads, HEAD.
+/** Writes `parts` to a new connection, `pauseMs` apart; answers what the server sent, if asked. */
+async function upload(s: TestServer, parts: string[], pauseMs: number, read = true) {
+  const { hostname, port } = new URL(s.url);
+  const conn = await Deno.connect({ hostname, port: Number(port) });
+  try {
+    for (const [i, part] of parts.entries()) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      await conn.write(new TextEncoder().encode(part));
+    }
+    return read ? await readHttpResponse(conn) : "";
+  } finally {
+    conn.close();
+  }
+}
+const POST_HEAD = `POST /apps/${ATTACKER}/functions/echo HTTP/1.1\r\nHost: x\r\n` +
+  "content-type: text/plain\r\n";
+attacks.push({
+  name: "a chunked body whose framing breaks after the request was dispatched",
+  async run(s) {
+    const answer = await upload(s, [
+      `${POST_HEAD}transfer-encoding: chunked\r\n\r\n5\r\nhello\r\n`,
+      "zz\r\nnot hex\r\n0\r\n\r\n",
+    ], 100);
+    assert.match(answer, /^HTTP\/1\.1 400/);
+  },
+});
+attacks.push({
+  name: "a body that stops arriving",
+  async run(s) {
+    const answer = await upload(s, [`${POST_HEAD}content-length: 100\r\n\r\nonly part`], 0);
+    assert.match(answer, /^HTTP\/1\.1 408/);
+  },
+});
+attacks.push({
+  name: "a client that goes away mid-upload",
+  async run(s) {
+    await upload(s, [`${POST_HEAD}content-length: 100000\r\n\r\n${"x".repeat(1000)}`], 0, false);
+    await waitFor("the abandoned upload's log entry", async () => {
+      const entries = await s.logs(ATTACKER, "limit=20");
+      return entries.some((e) => e.type === "request" && e.status === 499);
+    });
+  },
+});
+attacks.push({
+  name: "a HEAD request",
+  async run(s) {
+    const response = await rawHttp(
+      s.url,
+      `HEAD /apps/${ATTACKER}/functions/echo HTTP/1.1\r\nHost: x\r\nconnection: close\r\n\r\n`,
+    );
+    assert.equal(response.status, 200);
+    assert.equal(response.body, "");
+  },
+});
 // Inputs whose parsing once ran on the host's main thread (a 120 KB form of repeated keys froze
 // every app for 6.9 s): the sandbox parses them now, linearly and under caps.
 for (
@@ -586,7 +649,12 @@ Deno.test({
   async fn(t) {
     assert.ok(attacks.length >= 100, `only ${attacks.length} attacks`);
     const s = await startServer({
-      env: { FUNCTION_TIMEOUT_MS: "3000", FUNCTION_MEMORY_MB: "64", SANDBOX_MEMORY_MB: "192" },
+      env: {
+        FUNCTION_TIMEOUT_MS: "3000",
+        FUNCTION_MEMORY_MB: "64",
+        SANDBOX_MEMORY_MB: "192",
+        REQUEST_BODY_TIMEOUT_MS: "500",
+      },
     });
     try {
       const victim = await s.deployOk(VICTIM, {
