@@ -1,5 +1,6 @@
 /** Redacting variable values from text a tenant wrote: one pass, every value, markers left alone. */
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { redactSecrets } from "../../runtime/vars/redact.ts";
 
 Deno.test("every value of 8 characters or more is hidden; shorter ones and other text stay", () => {
@@ -54,5 +55,42 @@ Deno.test("text outside ASCII is searched like any other", () => {
   assert.equal(
     redactSecrets("clé: café-crème-€€ ok", { K: "café-crème-€€" }),
     "clé: [redacted K] ok",
+  );
+});
+
+Deno.test("what is hidden is exactly where some value's first 64 characters match, for its length", () => {
+  // The automaton against the definition, on texts over two letters, where values overlap,
+  // nest and share prefixes far more often than in real text.
+  const word = (min: number, max: number) =>
+    fc.array(fc.constantFrom("a", "b"), { minLength: min, maxLength: max }).map((l) => l.join(""));
+  fc.assert(
+    fc.property(
+      fc.array(word(8, 90), { minLength: 1, maxLength: 5 }),
+      word(0, 200),
+      fc.array(fc.nat(), { maxLength: 5 }),
+      (values, filler, at) => {
+        let text = filler;
+        // Plant some values in the text, so that matches are common.
+        at.forEach((n, i) => {
+          const value = values[i % values.length]!;
+          const p = n % (text.length + 1);
+          text = text.slice(0, p) + value + text.slice(p);
+        });
+        const secrets = Object.fromEntries(values.map((v, i) => [`S${i}`, v]));
+        const hidden = new Array<boolean>(text.length).fill(false);
+        for (const value of values) {
+          const prefix = value.slice(0, 64);
+          for (let p = 0; p + prefix.length <= text.length; p++) {
+            if (!text.startsWith(prefix, p)) continue;
+            for (let i = p; i < Math.min(text.length, p + value.length); i++) hidden[i] = true;
+          }
+        }
+        const expected = [...text].map((c, i) => hidden[i] ? "#" : c).join("").replace(/#+/g, "#");
+        const got = redactSecrets(text, secrets).replace(/\[redacted S\d\]/g, "#")
+          .replace(/#+/g, "#");
+        assert.equal(got, expected);
+      },
+    ),
+    { numRuns: 2000 },
   );
 });
