@@ -27,8 +27,16 @@ function marker(name: string): string {
 
 /** The values of some variable sets, compiled to an automaton that finds them all in one pass. */
 class ValueMatcher {
-  /** Node × 65536 + UTF-16 code unit → next node; node 0 is the root. */
-  readonly #next = new Map<number, number>();
+  /**
+   * Transitions: most nodes have one child, kept in two arrays (its code unit, -1 for none, and
+   * the child); the others' further children are in `#more`. Node 0 is the root.
+   */
+  readonly #code: number[] = [-1];
+  readonly #child: number[] = [0];
+  readonly #more = new Map<number, Map<number, number>>();
+  /** Per node: its parent and the code unit that leads there (to link it breadth first). */
+  readonly #parent: number[] = [0];
+  readonly #edge: number[] = [0];
   /** Per node: the node of its longest proper suffix that is also a prefix of some value. */
   readonly #fail: number[] = [0];
   /** Per node: the value it completes (an index into #lengths), or -1. */
@@ -62,17 +70,8 @@ class ValueMatcher {
       if (first < 128) this.#startsAscii[first] = 1;
       let node = 0;
       for (let i = 0; i < prefix.length; i++) {
-        const key = node * 65536 + prefix.charCodeAt(i);
-        let child = this.#next.get(key);
-        if (child === undefined) {
-          child = this.#fail.length;
-          this.#next.set(key, child);
-          this.#fail.push(0);
-          this.#value.push(-1);
-          this.#output.push(0);
-          this.#depth.push(i + 1);
-        }
-        node = child;
+        const code = prefix.charCodeAt(i);
+        node = this.#childOf(node, code) ?? this.#add(node, code, i + 1);
       }
       this.#value[node] = this.#lengths.length;
       this.#lengths.push(length);
@@ -86,23 +85,44 @@ class ValueMatcher {
     return this.#lengths.length === 0;
   }
 
-  /** Fail and output links, breadth first (a node's links need its parent's). */
-  #link(): void {
-    const children = new Map<number, Array<[number, number]>>();
-    for (const [key, child] of this.#next) {
-      const parent = Math.floor(key / 65536);
-      let list = children.get(parent);
-      if (!list) children.set(parent, list = []);
-      list.push([key % 65536, child]);
+  #childOf(node: number, code: number): number | undefined {
+    return this.#code[node] === code ? this.#child[node] : this.#more.get(node)?.get(code);
+  }
+
+  /** A new node under `node` by `code`, at `depth`. */
+  #add(node: number, code: number, depth: number): number {
+    const child = this.#fail.length;
+    if (this.#code[node] === -1) {
+      this.#code[node] = code;
+      this.#child[node] = child;
+    } else {
+      let more = this.#more.get(node);
+      if (!more) this.#more.set(node, more = new Map());
+      more.set(code, child);
     }
-    const queue: number[] = [0];
-    for (let head = 0; head < queue.length; head++) {
-      const node = queue[head]!;
-      for (const [code, child] of children.get(node) ?? []) {
-        if (node !== 0) this.#fail[child] = this.#step(this.#fail[node]!, code);
-        const fail = this.#fail[child]!;
-        this.#output[child] = this.#value[fail]! >= 0 ? fail : this.#output[fail]!;
-        queue.push(child);
+    this.#code.push(-1);
+    this.#child.push(0);
+    this.#parent.push(node);
+    this.#edge.push(code);
+    this.#fail.push(0);
+    this.#value.push(-1);
+    this.#output.push(0);
+    this.#depth.push(depth);
+    return child;
+  }
+
+  /** Fail and output links, breadth first (by depth: a node's links need its parent's). */
+  #link(): void {
+    const byDepth: number[][] = [];
+    for (let node = 1; node < this.#depth.length; node++) {
+      (byDepth[this.#depth[node]!] ??= []).push(node);
+    }
+    for (const nodes of byDepth) {
+      for (const node of nodes ?? []) {
+        const parent = this.#parent[node]!;
+        if (parent !== 0) this.#fail[node] = this.#step(this.#fail[parent]!, this.#edge[node]!);
+        const fail = this.#fail[node]!;
+        this.#output[node] = this.#value[fail]! >= 0 ? fail : this.#output[fail]!;
       }
     }
   }
@@ -110,7 +130,7 @@ class ValueMatcher {
   /** The node after `node` reads `code`, following fail links where it has no such child. */
   #step(node: number, code: number): number {
     for (;;) {
-      const child = this.#next.get(node * 65536 + code);
+      const child = this.#childOf(node, code);
       if (child !== undefined) return child;
       if (node === 0) return 0;
       node = this.#fail[node]!;
@@ -158,18 +178,36 @@ class ValueMatcher {
 
 /** Matchers of the variable sets seen, kept while their set is (a set is replaced on change). */
 const matchers = new WeakMap<Record<string, string>, ValueMatcher>();
+/** Matchers of lists of sets (an app's environments), by the list's first set. */
+const listMatchers = new WeakMap<
+  Record<string, string>,
+  { sets: ReadonlyArray<Record<string, string>>; matcher: ValueMatcher }
+>();
+
+/** The matcher of `sets`, built once while the same set objects are passed in the same order. */
+function matcherOf(sets: ReadonlyArray<Record<string, string>>): ValueMatcher {
+  const first = sets[0]!;
+  if (sets.length === 1) {
+    let matcher = matchers.get(first);
+    if (!matcher) matchers.set(first, matcher = new ValueMatcher(sets));
+    return matcher;
+  }
+  const known = listMatchers.get(first);
+  if (known && known.sets.length === sets.length && known.sets.every((set, i) => set === sets[i])) {
+    return known.matcher;
+  }
+  const matcher = new ValueMatcher(sets);
+  listMatchers.set(first, { sets: [...sets], matcher });
+  return matcher;
+}
 
 /**
  * `text` with every value of `sets` (name → value; values shorter than MIN_REDACTED_LENGTH are
  * left) replaced by `[redacted NAME]`. Linear in the text whatever the values: the automaton of
- * one set is built once and kept with it.
+ * the same sets is built once and kept with them.
  */
 export function redactSecrets(text: string, ...sets: Array<Record<string, string>>): string {
-  let matcher: ValueMatcher;
-  if (sets.length === 1) {
-    const set = sets[0]!;
-    matcher = matchers.get(set) ?? new ValueMatcher(sets);
-    matchers.set(set, matcher);
-  } else matcher = new ValueMatcher(sets);
+  if (sets.length === 0) return text;
+  const matcher = matcherOf(sets);
   return matcher.empty ? text : matcher.redact(text);
 }

@@ -44,8 +44,12 @@ export class EnvVars {
   readonly #options: EnvVarsOptions;
   /** Per app environment key; keeps the last good values while the store is unreachable. */
   readonly #cache: ReadCache<string, RequestEnv>;
-  /** The last values opened per app environment, kept past invalidation for redacting events. */
-  readonly #opened = new Map<string, Record<string, string>>();
+  /**
+   * Per app, the last values opened per environment, kept past invalidation for redacting
+   * events; and the list of them, replaced when one changes (so its matcher is kept meanwhile).
+   */
+  readonly #opened = new Map<string, Map<string, Record<string, string>>>();
+  readonly #openedLists = new Map<string, Array<Record<string, string>>>();
 
   constructor(options: EnvVarsOptions) {
     this.#options = options;
@@ -55,7 +59,14 @@ export class EnvVars {
         return this.#open(appId, environment);
       },
       isOutage: isUnavailable,
-      onValue: (key, opened) => this.#opened.set(key, opened.secrets),
+      onValue: (key, opened) => {
+        const { appId, environment } = parseAppEnvKey(key);
+        let byEnvironment = this.#opened.get(appId);
+        if (!byEnvironment) this.#opened.set(appId, byEnvironment = new Map());
+        if (byEnvironment.get(environment) === opened.secrets) return;
+        byEnvironment.set(environment, opened.secrets);
+        this.#openedLists.set(appId, [...byEnvironment.values()]);
+      },
     });
   }
 
@@ -125,12 +136,10 @@ export class EnvVars {
    * a log line that belongs to no request, e.g. an error thrown in a timer.
    */
   redactForApp(appId: string, text: string): string {
-    const sets: Array<Record<string, string>> = [];
-    for (const [key, secrets] of this.#opened) {
-      if (parseAppEnvKey(key).appId === appId) sets.push(secrets);
-    }
-    // One pass over every environment's values: none is searched for in another's marker.
-    return redactSecrets(text, ...sets);
+    // One pass over every environment's values: none is searched for in another's marker. The
+    // list stays the same object until a value changes, so its automaton is built once.
+    const sets = this.#openedLists.get(appId);
+    return sets ? redactSecrets(text, ...sets) : text;
   }
 
   async #info(
