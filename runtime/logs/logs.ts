@@ -152,8 +152,11 @@ export class Logs {
   readonly #store: LogStore;
   readonly #exporter: LogExporter | undefined;
   #queue: NewLogEntry[] = [];
-  /** The queue a flush is taking its slices from (from `#head` on), while new entries queue. */
-  #draining: NewLogEntry[] = [];
+  /**
+   * The queue a flush is taking its slices from (from `#head` on), while new entries queue; the
+   * slots of slices taken are emptied, so written entries are not held until it is drained.
+   */
+  #draining: Array<NewLogEntry | undefined> = [];
   #head = 0;
   /** Characters of the entries queued or being written to the store (ENTRY_CHARS each, too). */
   #queuedChars = 0;
@@ -305,7 +308,8 @@ export class Logs {
       this.#queue = [];
       this.#head = 0;
     }
-    const batch = this.#draining.slice(this.#head, this.#head + FLUSH_SLICE);
+    const batch = this.#draining.slice(this.#head, this.#head + FLUSH_SLICE) as NewLogEntry[];
+    this.#draining.fill(undefined, this.#head, this.#head + batch.length);
     this.#head += batch.length;
     if (this.#head >= this.#draining.length) [this.#draining, this.#head] = [[], 0];
     let chars = 0;
