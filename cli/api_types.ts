@@ -676,7 +676,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -797,7 +797,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -889,7 +889,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -968,7 +968,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1045,7 +1045,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1149,7 +1149,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1228,7 +1228,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1309,7 +1309,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1424,7 +1424,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1503,7 +1503,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1580,7 +1580,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1660,7 +1660,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1737,7 +1737,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1820,7 +1820,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -1899,7 +1899,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2005,7 +2005,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2082,7 +2082,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2176,7 +2176,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2266,7 +2266,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2348,7 +2348,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2425,7 +2425,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2530,7 +2530,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2605,7 +2605,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2682,7 +2682,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2759,7 +2759,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2836,7 +2836,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;
@@ -2942,7 +2942,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description the query string is over 8192 bytes */
+            /** @description the query string is over 32768 bytes */
             414: {
                 headers: {
                     [name: string]: unknown;

@@ -114,14 +114,14 @@ edgeTest(
 );
 
 edgeTest(
-  "an API request with a query string over 8 KB is answered 414 before it is parsed",
+  "an API request with a query string over 32 KB is answered 414 before it is parsed",
   async (s) => {
-    const refused = await json(await s.api(`/apps?${"a&".repeat(4200)}`), 414);
+    const refused = await json(await s.api(`/apps?${"a&".repeat(16_400)}`), 414);
     assert.equal(
       refused.error,
-      "the query string is 8400 bytes, over the API's limit of 8192 bytes",
+      "the query string is 32800 bytes, over the API's limit of 32768 bytes",
     );
-    await json(await s.api(`/apps?limit=1&${"a&".repeat(4000)}`), 200);
+    await json(await s.api(`/apps?limit=1&${"a&".repeat(16_000)}`), 200);
   },
 );
 

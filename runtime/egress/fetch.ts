@@ -98,10 +98,13 @@ function localAddresses(): Set<string> {
 }
 
 const MAX_REDIRECTS = 5;
-/** Most headers of an outbound request (as HTTP servers take), checked before any is read. */
-const MAX_FETCH_HEADERS = 100;
-/** Most bytes of an outbound request's header names and values, in all (32 KB). */
-const MAX_FETCH_HEADER_BYTES = 32 * 1024;
+/**
+ * Most headers of an outbound request, checked before any is read: above what a client sends
+ * (a function may forward a request's headers, which may hold 32 KB, plus its own).
+ */
+const MAX_FETCH_HEADERS = 128;
+/** Most bytes of an outbound request's header names and values, in all (64 KB). */
+const MAX_FETCH_HEADER_BYTES = 64 * 1024;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 async function systemResolve(hostname: string): Promise<string[]> {
