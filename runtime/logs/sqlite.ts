@@ -40,6 +40,7 @@ export class SqliteLogStore implements LogStore {
   readonly #next: StatementSync;
   readonly #tail = new TailHub();
   #lastMs = 0;
+  #closed = false;
   #seq = 0;
 
   constructor(path: string, maxPerApp: number) {
@@ -144,6 +145,8 @@ export class SqliteLogStore implements LogStore {
       from = { ms: last.ms, seq: last.seq };
       // The statement is done with (its iteration ended): the next step reads from `from`.
       await new Promise((resolve) => setImmediate(resolve));
+      // Closed meanwhile (the server stopping): answer what was found.
+      if (this.#closed) break;
     }
     return page.page();
   }
@@ -153,6 +156,7 @@ export class SqliteLogStore implements LogStore {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#writer.close();
     this.#db.close();
   }
