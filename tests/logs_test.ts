@@ -74,6 +74,20 @@ for (const [backend, test] of servers) {
     },
   );
 
+  test(`[${backend}] a request's log entry keeps the first 512 characters of its path`, async (s) => {
+    const app = appId("logs");
+    await s.deployOk(app, {
+      "api/p/[id].ts": "export default (ctx) => ({ body: ctx.req.params.id.length });",
+    });
+    const id = "x".repeat(20_000);
+    const requestId = await callForId(s, app, `/p/${id}`);
+    const [entry] = (await s.logs(app, `request_id=${requestId}`)).filter((e) =>
+      e.type === "request"
+    );
+    assert.equal(entry!.path, `/functions/p/${id}`.slice(0, 512) + "…");
+    assert.ok(entry!.message.length < 600, `${entry!.message.length} characters`);
+  });
+
   test(
     `[${backend}] a thrown error is logged at error with a stack naming the original .ts lines`,
     async (s) => {

@@ -16,6 +16,8 @@ const FLUSH_DELAY_MS = 20;
 /** Most entries handed to the store in one step of a flush. */
 const FLUSH_SLICE = 128;
 
+/** Most characters of a request's path kept in its log entry; a longer one is cut. */
+const MAX_LOGGED_PATH = 512;
 /** The window of the per-app budget of lines outside requests, in ms. */
 const EVENT_WINDOW_MS = 10_000;
 /** Most lines outside requests an app may write per window. */
@@ -105,6 +107,10 @@ export class RequestLog {
       ? "warn"
       : "info";
     const c = this.#context;
+    // A client's path may have 64 KB: the entry keeps its first MAX_LOGGED_PATH characters.
+    const path = request.path.length > MAX_LOGGED_PATH
+      ? `${request.path.slice(0, MAX_LOGGED_PATH)}…`
+      : request.path;
     // One literal, in the field order of #entry: the hot path's entry is built once, not copied.
     this.#logs.write({
       time: this.#logs.isoNow(),
@@ -115,9 +121,9 @@ export class RequestLog {
       deployment_id: c.deploymentId,
       function: c.function,
       request_id: c.requestId,
-      message: `${request.method} ${request.path} ${request.status} ${durationMs}ms`,
+      message: `${request.method} ${path} ${request.status} ${durationMs}ms`,
       method: request.method,
-      path: request.path,
+      path,
       status: request.status,
       duration_ms: durationMs,
     });
