@@ -137,6 +137,16 @@ Deno.test("[embedded] variables are encrypted at rest", async () => {
       found.push(entry.name);
     }
     assert.deepEqual(found, ["production.json"]);
+    // Deleting what is not there answers 404 and writes nothing, whatever environment is named.
+    for (let i = 0; i < 5; i++) {
+      const response = await s.api(`/apps/${app}/environments/made-up-${i}/vars/TOKEN`, {
+        method: "DELETE",
+      });
+      await json(response, 404);
+    }
+    const after: string[] = [];
+    for await (const entry of Deno.readDir(`${s.dataDir}/apps/${app}/vars`)) after.push(entry.name);
+    assert.deepEqual(after, ["production.json"]);
   } finally {
     await s.close();
   }

@@ -251,6 +251,8 @@ export class FileStore implements PlatformStore {
     await this.#update<StoredVar>(this.#varsPath(appId, environment), (vars) => {
       found = Object.hasOwn(vars, name);
       delete vars[name];
+      // Nothing to delete: no file is made for an environment that has no such variable.
+      return found;
     });
     this.#bump(appId);
     return found;
@@ -393,11 +395,17 @@ export class FileStore implements PlatformStore {
     return `${this.#appDir(appId)}/vars/${environment}.json`;
   }
 
-  /** Reads a JSON object file, lets `change` edit it, and writes it back atomically. */
-  #update<T>(path: string, change: (object: Record<string, T>) => void): Promise<void> {
+  /**
+   * Reads a JSON object file, lets `change` edit it, and writes it back atomically (not when
+   * `change` answers false: it changed nothing).
+   */
+  #update<T>(
+    path: string,
+    change: (object: Record<string, T>) => void | boolean,
+  ): Promise<void> {
     return this.#serial(path, async () => {
       const object = Object.assign(Object.create(null), await readJson(path) ?? {});
-      change(object);
+      if (change(object) === false) return;
       await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
       await writeAtomic(path, JSON.stringify(object));
     });
@@ -405,7 +413,12 @@ export class FileStore implements PlatformStore {
 
   #serial(path: string, task: () => Promise<void>): Promise<void> {
     const next = (this.#writes.get(path) ?? Promise.resolve()).then(task);
-    this.#writes.set(path, next.catch(() => {}));
+    const settled = next.catch(() => {});
+    this.#writes.set(path, settled);
+    // The last write of a path lets its entry go: paths come from names clients choose.
+    void settled.then(() => {
+      if (this.#writes.get(path) === settled) this.#writes.delete(path);
+    });
     return next;
   }
 }
