@@ -2275,6 +2275,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description the app already has 8 live tails open, or the server 256 */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the store (Redis) cannot be reached right now; retry shortly */
             503: {
                 headers: {

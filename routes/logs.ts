@@ -109,6 +109,7 @@ export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
       200: "a text/event-stream: `ready` once subscribed, then `log` events; a `closed` event " +
         "ends a tail that fell too far behind (its reader stopped reading)",
       400: "a bad filter, named",
+      429: "the app already has 8 live tails open, or the server 256",
     },
     events: bodies.LogEvents,
   }, (c, input) => stream(c, logs, input.params.appId, toLogQuery(input.query)));
@@ -119,17 +120,16 @@ export function logRoutes(logs: Logs, registry: OpenApiRegistry): Hono {
 function stream(c: Context, logs: Logs, appId: string, query: LogQuery): Response {
   const abort = new AbortController();
   c.req.raw.signal.addEventListener("abort", () => abort.abort());
+  // Taken before the stream starts, so a tail past its limit is answered 429 as JSON.
+  const entries = logs.tail(appId, abort.signal);
   return streamSSE(c, async (stream) => {
     stream.onAbort(() => abort.abort());
-    const keepalive = setInterval(() => {
-      stream.write(": keepalive\n\n").catch(() => abort.abort());
-    }, KEEPALIVE_MS);
     // A write that does not finish means the client stopped reading: let it go.
-    const write = async (event: { id?: string; event: string; data: string }) => {
+    const stalling = async (writing: Promise<unknown>) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([
-          stream.writeSSE(event),
+          writing,
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error("stalled")), STALL_MS);
           }),
@@ -138,9 +138,15 @@ function stream(c: Context, logs: Logs, appId: string, query: LogQuery): Respons
         clearTimeout(timer);
       }
     };
+    const write = (event: { id?: string; event: string; data: string }) =>
+      stalling(stream.writeSSE(event));
+    // Keepalives are held to the same bound: a quiet app's stalled reader is let go too.
+    const keepalive = setInterval(() => {
+      stalling(stream.write(": keepalive\n\n")).catch(() => abort.abort());
+    }, KEEPALIVE_MS);
     try {
       await write({ event: "ready", data: "{}" });
-      for await (const entry of logs.tail(appId, abort.signal)) {
+      for await (const entry of entries) {
         if (!matches(entry, query)) continue;
         await write({ id: entry.id, event: "log", data: JSON.stringify(entry) });
       }
@@ -149,6 +155,8 @@ function stream(c: Context, logs: Logs, appId: string, query: LogQuery): Respons
       else await write({ event: "closed", data: JSON.stringify({ error: error.message }) });
     } finally {
       clearInterval(keepalive);
+      // However the tail ended, its place is given back.
+      abort.abort();
     }
   });
 }

@@ -14,6 +14,7 @@ import {
   startServer,
   type TestServer,
   victimPath,
+  waitFor,
 } from "./helpers.ts";
 
 /** The host's resident memory, in MB, from /proc. */
@@ -258,6 +259,39 @@ Deno.test("[embedded] a live tail whose client stops reading is closed past 4 MB
     await reader.cancel();
     assert.ok(grew < 150, `host RSS grew ${Math.round(grew)} MB`);
   } finally {
+    await s.close();
+  }
+});
+
+Deno.test("an app may hold 8 live log tails; the 9th is refused 429, and a closed one frees its place", async () => {
+  const s = await startServer();
+  const readers: Array<ReadableStreamDefaultReader<string>> = [];
+  try {
+    const app = appId("tails");
+    const open = async () => {
+      const response = await s.api(`/apps/${app}/logs/stream`);
+      if (response.status !== 200) return response;
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      assert.match((await reader.read()).value ?? "", /event: ready/);
+      readers.push(reader);
+      return response;
+    };
+    for (let i = 0; i < 8; i++) assert.equal((await open()).status, 200);
+    const refused = await json(await open(), 429);
+    assert.equal(refused.error, `app "${app}" already has 8 live log tails, the limit`);
+    // Another app's tail opens meanwhile.
+    const other = await s.api(`/apps/${appId("other")}/logs/stream`);
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+    await readers.pop()!.cancel();
+    await waitFor("the closed tail's place", async () => {
+      const response = await open();
+      if (response.status === 200) return true;
+      await response.body?.cancel();
+      return false;
+    });
+  } finally {
+    for (const reader of readers) await reader.cancel().catch(() => {});
     await s.close();
   }
 });

@@ -10,12 +10,17 @@ import {
 } from "../sandbox/protocol.ts";
 import type { LogEntry, LogPage, LogQuery, LogStore, NewLogEntry } from "./types.ts";
 import { LineWindows } from "./line_windows.ts";
+import { PlatformError } from "../errors.ts";
 
 /** How long entries gather before one batch goes to the store, in ms: one transaction per batch. */
 const FLUSH_DELAY_MS = 20;
 /** Most entries handed to the store in one step of a flush. */
 const FLUSH_SLICE = 128;
 
+/** Most live log tails one app may have open at once. */
+const MAX_TAILS_PER_APP = 8;
+/** Most live log tails open at once, over all apps. */
+const MAX_TAILS = 256;
 /** Most characters of a request's path kept in its log entry; a longer one is cut. */
 const MAX_LOGGED_PATH = 512;
 /** The window of the per-app budget of lines outside requests, in ms. */
@@ -158,6 +163,9 @@ export class Logs {
   readonly #store: LogStore;
   readonly #exporter: LogExporter | undefined;
   #queue: NewLogEntry[] = [];
+  /** Live tails open, per app and in all. */
+  readonly #tails = new Map<string, number>();
+  #tailsOpen = 0;
   /**
    * The queue a flush is taking its slices from (from `#head` on), while new entries queue; the
    * slots of slices taken are emptied, so written entries are not held until it is drained.
@@ -285,8 +293,30 @@ export class Logs {
     return await this.#store.query(appId, query);
   }
 
-  /** An app's entries as they are stored, until `signal` aborts (bounded: see LogStore). */
+  /**
+   * An app's entries as they are stored, until `signal` aborts (bounded: see LogStore). At most
+   * MAX_TAILS_PER_APP live tails per app and MAX_TAILS in all: past them it throws 429, since
+   * each holds a queue and a stream and costs every entry published to its app.
+   */
   tail(appId: string, signal: AbortSignal): AsyncIterable<LogEntry> {
+    const open = this.#tails.get(appId) ?? 0;
+    if (open >= MAX_TAILS_PER_APP || this.#tailsOpen >= MAX_TAILS) {
+      throw new PlatformError(
+        "limit",
+        open >= MAX_TAILS_PER_APP
+          ? `app "${appId}" already has ${open} live log tails, the limit`
+          : `the server already has ${this.#tailsOpen} live log tails, the limit`,
+        { retryAfterSeconds: 5 },
+      );
+    }
+    this.#tails.set(appId, open + 1);
+    this.#tailsOpen++;
+    signal.addEventListener("abort", () => {
+      this.#tailsOpen--;
+      const left = this.#tails.get(appId)! - 1;
+      if (left === 0) this.#tails.delete(appId);
+      else this.#tails.set(appId, left);
+    }, { once: true });
     return this.#store.tail(appId, signal);
   }
 
