@@ -5,6 +5,7 @@ import { FileStore } from "../runtime/store/file.ts";
 import {
   API_KEY,
   appId,
+  backends,
   json,
   serverTest,
   sharedRedis,
@@ -301,4 +302,31 @@ async function fn(args: string[], env: Record<string, string>) {
   }).output();
   const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
   return { code: output.code, stdout: decode(output.stdout), stderr: decode(output.stderr) };
+}
+
+for (const [backend, test] of backends()) {
+  test(`[${backend}] the runs of a job that a deploy removed are dropped with it`, async (s) => {
+    const app = appId("cron");
+    const job = {
+      "api/yearly.ts": `export const schedule = { cron: "0 0 1 1 *" }; export default () => ({});`,
+    };
+    const history = async () => {
+      const { schedules } = await json<{ schedules: Array<{ history: unknown[] }> }>(
+        await s.api(`/apps/${app}/schedules`),
+        200,
+      );
+      return schedules[0]?.history.length ?? null;
+    };
+    await s.deployOk(app, job);
+    await json(
+      await s.api(`/apps/${app}/schedules/run`, { json: { function: "api/yearly.ts" } }),
+      200,
+    );
+    assert.equal(await history(), 1);
+    // Each deploy may name new job files: what a removed one ran is not kept for ever.
+    await s.deployOk(app, { "api/other.ts": "export default () => ({});" });
+    assert.equal(await history(), null);
+    await s.deployOk(app, job);
+    assert.equal(await history(), 0);
+  });
 }

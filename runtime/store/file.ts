@@ -304,6 +304,12 @@ export class FileStore implements PlatformStore {
       if (jobs.length > 0) all[appEnvKey(appId, environment)] = jobs;
       else delete all[appEnvKey(appId, environment)];
     });
+    // The runs of jobs no longer deployed go with them: each deploy may name new files.
+    const prefix = `${appId}:${environment}:`;
+    const kept = new Set(jobs.map((job) => `${prefix}${job.file}`));
+    for (const key of [...this.#runs.keys()]) {
+      if (key.startsWith(prefix) && !kept.has(key)) this.#runs.delete(key);
+    }
     this.#bump(appId);
   }
 

@@ -273,8 +273,15 @@ export class RedisStore implements PlatformStore {
   async putJobs(appId: string, environment: string, jobs: Job[]): Promise<void> {
     await guard(async () => {
       const field = `${appId}:${environment}`;
+      // The runs of jobs no longer deployed go with them: each deploy may name new files.
+      const before = await this.#send("HGET", JOBS, field);
+      const kept = new Set(jobs.map((job) => job.file));
+      const gone = typeof before === "string"
+        ? (JSON.parse(before) as Job[]).filter((job) => !kept.has(job.file))
+        : [];
       await this.#change(appId, [
         jobs.length > 0 ? ["HSET", JOBS, field, JSON.stringify(jobs)] : ["HDEL", JOBS, field],
+        ...gone.map((job) => ["DEL", `fn:runs:${field}:${job.file}`]),
       ]);
     });
   }
