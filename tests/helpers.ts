@@ -535,6 +535,8 @@ export async function busyNeighbour(s: TestServer): Promise<{ release(): Promise
 /** A loopback upstream for outbound-fetch tests, whose handler each test sets. */
 export function startUpstream(): {
   origin: string;
+  /** `EGRESS_RULES` letting functions reach it (it is on loopback, a private address). */
+  egressRules: string;
   set(next: (request: Request) => Response | Promise<Response>): void;
   close(): Promise<void>;
 } {
@@ -543,8 +545,10 @@ export function startUpstream(): {
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     (request) => handle(request),
   );
+  const origin = `http://127.0.0.1:${server.addr.port}`;
   return {
-    origin: `http://127.0.0.1:${server.addr.port}`,
+    origin,
+    egressRules: JSON.stringify([{ origin, allowPrivate: true }]),
     set(next) {
       handle = next;
     },

@@ -26,7 +26,7 @@ let server: Promise<TestServer> | undefined;
 function platform(): Promise<TestServer> {
   server ??= startServer({
     env: {
-      EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+      EGRESS_RULES: upstream.egressRules,
       FUNCTION_TIMEOUT_MS: "5000",
     },
   });
@@ -354,7 +354,7 @@ Deno.test({
     // One fetch in flight per app: a second fetch runs only if the cut one was given back.
     const s = await startServer({
       env: {
-        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+        EGRESS_RULES: upstream.egressRules,
         OUTBOUND_FETCHES_PER_APP: "1",
       },
     });

@@ -14,6 +14,7 @@ import {
   probing,
   startServer,
   startUpstream,
+  type TestServer,
   victimPath,
 } from "../helpers.ts";
 
@@ -32,32 +33,51 @@ const KV_FLOOD = `export default async (ctx) => {
   return { body: { calls } };
 };`;
 
+/**
+ * Calls the flooding app's `path` while another app is being served throughout and a victim is
+ * probed; the flood's answer and how long it took, in ms.
+ */
+async function floodWhileServed<T>(
+  s: TestServer,
+  app: string,
+  path: string,
+): Promise<{ result: T; elapsed: number }> {
+  const victim = await victimPath(s);
+  const neighbour = await busyNeighbour(s);
+  const started = performance.now();
+  const { result } = await probing(
+    s,
+    victim,
+    async () => await json<T>(await s.call(app, path), 200),
+  );
+  const elapsed = performance.now() - started;
+  await neighbour.release();
+  return { result, elapsed };
+}
+
+/** The entries telling the app its calls were slowed. */
+async function slowedNotices(s: TestServer, app: string) {
+  return (await s.logs(app)).filter((e) => e.message.startsWith("KV and fetch calls slowed"));
+}
+
 Deno.test("[embedded] while other apps are served, an app's KV calls take at most its share of the host's time, and it is told", async () => {
   // 1% of a core: 1 ms of the host's time per 100 ms window for the app's KV calls.
   const s = await startServer({ env: { APP_HOST_CALLS_PERCENT: "1" } });
   try {
     const app = appId("kvflood");
     await s.deployOk(app, { "api/flood.ts": KV_FLOOD });
-    const victim = await victimPath(s);
-    // Another app is being served throughout the flood.
-    const neighbour = await busyNeighbour(s);
-    const started = performance.now();
-    const { result } = await probing(
+    const { result, elapsed } = await floodWhileServed<{ calls: number }>(
       s,
-      victim,
-      async () => await json<{ calls: number }>(await s.call(app, "/flood?ms=2000&n=64"), 200),
+      app,
+      "/flood?ms=2000&n=64",
     );
-    const elapsed = performance.now() - started;
-    await neighbour.release();
     // Each call is charged at least CALL_COST_MS and checked against every call before it, even
     // those queued for the app's 16 turns, so a window admits at most 1 / CALL_COST_MS calls and
     // the one that crosses the share. Unbounded, this machine made 50k.
     const windows = Math.ceil(elapsed / 100) + 1;
     const most = windows * (1 / CALL_COST_MS + 1);
     assert.ok(result.calls <= most, `${result.calls} calls in ${windows} windows, over ${most}`);
-    const told = (await s.logs(app)).filter((e) =>
-      e.message.startsWith("KV and fetch calls slowed")
-    );
+    const told = await slowedNotices(s, app);
     assert.equal(told.length, 1, "told once (a minute)");
     assert.match(
       told[0]!.message,
@@ -77,7 +97,7 @@ Deno.test({
     // 1% of a core: 1 ms of the host's time per 100 ms window for the app's KV and fetch calls.
     const s = await startServer({
       env: {
-        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+        EGRESS_RULES: upstream.egressRules,
         APP_HOST_CALLS_PERCENT: "1",
       },
     });
@@ -95,27 +115,14 @@ Deno.test({
         return { body: { fetches } };
       };`,
       });
-      const victim = await victimPath(s);
-      // Another app is being served throughout the flood.
-      const neighbour = await busyNeighbour(s);
-      const started = performance.now();
-      const { result } = await probing(
-        s,
-        victim,
-        async () => await json<{ fetches: number }>(await s.call(app, "/flood"), 200),
-      );
-      const elapsed = performance.now() - started;
-      await neighbour.release();
+      const { result, elapsed } = await floodWhileServed<{ fetches: number }>(s, app, "/flood");
       assert.equal(result.fetches, 96);
       // Each fetch is charged FETCH_COST_MS: a 1 ms window admits at most 1 / FETCH_COST_MS of
       // them and the one that crosses the share, so 96 take at least this long (unbounded, 0.1 s).
       const perWindow = 1 / FETCH_COST_MS + 1;
       const least = ((96 - 16) / perWindow - 1) * 100;
       assert.ok(elapsed >= least, `96 fetches took ${Math.round(elapsed)} ms, under ${least} ms`);
-      const told = (await s.logs(app)).filter((e) =>
-        e.message.startsWith("KV and fetch calls slowed")
-      );
-      assert.equal(told.length, 1, "told once (a minute)");
+      assert.equal((await slowedNotices(s, app)).length, 1, "told once (a minute)");
     } finally {
       await s.close();
     }
@@ -131,7 +138,7 @@ Deno.test({
     // 512 KB of outbound bodies held per app; 1% of a core of host time, so fetches wait.
     const s = await startServer({
       env: {
-        EGRESS_RULES: JSON.stringify([{ origin: upstream.origin, allowPrivate: true }]),
+        EGRESS_RULES: upstream.egressRules,
         APP_HOST_CALLS_PERCENT: "1",
         REQUEST_BODY_BYTES_PER_APP: String(512 * 1024),
       },
