@@ -5,11 +5,9 @@
  * there were since the previous report, and later ones in the window are only counted. Anonymous
  * traffic probing random paths writes one entry a window, so it cannot flush the app's history.
  */
+import { loggedPath } from "../logs/logs.ts";
 import type { NewLogEntry } from "../logs/types.ts";
 import { REPORT_WINDOW_MS, ReportWindows } from "./report_windows.ts";
-
-/** Longest path kept in an entry; a longer one (the client chooses it) is cut. */
-const MAX_PATH_CHARS = 512;
 
 /** One request that hit no function. */
 export interface Miss {
@@ -35,9 +33,7 @@ export class MissReports {
   report(miss: Miss): NewLogEntry | null {
     const count = this.#windows.count(miss.appId);
     if (count === null) return null;
-    const path = miss.path.length > MAX_PATH_CHARS
-      ? `${miss.path.slice(0, MAX_PATH_CHARS)}…`
-      : miss.path;
+    const path = loggedPath(miss.path);
     return {
       time: new Date(this.#windows.now()).toISOString(),
       level: "warn",

@@ -21,8 +21,6 @@ const FLUSH_SLICE = 128;
 const MAX_TAILS_PER_APP = 8;
 /** Most live log tails open at once, over all apps. */
 const MAX_TAILS = 256;
-/** Most characters of a request's path kept in its log entry; a longer one is cut. */
-const MAX_LOGGED_PATH = 512;
 /** The window of the per-app budget of lines outside requests, in ms. */
 const EVENT_WINDOW_MS = 10_000;
 /** Most lines outside requests an app may write per window. */
@@ -44,6 +42,14 @@ const APP_CHARS = 8 * 1024 * 1024;
 const MAX_QUEUED_CHARS = 32 * 1024 * 1024;
 /** What an entry counts against MAX_QUEUED_CHARS beyond its message: empty lines hold memory too. */
 const ENTRY_CHARS = 256;
+
+/** Most characters of a request's path kept in its log entry; a longer one is cut. */
+const MAX_LOGGED_PATH = 512;
+
+/** A request's path as its log entry keeps it: a client's path may have 64 KB. */
+export function loggedPath(path: string): string {
+  return path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path;
+}
 
 /** Receives every entry as it is written, e.g. to send it to a collector; must not block. */
 export interface LogExporter {
@@ -112,10 +118,7 @@ export class RequestLog {
       ? "warn"
       : "info";
     const c = this.#context;
-    // A client's path may have 64 KB: the entry keeps its first MAX_LOGGED_PATH characters.
-    const path = request.path.length > MAX_LOGGED_PATH
-      ? `${request.path.slice(0, MAX_LOGGED_PATH)}…`
-      : request.path;
+    const path = loggedPath(request.path);
     // One literal, in the field order of #entry: the hot path's entry is built once, not copied.
     this.#logs.write({
       time: this.#logs.isoNow(),
