@@ -12,6 +12,7 @@
  * `<dir>/keys.json` (key id → stored key).
  */
 import type { Job } from "../cron/schedule.ts";
+import { jobKey } from "../cron/scheduler.ts";
 import { appEnvKey } from "../ids.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
 import {
@@ -209,8 +210,7 @@ export class FileStore implements PlatformStore {
     await this.#update<Job[]>(`${this.#dir}/schedules.json`, (all) => {
       delete all[appEnvKey(appId, environment)];
     });
-    const jobs = `${appId}:${environment}:`;
-    for (const key of [...this.#runs.keys()]) if (key.startsWith(jobs)) this.#runs.delete(key);
+    this.#dropRuns(appId, environment, []);
     this.#bump(appId);
     return found;
   }
@@ -305,12 +305,17 @@ export class FileStore implements PlatformStore {
       else delete all[appEnvKey(appId, environment)];
     });
     // The runs of jobs no longer deployed go with them: each deploy may name new files.
-    const prefix = `${appId}:${environment}:`;
-    const kept = new Set(jobs.map((job) => `${prefix}${job.file}`));
-    for (const key of [...this.#runs.keys()]) {
-      if (key.startsWith(prefix) && !kept.has(key)) this.#runs.delete(key);
-    }
+    this.#dropRuns(appId, environment, jobs);
     this.#bump(appId);
+  }
+
+  /** Forgets the runs of the app environment's jobs, but for those of `kept`. */
+  #dropRuns(appId: string, environment: string, kept: Job[]): void {
+    const prefix = jobKey({ appId, environment, file: "" });
+    const keys = new Set(kept.map(jobKey));
+    for (const key of [...this.#runs.keys()]) {
+      if (key.startsWith(prefix) && !keys.has(key)) this.#runs.delete(key);
+    }
   }
 
   async listJobs(): Promise<Job[]> {

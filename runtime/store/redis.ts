@@ -12,6 +12,7 @@
  * can subscribe learn of it at once instead of at their next poll.
  */
 import type { Job } from "../cron/schedule.ts";
+import { jobKey } from "../cron/scheduler.ts";
 import type { RateLimit } from "../ratelimit/types.ts";
 import {
   evalCommand,
@@ -42,6 +43,11 @@ export const CHANGES_CHANNEL = "fn:changes";
 const APP_VERSIONS = "fn:app-versions";
 const KEYS = "fn:keys";
 const JOBS = "fn:jobs";
+
+/** The list of a job's last runs, by its key (`jobKey`: app, environment and file). */
+function runsKey(key: string): string {
+  return `fn:runs:${key}`;
+}
 /** App → when its schedules were paused. */
 const PAUSED = "fn:schedules-paused";
 /** KEYS: a job's running mark. ARGV: the token of the run that ends. */
@@ -193,7 +199,7 @@ export class RedisStore implements PlatformStore {
         ["HDEL", `${base}:live`, environment],
         ["HDEL", `${base}:previous`, environment],
         ["HDEL", JOBS, field],
-        ...jobs.map((job) => ["DEL", `fn:runs:${field}:${job.file}`]),
+        ...jobs.map((job) => ["DEL", runsKey(jobKey(job))]),
       );
       await this.#change(appId, commands);
       const left = Number(await this.#send("HLEN", `${base}:live`));
@@ -281,7 +287,7 @@ export class RedisStore implements PlatformStore {
         : [];
       await this.#change(appId, [
         jobs.length > 0 ? ["HSET", JOBS, field, JSON.stringify(jobs)] : ["HDEL", JOBS, field],
-        ...gone.map((job) => ["DEL", `fn:runs:${field}:${job.file}`]),
+        ...gone.map((job) => ["DEL", runsKey(jobKey(job))]),
       ]);
     });
   }
@@ -329,15 +335,15 @@ export class RedisStore implements PlatformStore {
   async addRun(jobKey: string, run: JobRun): Promise<void> {
     await guard(async () => {
       await this.#redis.pipeline([
-        ["LPUSH", `fn:runs:${jobKey}`, JSON.stringify(run)],
-        ["LTRIM", `fn:runs:${jobKey}`, 0, MAX_JOB_RUNS - 1],
+        ["LPUSH", runsKey(jobKey), JSON.stringify(run)],
+        ["LTRIM", runsKey(jobKey), 0, MAX_JOB_RUNS - 1],
       ]);
     });
   }
 
   async listRuns(jobKey: string): Promise<JobRun[]> {
     return await guard(async () => {
-      const runs = strings(await this.#send("LRANGE", `fn:runs:${jobKey}`, 0, MAX_JOB_RUNS - 1));
+      const runs = strings(await this.#send("LRANGE", runsKey(jobKey), 0, MAX_JOB_RUNS - 1));
       return runs.map((text) => JSON.parse(text!) as JobRun);
     });
   }
