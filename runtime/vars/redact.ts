@@ -11,7 +11,7 @@
  */
 
 /** Shortest value that is redacted; shorter ones would mangle ordinary text. */
-export const MIN_REDACTED_LENGTH = 8;
+const MIN_REDACTED_LENGTH = 8;
 /**
  * Characters of each value the automaton matches: a value's first 64 characters hide the value's
  * length from where they appear (text that shares 64 characters with a value is that value's).

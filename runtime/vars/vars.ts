@@ -44,12 +44,8 @@ export class EnvVars {
   readonly #options: EnvVarsOptions;
   /** Per app environment key; keeps the last good values while the store is unreachable. */
   readonly #cache: ReadCache<string, RequestEnv>;
-  /**
-   * Per app, the last values opened per environment, kept past invalidation for redacting
-   * events; and the list of them, replaced when one changes (so its matcher is kept meanwhile).
-   */
+  /** Per app, the last values opened per environment, kept past invalidation for redacting events. */
   readonly #opened = new Map<string, Map<string, Record<string, string>>>();
-  readonly #openedLists = new Map<string, Array<Record<string, string>>>();
 
   constructor(options: EnvVarsOptions) {
     this.#options = options;
@@ -63,9 +59,7 @@ export class EnvVars {
         const { appId, environment } = parseAppEnvKey(key);
         let byEnvironment = this.#opened.get(appId);
         if (!byEnvironment) this.#opened.set(appId, byEnvironment = new Map());
-        if (byEnvironment.get(environment) === opened.secrets) return;
         byEnvironment.set(environment, opened.secrets);
-        this.#openedLists.set(appId, [...byEnvironment.values()]);
       },
     });
   }
@@ -137,9 +131,8 @@ export class EnvVars {
    */
   redactForApp(appId: string, text: string): string {
     // One pass over every environment's values: none is searched for in another's marker. The
-    // list stays the same object until a value changes, so its automaton is built once.
-    const sets = this.#openedLists.get(appId);
-    return sets ? redactSecrets(text, ...sets) : text;
+    // sets stay the same objects until a value changes, so their automaton is built once.
+    return redactSecrets(text, ...this.#opened.get(appId)?.values() ?? []);
   }
 
   async #info(
