@@ -178,7 +178,11 @@ class ValueMatcher {
 
 /** Matchers of the variable sets seen, kept while their set is (a set is replaced on change). */
 const matchers = new WeakMap<Record<string, string>, ValueMatcher>();
-/** Matchers of lists of sets (an app's environments), by the list's first set. */
+/**
+ * Matchers of lists of sets (an app's environments), by the list's first set: kept apart from
+ * the above, so that a request's one set and its app's events, which start with the same set,
+ * do not replace each other's matcher.
+ */
 const listMatchers = new WeakMap<
   Record<string, string>,
   { sets: ReadonlyArray<Record<string, string>>; matcher: ValueMatcher }
